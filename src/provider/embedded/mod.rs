@@ -1,0 +1,1 @@
+//! The embedded provider (work in progress).
