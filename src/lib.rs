@@ -12,5 +12,13 @@
 //!    dialect's status, headers and body.
 //! 7. `metrics` counts and times every step.
 
+pub mod auth;
 pub mod canonical;
+pub mod cli;
+pub mod config;
+pub mod frontend;
+pub mod mapping;
+pub mod metrics;
 pub mod provider;
+pub mod registry;
+pub mod server;

@@ -1,0 +1,201 @@
+//! Configuration: `config/imbridge.toml` (or `--config FILE`) overridden by
+//! `IMBRIDGE_`-prefixed environment variables, `__` separating nested keys
+//! (`IMBRIDGE_FRONTENDS__JMESSAGE__PARAMS__MASTER_SECRET=...`). Secrets can
+//! come from the environment only and never be written in the file.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+use crate::auth::Secret;
+use crate::provider::embedded::EmbeddedConfig;
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The app every frontend serves unless it names its own.
+    #[serde(default = "default_app_key")]
+    pub app_key: String,
+    /// Directory of mapping files.
+    #[serde(default = "default_mappings")]
+    pub mappings: PathBuf,
+    /// Listeners and limits.
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// Providers by name.
+    #[serde(default = "default_providers")]
+    pub providers: BTreeMap<String, ProviderConfig>,
+    /// Frontends by name.
+    #[serde(default)]
+    pub frontends: BTreeMap<String, FrontendConfig>,
+}
+
+fn default_app_key() -> String {
+    "imbridge0dev0app0key0001".to_string()
+}
+
+fn default_mappings() -> PathBuf {
+    "mappings".into()
+}
+
+fn default_providers() -> BTreeMap<String, ProviderConfig> {
+    BTreeMap::from([(
+        "embedded".to_string(),
+        ProviderConfig::Embedded(EmbeddedConfig::default()),
+    )])
+}
+
+/// Listeners, threads and limits.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Default API listener of frontends.
+    pub listen: String,
+    /// Admin listener (`/metrics`, `/healthz`, `/readyz`).
+    pub admin_listen: String,
+    /// Worker threads of the API listeners.
+    pub threads: usize,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+    /// Seconds in-flight requests get to finish after SIGTERM.
+    pub grace_period_secs: u64,
+    /// Log format: `text` or `json`.
+    pub log_format: String,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: "127.0.0.1:8080".into(),
+            admin_listen: "127.0.0.1:8081".into(),
+            threads: 2,
+            max_body_bytes: 10 * 1024 * 1024,
+            grace_period_secs: 5,
+            log_format: "text".into(),
+        }
+    }
+}
+
+/// A provider: where operations run.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ProviderConfig {
+    /// The built-in SQLite store.
+    Embedded(EmbeddedConfig),
+}
+
+/// A frontend: a dialect served on a listener.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FrontendConfig {
+    /// Dialect (mapping file name); the frontend's name when absent.
+    #[serde(default)]
+    pub dialect: Option<String>,
+    /// Listener address; `server.listen` when absent.
+    #[serde(default)]
+    pub listen: Option<String>,
+    /// Provider name; `embedded` when absent.
+    #[serde(default = "default_provider")]
+    pub provider: String,
+    /// App served; the top-level `app_key` when absent.
+    #[serde(default)]
+    pub app_key: Option<String>,
+    /// Dialect params (credentials, accounts).
+    #[serde(default)]
+    pub params: BTreeMap<String, Secret>,
+}
+
+fn default_provider() -> String {
+    "embedded".into()
+}
+
+impl FrontendConfig {
+    /// The dialect this frontend serves.
+    pub fn dialect<'a>(&'a self, name: &'a str) -> &'a str {
+        self.dialect.as_deref().unwrap_or(name)
+    }
+}
+
+impl Config {
+    /// The default config file.
+    pub const DEFAULT_FILE: &'static str = "config/imbridge.toml";
+
+    /// Loads `file` (or the default file when it exists) and the environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, Box<figment::Error>> {
+        let mut figment = Figment::from(Serialized::defaults(Config::empty()));
+        match file {
+            Some(f) => figment = figment.merge(Toml::file_exact(f)),
+            None => {
+                if Path::new(Self::DEFAULT_FILE).exists() {
+                    figment = figment.merge(Toml::file_exact(Self::DEFAULT_FILE));
+                }
+            }
+        }
+        Self::from_figment(figment.merge(Env::prefixed("IMBRIDGE_").split("__")))
+    }
+
+    /// Extracts a config from any figment (tests build their own).
+    pub fn from_figment(figment: Figment) -> Result<Config, Box<figment::Error>> {
+        figment.extract().map_err(Box::new)
+    }
+
+    /// Parses TOML text alone (no environment).
+    pub fn from_toml(text: &str) -> Result<Config, Box<figment::Error>> {
+        Self::from_figment(
+            Figment::from(Serialized::defaults(Config::empty())).merge(Toml::string(text)),
+        )
+    }
+
+    fn empty() -> Config {
+        Config {
+            app_key: default_app_key(),
+            mappings: default_mappings(),
+            server: ServerConfig::default(),
+            providers: default_providers(),
+            frontends: BTreeMap::new(),
+        }
+    }
+
+    /// The listener of a frontend.
+    pub fn listen_of<'a>(&'a self, fe: &'a FrontendConfig) -> &'a str {
+        fe.listen.as_deref().unwrap_or(&self.server.listen)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_nested_frontends() {
+        let c = Config::from_toml(
+            r#"
+            [frontends.jmessage.params]
+            master_secret = "s3cret"
+            [providers.embedded]
+            kind = "embedded"
+            path = "/tmp/x.db"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(c.server.listen, "127.0.0.1:8080");
+        let fe = &c.frontends["jmessage"];
+        assert_eq!(fe.dialect("jmessage"), "jmessage");
+        assert_eq!(fe.provider, "embedded");
+        assert_eq!(fe.params["master_secret"].expose(), "s3cret");
+        assert!(format!("{c:?}").contains("REDACTED"));
+        match &c.providers["embedded"] {
+            ProviderConfig::Embedded(e) => assert_eq!(e.path, PathBuf::from("/tmp/x.db")),
+        }
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let err = Config::from_toml("[server]\nlisten_addr = \"x\"").unwrap_err();
+        assert!(err.to_string().contains("listen_addr"), "{err}");
+    }
+}

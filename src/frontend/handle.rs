@@ -1,0 +1,287 @@
+//! The per-request pipeline of a frontend, in order:
+//! route → body cap → body parse → `when` → auth → checks → extract →
+//! capability → provider → render. Every failure becomes a canonical error
+//! rendered in the caller's dialect.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Map, Value};
+
+use super::render::{self, Reply};
+use super::request::{header_object, parse_body, Body, InboundRequest, ParsedBody};
+use super::route::{Candidate, Lookup, RouteTable};
+use super::Frontend;
+use crate::canonical::{Error, ErrorKind, Reason};
+use crate::mapping::path::Found;
+use crate::mapping::plan::{Check, CheckRule, Condition, ErrorPlan, Route};
+use crate::mapping::template::eval::scalar_text;
+use crate::mapping::template::{eval, EvalEnv};
+use crate::provider::CallContext;
+
+/// A handled request: the reply plus what metrics need to know.
+pub struct Handled {
+    /// The reply.
+    pub reply: Reply,
+    /// Frontend name (`none` when no frontend owns the path).
+    pub frontend: String,
+    /// Provider name, when the request reached one.
+    pub provider: Option<String>,
+    /// Route name (`unmatched` when no route matched).
+    pub op: String,
+    /// `ok` or the canonical error kind.
+    pub outcome: &'static str,
+    /// Time spent in the provider.
+    pub provider_time: Duration,
+}
+
+struct Ctx<'a> {
+    frontend: &'a Arc<Frontend>,
+    errors: Arc<ErrorPlan>,
+    op: String,
+    provider: Option<String>,
+    provider_time: Duration,
+    input: Value,
+    now_ms: i64,
+}
+
+impl Ctx<'_> {
+    fn fail(self, err: Error) -> Handled {
+        let reply = render::error(self.frontend, &self.errors, &err, self.input, self.now_ms);
+        Handled {
+            reply,
+            frontend: self.frontend.name.clone(),
+            provider: self.provider,
+            op: self.op,
+            outcome: err.kind.as_str(),
+            provider_time: self.provider_time,
+        }
+    }
+}
+
+/// Handles one request on a listener's route table.
+pub async fn handle(table: &RouteTable, req: InboundRequest, now_ms: i64) -> Handled {
+    let (frontend, candidates) = match table.lookup(&req.method, &req.path) {
+        Lookup::Found(f, c) => (f, c),
+        Lookup::WrongMethod(f) => {
+            let err = Error::invalid(
+                Reason::Method,
+                format!("method {} is not allowed on {}", req.method, req.path),
+            );
+            return dialect_ctx(f, now_ms).fail(err);
+        }
+        Lookup::NoRoute(Some(f)) => {
+            let err = Error::not_found(
+                Reason::Route,
+                format!("no route for {} {}", req.method, req.path),
+            );
+            return dialect_ctx(f, now_ms).fail(err);
+        }
+        Lookup::NoRoute(None) => {
+            return Handled {
+                reply: render::no_route(req.method.as_str(), &req.path),
+                frontend: "none".into(),
+                provider: None,
+                op: "unmatched".into(),
+                outcome: ErrorKind::NotFound.as_str(),
+                provider_time: Duration::ZERO,
+            }
+        }
+    };
+    let mut ctx = dialect_ctx(frontend, now_ms);
+    match run(&mut ctx, candidates, req).await {
+        Ok(reply) => Handled {
+            reply,
+            frontend: frontend.name.clone(),
+            provider: ctx.provider,
+            op: ctx.op,
+            outcome: "ok",
+            provider_time: ctx.provider_time,
+        },
+        Err(err) => ctx.fail(err),
+    }
+}
+
+fn dialect_ctx(frontend: &Arc<Frontend>, now_ms: i64) -> Ctx<'_> {
+    let errors = frontend
+        .dialect
+        .inbound
+        .as_ref()
+        .map(|i| i.errors.clone())
+        .unwrap_or_default();
+    Ctx {
+        frontend,
+        errors,
+        op: "unmatched".into(),
+        provider: None,
+        provider_time: Duration::ZERO,
+        input: Value::Null,
+        now_ms,
+    }
+}
+
+async fn run(
+    ctx: &mut Ctx<'_>,
+    candidates: Vec<Candidate>,
+    req: InboundRequest,
+) -> Result<Reply, Error> {
+    let frontend = ctx.frontend;
+    let inbound = frontend
+        .dialect
+        .inbound
+        .as_ref()
+        .ok_or_else(|| Error::internal("frontend without inbound half"))?;
+    let bytes = match req.body {
+        Body::Complete(b) => b,
+        Body::TooLarge(limit) => {
+            return Err(Error::limit(
+                Reason::Body,
+                format!("request body is larger than {limit} bytes"),
+            ))
+        }
+    };
+    let query = req.query.as_deref().map_or_else(
+        || Value::Object(Map::new()),
+        |q| super::request::form_object(q.as_bytes()),
+    );
+    let mut input = json!({
+        "method": req.method.as_str(),
+        "path": {},
+        "query": query,
+        "headers": header_object(&req.headers),
+        "body": null,
+        "files": {},
+        "caller": null,
+        "config": frontend.config_doc,
+    });
+    ctx.input = input.clone();
+    let ParsedBody {
+        body,
+        files,
+        attachments,
+    } = parse_body(&req.headers, bytes).await?;
+    input["body"] = body;
+    input["files"] = files;
+    let route = select(candidates, &mut input)?;
+    ctx.op = route.name.clone();
+    ctx.errors = route.errors.clone();
+    ctx.input = input.clone();
+    let auth = route.auth.as_ref().unwrap_or(&inbound.auth);
+    let caller = auth.check(&req.headers, &frontend.params, ctx.now_ms)?;
+    if let Some(user) = caller.username {
+        input["caller"] = Value::String(user);
+    }
+    for check in &route.checks {
+        run_check(check, &input)?;
+    }
+    let env = EvalEnv {
+        doc: &input,
+        codes: None,
+        now_ms: ctx.now_ms,
+    };
+    let request = eval(&route.request, &env)
+        .map_err(|e| Error::invalid(Reason::Param, e.message))?
+        .unwrap_or(Value::Object(Map::new()));
+    let op = route.op.decode_request(request)?;
+    let provider = &frontend.provider;
+    ctx.provider = Some(provider.name().to_string());
+    if !provider.supports(route.op) {
+        return Err(Error::unsupported(provider.name(), route.op.as_str()));
+    }
+    let call = CallContext {
+        app_key: frontend.app_key.clone(),
+        request_id: req.request_id,
+        attachments: Arc::new(attachments),
+    };
+    let started = Instant::now();
+    let result = provider.execute(op.clone(), &call).await;
+    ctx.provider_time = started.elapsed();
+    let result = result?;
+    render::success(frontend, &route, &op, &result, input, ctx.now_ms)
+}
+
+/// Picks the first candidate whose `when` conditions hold, binding its path
+/// parameters into the input document.
+fn select(candidates: Vec<Candidate>, input: &mut Value) -> Result<Arc<Route>, Error> {
+    for c in candidates {
+        input["path"] = Value::Object(
+            c.params
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect(),
+        );
+        if c.route.when.iter().all(|cond| holds(cond, input)) {
+            return Ok(c.route);
+        }
+    }
+    Err(Error::not_found(
+        Reason::Route,
+        "no route matches this request",
+    ))
+}
+
+fn found(path: &crate::mapping::path::Path, input: &Value) -> Option<Value> {
+    match path.find(input) {
+        Found::Missing => None,
+        Found::One(v) => Some(v.clone()),
+        Found::Many(vs) if vs.is_empty() => None,
+        Found::Many(vs) => Some(Value::Array(vs.into_iter().cloned().collect())),
+    }
+    .filter(|v| !v.is_null())
+}
+
+fn holds(cond: &Condition, input: &Value) -> bool {
+    match cond {
+        Condition::Present(path, want) => found(path, input).is_some() == *want,
+        Condition::Equals(path, expected) => match found(path, input) {
+            Some(v) => v == *expected || scalar_text(&v) == scalar_text(expected),
+            None => false,
+        },
+    }
+}
+
+fn as_f64(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn run_check(check: &Check, input: &Value) -> Result<(), Error> {
+    let values: Vec<Value> = match check.path.find(input) {
+        Found::Missing => Vec::new(),
+        Found::One(v) => vec![v.clone()],
+        Found::Many(vs) => vs.into_iter().cloned().collect(),
+    };
+    let values: Vec<&Value> = values.iter().filter(|v| !v.is_null()).collect();
+    let ok = match &check.rule {
+        CheckRule::Required => !values.is_empty(),
+        CheckRule::IsArray => values.iter().all(|v| v.is_array()),
+        CheckRule::IsObject => values.iter().all(|v| v.is_object()),
+        CheckRule::IsInteger => values
+            .iter()
+            .all(|v| as_f64(v).is_some_and(|n| n.fract() == 0.0)),
+        CheckRule::Max(n) => values.iter().all(|v| as_f64(v).is_some_and(|x| x <= *n)),
+        CheckRule::Min(n) => values.iter().all(|v| as_f64(v).is_some_and(|x| x >= *n)),
+        CheckRule::MaxChars(n) => values.iter().all(|v| scalar_text(v).chars().count() <= *n),
+        CheckRule::MaxItems(n) => values
+            .iter()
+            .all(|v| v.as_array().is_none_or(|a| a.len() <= *n)),
+        CheckRule::MinItems(n) => values
+            .iter()
+            .all(|v| v.as_array().is_none_or(|a| a.len() >= *n)),
+        CheckRule::MaxBytes(n) => values.iter().all(|v| scalar_text(v).len() <= *n),
+        CheckRule::MinBytes(n) => values.iter().all(|v| scalar_text(v).len() >= *n),
+        CheckRule::OneOf(options) => values.iter().all(|v| {
+            options
+                .iter()
+                .any(|o| o == *v || scalar_text(o) == scalar_text(v))
+        }),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(check.error.clone())
+    }
+}

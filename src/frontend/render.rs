@@ -1,0 +1,148 @@
+//! Turning results and canonical errors into the dialect's responses. Errors
+//! are rendered here and only here: status and code come from the dialect's
+//! tables, the body from its error template. Internal causes never reach the
+//! client (they were logged where they happened).
+
+use serde_json::{json, Value};
+
+use super::Frontend;
+use crate::canonical::{Error, Op, Output, Reason};
+use crate::mapping::plan::{ErrorPlan, Route};
+use crate::mapping::template::{eval, EvalEnv};
+
+/// A response ready to be written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    /// HTTP status.
+    pub status: u16,
+    /// Headers besides Content-Length.
+    pub headers: Vec<(String, String)>,
+    /// Body bytes (empty for none).
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    /// A JSON reply.
+    pub fn json(status: u16, content_type: &str, body: &Value) -> Reply {
+        Reply {
+            status,
+            headers: vec![("content-type".into(), content_type.into())],
+            body: serde_json::to_vec(body).unwrap_or_default(),
+        }
+    }
+}
+
+/// Renders a successful result with the route's response plan.
+pub fn success(
+    frontend: &Frontend,
+    route: &Route,
+    request: &Op,
+    result: &Output,
+    input: Value,
+    now_ms: i64,
+) -> Result<Reply, Error> {
+    let doc = json!({
+        "result": result.to_json(),
+        "request": request.to_json(),
+        "input": input,
+        "config": frontend.config_doc,
+    });
+    let env = EvalEnv {
+        doc: &doc,
+        codes: Some(route.errors.as_ref()),
+        now_ms,
+    };
+    let content_type = frontend.content_type();
+    let mut headers = vec![("content-type".to_string(), content_type.to_string())];
+    for (name, t) in &route.response.headers {
+        if let Some(v) = eval(t, &env).map_err(|e| render_failure(frontend, route, &e))? {
+            headers.push((
+                name.clone(),
+                crate::mapping::template::eval::scalar_text(&v),
+            ));
+        }
+    }
+    let body = match &route.response.body {
+        None => Vec::new(),
+        Some(t) => {
+            let value = eval(t, &env)
+                .map_err(|e| render_failure(frontend, route, &e))?
+                .unwrap_or(Value::Null);
+            serde_json::to_vec(&value).map_err(Error::internal)?
+        }
+    };
+    if body.is_empty() {
+        headers.retain(|(n, _)| n != "content-type");
+    }
+    Ok(Reply {
+        status: route.response.status,
+        headers,
+        body,
+    })
+}
+
+fn render_failure(frontend: &Frontend, route: &Route, e: &impl std::fmt::Display) -> Error {
+    Error::internal(format!(
+        "rendering the response of route {} ({}:{}) failed: {e}",
+        route.name,
+        frontend.dialect.file.display(),
+        route.line
+    ))
+}
+
+/// Renders a canonical error in the frontend's dialect.
+pub fn error(
+    frontend: &Frontend,
+    plan: &ErrorPlan,
+    err: &Error,
+    input: Value,
+    now_ms: i64,
+) -> Reply {
+    let status = plan.status_for(err.kind, err.reason);
+    let code = plan.code(err.kind, err.reason).unwrap_or(Value::Null);
+    let error_doc = json!({
+        "kind": err.kind.as_str(),
+        "reason": err.reason.map(Reason::as_str),
+        "code": code,
+        "message": err.message,
+        "status": status,
+    });
+    let Some(body) = &plan.body else {
+        return Reply::json(
+            status,
+            frontend.content_type(),
+            &json!({"error": error_doc}),
+        );
+    };
+    let doc = json!({"error": error_doc, "input": input, "config": frontend.config_doc});
+    let env = EvalEnv {
+        doc: &doc,
+        codes: Some(plan),
+        now_ms,
+    };
+    match eval(body, &env) {
+        Ok(Some(v)) => Reply::json(status, frontend.content_type(), &v),
+        Ok(None) => Reply {
+            status,
+            headers: Vec::new(),
+            body: Vec::new(),
+        },
+        Err(e) => {
+            tracing::error!(dialect = %frontend.dialect.name, error = %e, "error body template failed");
+            Reply::json(
+                status,
+                frontend.content_type(),
+                &json!({"error": error_doc}),
+            )
+        }
+    }
+}
+
+/// The answer when no frontend owns the path.
+pub fn no_route(method: &str, path: &str) -> Reply {
+    Reply::json(
+        404,
+        "application/json; charset=utf-8",
+        &json!({"error": {"kind": "not_found", "reason": "route", "message": format!("no route for {method} {path}")}}),
+    )
+}

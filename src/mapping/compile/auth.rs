@@ -1,0 +1,125 @@
+//! The `auth:` section: which scheme, with which params.
+
+use std::time::Duration;
+
+use marked_yaml::Node;
+
+use super::FileContext;
+use crate::auth::signature::Layout;
+use crate::auth::{InboundAuth, SignatureCheck};
+use crate::mapping::diag::Diagnostics;
+use crate::mapping::yaml::{Fields, Spanned};
+
+const KEYS: &[&str] = &[
+    "scheme",
+    "username",
+    "password",
+    "layout",
+    "secret",
+    "headers",
+    "max_age_secs",
+    "reject_replay",
+];
+
+/// Compiles an `auth:` mapping (or the scalar `none`).
+pub fn compile(node: &Node, cx: &FileContext, d: &mut Diagnostics) -> Option<InboundAuth> {
+    if node.as_scalar().is_some_and(|s| s.as_str() == "none") {
+        return Some(InboundAuth::None);
+    }
+    let f = Fields::new(node, "auth", KEYS, d)?;
+    let scheme = f.required_string("scheme", d)?;
+    let param = |key: &str, d: &mut Diagnostics| -> Option<String> {
+        let name = f.required_string(key, d)?;
+        check_param(&name, cx, d).then_some(name.value)
+    };
+    match scheme.value.as_str() {
+        "none" => Some(InboundAuth::None),
+        "basic" => Some(InboundAuth::Basic {
+            username: param("username", d)?,
+            password: param("password", d)?,
+        }),
+        "signature" => {
+            let layout_text = f.required_string("layout", d)?;
+            let layout = match Layout::parse(&layout_text.value) {
+                Ok(l) => l,
+                Err(e) => {
+                    d.error(
+                        &layout_text.span,
+                        "E021",
+                        format!("bad signature layout: {e}"),
+                    );
+                    return None;
+                }
+            };
+            let secret = param("secret", d)?;
+            let headers = Fields::new(
+                f.required("headers", d)?,
+                "signature headers",
+                &["nonce", "timestamp", "sign", "app_key"],
+                d,
+            )?;
+            let names = |key: &str, d: &mut Diagnostics| -> Vec<String> {
+                headers
+                    .strings(key, d)
+                    .into_iter()
+                    .map(|s| s.value.to_ascii_lowercase())
+                    .collect()
+            };
+            let (nonce, timestamp, sign) =
+                (names("nonce", d), names("timestamp", d), names("sign", d));
+            if nonce.is_empty() || timestamp.is_empty() || sign.is_empty() {
+                d.error(
+                    &headers.span(),
+                    "E003",
+                    "signature headers need `nonce`, `timestamp` and `sign`",
+                );
+                return None;
+            }
+            let max_age = f
+                .integer("max_age_secs", d)
+                .map(|s| Duration::from_secs(s.value.max(0) as u64));
+            let replay = f.boolean("reject_replay", d).unwrap_or(true).then(|| {
+                let ttl = max_age.unwrap_or(Duration::from_secs(24 * 3600));
+                moka::sync::Cache::builder()
+                    .max_capacity(1_000_000)
+                    .time_to_live(ttl)
+                    .build()
+            });
+            Some(InboundAuth::Signature(SignatureCheck {
+                layout,
+                secret,
+                nonce,
+                timestamp,
+                sign,
+                app_key: names("app_key", d),
+                max_age,
+                replay,
+            }))
+        }
+        other => {
+            d.error(
+                &scheme.span,
+                "E022",
+                format!("unknown auth scheme `{other}`"),
+            )
+            .hint("schemes: none, basic, signature");
+            None
+        }
+    }
+}
+
+fn check_param(name: &Spanned<String>, cx: &FileContext, d: &mut Diagnostics) -> bool {
+    if cx.has_param(&name.value) {
+        return true;
+    }
+    d.error(
+        &name.span,
+        "E019",
+        format!("unknown param `{}`", name.value),
+    )
+    .hint(format!(
+        "declare it under `params:`; declared: {}",
+        cx.param_names()
+    ));
+    false
+}

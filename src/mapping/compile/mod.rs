@@ -1,0 +1,297 @@
+//! From mapping-file text to a compiled `Dialect`. Every problem is collected
+//! as a diagnostic with file, line and column; nothing half-compiled escapes.
+//! `check`, `test`, `translate`, `serve` and reloads all come through here.
+
+mod auth;
+mod errors;
+mod route;
+
+pub use route::collision as route_collision;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use marked_yaml::Node;
+
+use super::diag::{Diagnostic, Diagnostics};
+use super::plan::{Dialect, Inbound, Param};
+use super::template::{
+    compile::compile_partial, DocShape, Table, Template, TemplateContext, TimeFormat,
+};
+use super::yaml::{self, Fields};
+
+/// What the templates of one file share: tables, time formats, params.
+pub(crate) struct FileContext {
+    pub tables: HashMap<String, Arc<Table>>,
+    pub time_formats: HashMap<String, Arc<TimeFormat>>,
+    pub partials: HashMap<String, Arc<Template>>,
+    pub params: Vec<Param>,
+}
+
+impl FileContext {
+    /// Names of params templates may read (`$.config.*`): the non-secret ones
+    /// plus the frontend's `app_key`.
+    pub fn public_params(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .params
+            .iter()
+            .filter(|p| !p.secret)
+            .map(|p| p.name.clone())
+            .collect();
+        if !names.iter().any(|n| n == "app_key") {
+            names.push("app_key".into());
+        }
+        names
+    }
+
+    /// Whether `name` is a declared param (or the implicit `app_key`).
+    pub fn has_param(&self, name: &str) -> bool {
+        name == "app_key" || self.params.iter().any(|p| p.name == name)
+    }
+
+    pub fn param_names(&self) -> String {
+        let mut names: Vec<&str> = self.params.iter().map(|p| p.name.as_str()).collect();
+        names.push("app_key");
+        names.join(", ")
+    }
+}
+
+/// Compiles one mapping file.
+pub fn compile_file(file: &Path, text: &str) -> Result<Dialect, Vec<Diagnostic>> {
+    let mut d = Diagnostics::new(file, text);
+    let dialect = yaml::parse(text, &mut d).and_then(|root| compile_root(file, &root, &mut d));
+    match dialect {
+        Some(dialect) if d.is_empty() => Ok(dialect),
+        _ => Err(d.into_vec()),
+    }
+}
+
+/// Compiles every `*.yaml` file directly in `dir` (not `tests/`), sorted by
+/// name. Returns the dialects and all diagnostics of all files.
+pub fn compile_dir(dir: &Path) -> (Vec<Arc<Dialect>>, Vec<Diagnostic>) {
+    let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+            .collect(),
+        Err(e) => {
+            return (
+                Vec::new(),
+                vec![file_error(
+                    dir,
+                    format!("cannot read mapping directory: {e}"),
+                )],
+            )
+        }
+    };
+    files.sort();
+    let mut dialects = Vec::new();
+    let mut diags = Vec::new();
+    for file in files {
+        match std::fs::read_to_string(&file) {
+            Ok(text) => match compile_file(&file, &text) {
+                Ok(d) => dialects.push(Arc::new(d)),
+                Err(mut e) => diags.append(&mut e),
+            },
+            Err(e) => diags.push(file_error(&file, format!("cannot read file: {e}"))),
+        }
+    }
+    let mut seen: HashMap<String, PathBuf> = HashMap::new();
+    for d in &dialects {
+        if let Some(first) = seen.insert(d.name.clone(), d.file.clone()) {
+            diags.push(file_error(
+                &d.file,
+                format!(
+                    "dialect `{}` is also defined in {}",
+                    d.name,
+                    first.display()
+                ),
+            ));
+        }
+    }
+    (dialects, diags)
+}
+
+fn file_error(file: &Path, message: String) -> Diagnostic {
+    let mut d = Diagnostics::new(file, "");
+    d.at(0, 0, 1, "E000", message);
+    d.into_vec().remove(0)
+}
+
+const TOP: &[&str] = &[
+    "dialect",
+    "description",
+    "params",
+    "tables",
+    "time_formats",
+    "templates",
+    "inbound",
+];
+
+fn compile_root(file: &Path, root: &Node, d: &mut Diagnostics) -> Option<Dialect> {
+    let top = Fields::new(root, "the mapping file", TOP, d)?;
+    let name = top.required_string("dialect", d);
+    if let Some(desc) = top.get("description") {
+        yaml::string(desc, "description", d);
+    }
+    let mut cx = FileContext {
+        params: params(&top, d),
+        tables: tables(&top, d),
+        time_formats: time_formats(&top, d),
+        partials: HashMap::new(),
+    };
+    partials(&top, &mut cx, d);
+    let inbound = top.get("inbound").and_then(|n| inbound(n, &cx, d));
+    Some(Dialect {
+        name: name?.value,
+        file: file.to_path_buf(),
+        params: cx.params,
+        inbound,
+    })
+}
+
+/// Named templates, compiled in file order (each may use those above it).
+fn partials(top: &Fields, cx: &mut FileContext, d: &mut Diagnostics) {
+    let doc = DocShape::default();
+    for (name, node) in top.entries("templates", d) {
+        let compiled = {
+            let tcx = TemplateContext {
+                tables: &cx.tables,
+                time_formats: &cx.time_formats,
+                partials: &cx.partials,
+                doc: &doc,
+            };
+            compile_partial(node, &tcx, d)
+        };
+        if let Some(t) = compiled {
+            cx.partials.insert(name.value, Arc::new(t));
+        }
+    }
+}
+
+fn params(top: &Fields, d: &mut Diagnostics) -> Vec<Param> {
+    let mut out = Vec::new();
+    for (name, node) in top.entries("params", d) {
+        let Some(f) = Fields::new(
+            node,
+            "a param",
+            &["required", "secret", "default", "description"],
+            d,
+        ) else {
+            continue;
+        };
+        out.push(Param {
+            name: name.value,
+            required: f.boolean("required", d).unwrap_or(true),
+            secret: f.boolean("secret", d).unwrap_or(false),
+            default: f.string("default", d).map(|s| s.value),
+        });
+    }
+    out
+}
+
+fn tables(top: &Fields, d: &mut Diagnostics) -> HashMap<String, Arc<Table>> {
+    top.entries("tables", d)
+        .into_iter()
+        .map(|(name, node)| {
+            let mut table = super::template::compile::inline_table(node);
+            if node.as_mapping().is_none() {
+                d.error(
+                    node.span(),
+                    "E004",
+                    format!("table `{}` must be a mapping", name.value),
+                );
+            }
+            table.name = name.value.clone();
+            (name.value, Arc::new(table))
+        })
+        .collect()
+}
+
+fn time_formats(top: &Fields, d: &mut Diagnostics) -> HashMap<String, Arc<TimeFormat>> {
+    let mut out = HashMap::new();
+    for (name, node) in top.entries("time_formats", d) {
+        let Some(f) = Fields::new(node, "a time format", &["format", "offset"], d) else {
+            continue;
+        };
+        let Some(pattern) = f.required_string("format", d) else {
+            continue;
+        };
+        let offset_secs = match f.string("offset", d) {
+            None => 0,
+            Some(o) => match parse_offset(&o.value) {
+                Some(s) => s,
+                None => {
+                    d.error(&o.span, "E004", format!("bad offset `{}`", o.value))
+                        .hint("write it as +08:00 or -05:30");
+                    0
+                }
+            },
+        };
+        out.insert(
+            name.value,
+            Arc::new(TimeFormat {
+                pattern: pattern.value,
+                offset_secs,
+            }),
+        );
+    }
+    out
+}
+
+fn parse_offset(text: &str) -> Option<i32> {
+    let (sign, rest) = match text.as_bytes().first()? {
+        b'+' => (1, &text[1..]),
+        b'-' => (-1, &text[1..]),
+        _ => return None,
+    };
+    let (h, m) = rest.split_once(':')?;
+    let h: i32 = h.parse().ok()?;
+    let m: i32 = m.parse().ok()?;
+    (h <= 14 && m < 60).then_some(sign * (h * 3600 + m * 60))
+}
+
+const INBOUND: &[&str] = &["prefixes", "content_type", "auth", "errors", "routes"];
+
+fn inbound(node: &Node, cx: &FileContext, d: &mut Diagnostics) -> Option<Inbound> {
+    let f = Fields::new(node, "inbound", INBOUND, d)?;
+    let prefixes = f
+        .strings("prefixes", d)
+        .into_iter()
+        .map(|s| s.value)
+        .collect();
+    let content_type = f
+        .string("content_type", d)
+        .map(|s| s.value)
+        .unwrap_or_else(|| "application/json; charset=utf-8".to_string());
+    let auth = match f.get("auth") {
+        Some(n) => auth::compile(n, cx, d)?,
+        None => crate::auth::InboundAuth::None,
+    };
+    let errors = match f.get("errors") {
+        Some(n) => errors::compile(n, cx, true, d)?,
+        None => Default::default(),
+    };
+    let errors = Arc::new(errors);
+    let routes = match f.required("routes", d) {
+        Some(Node::Sequence(seq)) => seq
+            .iter()
+            .filter_map(|n| route::compile(n, cx, &errors, d))
+            .map(Arc::new)
+            .collect(),
+        Some(other) => {
+            d.error(other.span(), "E004", "`routes` must be a list");
+            Vec::new()
+        }
+        None => Vec::new(),
+    };
+    route::check_collisions(&routes, d);
+    Some(Inbound {
+        prefixes,
+        content_type,
+        auth: Arc::new(auth),
+        errors,
+        routes,
+    })
+}

@@ -1,0 +1,474 @@
+//! Evaluation of compiled templates: pure, no I/O, no parsing. The result is
+//! `None` when the template found nothing (a missing path), which object and
+//! array templates drop, so absent inputs give absent outputs.
+
+use std::fmt;
+
+use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone};
+use serde_json::{Map, Number, Value};
+
+use super::{CodeTable, Conversion, Func, Template, TimeFormat};
+use crate::mapping::path::{Found, Path, Root};
+
+/// What a template is evaluated against.
+pub struct EvalEnv<'a> {
+    /// The document `$` names.
+    pub doc: &'a Value,
+    /// The error code table for `$error_code`.
+    pub codes: Option<&'a dyn CodeTable>,
+    /// "Now" in milliseconds, fixed for one request.
+    pub now_ms: i64,
+}
+
+/// Why a template could not be evaluated: a value of the wrong shape.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvalError {
+    /// What is wrong, naming the path or function at fault.
+    pub message: String,
+}
+
+impl fmt::Display for EvalError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for EvalError {}
+
+fn fail<T>(message: impl Into<String>) -> Result<T, EvalError> {
+    Err(EvalError {
+        message: message.into(),
+    })
+}
+
+/// Evaluates `template` in `env`.
+pub fn eval(template: &Template, env: &EvalEnv) -> Result<Option<Value>, EvalError> {
+    let mut scope = Vec::new();
+    eval_in(template, env, &mut scope)
+}
+
+fn eval_in(
+    template: &Template,
+    env: &EvalEnv,
+    scope: &mut Vec<&Value>,
+) -> Result<Option<Value>, EvalError> {
+    match template {
+        Template::Literal(v) => Ok(Some(v.clone())),
+        Template::Path(p) => Ok(lookup(p, env, scope)),
+        Template::Object(members) => {
+            let mut out = Map::with_capacity(members.len());
+            for (key, t) in members {
+                if let Some(v) = eval_in(t, env, scope)? {
+                    out.insert(key.clone(), v);
+                }
+            }
+            Ok(Some(Value::Object(out)))
+        }
+        Template::Array(items) => {
+            let mut out = Vec::with_capacity(items.len());
+            for t in items {
+                if let Some(v) = eval_in(t, env, scope)? {
+                    out.push(v);
+                }
+            }
+            Ok(Some(Value::Array(out)))
+        }
+        Template::Call(func) => call(func, env, scope),
+    }
+}
+
+fn lookup(path: &Path, env: &EvalEnv, scope: &[&Value]) -> Option<Value> {
+    let start: &Value = match path.root() {
+        Root::Doc => env.doc,
+        Root::Scope(i) => scope.get(i)?,
+    };
+    match path.find(start) {
+        Found::Missing => None,
+        Found::One(v) => Some(v.clone()),
+        Found::Many(vs) => Some(Value::Array(vs.into_iter().cloned().collect())),
+    }
+}
+
+/// Evaluates to a value, treating null as missing.
+fn present(
+    t: &Template,
+    env: &EvalEnv,
+    scope: &mut Vec<&Value>,
+) -> Result<Option<Value>, EvalError> {
+    Ok(eval_in(t, env, scope)?.filter(|v| !v.is_null()))
+}
+
+/// Truthiness: missing, null, false, "", 0 and [] are false.
+pub fn truthy(v: &Option<Value>) -> bool {
+    match v {
+        None | Some(Value::Null) | Some(Value::Bool(false)) => false,
+        Some(Value::String(s)) => !s.is_empty(),
+        Some(Value::Number(n)) => n.as_f64() != Some(0.0),
+        Some(Value::Array(a)) => !a.is_empty(),
+        Some(_) => true,
+    }
+}
+
+fn call(func: &Func, env: &EvalEnv, scope: &mut Vec<&Value>) -> Result<Option<Value>, EvalError> {
+    match func {
+        Func::Default(options) => {
+            for t in options {
+                if let Some(v) = present(t, env, scope)? {
+                    return Ok(Some(v));
+                }
+            }
+            Ok(None)
+        }
+        Func::Convert(conv, t) => match present(t, env, scope)? {
+            None => Ok(None),
+            Some(v) => convert(*conv, v).map(Some),
+        },
+        Func::Map { source, to } => {
+            let Some(items) = present(source, env, scope)? else {
+                return Ok(None);
+            };
+            let Value::Array(items) = items else {
+                return fail(format!(
+                    "$map: expected an array, got {}",
+                    type_name(&items)
+                ));
+            };
+            map_items(&items, env, scope, |item_env, scope| {
+                eval_in(to, item_env, scope)
+            })
+            .map(|vs| Some(Value::Array(vs.into_iter().flatten().collect())))
+        }
+        Func::Flatten(t) => match present(t, env, scope)? {
+            None => Ok(None),
+            Some(Value::Array(items)) => {
+                let mut out = Vec::new();
+                for item in items {
+                    match item {
+                        Value::Array(inner) => out.extend(inner),
+                        other => out.push(other),
+                    }
+                }
+                Ok(Some(Value::Array(out)))
+            }
+            Some(other) => fail(format!(
+                "$flatten: expected an array, got {}",
+                type_name(&other)
+            )),
+        },
+        Func::Enum {
+            value,
+            table,
+            default,
+        } => {
+            let Some(v) = present(value, env, scope)? else {
+                return match default {
+                    Some(d) => eval_in(d, env, scope),
+                    None => Ok(None),
+                };
+            };
+            let key = scalar_text(&v);
+            match (table.entries.get(&key), default) {
+                (Some(out), _) => Ok(Some(out.clone())),
+                (None, Some(d)) => eval_in(d, env, scope),
+                (None, None) => {
+                    let mut keys: Vec<_> = table.entries.keys().cloned().collect();
+                    keys.sort();
+                    fail(format!(
+                        "unknown value {} (expected one of: {})",
+                        render_value(&v),
+                        keys.join(", ")
+                    ))
+                }
+            }
+        }
+        Func::ErrorCode(t) => {
+            let Some(err) = present(t, env, scope)? else {
+                return Ok(None);
+            };
+            Ok(env.codes.and_then(|c| c.code_for(&err)))
+        }
+        Func::Join(t, sep) => match present(t, env, scope)? {
+            None => Ok(None),
+            Some(Value::Array(items)) => Ok(Some(Value::String(
+                items.iter().map(scalar_text).collect::<Vec<_>>().join(sep),
+            ))),
+            Some(other) => Ok(Some(Value::String(scalar_text(&other)))),
+        },
+        Func::Split(t, sep) => match present(t, env, scope)? {
+            None => Ok(None),
+            Some(Value::String(s)) if s.is_empty() => Ok(Some(Value::Array(Vec::new()))),
+            Some(Value::String(s)) => Ok(Some(Value::Array(
+                s.split(sep.as_str())
+                    .map(|p| Value::String(p.to_string()))
+                    .collect(),
+            ))),
+            Some(Value::Array(items)) => Ok(Some(Value::Array(items))),
+            Some(other) => fail(format!(
+                "$split: expected a string, got {}",
+                type_name(&other)
+            )),
+        },
+        Func::Concat(parts) => {
+            let mut out = String::new();
+            for t in parts {
+                if let Some(v) = present(t, env, scope)? {
+                    out.push_str(&scalar_text(&v));
+                }
+            }
+            Ok(Some(Value::String(out)))
+        }
+        Func::Time(t, format) => match present(t, env, scope)? {
+            None => Ok(None),
+            Some(v) => {
+                let ms = as_i64(&v).ok_or_else(|| EvalError {
+                    message: format!("$time: expected milliseconds, got {}", render_value(&v)),
+                })?;
+                Ok(Some(Value::String(format_time(ms, format))))
+            }
+        },
+        Func::ParseTime(t, format) => match present(t, env, scope)? {
+            None => Ok(None),
+            Some(Value::Number(n)) => Ok(Some(Value::Number(n))),
+            Some(Value::String(s)) => parse_time(&s, format).map(|ms| Some(Value::from(ms))),
+            Some(other) => fail(format!(
+                "$parse_time: expected a string, got {}",
+                type_name(&other)
+            )),
+        },
+        Func::Len(t) => Ok(present(t, env, scope)?.map(|v| {
+            Value::from(match &v {
+                Value::Array(a) => a.len(),
+                Value::String(s) => s.chars().count(),
+                Value::Object(o) => o.len(),
+                _ => 1,
+            })
+        })),
+        Func::Entries { source, key, value } => {
+            let Some(items) = present(source, env, scope)? else {
+                return Ok(None);
+            };
+            let Value::Array(items) = items else {
+                return fail(format!(
+                    "$entries: expected an array, got {}",
+                    type_name(&items)
+                ));
+            };
+            let pairs = map_items(&items, env, scope, |item_env, scope| {
+                let k = present(key, item_env, scope)?;
+                let v = eval_in(value, item_env, scope)?;
+                Ok(k.zip(v))
+            })?;
+            Ok(Some(Value::Object(
+                pairs
+                    .into_iter()
+                    .flatten()
+                    .map(|(k, v)| (scalar_text(&k), v))
+                    .collect(),
+            )))
+        }
+        Func::If {
+            cond,
+            then,
+            otherwise,
+        } => {
+            if truthy(&eval_in(cond, env, scope)?) {
+                eval_in(then, env, scope)
+            } else {
+                match otherwise {
+                    Some(t) => eval_in(t, env, scope),
+                    None => Ok(None),
+                }
+            }
+        }
+        Func::Eq(a, b) => {
+            let a = present(a, env, scope)?;
+            let b = present(b, env, scope)?;
+            Ok(Some(Value::Bool(a == b)))
+        }
+        Func::Not(t) => Ok(Some(Value::Bool(!truthy(&eval_in(t, env, scope)?)))),
+        Func::Add(terms) => {
+            let mut int_sum: i64 = 0;
+            let mut float_sum = 0.0;
+            let mut all_int = true;
+            for t in terms {
+                let Some(v) = present(t, env, scope)? else {
+                    continue;
+                };
+                match convert(Conversion::Float, v.clone())? {
+                    Value::Number(n) => {
+                        float_sum += n.as_f64().unwrap_or(0.0);
+                        match as_i64(&v) {
+                            Some(i) if all_int => int_sum = int_sum.saturating_add(i),
+                            _ => all_int = false,
+                        }
+                    }
+                    _ => unreachable!("float conversion yields numbers"),
+                }
+            }
+            Ok(Some(if all_int {
+                Value::from(int_sum)
+            } else {
+                Number::from_f64(float_sum).map_or(Value::Null, Value::Number)
+            }))
+        }
+        Func::Merge(parts) => {
+            let mut out = Map::new();
+            for t in parts {
+                match present(t, env, scope)? {
+                    None => {}
+                    Some(Value::Object(m)) => out.extend(m),
+                    Some(other) => {
+                        return fail(format!(
+                            "$merge: expected objects, got {}",
+                            type_name(&other)
+                        ))
+                    }
+                }
+            }
+            Ok(Some(Value::Object(out)))
+        }
+        Func::Use(template, arg) => {
+            let Some(value) = present(arg, env, scope)? else {
+                return Ok(None);
+            };
+            let mut inner = vec![&value];
+            eval_in(template, env, &mut inner)
+        }
+        Func::Now => Ok(Some(Value::from(env.now_ms))),
+    }
+}
+
+/// Runs `f` once per item with the item pushed on the scope.
+fn map_items<T>(
+    items: &[Value],
+    env: &EvalEnv,
+    scope: &[&Value],
+    mut f: impl FnMut(&EvalEnv, &mut Vec<&Value>) -> Result<T, EvalError>,
+) -> Result<Vec<T>, EvalError> {
+    let mut out = Vec::with_capacity(items.len());
+    let mut inner: Vec<&Value> = scope.to_vec();
+    inner.push(&Value::Null);
+    let last = inner.len() - 1;
+    for item in items {
+        inner[last] = item;
+        out.push(f(env, &mut inner)?);
+    }
+    Ok(out)
+}
+
+/// The text of a scalar (strings without quotes); other values as JSON.
+pub fn scalar_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+fn render_value(v: &Value) -> String {
+    let text = v.to_string();
+    if text.len() > 60 {
+        format!("{}…", &text[..text.floor_char_boundary(60)])
+    } else {
+        text
+    }
+}
+
+/// A JSON type name for messages.
+pub fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn as_i64(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) => n
+            .as_i64()
+            .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// Applies a conversion to a present value.
+pub fn convert(conv: Conversion, v: Value) -> Result<Value, EvalError> {
+    let bad =
+        |what: &str, v: &Value| fail::<Value>(format!("expected {what}, got {}", render_value(v)));
+    match conv {
+        Conversion::Int => match as_i64(&v) {
+            Some(i) => Ok(Value::from(i)),
+            None => bad("an integer", &v),
+        },
+        Conversion::Float => match &v {
+            Value::Number(_) => Ok(v),
+            Value::String(s) => match s.trim().parse::<f64>().ok().and_then(Number::from_f64) {
+                Some(n) => Ok(Value::Number(n)),
+                None => bad("a number", &v),
+            },
+            _ => bad("a number", &v),
+        },
+        Conversion::String => Ok(match v {
+            Value::String(_) => v,
+            Value::Array(_) | Value::Object(_) => Value::String(v.to_string()),
+            other => Value::String(scalar_text(&other)),
+        }),
+        Conversion::Bool => match &v {
+            Value::Bool(_) => Ok(v),
+            Value::Number(n) if n.as_i64() == Some(0) => Ok(Value::Bool(false)),
+            Value::Number(n) if n.as_i64() == Some(1) => Ok(Value::Bool(true)),
+            Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+                "true" | "1" => Ok(Value::Bool(true)),
+                "false" | "0" => Ok(Value::Bool(false)),
+                _ => bad("true or false", &v),
+            },
+            _ => bad("true or false", &v),
+        },
+        Conversion::Json => match &v {
+            Value::String(s) => serde_json::from_str(s).or_else(|_| bad("JSON text", &v)),
+            _ => Ok(v),
+        },
+        Conversion::Array => Ok(match v {
+            Value::Array(_) => v,
+            other => Value::Array(vec![other]),
+        }),
+    }
+}
+
+fn offset(format: &TimeFormat) -> FixedOffset {
+    FixedOffset::east_opt(format.offset_secs).unwrap_or_else(|| FixedOffset::east_opt(0).unwrap())
+}
+
+/// Formats milliseconds since the epoch.
+pub fn format_time(ms: i64, format: &TimeFormat) -> String {
+    match DateTime::from_timestamp_millis(ms) {
+        Some(t) => t
+            .with_timezone(&offset(format))
+            .format(&format.pattern)
+            .to_string(),
+        None => String::new(),
+    }
+}
+
+fn parse_time(text: &str, format: &TimeFormat) -> Result<i64, EvalError> {
+    let naive = NaiveDateTime::parse_from_str(text, &format.pattern)
+        .or_else(|_| {
+            chrono::NaiveDate::parse_from_str(text, &format.pattern)
+                .map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default())
+        })
+        .map_err(|_| EvalError {
+            message: format!("expected a time like {}, got {text:?}", format.pattern),
+        })?;
+    offset(format)
+        .from_local_datetime(&naive)
+        .single()
+        .map(|t| t.timestamp_millis())
+        .ok_or_else(|| EvalError {
+            message: format!("invalid time {text:?}"),
+        })
+}

@@ -1,0 +1,125 @@
+//! Every metric imbridge exports, with its name, labels and meaning in one
+//! place (`docs/metrics.md` documents the same set). Labels stay low
+//! cardinality: frontend, provider, op (a route or operation name), outcome
+//! (`ok` or a canonical error kind) — never a user, group or raw path.
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+/// Latency buckets in seconds, from 0.5 ms to 10 s.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// Size buckets in bytes, from 64 B to 8 MiB.
+const SIZE_BUCKETS: &[f64] = &[
+    64.0, 256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262144.0, 1048576.0, 8388608.0,
+];
+
+/// The metric set of one imbridge instance (its own registry, so several
+/// instances can live in one process, as tests do).
+pub struct Metrics {
+    registry: Registry,
+    /// `imbridge_requests_total{frontend,op,outcome}`.
+    pub requests: IntCounterVec,
+    /// `imbridge_request_duration_seconds{frontend,op}`: whole request.
+    pub request_duration: HistogramVec,
+    /// `imbridge_provider_duration_seconds{provider,op}`: time in the provider.
+    pub provider_duration: HistogramVec,
+    /// `imbridge_overhead_duration_seconds{frontend,op}`: imbridge's own time.
+    pub overhead_duration: HistogramVec,
+    /// `imbridge_requests_in_flight{listener}`.
+    pub in_flight: IntGaugeVec,
+    /// `imbridge_request_size_bytes{frontend}`.
+    pub request_size: HistogramVec,
+    /// `imbridge_response_size_bytes{frontend}`.
+    pub response_size: HistogramVec,
+}
+
+fn histogram(name: &str, help: &str, labels: &[&str], buckets: &[f64]) -> HistogramVec {
+    HistogramVec::new(
+        HistogramOpts::new(name, help).buckets(buckets.to_vec()),
+        labels,
+    )
+    .expect("static metric definition")
+}
+
+fn counter(name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    IntCounterVec::new(Opts::new(name, help), labels).expect("static metric definition")
+}
+
+impl Metrics {
+    /// Creates and registers the metric set.
+    pub fn new() -> Self {
+        let m = Metrics {
+            registry: Registry::new(),
+            requests: counter(
+                "imbridge_requests_total",
+                "Inbound requests by frontend, operation and outcome (ok or a canonical error kind).",
+                &["frontend", "op", "outcome"],
+            ),
+            request_duration: histogram(
+                "imbridge_request_duration_seconds",
+                "Total time from request head to response, by frontend and operation.",
+                &["frontend", "op"],
+                LATENCY_BUCKETS,
+            ),
+            provider_duration: histogram(
+                "imbridge_provider_duration_seconds",
+                "Time spent in the provider executing an operation.",
+                &["provider", "op"],
+                LATENCY_BUCKETS,
+            ),
+            overhead_duration: histogram(
+                "imbridge_overhead_duration_seconds",
+                "imbridge's own time per request: total minus provider time.",
+                &["frontend", "op"],
+                LATENCY_BUCKETS,
+            ),
+            in_flight: IntGaugeVec::new(
+                Opts::new("imbridge_requests_in_flight", "Requests being handled now, by listener address."),
+                &["listener"],
+            )
+            .expect("static metric definition"),
+            request_size: histogram(
+                "imbridge_request_size_bytes",
+                "Inbound request body sizes.",
+                &["frontend"],
+                SIZE_BUCKETS,
+            ),
+            response_size: histogram(
+                "imbridge_response_size_bytes",
+                "Response body sizes.",
+                &["frontend"],
+                SIZE_BUCKETS,
+            ),
+        };
+        for c in [
+            Box::new(m.requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(m.request_duration.clone()),
+            Box::new(m.provider_duration.clone()),
+            Box::new(m.overhead_duration.clone()),
+            Box::new(m.in_flight.clone()),
+            Box::new(m.request_size.clone()),
+            Box::new(m.response_size.clone()),
+        ] {
+            m.registry.register(c).expect("unique metric names");
+        }
+        m
+    }
+
+    /// The text exposition of every metric.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        // Encoding into a Vec cannot fail for well-formed metric families.
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
+        out
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,278 @@
+//! The compiled, runnable set: mappings compiled, frontends built with their
+//! providers and params, routes grouped per listener. Built in one go from a
+//! config and swapped as a whole (a failed build changes nothing).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::canonical::{Error, Op, OpName, Output, Result};
+use crate::config::{Config, ProviderConfig};
+use crate::frontend::{Frontend, RouteTable};
+use crate::mapping::compile::compile_dir;
+use crate::mapping::diag::{self, Diagnostic};
+use crate::mapping::plan::{Dialect, Segment};
+use crate::provider::embedded::EmbeddedProvider;
+use crate::provider::{CallContext, Provider, SharedProvider};
+
+/// Why a config and its mappings could not be loaded.
+#[derive(Debug, Default)]
+pub struct LoadError {
+    /// Problems in mapping files, with file and line.
+    pub diagnostics: Vec<Diagnostic>,
+    /// Problems in the config.
+    pub problems: Vec<String>,
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.diagnostics.is_empty() {
+            writeln!(f, "{}", diag::render(&self.diagnostics))?;
+        }
+        for p in &self.problems {
+            writeln!(f, "error: {p}")?;
+        }
+        write!(
+            f,
+            "{} problem(s) found",
+            self.diagnostics.len() + self.problems.len()
+        )
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+/// The providers of a config, opened once and kept across reloads.
+pub struct Providers {
+    map: BTreeMap<String, SharedProvider>,
+    /// The embedded store, when configured (serves media downloads).
+    pub embedded: Option<Arc<EmbeddedProvider>>,
+}
+
+impl Providers {
+    /// Opens every configured provider.
+    pub fn open(config: &Config) -> anyhow::Result<Providers> {
+        let mut map = BTreeMap::new();
+        let mut embedded = None;
+        for (name, pc) in &config.providers {
+            let provider: SharedProvider = match pc {
+                ProviderConfig::Embedded(cfg) => {
+                    let e = Arc::new(EmbeddedProvider::open(name, cfg)?);
+                    embedded.get_or_insert_with(|| e.clone());
+                    e
+                }
+            };
+            map.insert(name.clone(), provider);
+        }
+        Ok(Providers { map, embedded })
+    }
+
+    /// Stand-ins that know each provider's capabilities but run nothing (for
+    /// `imbridge check`, which must not open stores or call vendors).
+    pub fn dry(config: &Config) -> Providers {
+        let map = config
+            .providers
+            .keys()
+            .map(|name| {
+                let p: SharedProvider = Arc::new(Dry { name: name.clone() });
+                (name.clone(), p)
+            })
+            .collect();
+        Providers {
+            map,
+            embedded: None,
+        }
+    }
+
+    /// A provider by name.
+    pub fn get(&self, name: &str) -> Option<&SharedProvider> {
+        self.map.get(name)
+    }
+}
+
+struct Dry {
+    name: String,
+}
+
+#[async_trait]
+impl Provider for Dry {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn execute(&self, op: Op, _ctx: &CallContext) -> Result<Output> {
+        Err(Error::unsupported(&self.name, op.name().as_str()))
+    }
+}
+
+/// The routes of one listener address.
+pub struct Listener {
+    /// Address (`127.0.0.1:8080`).
+    pub addr: String,
+    /// Its routes.
+    pub table: RouteTable,
+}
+
+/// Everything that serves requests, compiled.
+pub struct Registry {
+    /// Listeners, in config order of first use.
+    pub listeners: Vec<Listener>,
+    /// All compiled dialects.
+    pub dialects: Vec<Arc<Dialect>>,
+}
+
+/// The path prefix under which the embedded store serves media downloads.
+pub const MEDIA_PREFIX: &str = "media";
+
+impl Registry {
+    /// Compiles the mappings and builds every frontend of `config`.
+    pub fn build(
+        config: &Config,
+        providers: &Providers,
+    ) -> std::result::Result<Registry, LoadError> {
+        let (dialects, diagnostics) = compile_dir(&config.mappings);
+        let mut err = LoadError {
+            diagnostics,
+            problems: Vec::new(),
+        };
+        if config.frontends.is_empty() {
+            err.problems.push("no frontends are configured".into());
+        }
+        let mut by_addr: Vec<(String, Vec<Arc<Frontend>>)> = Vec::new();
+        for (name, fc) in &config.frontends {
+            let dialect_name = fc.dialect(name);
+            let Some(dialect) = dialects.iter().find(|d| d.name == dialect_name) else {
+                if err.diagnostics.is_empty() {
+                    err.problems.push(format!(
+                        "frontend `{name}`: no mapping file defines dialect `{dialect_name}` in {} (found: {})",
+                        config.mappings.display(),
+                        dialects.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", ")
+                    ));
+                }
+                continue;
+            };
+            if dialect.inbound.is_none() {
+                err.problems.push(format!(
+                    "frontend `{name}`: dialect `{dialect_name}` has no inbound half"
+                ));
+                continue;
+            }
+            let Some(provider) = providers.get(&fc.provider) else {
+                err.problems.push(format!(
+                    "frontend `{name}`: unknown provider `{}`",
+                    fc.provider
+                ));
+                continue;
+            };
+            let app_key = fc.app_key.clone().unwrap_or_else(|| config.app_key.clone());
+            let params = fc
+                .params
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            match Frontend::new(
+                name.clone(),
+                dialect.clone(),
+                app_key,
+                &params,
+                provider.clone(),
+            ) {
+                Ok(fe) => {
+                    let addr = config.listen_of(fc).to_string();
+                    match by_addr.iter_mut().find(|(a, _)| *a == addr) {
+                        Some((_, list)) => list.push(Arc::new(fe)),
+                        None => by_addr.push((addr, vec![Arc::new(fe)])),
+                    }
+                }
+                Err(p) => err.problems.push(p),
+            }
+        }
+        if by_addr
+            .iter()
+            .any(|(a, _)| *a == config.server.admin_listen)
+        {
+            err.problems.push(format!(
+                "the admin listener {} is also a frontend listener",
+                config.server.admin_listen
+            ));
+        }
+        for d in &dialects {
+            media_collisions(d, &mut err.diagnostics);
+        }
+        let mut listeners = Vec::new();
+        for (addr, frontends) in by_addr {
+            match RouteTable::build(frontends) {
+                Ok(table) => listeners.push(Listener { addr, table }),
+                Err(mut d) => err.diagnostics.append(&mut d),
+            }
+        }
+        if err.diagnostics.is_empty() && err.problems.is_empty() {
+            Ok(Registry {
+                listeners,
+                dialects,
+            })
+        } else {
+            Err(err)
+        }
+    }
+
+    /// The frontend × operation capability matrix, as text.
+    pub fn capability_matrix(&self) -> String {
+        let mut out = String::new();
+        for l in &self.listeners {
+            for fe in l.table.frontends() {
+                let Some(inbound) = &fe.dialect.inbound else {
+                    continue;
+                };
+                let mut ops: Vec<OpName> = inbound.routes.iter().map(|r| r.op).collect();
+                ops.sort();
+                ops.dedup();
+                let unsupported: Vec<&str> = ops
+                    .iter()
+                    .filter(|op| !fe.provider.supports(**op))
+                    .map(|op| op.as_str())
+                    .collect();
+                out.push_str(&format!(
+                    "{} ({}) on {} -> provider {}: {} routes, {} of {} operations supported",
+                    fe.name,
+                    fe.dialect.name,
+                    l.addr,
+                    fe.provider.name(),
+                    inbound.routes.len(),
+                    ops.len() - unsupported.len(),
+                    ops.len()
+                ));
+                if !unsupported.is_empty() {
+                    out.push_str(&format!("; unsupported: {}", unsupported.join(", ")));
+                }
+                out.push('\n');
+            }
+        }
+        out
+    }
+}
+
+fn media_collisions(d: &Dialect, out: &mut Vec<Diagnostic>) {
+    let Some(inbound) = &d.inbound else { return };
+    for r in &inbound.routes {
+        for p in &r.patterns {
+            if matches!(p.segments.first(), Some(Segment::Literal(s)) if s == MEDIA_PREFIX) {
+                out.push(Diagnostic {
+                    file: d.file.clone(),
+                    line: r.line,
+                    col: 1,
+                    width: 1,
+                    code: "E020",
+                    message: format!(
+                        "path {} collides with the media downloads under /{MEDIA_PREFIX}/",
+                        p.text
+                    ),
+                    hint: Some("choose another path".into()),
+                    source_line: None,
+                });
+            }
+        }
+    }
+}

@@ -1,0 +1,50 @@
+//! The admin listener: `/metrics` (Prometheus text format), `/healthz`
+//! (the process answers), `/readyz` (routes loaded and serving).
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use http::Response;
+use pingora::apps::http_app::ServeHttp;
+use pingora::protocols::http::ServerSession;
+
+use super::State;
+
+/// Serves the admin endpoints.
+pub struct AdminApp {
+    /// Shared server state.
+    pub state: Arc<State>,
+}
+
+fn reply(status: u16, content_type: &str, body: Vec<u8>) -> Response<Vec<u8>> {
+    Response::builder()
+        .status(status)
+        .header("content-type", content_type)
+        .header("content-length", body.len())
+        .body(body)
+        .unwrap_or_default()
+}
+
+#[async_trait]
+impl ServeHttp for AdminApp {
+    async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
+        let path = session.req_header().uri.path().to_string();
+        match path.as_str() {
+            "/metrics" => reply(
+                200,
+                "text/plain; version=0.0.4; charset=utf-8",
+                self.state.metrics.encode(),
+            ),
+            "/healthz" => reply(200, "text/plain", b"ok\n".to_vec()),
+            "/readyz" => {
+                if self.state.ready.load(Ordering::Acquire) {
+                    reply(200, "text/plain", b"ready\n".to_vec())
+                } else {
+                    reply(503, "text/plain", b"not ready\n".to_vec())
+                }
+            }
+            _ => reply(404, "text/plain", b"not found\n".to_vec()),
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! The API listener: pingora glue around `frontend::handle`. Reads the request
+//! head and the capped body, serves media downloads, hands everything else to
+//! the frontend pipeline on the current registry, records metrics and writes
+//! the reply with an exact Content-Length and the request id.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use http::{Method, Response};
+use pingora::apps::http_app::ServeHttp;
+use pingora::protocols::http::ServerSession;
+
+use super::body::read_capped;
+use super::State;
+use crate::frontend::{handle, InboundRequest, Reply};
+use crate::registry::MEDIA_PREFIX;
+
+/// Serves the frontends of one listener.
+pub struct ApiApp {
+    /// Shared server state.
+    pub state: Arc<State>,
+    /// Index of the listener in the registry.
+    pub listener: usize,
+    /// Its address (metrics label).
+    pub addr: String,
+}
+
+/// Reads a client-supplied request id if it is short and plain, else makes one.
+fn request_id(session: &ServerSession) -> String {
+    session
+        .get_header("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+        .map_or_else(|| uuid::Uuid::new_v4().simple().to_string(), str::to_string)
+}
+
+fn to_response(reply: Reply, request_id: &str) -> Response<Vec<u8>> {
+    let mut builder = Response::builder().status(reply.status);
+    for (name, value) in &reply.headers {
+        builder = builder.header(name.as_str(), value.as_str());
+    }
+    builder
+        .header("content-length", reply.body.len())
+        .header("x-request-id", request_id)
+        .body(reply.body)
+        .unwrap_or_else(|_| {
+            let mut r = Response::new(Vec::new());
+            *r.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+            r
+        })
+}
+
+#[async_trait]
+impl ServeHttp for ApiApp {
+    async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
+        let started = Instant::now();
+        let in_flight = self
+            .state
+            .metrics
+            .in_flight
+            .with_label_values(&[self.addr.as_str()]);
+        in_flight.inc();
+        let http10_close = {
+            let head = session.req_header();
+            head.version == http::Version::HTTP_10
+                && !head
+                    .headers
+                    .get(http::header::CONNECTION)
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.eq_ignore_ascii_case("keep-alive"))
+        };
+        if http10_close {
+            session.set_keepalive(None);
+        }
+        session.set_read_timeout(Some(Duration::from_secs(30)));
+        let id = request_id(session);
+        let reply = self.serve(session, &id, started).await;
+        in_flight.dec();
+        to_response(reply, &id)
+    }
+}
+
+impl ApiApp {
+    async fn serve(&self, session: &mut ServerSession, id: &str, started: Instant) -> Reply {
+        let head = session.req_header();
+        let method = head.method.clone();
+        let path = head.uri.path().to_string();
+        let query = head.uri.query().map(str::to_string);
+        let headers = head.headers.clone();
+        if method == Method::GET {
+            if let Some(media_id) = path.strip_prefix(&format!("/{MEDIA_PREFIX}/")) {
+                if let Some(reply) = self.media(media_id).await {
+                    return reply;
+                }
+            }
+        }
+        let body = match read_capped(session, self.state.max_body).await {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!(request_id = %id, error = %e, "request body not read");
+                session.set_keepalive(None);
+                return Reply::json(
+                    400,
+                    "application/json",
+                    &serde_json::json!({"error": "could not read the request body"}),
+                );
+            }
+        };
+        let body_len = match &body {
+            crate::frontend::Body::Complete(b) => b.len(),
+            crate::frontend::Body::TooLarge(n) => *n,
+        };
+        let registry = self.state.registry.load();
+        let Some(listener) = registry.listeners.get(self.listener) else {
+            return Reply::json(
+                503,
+                "application/json",
+                &serde_json::json!({"error": "listener not configured"}),
+            );
+        };
+        let req = InboundRequest {
+            method,
+            path,
+            query,
+            headers,
+            body,
+            request_id: id.to_string(),
+        };
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let handled = handle(&listener.table, req, now_ms).await;
+        let m = &self.state.metrics;
+        let total = started.elapsed();
+        let labels = [handled.frontend.as_str(), handled.op.as_str()];
+        m.requests
+            .with_label_values(&[
+                handled.frontend.as_str(),
+                handled.op.as_str(),
+                handled.outcome,
+            ])
+            .inc();
+        m.request_duration
+            .with_label_values(&labels)
+            .observe(total.as_secs_f64());
+        m.overhead_duration
+            .with_label_values(&labels)
+            .observe(total.saturating_sub(handled.provider_time).as_secs_f64());
+        if let Some(provider) = &handled.provider {
+            m.provider_duration
+                .with_label_values(&[provider.as_str(), handled.op.as_str()])
+                .observe(handled.provider_time.as_secs_f64());
+        }
+        m.request_size
+            .with_label_values(&[handled.frontend.as_str()])
+            .observe(body_len as f64);
+        m.response_size
+            .with_label_values(&[handled.frontend.as_str()])
+            .observe(handled.reply.body.len() as f64);
+        tracing::debug!(
+            request_id = %id,
+            frontend = %handled.frontend,
+            op = %handled.op,
+            outcome = handled.outcome,
+            status = handled.reply.status,
+            micros = total.as_micros() as u64,
+            "request"
+        );
+        handled.reply
+    }
+
+    async fn media(&self, media_id: &str) -> Option<Reply> {
+        let store = self.state.providers.embedded.as_ref()?;
+        let (file, content_type) = store.media_file(media_id).await?;
+        match tokio::fs::read(&file).await {
+            Ok(bytes) => Some(Reply {
+                status: 200,
+                headers: vec![("content-type".into(), content_type)],
+                body: bytes,
+            }),
+            Err(e) => {
+                tracing::error!(error = %e, "media file unreadable");
+                None
+            }
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! pingora glue: one `Server` with an API service per listener address and an
+//! admin service. Nothing here knows about dialects.
+
+mod admin;
+mod api;
+mod body;
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use arc_swap::ArcSwap;
+use async_trait::async_trait;
+use pingora::apps::http_app::HttpServer;
+use pingora::server::configuration::ServerConf;
+use pingora::server::{RunArgs, Server, ShutdownSignal, ShutdownSignalWatch};
+use pingora::services::listening::Service;
+
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::registry::{Providers, Registry};
+
+/// State shared by every service of one server.
+pub struct State {
+    /// The current compiled set (swapped whole on reload).
+    pub registry: ArcSwap<Registry>,
+    /// Metrics.
+    pub metrics: Metrics,
+    /// Open providers.
+    pub providers: Providers,
+    /// Request body cap.
+    pub max_body: usize,
+    /// Routes loaded and listeners started.
+    pub ready: AtomicBool,
+}
+
+/// Builds the pingora server for a config: opens providers, compiles the
+/// mappings, adds one service per listener plus the admin service.
+pub fn build(config: &Config) -> anyhow::Result<(Server, Arc<State>)> {
+    let providers = Providers::open(config)?;
+    let registry = Registry::build(config, &providers).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let state = Arc::new(State {
+        registry: ArcSwap::from_pointee(registry),
+        metrics: Metrics::new(),
+        providers,
+        max_body: config.server.max_body_bytes,
+        ready: AtomicBool::new(true),
+    });
+    let conf = ServerConf {
+        threads: config.server.threads.max(1),
+        grace_period_seconds: Some(config.server.grace_period_secs),
+        graceful_shutdown_timeout_seconds: Some(5),
+        ..ServerConf::default()
+    };
+    let mut server = Server::new_with_opt_and_conf(None, conf);
+    server.bootstrap();
+    let addrs: Vec<String> = state
+        .registry
+        .load()
+        .listeners
+        .iter()
+        .map(|l| l.addr.clone())
+        .collect();
+    for (i, addr) in addrs.into_iter().enumerate() {
+        let app = api::ApiApp {
+            state: state.clone(),
+            listener: i,
+            addr: addr.clone(),
+        };
+        let mut svc = Service::new(format!("api {addr}"), HttpServer::new_app(app));
+        svc.add_tcp(&addr);
+        server.add_service(svc);
+    }
+    let mut admin = Service::new(
+        "admin".to_string(),
+        HttpServer::new_app(admin::AdminApp {
+            state: state.clone(),
+        }),
+    );
+    admin.add_tcp(&config.server.admin_listen);
+    admin.threads = Some(1);
+    server.add_service(admin);
+    Ok((server, state))
+}
+
+/// Runs until SIGTERM (graceful: in-flight requests finish) or SIGINT.
+pub fn run(config: &Config) -> anyhow::Result<()> {
+    let (server, _state) = build(config)?;
+    server.run(RunArgs::default());
+    Ok(())
+}
+
+/// A server running on its own thread, stopped on drop (for tests and
+/// embedding).
+pub struct Running {
+    stop: Option<tokio::sync::oneshot::Sender<ShutdownSignal>>,
+    thread: Option<JoinHandle<()>>,
+    /// Shared state (metrics, registry).
+    pub state: Arc<State>,
+}
+
+struct OneShot(tokio::sync::Mutex<Option<tokio::sync::oneshot::Receiver<ShutdownSignal>>>);
+
+#[async_trait]
+impl ShutdownSignalWatch for OneShot {
+    async fn recv(&self) -> ShutdownSignal {
+        let rx = self.0.lock().await.take();
+        match rx {
+            Some(rx) => rx.await.unwrap_or(ShutdownSignal::FastShutdown),
+            None => std::future::pending().await,
+        }
+    }
+}
+
+/// Starts a server on a background thread.
+pub fn spawn(config: &Config) -> anyhow::Result<Running> {
+    let (server, state) = build(config)?;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let thread = std::thread::spawn(move || {
+        server.run(RunArgs {
+            shutdown_signal: Box::new(OneShot(tokio::sync::Mutex::new(Some(rx)))),
+        });
+    });
+    Ok(Running {
+        stop: Some(tx),
+        thread: Some(thread),
+        state,
+    })
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(ShutdownSignal::FastShutdown);
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
