@@ -91,16 +91,15 @@ pub async fn parse_body(headers: &HeaderMap, bytes: Bytes) -> Result<ParsedBody,
     let content_type = headers
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    let mime = content_type.split(';').next().unwrap_or("").trim();
+        .unwrap_or("");
+    let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     let mut parsed = ParsedBody {
         body: Value::Null,
         files: Value::Object(Map::new()),
         attachments: Vec::new(),
     };
     if mime == "multipart/form-data" {
-        parse_multipart(&content_type, bytes, &mut parsed).await?;
+        parse_multipart(content_type, bytes, &mut parsed).await?;
         return Ok(parsed);
     }
     if bytes.iter().all(u8::is_ascii_whitespace) {
