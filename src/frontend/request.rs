@@ -92,7 +92,12 @@ pub async fn parse_body(headers: &HeaderMap, bytes: Bytes) -> Result<ParsedBody,
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let mime = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     let mut parsed = ParsedBody {
         body: Value::Null,
         files: Value::Object(Map::new()),

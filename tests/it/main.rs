@@ -1,0 +1,6 @@
+//! Integration tests: real imbridge servers on loopback, real HTTP, real
+//! SQLite files. One test binary (faster to build); cargo-nextest runs each
+//! test in its own process.
+
+mod harness;
+mod jmessage_errors;
