@@ -1,11 +1,19 @@
 //! Reading a request body under a size cap: the declared Content-Length is
 //! checked before reading, chunked bodies are counted while reading, and
-//! `Expect: 100-continue` is answered first.
+//! `Expect: 100-continue` is answered first. An oversized body is read on and
+//! discarded up to twice the cap (for at most a few seconds), so that the
+//! client, still sending, can read the 413 instead of a connection reset; the
+//! connection is closed afterwards.
+
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use pingora::protocols::http::ServerSession;
 
 use crate::frontend::Body;
+
+/// How long an oversized body is drained before the connection is dropped.
+const DRAIN_TIME: Duration = Duration::from_secs(5);
 
 /// Reads the whole body, or stops at the cap. Read errors (client gone,
 /// timeout) are reported as `Err` with a message for the log.
@@ -14,8 +22,12 @@ pub async fn read_capped(session: &mut ServerSession, cap: usize) -> Result<Body
         .get_header(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<usize>().ok());
+    let drain_budget = cap.saturating_mul(2);
     if declared.is_some_and(|n| n > cap) {
         session.set_keepalive(None);
+        if declared.is_some_and(|n| n <= drain_budget) {
+            drain(session, drain_budget).await;
+        }
         return Ok(Body::TooLarge(cap));
     }
     let expects_continue = session
@@ -35,6 +47,7 @@ pub async fn read_capped(session: &mut ServerSession, cap: usize) -> Result<Body
             Ok(Some(chunk)) => {
                 if buf.len() + chunk.len() > cap {
                     session.set_keepalive(None);
+                    drain(session, drain_budget.saturating_sub(buf.len() + chunk.len())).await;
                     return Ok(Body::TooLarge(cap));
                 }
                 buf.extend_from_slice(&chunk);
@@ -43,4 +56,18 @@ pub async fn read_capped(session: &mut ServerSession, cap: usize) -> Result<Body
             Err(e) => return Err(format!("reading the request body failed: {e}")),
         }
     }
+}
+
+/// Reads and drops up to `budget` more bytes, for at most `DRAIN_TIME`.
+async fn drain(session: &mut ServerSession, budget: usize) {
+    let mut left = budget;
+    let _ = tokio::time::timeout(DRAIN_TIME, async {
+        while let Ok(Some(chunk)) = session.read_request_body().await {
+            if chunk.len() >= left {
+                break;
+            }
+            left -= chunk.len();
+        }
+    })
+    .await;
 }
