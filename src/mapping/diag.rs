@@ -100,6 +100,22 @@ impl<'a> Diagnostics<'a> {
         self.at(line, col, width, code, message)
     }
 
+    /// Records a problem at `span`, underlining `len` characters (for scalars,
+    /// whose spans carry no end).
+    pub fn error_len(
+        &mut self,
+        span: &Span,
+        len: usize,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> Hint<'_> {
+        let (line, col) = span
+            .start()
+            .map(|m| (m.line(), m.column()))
+            .unwrap_or((0, 0));
+        self.at(line, col, len.max(1), code, message)
+    }
+
     /// Records a problem at a line and column.
     pub fn at(
         &mut self,

@@ -89,8 +89,9 @@ impl<'n> Fields<'n> {
     fn check_unknown(&self, d: &mut Diagnostics) {
         for key in self.map.keys() {
             if !self.allowed.contains(&key.as_str()) {
-                d.error(
+                d.error_len(
                     key.span(),
+                    key.as_str().chars().count(),
                     "E002",
                     format!("unknown key `{}` in {}", key.as_str(), self.what),
                 )

@@ -47,7 +47,11 @@ pub async fn read_capped(session: &mut ServerSession, cap: usize) -> Result<Body
             Ok(Some(chunk)) => {
                 if buf.len() + chunk.len() > cap {
                     session.set_keepalive(None);
-                    drain(session, drain_budget.saturating_sub(buf.len() + chunk.len())).await;
+                    drain(
+                        session,
+                        drain_budget.saturating_sub(buf.len() + chunk.len()),
+                    )
+                    .await;
                     return Ok(Body::TooLarge(cap));
                 }
                 buf.extend_from_slice(&chunk);

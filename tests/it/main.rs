@@ -2,5 +2,6 @@
 //! SQLite files. One test binary (faster to build); cargo-nextest runs each
 //! test in its own process.
 
+mod diagnostics;
 mod harness;
 mod jmessage_errors;

@@ -112,8 +112,9 @@ fn check_param(name: &Spanned<String>, cx: &FileContext, d: &mut Diagnostics) ->
     if cx.has_param(&name.value) {
         return true;
     }
-    d.error(
+    d.error_len(
         &name.span,
+        name.value.chars().count(),
         "E019",
         format!("unknown param `{}`", name.value),
     )

@@ -86,11 +86,16 @@ pub fn error_key(key: &Spanned<String>, d: &mut Diagnostics) -> Option<ErrorKey>
         None => (key.value.as_str(), None),
     };
     let Some(kind) = ErrorKind::parse(kind) else {
-        d.error(&key.span, "E030", format!("unknown error kind `{kind}`"))
-            .hint(format!(
-                "kinds: {}",
-                ErrorKind::ALL.map(ErrorKind::as_str).join(", ")
-            ));
+        d.error_len(
+            &key.span,
+            key.value.chars().count(),
+            "E030",
+            format!("unknown error kind `{kind}`"),
+        )
+        .hint(format!(
+            "kinds: {}",
+            ErrorKind::ALL.map(ErrorKind::as_str).join(", ")
+        ));
         return None;
     };
     let reason = match reason {
@@ -98,11 +103,16 @@ pub fn error_key(key: &Spanned<String>, d: &mut Diagnostics) -> Option<ErrorKey>
         Some(r) => match Reason::parse(r) {
             Some(r) => Some(r),
             None => {
-                d.error(&key.span, "E030", format!("unknown error reason `{r}`"))
-                    .hint(format!(
-                        "reasons: {}",
-                        Reason::ALL.map(Reason::as_str).join(", ")
-                    ));
+                d.error_len(
+                    &key.span,
+                    key.value.chars().count(),
+                    "E030",
+                    format!("unknown error reason `{r}`"),
+                )
+                .hint(format!(
+                    "reasons: {}",
+                    Reason::ALL.map(Reason::as_str).join(", ")
+                ));
                 return None;
             }
         },

@@ -52,7 +52,9 @@ impl FileContext {
 
     pub fn param_names(&self) -> String {
         let mut names: Vec<&str> = self.params.iter().map(|p| p.name.as_str()).collect();
-        names.push("app_key");
+        if !names.contains(&"app_key") {
+            names.push("app_key");
+        }
         names.join(", ")
     }
 }

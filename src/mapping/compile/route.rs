@@ -38,8 +38,13 @@ pub fn compile(
         .and_then(|s| match OpName::parse(&s.value) {
             Some(op) => Some(op),
             None => {
-                d.error(&s.span, "E010", format!("unknown operation `{}`", s.value))
-                    .hint(suggest_op(&s.value));
+                d.error_len(
+                    &s.span,
+                    s.value.chars().count(),
+                    "E010",
+                    format!("unknown operation `{}`", s.value),
+                )
+                .hint(suggest_op(&s.value));
                 None
             }
         });

@@ -102,8 +102,24 @@ impl Compiler<'_, '_, '_> {
         msg: String,
         hint: Option<String>,
     ) {
+        self.error_len(span, 0, code, msg, hint)
+    }
+
+    /// Like `error`, underlining `len` characters when the span has no end.
+    fn error_len(
+        &mut self,
+        span: &marked_yaml::Span,
+        len: usize,
+        code: &'static str,
+        msg: String,
+        hint: Option<String>,
+    ) {
         self.ok = false;
-        let h = self.d.error(span, code, msg);
+        let h = if len > 0 && span.end().is_none() {
+            self.d.error_len(span, len, code, msg)
+        } else {
+            self.d.error(span, code, msg)
+        };
         if let Some(hint) = hint {
             h.hint(hint);
         }
@@ -143,8 +159,9 @@ impl Compiler<'_, '_, '_> {
             }
         }
         if let Err(expected) = expect.check_literal(&value) {
-            self.error(
+            self.error_len(
                 s.span(),
+                text.chars().count(),
                 "E015",
                 format!("literal {value} has the wrong type"),
                 Some(format!("expected {expected}")),
@@ -164,8 +181,9 @@ impl Compiler<'_, '_, '_> {
             let child = match expect.member(&key) {
                 Member::Found(s) => s,
                 Member::Unknown(names) => {
-                    self.error(
+                    self.error_len(
                         k.span(),
+                        k.as_str().chars().count(),
                         "E011",
                         format!("unknown field `{key}`"),
                         Some(format!("expected one of: {}", names.join(", "))),
@@ -178,7 +196,7 @@ impl Compiler<'_, '_, '_> {
         for req in expect.required() {
             if !members.iter().any(|(k, _)| *k == req) {
                 self.error(
-                    map.span(),
+                    map.keys().next().map_or(map.span(), |k| k.span()),
                     "E012",
                     format!("missing required field `{req}`"),
                     None,
@@ -191,7 +209,13 @@ impl Compiler<'_, '_, '_> {
     /// Compiles a path and returns it with the shape of what it finds.
     fn path(&mut self, text: &str, span: &marked_yaml::Span) -> Option<(Path, Shape)> {
         let Some(rooted) = split_root(text) else {
-            self.error(span, "E013", format!("`{text}` is not a path"), None);
+            self.error_len(
+                span,
+                text.chars().count(),
+                "E013",
+                format!("`{text}` is not a path"),
+                None,
+            );
             return None;
         };
         let (root, mut shape, is_doc) = match rooted.root {
@@ -250,8 +274,9 @@ impl Compiler<'_, '_, '_> {
                         match member {
                             Member::Found(s) => s,
                             Member::Unknown(names) => {
-                                self.error(
+                                self.error_len(
                                     span,
+                                    text.chars().count(),
                                     "E011",
                                     format!("`{text}`: unknown field `{k}`"),
                                     Some(format!("expected one of: {}", names.join(", "))),
