@@ -21,6 +21,8 @@ use super::user::*;
 macro_rules! operations {
     ($( $name:literal => $variant:ident($req:ty) -> $res:ty ;)*) => {
         /// A canonical operation: which one, with its request.
+        // One value per request, moved once into the provider: its size does not matter.
+        #[allow(clippy::large_enum_variant)]
         #[derive(Debug, Clone, PartialEq)]
         pub enum Op {
             $(
