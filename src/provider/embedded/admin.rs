@@ -1,22 +1,16 @@
-//! App administration: sensitive words, on/off switches, system settings,
-//! health, the configured accounts and robots.
+//! App administration: sensitive words, on/off switches, system settings and
+//! health.
 
 use deadpool_sqlite::rusqlite::{Connection, OptionalExtension};
-use rand::Rng;
 
-use super::config::AccountConfig;
-use super::db::{now, to_json};
-use super::login::token_of;
+use super::db::now;
 use super::paging::{Page, Query, WORDS};
-use super::password::random_string;
-use super::users::{find_user, insert_user, load_user, merge_profile, user_id};
-use super::{validate, EmbeddedProvider};
+use super::EmbeddedProvider;
 use crate::canonical::admin::{
-    CustomerServiceGet, Health, Robot, RobotUpsert, SwitchSet, SystemSetting, SystemSettingGet,
-    Word, WordAdd, WordDelete, WordList, WordUpdate,
+    Health, SwitchSet, SystemSetting, SystemSettingGet, Word, WordAdd, WordDelete, WordList,
+    WordUpdate,
 };
-use crate::canonical::common::{Account, Done, Listing, Switch};
-use crate::canonical::model::{Profile, UserKind};
+use crate::canonical::common::{Done, Listing, Switch};
 use crate::canonical::{Error, Reason, Result};
 
 /// The switch of sensitive-word filtering.
@@ -24,9 +18,6 @@ pub(super) const WORD_FILTER: &str = "sensitive_word";
 
 /// The switch of SDK-side registration.
 pub(super) const SDK_REGISTER: &str = "app.sdk_register";
-
-/// Random bytes of a robot secret (32 URL-safe characters).
-const SECRET_BYTES: usize = 24;
 
 /// Whether switch `name` of `app` is on (switches are on until turned off).
 pub(super) fn switch_enabled(conn: &Connection, app: &str, name: &str) -> Result<bool> {
@@ -220,101 +211,6 @@ impl EmbeddedProvider {
             status: "healthy".to_owned(),
             provider: self.name.clone(),
         })
-    }
-
-    /// `customer.get`: the configured customer account.
-    pub(super) fn customer(&self) -> Account {
-        account(&self.cfg.customer, None)
-    }
-
-    /// `customer_service.get`: the configured account, plus the IM token of
-    /// `username` when given.
-    pub(super) async fn customer_service(
-        &self,
-        app: &str,
-        req: CustomerServiceGet,
-    ) -> Result<Account> {
-        let token = match req.username {
-            Some(username) => {
-                let app = app.to_owned();
-                let token = self
-                    .db
-                    .write(move |c| token_of(c, user_id(c, &app, &username)?))
-                    .await?;
-                Some(token)
-            }
-            None => None,
-        };
-        Ok(account(&self.cfg.customer_service, token))
-    }
-
-    /// `robot.upsert`: creates or updates a robot user and its settings.
-    pub(super) async fn robot_upsert(&self, app: &str, req: RobotUpsert) -> Result<Robot> {
-        let username = req
-            .username
-            .clone()
-            .unwrap_or_else(|| format!("robot_{:08x}", rand::rng().random::<u32>()));
-        validate::username(&username)?;
-        let patch = Profile {
-            nickname: req.display_name.clone(),
-            avatar: req.portrait.clone(),
-            ..Profile::default()
-        };
-        validate::profile(&patch)?;
-        let (app, secret) = (app.to_owned(), random_string(SECRET_BYTES));
-        self.db
-            .write(move |c| {
-                let id = match find_user(c, &app, &username)? {
-                    Some(id) => {
-                        let user = load_user(c, id)?;
-                        if user.kind != UserKind::Robot {
-                            let msg = format!("{username} is a user, not a robot");
-                            return Err(Error::exists(Reason::User, msg));
-                        }
-                        let profile = to_json(&merge_profile(user.profile, patch)?)?;
-                        c.execute(
-                            "UPDATE users SET profile = ?2, modified = ?3 WHERE id = ?1",
-                            (id, profile, now()),
-                        )?;
-                        id
-                    }
-                    None => insert_user(c, &app, &username, None, &patch, UserKind::Robot)?
-                        .ok_or_else(|| Error::exists(Reason::User, "user exists already"))?,
-                };
-                let (name, secret) = c.query_row(
-                    "INSERT INTO robots (user_id, name, secret, owner, callback, extra)
-                     VALUES (?1, COALESCE(?2, ?7), COALESCE(?3, ?8), ?4, ?5, ?6)
-                     ON CONFLICT (user_id) DO UPDATE SET name = COALESCE(?2, name),
-                        secret = COALESCE(?3, secret), owner = COALESCE(?4, owner),
-                        callback = COALESCE(?5, callback), extra = COALESCE(?6, extra)
-                     RETURNING name, secret",
-                    (
-                        id,
-                        &req.name,
-                        &req.secret,
-                        &req.owner,
-                        &req.callback,
-                        &req.extra,
-                        &username,
-                        secret,
-                    ),
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )?;
-                Ok(Robot {
-                    username,
-                    name,
-                    secret,
-                })
-            })
-            .await
-    }
-}
-
-fn account(cfg: &AccountConfig, token: Option<String>) -> Account {
-    Account {
-        id: cfg.id.clone(),
-        name: cfg.name.clone(),
-        token,
     }
 }
 

@@ -1,5 +1,5 @@
-//! Groups: lookups, create, read, update, dismiss, the app's and a user's
-//! group lists, and shields. Membership changes live in `members`.
+//! Groups: lookups, create, read, update, dismiss, and the app's and a
+//! user's group lists. Membership changes live in `members`.
 
 use deadpool_sqlite::rusqlite::{self, Connection, OptionalExtension, Row};
 
@@ -10,7 +10,7 @@ use super::paging::{Page, Query, LIST};
 use super::users::{find_user, ref_id, ref_ids, user_id};
 use super::{validate, EmbeddedProvider};
 use crate::canonical::common::{Done, Items, Listing};
-use crate::canonical::group::{GroupCreate, GroupList, GroupRef, GroupShield, GroupUpdate};
+use crate::canonical::group::{GroupCreate, GroupList, GroupRef, GroupUpdate};
 use crate::canonical::model::{Group, MediaKind, Role};
 use crate::canonical::user::UserGroupsList;
 use crate::canonical::{Error, Reason, Result};
@@ -259,29 +259,6 @@ impl EmbeddedProvider {
                     .query_map([user], group_from_row)?
                     .collect::<Result<_, _>>()?;
                 Ok(Items { items })
-            })
-            .await
-    }
-
-    /// `group.shield`: block or unblock group messages for one user (idempotent).
-    pub(super) async fn group_shield(&self, app: &str, req: GroupShield) -> Result<Done> {
-        let app = app.to_owned();
-        self.db
-            .write(move |c| {
-                let user = user_id(c, &app, &req.username)?;
-                for gid in &req.add {
-                    c.execute(
-                        "INSERT OR IGNORE INTO group_shields (user_id, group_id) VALUES (?1, ?2)",
-                        (user, group_row(c, &app, gid)?),
-                    )?;
-                }
-                for gid in &req.remove {
-                    c.execute(
-                        "DELETE FROM group_shields WHERE user_id = ?1 AND group_id = ?2",
-                        (user, group_row(c, &app, gid)?),
-                    )?;
-                }
-                Ok(Done {})
             })
             .await
     }

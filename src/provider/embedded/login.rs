@@ -4,7 +4,7 @@
 use deadpool_sqlite::rusqlite::{Connection, OptionalExtension};
 
 use super::password::random_string;
-use super::users::{find_user, insert_user, user_id};
+use super::users::{find_user, insert_user, no_user, user_id};
 use super::{validate, EmbeddedProvider};
 use crate::canonical::common::{Done, Items};
 use crate::canonical::model::{Profile, UserKind};
@@ -150,7 +150,7 @@ impl EmbeddedProvider {
                     let login: Option<bool> =
                         stmt.query_row((&app, &username), |r| r.get(0)).optional()?;
                     if login.is_none() && req.require_existing {
-                        return Err(super::users::no_user(&username));
+                        return Err(no_user(&username));
                     }
                     items.push(StatusItem {
                         username,

@@ -11,7 +11,7 @@ use super::groups::{
 };
 use super::paging::{Page, Query, ALL};
 use super::users::{app_of, find_user, ref_id, user_from_row, user_id, USER_COLUMNS, USER_WIDTH};
-use super::EmbeddedProvider;
+use super::{validate, EmbeddedProvider};
 use crate::canonical::common::{Done, Listing};
 use crate::canonical::group::{
     GroupJoin, GroupMembersList, GroupMembersUpdate, GroupMute, GroupOwnerTransfer, GroupSync,
@@ -283,6 +283,11 @@ impl EmbeddedProvider {
     /// exactly those (joining them, creating missing ones without owner,
     /// leaving the others); without, nothing changes.
     pub(super) async fn group_sync(&self, app: &str, req: GroupSync) -> Result<Done> {
+        if let Some(groups) = &req.groups {
+            groups
+                .iter()
+                .try_for_each(|g| validate::name("name", &g.name))?;
+        }
         let app = app.to_owned();
         let max_members = self.cfg.group_max_members;
         self.db

@@ -8,6 +8,7 @@
 //! Each operation runs in one SQLite transaction on a blocking thread, so a
 //! failing request changes nothing.
 
+mod accounts;
 mod admin;
 mod config;
 mod db;

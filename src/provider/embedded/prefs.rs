@@ -1,5 +1,5 @@
-//! Per-user preferences: do-not-disturb, key/value settings and pinned
-//! conversations.
+//! Per-user preferences: do-not-disturb, group shields, key/value settings
+//! and pinned conversations.
 
 use deadpool_sqlite::rusqlite::OptionalExtension;
 
@@ -8,6 +8,7 @@ use super::users::{ref_id, user_id};
 use super::EmbeddedProvider;
 use crate::canonical::admin::{ConversationTopGet, ConversationTopSet, TopState};
 use crate::canonical::common::Done;
+use crate::canonical::group::GroupShield;
 use crate::canonical::user::{UserNodisturbSet, UserSetting, UserSettingGet, UserSettingPut};
 use crate::canonical::{Error, Reason, Result};
 
@@ -135,6 +136,29 @@ impl EmbeddedProvider {
                     |r| r.get(0),
                 )?;
                 Ok(TopState { top })
+            })
+            .await
+    }
+
+    /// `group.shield`: block or unblock group messages for one user (idempotent).
+    pub(super) async fn group_shield(&self, app: &str, req: GroupShield) -> Result<Done> {
+        let app = app.to_owned();
+        self.db
+            .write(move |c| {
+                let user = user_id(c, &app, &req.username)?;
+                for gid in &req.add {
+                    c.execute(
+                        "INSERT OR IGNORE INTO group_shields (user_id, group_id) VALUES (?1, ?2)",
+                        (user, group_row(c, &app, gid)?),
+                    )?;
+                }
+                for gid in &req.remove {
+                    c.execute(
+                        "DELETE FROM group_shields WHERE user_id = ?1 AND group_id = ?2",
+                        (user, group_row(c, &app, gid)?),
+                    )?;
+                }
+                Ok(Done {})
             })
             .await
     }

@@ -6,7 +6,7 @@ use deadpool_sqlite::rusqlite::{self, Connection, OptionalExtension, Row};
 use super::db::{claim_id, now, Counter};
 use super::paging::{Page, Query, LIST};
 use super::users::{find_user, ref_ids, user_from_row, user_id, USER_COLUMNS, USER_WIDTH};
-use super::EmbeddedProvider;
+use super::{validate, EmbeddedProvider};
 use crate::canonical::common::{Done, Items, Listing};
 use crate::canonical::model::{Room, RoomMember};
 use crate::canonical::room::{
@@ -83,7 +83,7 @@ fn add_members(conn: &Connection, room: i64, users: &[i64]) -> Result<()> {
 impl EmbeddedProvider {
     /// `chatroom.create`: the owner (if any) and the members join.
     pub(super) async fn room_create(&self, app: &str, req: ChatroomCreate) -> Result<Room> {
-        super::validate::name("name", &req.name)?;
+        validate::name("name", &req.name)?;
         let app = app.to_owned();
         let max = self.cfg.room_max_members;
         self.db
@@ -140,7 +140,7 @@ impl EmbeddedProvider {
     /// `chatroom.update`: a new owner joins the room when not a member.
     pub(super) async fn room_update(&self, app: &str, req: ChatroomUpdate) -> Result<Done> {
         if let Some(name) = &req.name {
-            super::validate::name("name", name)?;
+            validate::name("name", name)?;
         }
         let app = app.to_owned();
         self.db
@@ -151,7 +151,9 @@ impl EmbeddedProvider {
                     .as_deref()
                     .map(|o| user_id(c, &app, o))
                     .transpose()?;
-                add_members(c, row, &owner.into_iter().collect::<Vec<_>>())?;
+                if let Some(owner) = owner {
+                    add_members(c, row, &[owner])?;
+                }
                 c.execute(
                     "UPDATE rooms SET owner_id = COALESCE(?2, owner_id), name = COALESCE(?3, name),
                         description = COALESCE(?4, description)

@@ -8,6 +8,7 @@ mod media;
 mod messages;
 mod rooms;
 mod social;
+mod store;
 mod users;
 
 use std::sync::Arc;
