@@ -57,7 +57,8 @@ impl EmbeddedProvider {
                 let created = now();
                 for word in &req.words {
                     c.execute(
-                        "INSERT OR IGNORE INTO sensitive_words (app, word, created) VALUES (?1, ?2, ?3)",
+                        "INSERT OR IGNORE INTO sensitive_words (app, word, created)
+                         VALUES (?1, ?2, ?3)",
                         (&app, word, created),
                     )?;
                 }
@@ -80,7 +81,8 @@ impl EmbeddedProvider {
                     return Err(Error::exists(Reason::Word, msg));
                 }
                 c.execute(
-                    "UPDATE sensitive_words SET word = ?3, created = ?4 WHERE app = ?1 AND word = ?2",
+                    "UPDATE sensitive_words SET word = ?3, created = ?4
+                     WHERE app = ?1 AND word = ?2",
                     (&app, &req.old_word, &req.new_word, now()),
                 )?;
                 Ok(Done {})
@@ -192,7 +194,8 @@ impl EmbeddedProvider {
         self.db
             .write(move |c| {
                 c.execute(
-                    "INSERT INTO system_settings (app, id, value, description) VALUES (?1, ?2, ?3, ?4)
+                    "INSERT INTO system_settings (app, id, value, description)
+                     VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT (app, id) DO UPDATE SET value = excluded.value,
                                                          description = excluded.description",
                     (&app, req.id, &req.value, &req.desc),

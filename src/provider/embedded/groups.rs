@@ -88,9 +88,20 @@ pub(super) fn insert_group(
     g: &GroupFields<'_>,
 ) -> Result<i64> {
     Ok(conn.query_row(
-        "INSERT INTO chat_groups (app, gid, name, description, avatar, flag, code, max_members, created, modified)
+        "INSERT INTO chat_groups
+            (app, gid, name, description, avatar, flag, code, max_members, created, modified)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9) RETURNING id",
-        (app, gid, g.name, g.desc, g.avatar, g.flag, g.code, g.max_members, now()),
+        (
+            app,
+            gid,
+            g.name,
+            g.desc,
+            g.avatar,
+            g.flag,
+            g.code,
+            g.max_members,
+            now(),
+        ),
         |r| r.get(0),
     )?)
 }
@@ -253,7 +264,8 @@ impl EmbeddedProvider {
                 let user = ref_id(c, &app, &req.user)?;
                 let items = c
                     .prepare_cached(&format!(
-                        "SELECT {GROUP_COLUMNS} FROM group_members m JOIN chat_groups g ON g.id = m.group_id
+                        "SELECT {GROUP_COLUMNS}
+                         FROM group_members m JOIN chat_groups g ON g.id = m.group_id
                          WHERE m.user_id = ?1 ORDER BY m.joined, m.rowid"
                     ))?
                     .query_map([user], group_from_row)?

@@ -174,7 +174,8 @@ impl EmbeddedProvider {
                 }
                 let query = Query {
                     columns: &format!("{USER_COLUMNS}, m.role, m.muted, m.joined"),
-                    from: "FROM group_members m JOIN users u ON u.id = m.user_id WHERE m.group_id = ?1",
+                    from: "FROM group_members m JOIN users u ON u.id = m.user_id
+                           WHERE m.group_id = ?1",
                     order: "m.role <> 'owner', m.joined, m.rowid",
                 };
                 page.fetch(c, query, &[&group], |r| {
@@ -242,7 +243,8 @@ impl EmbeddedProvider {
                     let id = find_user(c, app_of(&app, user), &user.username)?;
                     let changed = match id {
                         Some(id) => c.execute(
-                            "UPDATE group_members SET muted = ?3 WHERE group_id = ?1 AND user_id = ?2",
+                            "UPDATE group_members SET muted = ?3
+                             WHERE group_id = ?1 AND user_id = ?2",
                             (group, id, req.muted),
                         )?,
                         None => 0,
@@ -269,11 +271,15 @@ impl EmbeddedProvider {
                     insert_member(c, group, user, Role::Member, now())?;
                 }
                 c.execute(
-                    "UPDATE group_members SET role = CASE user_id WHEN ?2 THEN 'owner' ELSE 'member' END
+                    "UPDATE group_members
+                     SET role = CASE user_id WHEN ?2 THEN 'owner' ELSE 'member' END
                      WHERE group_id = ?1 AND (user_id = ?2 OR role = 'owner')",
                     (group, user),
                 )?;
-                c.execute("UPDATE chat_groups SET modified = ?2 WHERE id = ?1", (group, now()))?;
+                c.execute(
+                    "UPDATE chat_groups SET modified = ?2 WHERE id = ?1",
+                    (group, now()),
+                )?;
                 Ok(Done {})
             })
             .await

@@ -84,7 +84,8 @@ fn check_target(
             let to = user_id(conn, app, target)?;
             if let Some((from, name)) = sender {
                 let blocked: bool = conn.query_row(
-                    "SELECT EXISTS (SELECT 1 FROM blacklist WHERE user_id = ?1 AND blocked_id = ?2)",
+                    "SELECT EXISTS (SELECT 1 FROM blacklist
+                     WHERE user_id = ?1 AND blocked_id = ?2)",
                     (to, from),
                     |r| r.get(0),
                 )?;
@@ -123,6 +124,67 @@ fn check_target(
     Ok(())
 }
 
+/// Checks and stores a message (one row per target) in one transaction.
+fn send(conn: &Connection, app: &str, base: &str, req: MessageSend) -> Result<Sent> {
+    let sender = match req.from_admin {
+        true => None,
+        false => {
+            let id = user_id(conn, app, &req.from)?;
+            let off: bool =
+                conn.query_row("SELECT disabled FROM users WHERE id = ?1", [id], |r| {
+                    r.get(0)
+                })?;
+            if off {
+                return Err(disabled(&req.from));
+            }
+            Some((id, req.from.as_str()))
+        }
+    };
+    let target_app = req.target_app_key.as_deref().unwrap_or(app);
+    for target in &req.targets {
+        check_target(conn, target_app, req.target_type, target, sender)?;
+    }
+    let mut content = req.content;
+    complete_media(conn, app, base, &mut content)?;
+    if let Some(text) = content.text.as_mut() {
+        filter_words(conn, app, text)?;
+    }
+    let content = to_json(&content)?;
+    let count = i64::try_from(req.targets.len()).map_err(Error::internal)?;
+    let first = allocate(conn, Counter::Message, count)?;
+    let created = now();
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO messages
+            (id, app, sender, target_type, target_app, target, kind, content, no_offline, created)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?;
+    let (target_type, kind) = (tag(&req.target_type), tag(&req.kind));
+    let mut deliveries = Vec::with_capacity(req.targets.len());
+    for (id, target) in (first..).zip(req.targets) {
+        insert.execute((
+            id,
+            app,
+            &req.from,
+            &target_type,
+            target_app,
+            &target,
+            &kind,
+            &content,
+            req.no_offline,
+            created,
+        ))?;
+        deliveries.push(Delivery {
+            target,
+            msg_id: id.to_string(),
+        });
+    }
+    Ok(Sent {
+        msg_id: first.to_string(),
+        created,
+        deliveries,
+    })
+}
+
 fn muted(username: &str) -> Error {
     Error::denied(Reason::Forbidden, format!("{username} is muted"))
 }
@@ -135,47 +197,7 @@ impl EmbeddedProvider {
             return Err(Error::invalid(Reason::Param, "no targets"));
         }
         let (app, base) = (app.to_owned(), self.cfg.media_base_url.clone());
-        self.db
-            .write(move |c| {
-                let sender = match req.from_admin {
-                    true => None,
-                    false => {
-                        let id = user_id(c, &app, &req.from)?;
-                        let is_disabled: bool = c.query_row("SELECT disabled FROM users WHERE id = ?1", [id], |r| r.get(0))?;
-                        if is_disabled {
-                            return Err(disabled(&req.from));
-                        }
-                        Some((id, req.from.as_str()))
-                    }
-                };
-                let target_app = req.target_app_key.as_deref().unwrap_or(&app);
-                for target in &req.targets {
-                    check_target(c, target_app, req.target_type, target, sender)?;
-                }
-                let mut content = req.content.clone();
-                complete_media(c, &app, &base, &mut content)?;
-                if let Some(text) = content.text.as_mut() {
-                    filter_words(c, &app, text)?;
-                }
-                let content = to_json(&content)?;
-                let count = i64::try_from(req.targets.len()).map_err(Error::internal)?;
-                let first = allocate(c, Counter::Message, count)?;
-                let created = now();
-                let mut insert = c.prepare_cached(
-                    "INSERT INTO messages (id, app, sender, target_type, target_app, target, kind, content, no_offline, created)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                )?;
-                let mut deliveries = Vec::with_capacity(req.targets.len());
-                for (id, target) in (first..).zip(&req.targets) {
-                    insert.execute((
-                        id, &app, &req.from, tag(&req.target_type), target_app, target,
-                        tag(&req.kind), &content, req.no_offline, created,
-                    ))?;
-                    deliveries.push(Delivery { target: target.clone(), msg_id: id.to_string() });
-                }
-                Ok(Sent { msg_id: first.to_string(), created, deliveries })
-            })
-            .await
+        self.db.write(move |c| send(c, &app, &base, req)).await
     }
 
     /// `message.retract`: only the sender, only once, only within the window.
@@ -195,7 +217,8 @@ impl EmbeddedProvider {
             .write(move |c| {
                 let found: Option<(i64, bool)> = c
                     .query_row(
-                        "SELECT created, retracted FROM messages WHERE id = ?1 AND app = ?2 AND sender = ?3",
+                        "SELECT created, retracted FROM messages
+                         WHERE id = ?1 AND app = ?2 AND sender = ?3",
                         (id, &app, &req.username),
                         |r| Ok((r.get(0)?, r.get(1)?)),
                     )
@@ -204,10 +227,14 @@ impl EmbeddedProvider {
                     return Ok(false);
                 };
                 if retracted {
-                    return Err(Error::exists(Reason::Retracted, "message retracted already"));
+                    return Err(Error::exists(
+                        Reason::Retracted,
+                        "message retracted already",
+                    ));
                 }
                 if now().saturating_sub(created) > window_ms {
-                    return Err(Error::limit(Reason::RetractWindow, "too late to retract the message"));
+                    let msg = "too late to retract the message";
+                    return Err(Error::limit(Reason::RetractWindow, msg));
                 }
                 c.execute("UPDATE messages SET retracted = 1 WHERE id = ?1", [id])?;
                 Ok(true)

@@ -51,7 +51,8 @@ pub struct EmbeddedProvider {
 }
 
 impl EmbeddedProvider {
-    /// Opens (creating dirs, file and schema as needed) the store. Synchronous: runs migrations on a plain connection.
+    /// Opens (creating dirs, file and schema as needed) the store.
+    /// Synchronous: runs migrations on a plain connection.
     pub fn open(name: &str, cfg: &EmbeddedConfig) -> anyhow::Result<Self> {
         if let Some(dir) = cfg.path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
@@ -69,7 +70,8 @@ impl EmbeddedProvider {
         })
     }
 
-    /// Path and content type of a stored media file, for the server to serve `GET /media/{media_id}`.
+    /// Path and content type of a stored media file, for the server to serve
+    /// `GET /media/{media_id}`.
     pub async fn media_file(&self, media_id: &str) -> Option<(PathBuf, String)> {
         self.stored_media_file(media_id).await
     }

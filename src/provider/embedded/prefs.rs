@@ -34,7 +34,8 @@ impl EmbeddedProvider {
                 }
                 for gid in &req.group.add {
                     let added = c.execute(
-                        "INSERT OR IGNORE INTO nodisturb_groups (user_id, group_id) VALUES (?1, ?2)",
+                        "INSERT OR IGNORE INTO nodisturb_groups (user_id, group_id)
+                         VALUES (?1, ?2)",
                         (id, group_row(c, &app, gid)?),
                     )?;
                     if added == 0 {
@@ -53,7 +54,10 @@ impl EmbeddedProvider {
                     }
                 }
                 if let Some(global) = req.global {
-                    c.execute("UPDATE users SET nodisturb = ?2 WHERE id = ?1", (id, global))?;
+                    c.execute(
+                        "UPDATE users SET nodisturb = ?2 WHERE id = ?1",
+                        (id, global),
+                    )?;
                 }
                 Ok(Done {})
             })
@@ -84,7 +88,8 @@ impl EmbeddedProvider {
                 let id = user_id(c, &app, &req.username)?;
                 let value = c
                     .query_row(
-                        "SELECT value FROM user_settings WHERE user_id = ?1 AND scope = ?2 AND key = ?3",
+                        "SELECT value FROM user_settings
+                         WHERE user_id = ?1 AND scope = ?2 AND key = ?3",
                         (id, req.scope, &req.key),
                         |r| r.get(0),
                     )

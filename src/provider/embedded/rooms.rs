@@ -88,18 +88,27 @@ impl EmbeddedProvider {
         let max = self.cfg.room_max_members;
         self.db
             .write(move |c| {
-                let owner = req.owner.as_deref().map(|o| user_id(c, &app, o)).transpose()?;
+                let owner = req
+                    .owner
+                    .as_deref()
+                    .map(|o| user_id(c, &app, o))
+                    .transpose()?;
                 let members = ref_ids(c, &app, &req.members)?;
                 let rid = claim_id(c, Counter::Room, req.id, Reason::Chatroom, |id| {
                     Ok(find_room(c, &app, id)?.is_some())
                 })?;
+                let description = req.description.as_deref().unwrap_or_default();
                 let row: i64 = c.query_row(
                     "INSERT INTO rooms (app, rid, name, description, owner_id, max_members, created)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
-                    (&app, &rid, &req.name, req.description.as_deref().unwrap_or_default(), owner, max, now()),
+                    (&app, &rid, &req.name, description, owner, max, now()),
                     |r| r.get(0),
                 )?;
-                add_members(c, row, &owner.into_iter().chain(members).collect::<Vec<_>>())?;
+                add_members(
+                    c,
+                    row,
+                    &owner.into_iter().chain(members).collect::<Vec<_>>(),
+                )?;
                 load_room(c, row)
             })
             .await

@@ -39,7 +39,8 @@ impl EmbeddedProvider {
                     }
                     for (a, b) in [(owner, friend), (friend, owner)] {
                         c.execute(
-                            "INSERT OR IGNORE INTO friends (user_id, friend_id, created) VALUES (?1, ?2, ?3)",
+                            "INSERT OR IGNORE INTO friends (user_id, friend_id, created)
+                             VALUES (?1, ?2, ?3)",
                             (a, b, created),
                         )?;
                     }

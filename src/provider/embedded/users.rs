@@ -279,7 +279,8 @@ impl EmbeddedProvider {
                 for id in ids {
                     c.execute(
                         "DELETE FROM chat_groups WHERE id IN
-                         (SELECT group_id FROM group_members WHERE user_id = ?1 AND role = 'owner')",
+                         (SELECT group_id FROM group_members
+                          WHERE user_id = ?1 AND role = 'owner')",
                         [id],
                     )?;
                     c.execute("DELETE FROM users WHERE id = ?1", [id])?;

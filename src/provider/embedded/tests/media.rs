@@ -24,9 +24,10 @@ async fn upload_png_image() {
     assert!(hex.chars().all(|c| c.is_ascii_hexdigit()));
     assert_eq!(
         media,
-        json!({"media_id": id, "kind": "image", "crc32": crc32fast::hash(PNG_1X1), "size": PNG_1X1.len(),
-               "filename": "pic.PNG", "format": "png", "width": 1, "height": 1,
-               "hash": hex::encode(Sha1::digest(PNG_1X1)), "url": format!("http://media.test/media/{id}")})
+        json!({"media_id": id, "kind": "image", "crc32": crc32fast::hash(PNG_1X1),
+               "size": PNG_1X1.len(), "filename": "pic.PNG", "format": "png", "width": 1,
+               "height": 1, "hash": hex::encode(Sha1::digest(PNG_1X1)),
+               "url": format!("http://media.test/media/{id}")})
     );
     assert_eq!(h.ok("media.url", json!({"media_id": id})).await, media);
     let (path, content_type) = h.provider.media_file(id).await.unwrap();

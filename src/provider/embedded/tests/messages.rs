@@ -7,14 +7,18 @@ use serde_json::{json, Value};
 use super::{context, expect, upload, Harness, APP, OTHER_APP, PNG_1X1};
 use crate::canonical::{ErrorKind, Reason};
 
+fn message(from: &str, target_type: &str, targets: &[&str], kind: &str, content: Value) -> Value {
+    json!({"from": from, "target_type": target_type, "targets": targets, "kind": kind,
+           "content": content})
+}
+
 fn text(from: &str, target_type: &str, targets: &[&str], body: &str) -> Value {
-    json!({"from": from, "target_type": target_type, "targets": targets, "kind": "text",
-           "content": {"text": body}})
+    message(from, target_type, targets, "text", json!({"text": body}))
 }
 
 fn file(from: &str, target_type: &str, target: &str, name: &str) -> Value {
-    json!({"from": from, "target_type": target_type, "targets": [target], "kind": "file",
-           "content": {"url": format!("http://files/{name}"), "filename": name, "size": 3}})
+    let content = json!({"url": format!("http://files/{name}"), "filename": name, "size": 3});
+    message(from, target_type, &[target], "file", content)
 }
 
 #[tokio::test]
@@ -30,7 +34,8 @@ async fn send_to_users_groups_and_rooms() {
     assert_eq!(sent["msg_id"], "1000000000");
     assert_eq!(
         sent["deliveries"],
-        json!([{"target": "bob", "msg_id": "1000000000"}, {"target": "carol", "msg_id": "1000000001"}])
+        json!([{"target": "bob", "msg_id": "1000000000"},
+               {"target": "carol", "msg_id": "1000000001"}])
     );
     assert!(sent["created"].as_i64().unwrap() > 0);
     let gid = h
@@ -95,17 +100,17 @@ async fn send_to_users_groups_and_rooms() {
             Reason::Param,
         ),
         (
-            json!({"from": "alice", "target_type": "user", "targets": ["bob"], "kind": "text", "content": {}}),
+            message("alice", "user", &["bob"], "text", json!({})),
             ErrorKind::InvalidArgument,
             Reason::Param,
         ),
         (
-            json!({"from": "alice", "target_type": "user", "targets": ["bob"], "kind": "image", "content": {"text": "x"}}),
+            message("alice", "user", &["bob"], "image", json!({"text": "x"})),
             ErrorKind::InvalidArgument,
             Reason::Param,
         ),
         (
-            json!({"from": "alice", "target_type": "user", "targets": ["bob"], "kind": "voice", "content": {}}),
+            message("alice", "user", &["bob"], "voice", json!({})),
             ErrorKind::InvalidArgument,
             Reason::Param,
         ),
@@ -170,7 +175,8 @@ async fn cross_app_messages_and_offline_count() {
     let h = Harness::new();
     h.users(&["alice", "bob"]).await;
     h.users_in(OTHER_APP, &["zed"]).await;
-    let to_zed = json!({"from": "alice", "target_type": "user", "targets": ["zed"], "target_app_key": OTHER_APP,
+    let to_zed = json!({"from": "alice", "target_type": "user", "targets": ["zed"],
+                        "target_app_key": OTHER_APP,
                         "kind": "text", "content": {"text": "hello"}});
     h.ok("message.send", to_zed).await;
     let count = h
@@ -315,12 +321,16 @@ async fn files_of_messages_and_conversations() {
     assert_eq!(
         info,
         json!({"msg_id": a["msg_id"], "from": "alice", "target_type": "user", "target": "bob",
-               "filename": "a.txt", "url": "http://files/a.txt", "size": 3, "created": info["created"]})
+               "filename": "a.txt", "url": "http://files/a.txt", "size": 3,
+               "created": info["created"]})
     );
     let e = h.fail("file.get", json!({"msg_id": "1"})).await;
     expect(&e, ErrorKind::NotFound, Reason::Message);
 
-    let conv = |target: &Value, kind: i64, order: i64| json!({"username": "alice", "conversation": {"type": kind, "target": target}, "order": order});
+    let conv = |target: &Value, kind: i64, order: i64| {
+        let conversation = json!({"type": kind, "target": target});
+        json!({"username": "alice", "conversation": conversation, "order": order})
+    };
     let filenames = |v: Value| -> Vec<String> {
         v["items"]
             .as_array()
@@ -387,8 +397,8 @@ async fn media_messages_are_completed_from_uploads() {
         )
         .await
         .unwrap();
-    let req = json!({"from": "alice", "target_type": "user", "targets": ["bob"], "kind": "image",
-                     "content": {"media_id": media["media_id"]}});
+    let content = json!({"media_id": media["media_id"]});
+    let req = message("alice", "user", &["bob"], "image", content);
     let sent = h.ok("message.send", req).await;
     let info = h.ok("file.get", json!({"msg_id": sent["msg_id"]})).await;
     assert_eq!(info["url"], media["url"]);

@@ -10,7 +10,11 @@ async fn create_get_list_update_delete() {
     let h = Harness::new();
     h.users(&["alice", "bob", "carol"]).await;
     let room = h
-        .ok("chatroom.create", json!({"owner": "alice", "name": "Lobby", "description": "hi", "members": ["bob", "alice"]}))
+        .ok(
+            "chatroom.create",
+            json!({"owner": "alice", "name": "Lobby", "description": "hi",
+                   "members": ["bob", "alice"]}),
+        )
         .await;
     assert_eq!(room["id"], "10000000");
     assert_eq!(

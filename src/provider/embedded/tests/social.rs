@@ -29,7 +29,8 @@ async fn friends_are_symmetric_with_notes() {
 
     h.ok(
         "friend.note.update",
-        json!({"username": "alice", "notes": [{"username": "bob", "note_name": "Bobby", "others": "met 2020"}]}),
+        json!({"username": "alice",
+               "notes": [{"username": "bob", "note_name": "Bobby", "others": "met 2020"}]}),
     )
     .await;
     h.ok(

@@ -39,9 +39,9 @@ async fn data_survives_reopening() {
         .ok("chatroom.create", json!({"owner": "bob", "name": "r"}))
         .await["id"]
         .clone();
-    let sent = h
-        .ok("message.send", json!({"from": "alice", "target_type": "group", "targets": [gid], "kind": "text", "content": {"text": "hi"}}))
-        .await;
+    let hi = json!({"from": "alice", "target_type": "group", "targets": [gid], "kind": "text",
+                    "content": {"text": "hi"}});
+    let sent = h.ok("message.send", hi).await;
     let ctx = context(APP, vec![("a.png", PNG_1X1)]);
     let media = h
         .call_ctx(

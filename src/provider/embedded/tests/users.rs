@@ -92,7 +92,8 @@ async fn get_update_and_missing_users() {
     let before = h.ok("user.get", json!({"username": "alice"})).await;
     h.ok(
         "user.update",
-        json!({"username": "alice", "profile": {"nickname": "Al", "gender": 2, "extras": {"k": 1}}}),
+        json!({"username": "alice",
+               "profile": {"nickname": "Al", "gender": 2, "extras": {"k": 1}}}),
     )
     .await;
     h.ok(
@@ -441,7 +442,8 @@ async fn nodisturb_settings_and_pins() {
     let gid = g["id"].clone();
     h.ok(
         "user.nodisturb.set",
-        json!({"username": "alice", "single": {"add": ["bob", {"username": "zed", "app_key": OTHER_APP}]},
+        json!({"username": "alice",
+               "single": {"add": ["bob", {"username": "zed", "app_key": OTHER_APP}]},
                "group": {"add": [gid]}, "global": true}),
     )
     .await;
