@@ -4,10 +4,9 @@
 use deadpool_sqlite::rusqlite::{self, Connection, OptionalExtension, Row};
 
 use super::db::{claim_id, now, Counter};
-use super::media::insert_media;
-use super::members::{insert_member, role_of};
+use super::members::{insert_member, role_by_name};
 use super::paging::{Page, Query, LIST};
-use super::users::{find_user, ref_id, ref_ids, user_id};
+use super::users::{ref_id, ref_ids, user_id};
 use super::{validate, EmbeddedProvider};
 use crate::canonical::common::{Done, Items, Listing};
 use crate::canonical::group::{GroupCreate, GroupList, GroupRef, GroupUpdate};
@@ -138,54 +137,40 @@ impl EmbeddedProvider {
             Some(up) => Some(self.write_media(ctx, MediaKind::Image, up).await?),
             None => None,
         };
+        let avatar = upload.as_ref().map(|m| m.media.url.clone()).or(req.avatar);
         let app = ctx.app_key.clone();
-        let stored = upload.clone();
-        let result = self
-            .db
-            .write(move |c| {
-                let owner = req
-                    .owner
-                    .as_deref()
-                    .map(|o| user_id(c, &app, o))
-                    .transpose()?;
-                let mut members = ref_ids(c, &app, &req.members)?;
-                members.retain(|&m| Some(m) != owner);
-                let count = members.len() + usize::from(owner.is_some());
-                if i64::try_from(count).unwrap_or(i64::MAX) > max {
-                    return Err(full(max));
-                }
-                let gid = claim_group_id(c, &app, req.id)?;
-                let avatar = match &stored {
-                    Some(media) => {
-                        insert_media(c, &app, media)?;
-                        Some(media.media.url.clone())
-                    }
-                    None => req.avatar,
-                };
-                let fields = GroupFields {
-                    name: &req.name,
-                    desc: req.desc.as_deref().unwrap_or_default(),
-                    avatar: avatar.as_deref(),
-                    flag: req.flag.unwrap_or(1),
-                    code: req.code.as_deref(),
-                    max_members: max,
-                };
-                let row = insert_group(c, &app, &gid, &fields)?;
-                let joined = now();
-                for (user, role) in owner
-                    .map(|o| (o, Role::Owner))
-                    .into_iter()
-                    .chain(members.into_iter().map(|m| (m, Role::Member)))
-                {
-                    insert_member(c, row, user, role, joined)?;
-                }
-                load_group(c, row)
-            })
-            .await;
-        if let (Err(_), Some(media)) = (&result, upload) {
-            media.discard().await;
-        }
-        result
+        self.write_recording(&ctx.app_key, upload, move |c| {
+            let owner = req
+                .owner
+                .as_deref()
+                .map(|o| user_id(c, &app, o))
+                .transpose()?;
+            let mut members = ref_ids(c, &app, &req.members)?;
+            members.retain(|&m| Some(m) != owner);
+            let count = members.len() + usize::from(owner.is_some());
+            if i64::try_from(count).unwrap_or(i64::MAX) > max {
+                return Err(full(max));
+            }
+            let gid = claim_group_id(c, &app, req.id)?;
+            let fields = GroupFields {
+                name: &req.name,
+                desc: req.desc.as_deref().unwrap_or_default(),
+                avatar: avatar.as_deref(),
+                flag: req.flag.unwrap_or(1),
+                code: req.code.as_deref(),
+                max_members: max,
+            };
+            let row = insert_group(c, &app, &gid, &fields)?;
+            let joined = now();
+            if let Some(owner) = owner {
+                insert_member(c, row, owner, Role::Owner, joined)?;
+            }
+            for member in members {
+                insert_member(c, row, member, Role::Member, joined)?;
+            }
+            load_group(c, row)
+        })
+        .await
     }
 
     /// `group.get`.
@@ -225,11 +210,7 @@ impl EmbeddedProvider {
             .write(move |c| {
                 let row = group_row(c, &app, &req.group_id)?;
                 if let Some(by) = &req.by {
-                    let role = match find_user(c, &app, by)? {
-                        Some(user) => role_of(c, row, user)?,
-                        None => None,
-                    };
-                    if role != Some(Role::Owner) {
+                    if role_by_name(c, &app, row, by)? != Some(Role::Owner) {
                         let msg = format!("{by} does not own group {}", req.group_id);
                         return Err(Error::denied(Reason::Owner, msg));
                     }

@@ -122,7 +122,7 @@ impl EmbeddedProvider {
                 let id = match (find_user(c, &app, &req.username)?, req.create) {
                     (Some(id), _) => id,
                     (None, Some(profile)) => create_plain(c, &app, &req.username, &profile)?,
-                    (None, None) => user_id(c, &app, &req.username)?,
+                    (None, None) => return Err(no_user(&req.username)),
                 };
                 Ok(Token {
                     token: token_of(c, id)?,

@@ -1,9 +1,8 @@
 //! Uploaded media: checked (size, real image), written atomically to the
 //! media directory, recorded in the database, and served back by id.
 //!
-//! A file is written before its row, so an operation that fails after writing
-//! (the row's transaction rolls back) removes the file with
-//! [`StoredMedia::discard`].
+//! A file is written before its row; the operation that records it runs in
+//! `write_recording`, which removes the file when the transaction fails.
 
 use std::path::{Path, PathBuf};
 
@@ -32,7 +31,7 @@ pub(super) struct StoredMedia {
 
 impl StoredMedia {
     /// Removes the file (after the operation that wrote it failed).
-    pub(super) async fn discard(self) {
+    async fn discard(self) {
         if let Err(e) = tokio::fs::remove_file(&self.path).await {
             tracing::warn!(path = %self.path.display(), error = %e, "could not remove media file");
         }
@@ -40,7 +39,7 @@ impl StoredMedia {
 }
 
 /// Records a written media file.
-pub(super) fn insert_media(conn: &Connection, app: &str, stored: &StoredMedia) -> Result<()> {
+fn insert_media(conn: &Connection, app: &str, stored: &StoredMedia) -> Result<()> {
     let m = &stored.media;
     conn.execute(
         "INSERT INTO media (media_id, app, kind, crc32, size, filename, format, width, height, hash,
@@ -55,7 +54,7 @@ pub(super) fn insert_media(conn: &Connection, app: &str, stored: &StoredMedia) -
 }
 
 /// The download URL of a media id under `base` (`media_base_url`).
-pub(super) fn url_of(base: &str, media_id: &str) -> String {
+fn url_of(base: &str, media_id: &str) -> String {
     format!("{}/{media_id}", base.trim_end_matches('/'))
 }
 
@@ -189,17 +188,41 @@ impl EmbeddedProvider {
         })
     }
 
+    /// Runs `f` in a write transaction that also records `media` (written
+    /// beforehand by [`Self::write_media`]); when it fails, the file is removed.
+    pub(super) async fn write_recording<R, F>(
+        &self,
+        app: &str,
+        media: Option<StoredMedia>,
+        f: F,
+    ) -> Result<R>
+    where
+        F: FnOnce(&Connection) -> Result<R> + Send + 'static,
+        R: Send + 'static,
+    {
+        let (app, row) = (app.to_owned(), media.clone());
+        let result = self
+            .db
+            .write(move |c| {
+                if let Some(row) = &row {
+                    insert_media(c, &app, row)?;
+                }
+                f(c)
+            })
+            .await;
+        if let (Err(_), Some(media)) = (&result, media) {
+            media.discard().await;
+        }
+        result
+    }
+
     /// `media.upload`.
     pub(super) async fn media_upload(&self, ctx: &CallContext, req: MediaUpload) -> Result<Media> {
         let stored = self.write_media(ctx, req.kind, &req.file).await?;
-        let (app, row) = (ctx.app_key.clone(), stored.clone());
-        match self.db.write(move |c| insert_media(c, &app, &row)).await {
-            Ok(()) => Ok(stored.media),
-            Err(e) => {
-                stored.discard().await;
-                Err(e)
-            }
-        }
+        let media = stored.media.clone();
+        self.write_recording(&ctx.app_key, Some(stored), |_| Ok(()))
+            .await?;
+        Ok(media)
     }
 
     /// `media.url`: not_found/media for an unknown id.

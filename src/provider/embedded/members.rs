@@ -19,20 +19,19 @@ use crate::canonical::group::{
 use crate::canonical::model::{Group, Member, Role};
 use crate::canonical::{Error, Reason, Result};
 
-/// The role of `user` in `group`, when a member.
-pub(super) fn role_of(conn: &Connection, group: i64, user: i64) -> Result<Option<Role>> {
+/// The role of `user` in `group` and whether they are muted, when a member.
+pub(super) fn membership(conn: &Connection, group: i64, user: i64) -> Result<Option<(Role, bool)>> {
     Ok(conn
-        .prepare_cached("SELECT role FROM group_members WHERE group_id = ?1 AND user_id = ?2")?
-        .query_row((group, user), |r| tag_column(r, 0))
+        .prepare_cached(
+            "SELECT role, muted FROM group_members WHERE group_id = ?1 AND user_id = ?2",
+        )?
+        .query_row((group, user), |r| Ok((tag_column(r, 0)?, r.get(1)?)))
         .optional()?)
 }
 
-/// Whether `user` is muted in `group`, when a member.
-pub(super) fn muted_in_group(conn: &Connection, group: i64, user: i64) -> Result<Option<bool>> {
-    Ok(conn
-        .prepare_cached("SELECT muted FROM group_members WHERE group_id = ?1 AND user_id = ?2")?
-        .query_row((group, user), |r| r.get(0))
-        .optional()?)
+/// The role of `user` in `group`, when a member.
+pub(super) fn role_of(conn: &Connection, group: i64, user: i64) -> Result<Option<Role>> {
+    Ok(membership(conn, group, user)?.map(|(role, _)| role))
 }
 
 /// Adds a membership (the caller checked it is new and fits).
@@ -94,14 +93,28 @@ fn drop_if_empty(conn: &Connection, group: i64) -> Result<()> {
     Ok(())
 }
 
+/// The role in `group` of user `username` of `app` (none for unknown users).
+pub(super) fn role_by_name(
+    conn: &Connection,
+    app: &str,
+    group: i64,
+    username: &str,
+) -> Result<Option<Role>> {
+    match find_user(conn, app, username)? {
+        Some(user) => role_of(conn, group, user),
+        None => Ok(None),
+    }
+}
+
 /// permission_denied/member unless `by` (a user of `app`) is a member of `group`.
 fn require_member(conn: &Connection, app: &str, group: i64, by: &str) -> Result<()> {
-    let role = match find_user(conn, app, by)? {
-        Some(user) => role_of(conn, group, user)?,
-        None => None,
-    };
-    role.map(drop)
-        .ok_or_else(|| Error::denied(Reason::Member, format!("{by} is not a member")))
+    match role_by_name(conn, app, group, by)? {
+        Some(_) => Ok(()),
+        None => Err(Error::denied(
+            Reason::Member,
+            format!("{by} is not a member"),
+        )),
+    }
 }
 
 fn not_member(username: &str) -> Error {

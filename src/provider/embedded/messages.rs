@@ -8,7 +8,7 @@ use super::db::{allocate, now, tag, to_json, Counter};
 use super::groups::group_row;
 use super::login::disabled;
 use super::media::find_media;
-use super::members::muted_in_group;
+use super::members::membership;
 use super::rooms::{muted_in_room, room_row};
 use super::users::user_id;
 use super::EmbeddedProvider;
@@ -100,7 +100,7 @@ fn check_target(
         TargetType::Group => {
             let group = group_row(conn, app, target)?;
             if let Some((from, name)) = sender {
-                match muted_in_group(conn, group, from)? {
+                match membership(conn, group, from)?.map(|(_, muted)| muted) {
                     None => {
                         return Err(Error::denied(
                             Reason::Member,

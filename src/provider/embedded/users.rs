@@ -151,14 +151,15 @@ impl EmbeddedProvider {
     /// `user.register`: each item succeeds or fails on its own.
     pub(super) async fn user_register(&self, app: &str, req: UserRegister) -> Result<Registered> {
         let usernames: Vec<String> = req.users.iter().map(|u| u.username.clone()).collect();
-        // Items that pass their checks stay "exists already" unless inserted below.
         let mut outcomes: Vec<Result<User>> = Vec::with_capacity(req.users.len());
         let mut seen = HashSet::new();
         let mut pending = Vec::new();
         for (index, user) in req.users.into_iter().enumerate() {
             let check = check_new_user(&user, req.require_password);
-            outcomes.push(check.clone().and_then(|()| Err(user_exists())));
-            if check.is_ok() && seen.insert(user.username.clone()) {
+            let first = check.is_ok() && seen.insert(user.username.clone());
+            // A valid item counts as "exists already" until inserted below.
+            outcomes.push(check.and(Err(user_exists())));
+            if first {
                 pending.push(Pending {
                     index,
                     user,
