@@ -116,7 +116,7 @@ pub(super) fn claim_group_id(
     })
 }
 
-/// limit_exceeded/capacity.
+/// limit_exceeded/capacity of a group or room of at most `max` members.
 pub(super) fn full(max: i64) -> Error {
     Error::limit(Reason::Capacity, format!("at most {max} members"))
 }

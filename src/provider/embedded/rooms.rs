@@ -4,6 +4,7 @@
 use deadpool_sqlite::rusqlite::{self, Connection, OptionalExtension, Row};
 
 use super::db::{claim_id, now, Counter};
+use super::groups::full;
 use super::paging::{Page, Query, LIST};
 use super::users::{find_user, ref_ids, user_from_row, user_id, USER_COLUMNS, USER_WIDTH};
 use super::{validate, EmbeddedProvider};
@@ -72,10 +73,7 @@ fn add_members(conn: &Connection, room: i64, users: &[i64]) -> Result<()> {
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
     match count > max {
-        true => Err(Error::limit(
-            Reason::Capacity,
-            format!("at most {max} members"),
-        )),
+        true => Err(full(max)),
         false => Ok(()),
     }
 }

@@ -181,3 +181,33 @@ async fn schema_is_versioned() {
     assert!(format!("{error:#}").contains("newer"), "{error:#}");
     drop(dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writers_share_the_pool() {
+    let h = Harness::new();
+    h.users(&["alice", "bob"]).await;
+    let sends = (0..40).map(|i| {
+        let req = json!({"from": "alice", "target_type": "user", "targets": ["bob"],
+                         "kind": "text", "content": {"text": format!("m{i}")}});
+        h.call_in(APP, "message.send", req)
+    });
+    let groups = (0..10).map(|_| h.call_in(APP, "group.create", json!({"name": "g"})));
+    let (sent, created) = tokio::join!(
+        futures::future::join_all(sends),
+        futures::future::join_all(groups)
+    );
+    let mut ids: Vec<String> = sent
+        .into_iter()
+        .map(|r| r.expect("send")["msg_id"].as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 40);
+    assert!(created.into_iter().all(|r| r.is_ok()));
+    assert_eq!(
+        h.ok("message.offline_count", json!({"username": "bob"}))
+            .await["count"],
+        40
+    );
+    assert_eq!(h.ok("group.list", json!({})).await["total"], 10);
+}
