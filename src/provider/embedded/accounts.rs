@@ -4,10 +4,9 @@
 use rand::Rng;
 
 use super::config::AccountConfig;
-use super::db::{now, to_json};
 use super::login::token_of;
 use super::password::random_string;
-use super::users::{find_user, insert_user, load_user, merge_profile, user_id};
+use super::users::{create_user, find_user, load_user, patch_profile, user_id};
 use super::{validate, EmbeddedProvider};
 use crate::canonical::admin::{CustomerServiceGet, Robot, RobotUpsert};
 use crate::canonical::common::Account;
@@ -73,20 +72,14 @@ impl EmbeddedProvider {
             .write(move |c| {
                 let id = match find_user(c, &app, &username)? {
                     Some(id) => {
-                        let user = load_user(c, id)?;
-                        if user.kind != UserKind::Robot {
+                        if load_user(c, id)?.kind != UserKind::Robot {
                             let msg = format!("{username} is a user, not a robot");
                             return Err(Error::exists(Reason::User, msg));
                         }
-                        let profile = to_json(&merge_profile(user.profile, patch)?)?;
-                        c.execute(
-                            "UPDATE users SET profile = ?2, modified = ?3 WHERE id = ?1",
-                            (id, profile, now()),
-                        )?;
+                        patch_profile(c, id, patch)?;
                         id
                     }
-                    None => insert_user(c, &app, &username, None, &patch, UserKind::Robot)?
-                        .ok_or_else(|| Error::exists(Reason::User, "user exists already"))?,
+                    None => create_user(c, &app, &username, &patch, UserKind::Robot)?,
                 };
                 let (name, secret) = c.query_row(
                     "INSERT INTO robots (user_id, name, secret, owner, callback, extra)

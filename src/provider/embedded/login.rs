@@ -4,10 +4,10 @@
 use deadpool_sqlite::rusqlite::{Connection, OptionalExtension};
 
 use super::password::random_string;
-use super::users::{find_user, insert_user, no_user, user_id};
+use super::users::{create_user, find_user, no_user, user_id};
 use super::{validate, EmbeddedProvider};
 use crate::canonical::common::{Done, Items};
-use crate::canonical::model::{Profile, UserKind};
+use crate::canonical::model::UserKind;
 use crate::canonical::user::{
     StatusItem, Token, UserAuthenticate, UserDisable, UserPasswordSet, UserStatus, UserToken,
 };
@@ -121,7 +121,9 @@ impl EmbeddedProvider {
             .write(move |c| {
                 let id = match (find_user(c, &app, &req.username)?, req.create) {
                     (Some(id), _) => id,
-                    (None, Some(profile)) => create_plain(c, &app, &req.username, &profile)?,
+                    (None, Some(profile)) => {
+                        create_user(c, &app, &req.username, &profile, UserKind::User)?
+                    }
                     (None, None) => return Err(no_user(&req.username)),
                 };
                 Ok(Token {
@@ -186,10 +188,4 @@ impl EmbeddedProvider {
 /// permission_denied/forbidden for a disabled user.
 pub(super) fn disabled(username: &str) -> Error {
     Error::denied(Reason::Forbidden, format!("user {username} is disabled"))
-}
-
-/// Registers a user without password (for `user.token` with `create`).
-fn create_plain(conn: &Connection, app: &str, username: &str, profile: &Profile) -> Result<i64> {
-    insert_user(conn, app, username, None, profile, UserKind::User)?
-        .ok_or_else(|| Error::exists(Reason::User, "user exists already"))
 }

@@ -119,8 +119,29 @@ pub(super) fn insert_user(
         .optional()?)
 }
 
+/// Inserts a user; already_exists/user when (app, username) is taken.
+pub(super) fn create_user(
+    conn: &Connection,
+    app: &str,
+    username: &str,
+    profile: &Profile,
+    kind: UserKind,
+) -> Result<i64> {
+    insert_user(conn, app, username, None, profile, kind)?.ok_or_else(user_exists)
+}
+
+/// Changes the profile fields present in `patch` of user `id`; `modified` bumps.
+pub(super) fn patch_profile(conn: &Connection, id: i64, patch: Profile) -> Result<()> {
+    let profile = merge_profile(load_user(conn, id)?.profile, patch)?;
+    conn.execute(
+        "UPDATE users SET profile = ?2, modified = ?3 WHERE id = ?1",
+        (id, to_json(&profile)?, now()),
+    )?;
+    Ok(())
+}
+
 /// `profile` with the fields present in `patch` replaced.
-pub(super) fn merge_profile(profile: Profile, patch: Profile) -> Result<Profile> {
+fn merge_profile(profile: Profile, patch: Profile) -> Result<Profile> {
     let as_json = |p: Profile| serde_json::to_value(p).map_err(Error::internal);
     let (mut base, patch) = (as_json(profile)?, as_json(patch)?);
     if let (Value::Object(base), Value::Object(patch)) = (&mut base, patch) {
@@ -255,12 +276,7 @@ impl EmbeddedProvider {
         let app = app.to_owned();
         self.db
             .write(move |c| {
-                let id = user_id(c, &app, &req.username)?;
-                let profile = merge_profile(load_user(c, id)?.profile, req.profile)?;
-                c.execute(
-                    "UPDATE users SET profile = ?2, modified = ?3 WHERE id = ?1",
-                    (id, to_json(&profile)?, now()),
-                )?;
+                patch_profile(c, user_id(c, &app, &req.username)?, req.profile)?;
                 Ok(Done {})
             })
             .await
