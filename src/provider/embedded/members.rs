@@ -1,22 +1,18 @@
-//! Group membership: add and remove members, list them, join and quit,
-//! mute, transfer ownership, and sync a user's groups.
-
-use std::collections::HashSet;
+//! Group membership as managed by admins and owners: add and remove members,
+//! list them, mute them, transfer ownership; and the membership helpers.
 
 use deadpool_sqlite::rusqlite::{Connection, OptionalExtension};
 
 use super::db::{now, tag, tag_column};
-use super::groups::{
-    claim_group_id, find_group, full, group_row, insert_group, load_group, GroupFields,
-};
+use super::groups::{full, group_row};
 use super::paging::{Page, Query, ALL};
-use super::users::{app_of, find_user, ref_id, user_from_row, user_id, USER_COLUMNS, USER_WIDTH};
-use super::{validate, EmbeddedProvider};
+use super::users::{app_of, find_user, ref_id, user_from_row, USER_COLUMNS, USER_WIDTH};
+use super::EmbeddedProvider;
 use crate::canonical::common::{Done, Listing};
 use crate::canonical::group::{
-    GroupJoin, GroupMembersList, GroupMembersUpdate, GroupMute, GroupOwnerTransfer, GroupSync,
+    GroupMembersList, GroupMembersUpdate, GroupMute, GroupOwnerTransfer,
 };
-use crate::canonical::model::{Group, Member, Role};
+use crate::canonical::model::{Member, Role};
 use crate::canonical::{Error, Reason, Result};
 
 /// The role of `user` in `group` and whether they are muted, when a member.
@@ -50,7 +46,7 @@ pub(super) fn insert_member(
 }
 
 /// limit_exceeded/capacity unless `adding` more members fit into `group`.
-fn ensure_room(conn: &Connection, group: i64, adding: usize) -> Result<()> {
+pub(super) fn ensure_room(conn: &Connection, group: i64, adding: usize) -> Result<()> {
     let (max, count): (i64, i64) = conn.query_row(
         "SELECT max_members, (SELECT COUNT(*) FROM group_members WHERE group_id = ?1)
          FROM chat_groups WHERE id = ?1",
@@ -65,7 +61,7 @@ fn ensure_room(conn: &Connection, group: i64, adding: usize) -> Result<()> {
 
 /// Removes a membership; a leaving owner hands ownership to the
 /// earliest-joined remaining member.
-fn remove_member(conn: &Connection, group: i64, user: i64) -> Result<()> {
+pub(super) fn remove_member(conn: &Connection, group: i64, user: i64) -> Result<()> {
     let role: Option<Role> = conn
         .query_row(
             "DELETE FROM group_members WHERE group_id = ?1 AND user_id = ?2 RETURNING role",
@@ -84,7 +80,7 @@ fn remove_member(conn: &Connection, group: i64, user: i64) -> Result<()> {
 }
 
 /// Deletes `group` when it has no members left.
-fn drop_if_empty(conn: &Connection, group: i64) -> Result<()> {
+pub(super) fn drop_if_empty(conn: &Connection, group: i64) -> Result<()> {
     conn.execute(
         "DELETE FROM chat_groups WHERE id = ?1
          AND NOT EXISTS (SELECT 1 FROM group_members WHERE group_id = ?1)",
@@ -203,49 +199,6 @@ impl EmbeddedProvider {
             .await
     }
 
-    /// `group.join`: with a `code`, it must be the group's.
-    pub(super) async fn group_join(&self, app: &str, req: GroupJoin) -> Result<Group> {
-        let app = app.to_owned();
-        self.db
-            .write(move |c| {
-                let user = user_id(c, &app, &req.username)?;
-                let group = group_row(c, &app, &req.group_id)?;
-                if let Some(code) = &req.code {
-                    let expected: Option<String> =
-                        c.query_row("SELECT code FROM chat_groups WHERE id = ?1", [group], |r| {
-                            r.get(0)
-                        })?;
-                    if expected.as_deref() != Some(code.as_str()) {
-                        return Err(Error::denied(Reason::Credentials, "wrong group code"));
-                    }
-                }
-                if role_of(c, group, user)?.is_some() {
-                    return Err(Error::exists(Reason::Member, "a member already"));
-                }
-                ensure_room(c, group, 1)?;
-                insert_member(c, group, user, Role::Member, now())?;
-                load_group(c, group)
-            })
-            .await
-    }
-
-    /// `group.quit`: a quitting owner hands the group on, or dismisses it when alone.
-    pub(super) async fn group_quit(&self, app: &str, req: GroupJoin) -> Result<Done> {
-        let app = app.to_owned();
-        self.db
-            .write(move |c| {
-                let user = user_id(c, &app, &req.username)?;
-                let group = group_row(c, &app, &req.group_id)?;
-                if role_of(c, group, user)?.is_none() {
-                    return Err(Error::denied(Reason::Member, "not a member"));
-                }
-                remove_member(c, group, user)?;
-                drop_if_empty(c, group)?;
-                Ok(Done {})
-            })
-            .await
-    }
-
     /// `group.mute`: mute or unmute members.
     pub(super) async fn group_mute(&self, app: &str, req: GroupMute) -> Result<Done> {
         let app = app.to_owned();
@@ -293,61 +246,6 @@ impl EmbeddedProvider {
                     "UPDATE chat_groups SET modified = ?2 WHERE id = ?1",
                     (group, now()),
                 )?;
-                Ok(Done {})
-            })
-            .await
-    }
-
-    /// `group.sync`: with `groups`, the user's memberships in this app become
-    /// exactly those (joining them, creating missing ones without owner,
-    /// leaving the others); without, nothing changes.
-    pub(super) async fn group_sync(&self, app: &str, req: GroupSync) -> Result<Done> {
-        if let Some(groups) = &req.groups {
-            groups
-                .iter()
-                .try_for_each(|g| validate::name("name", &g.name))?;
-        }
-        let app = app.to_owned();
-        let max_members = self.cfg.group_max_members;
-        self.db
-            .write(move |c| {
-                let user = user_id(c, &app, &req.username)?;
-                let Some(listed) = req.groups else {
-                    return Ok(Done {});
-                };
-                let mut keep = HashSet::new();
-                for g in &listed {
-                    let group = match find_group(c, &app, &g.id)? {
-                        Some(group) => group,
-                        None => {
-                            let gid = claim_group_id(c, &app, Some(g.id.clone()))?;
-                            let fields = GroupFields {
-                                name: &g.name,
-                                desc: "",
-                                avatar: None,
-                                flag: 1,
-                                code: None,
-                                max_members,
-                            };
-                            insert_group(c, &app, &gid, &fields)?
-                        }
-                    };
-                    if keep.insert(group) && role_of(c, group, user)?.is_none() {
-                        ensure_room(c, group, 1)?;
-                        insert_member(c, group, user, Role::Member, now())?;
-                    }
-                }
-                let current: Vec<i64> = c
-                    .prepare(
-                        "SELECT g.id FROM group_members m JOIN chat_groups g ON g.id = m.group_id
-                         WHERE m.user_id = ?1 AND g.app = ?2",
-                    )?
-                    .query_map((user, &app), |r| r.get(0))?
-                    .collect::<Result<_, _>>()?;
-                for group in current.into_iter().filter(|g| !keep.contains(g)) {
-                    remove_member(c, group, user)?;
-                    drop_if_empty(c, group)?;
-                }
                 Ok(Done {})
             })
             .await
