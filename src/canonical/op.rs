@@ -20,10 +20,10 @@ use super::user::*;
 
 macro_rules! operations {
     ($( $name:literal => $variant:ident($req:ty) -> $res:ty ;)*) => {
-        /// A canonical operation: which one, with its request.
-        // One value per request, moved once into the provider: its size does not matter.
-        #[allow(clippy::large_enum_variant)]
+        /// A canonical operation: which one, with its request. (Variants are
+        /// moved once per request; boxing them would only add allocations.)
         #[derive(Debug, Clone, PartialEq)]
+        #[allow(clippy::large_enum_variant)]
         pub enum Op {
             $(
                 #[doc = concat!("`", $name, "`")]
@@ -33,6 +33,7 @@ macro_rules! operations {
 
         /// The result of a canonical operation.
         #[derive(Debug, Clone, PartialEq)]
+        #[allow(clippy::large_enum_variant)]
         pub enum Output {
             $(
                 #[doc = concat!("result of `", $name, "`")]
