@@ -1,0 +1,225 @@
+//! App administration: sensitive words, on/off switches, system settings and
+//! health.
+
+use deadpool_sqlite::rusqlite::{Connection, OptionalExtension};
+
+use super::db::now;
+use super::paging::{Page, Query, WORDS};
+use super::EmbeddedProvider;
+use crate::canonical::admin::{
+    Health, SwitchSet, SystemSetting, SystemSettingGet, Word, WordAdd, WordDelete, WordList,
+    WordUpdate,
+};
+use crate::canonical::common::{Done, Listing, Switch};
+use crate::canonical::{Error, Reason, Result};
+
+/// The switch of sensitive-word filtering.
+pub(super) const WORD_FILTER: &str = "sensitive_word";
+
+/// The switch of SDK-side registration.
+pub(super) const SDK_REGISTER: &str = "app.sdk_register";
+
+/// Whether switch `name` of `app` is on (switches are on until turned off).
+pub(super) fn switch_enabled(conn: &Connection, app: &str, name: &str) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT enabled FROM switches WHERE app = ?1 AND name = ?2")?
+        .query_row((app, name), |r| r.get(0))
+        .optional()?
+        .unwrap_or(true))
+}
+
+/// invalid_argument/param unless `word` has 1–64 characters.
+fn check_word(word: &str) -> Result<()> {
+    match word.chars().count() {
+        1..=64 => Ok(()),
+        _ => Err(Error::invalid(
+            Reason::Param,
+            "sensitive words have 1-64 characters",
+        )),
+    }
+}
+
+fn word_exists(conn: &Connection, app: &str, word: &str) -> Result<bool> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM sensitive_words WHERE app = ?1 AND word = ?2)",
+        )?
+        .query_row((app, word), |r| r.get(0))?)
+}
+
+impl EmbeddedProvider {
+    /// `sensitive_word.add`: re-adding a word is a no-op.
+    pub(super) async fn word_add(&self, app: &str, req: WordAdd) -> Result<Done> {
+        req.words.iter().try_for_each(|w| check_word(w))?;
+        let app = app.to_owned();
+        self.db
+            .write(move |c| {
+                let created = now();
+                for word in &req.words {
+                    c.execute(
+                        "INSERT OR IGNORE INTO sensitive_words (app, word, created)
+                         VALUES (?1, ?2, ?3)",
+                        (&app, word, created),
+                    )?;
+                }
+                Ok(Done {})
+            })
+            .await
+    }
+
+    /// `sensitive_word.update`: replaces one word by another.
+    pub(super) async fn word_update(&self, app: &str, req: WordUpdate) -> Result<Done> {
+        check_word(&req.new_word)?;
+        let app = app.to_owned();
+        self.db
+            .write(move |c| {
+                if !word_exists(c, &app, &req.old_word)? {
+                    return Err(no_word(&req.old_word));
+                }
+                if word_exists(c, &app, &req.new_word)? {
+                    let msg = format!("sensitive word {} exists already", req.new_word);
+                    return Err(Error::exists(Reason::Word, msg));
+                }
+                c.execute(
+                    "UPDATE sensitive_words SET word = ?3, created = ?4
+                     WHERE app = ?1 AND word = ?2",
+                    (&app, &req.old_word, &req.new_word, now()),
+                )?;
+                Ok(Done {})
+            })
+            .await
+    }
+
+    /// `sensitive_word.delete`: all must exist.
+    pub(super) async fn word_delete(&self, app: &str, req: WordDelete) -> Result<Done> {
+        let app = app.to_owned();
+        self.db
+            .write(move |c| {
+                for word in &req.words {
+                    let deleted = c.execute(
+                        "DELETE FROM sensitive_words WHERE app = ?1 AND word = ?2",
+                        (&app, word),
+                    )?;
+                    if deleted == 0 {
+                        return Err(no_word(word));
+                    }
+                }
+                Ok(Done {})
+            })
+            .await
+    }
+
+    /// `sensitive_word.list`: oldest first.
+    pub(super) async fn word_list(&self, app: &str, req: WordList) -> Result<Listing<Word>> {
+        let page = Page::new(&req.paging, WORDS)?;
+        let app = app.to_owned();
+        self.db
+            .read(move |c| {
+                let query = Query {
+                    columns: "word, created",
+                    from: "FROM sensitive_words WHERE app = ?1",
+                    order: "created, word",
+                };
+                page.fetch(c, query, &[&app], |r| {
+                    Ok(Word {
+                        word: r.get(0)?,
+                        created: r.get(1)?,
+                    })
+                })
+            })
+            .await
+    }
+
+    /// Sets switch `name` (`sensitive_word.status.set`, `app.sdk_register.set`).
+    pub(super) async fn switch_set(
+        &self,
+        app: &str,
+        name: &'static str,
+        req: SwitchSet,
+    ) -> Result<Done> {
+        let app = app.to_owned();
+        self.db
+            .write(move |c| {
+                c.execute(
+                    "INSERT INTO switches (app, name, enabled) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (app, name) DO UPDATE SET enabled = excluded.enabled",
+                    (&app, name, req.enabled),
+                )?;
+                Ok(Done {})
+            })
+            .await
+    }
+
+    /// Reads switch `name` (on by default).
+    pub(super) async fn switch_get(&self, app: &str, name: &'static str) -> Result<Switch> {
+        let app = app.to_owned();
+        let enabled = self.db.read(move |c| switch_enabled(c, &app, name)).await?;
+        Ok(Switch { enabled })
+    }
+
+    /// `system.settings.get`: not_found/setting for an id never set.
+    pub(super) async fn system_setting_get(
+        &self,
+        app: &str,
+        req: SystemSettingGet,
+    ) -> Result<SystemSetting> {
+        let app = app.to_owned();
+        self.db
+            .read(move |c| {
+                c.query_row(
+                    "SELECT value, description FROM system_settings WHERE app = ?1 AND id = ?2",
+                    (&app, req.id),
+                    |r| {
+                        Ok(SystemSetting {
+                            id: req.id,
+                            value: r.get(0)?,
+                            desc: r.get(1)?,
+                        })
+                    },
+                )
+                .optional()?
+                .ok_or_else(|| {
+                    Error::not_found(
+                        Reason::Setting,
+                        format!("setting {} does not exist", req.id),
+                    )
+                })
+            })
+            .await
+    }
+
+    /// `system.settings.set`: insert or replace.
+    pub(super) async fn system_setting_set(&self, app: &str, req: SystemSetting) -> Result<Done> {
+        let app = app.to_owned();
+        self.db
+            .write(move |c| {
+                c.execute(
+                    "INSERT INTO system_settings (app, id, value, description)
+                     VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (app, id) DO UPDATE SET value = excluded.value,
+                                                         description = excluded.description",
+                    (&app, req.id, &req.value, &req.desc),
+                )?;
+                Ok(Done {})
+            })
+            .await
+    }
+
+    /// `health.check`: the database answers a query.
+    pub(super) async fn health(&self) -> Result<Health> {
+        self.db
+            .read(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?))
+            .await?;
+        Ok(Health {
+            status: "healthy".to_owned(),
+            provider: self.name.clone(),
+        })
+    }
+}
+
+fn no_word(word: &str) -> Error {
+    Error::not_found(
+        Reason::Word,
+        format!("sensitive word {word} does not exist"),
+    )
+}

@@ -1,0 +1,95 @@
+//! Configuration of the embedded store: where it keeps its files, its limits,
+//! the configured accounts and the password hashing cost.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// Settings of the embedded provider; every field has a default, so an empty
+/// table gives a working store under `data/`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmbeddedConfig {
+    /// The SQLite database file (created with its directory when missing).
+    pub path: PathBuf,
+    /// The directory uploaded media files are written to.
+    pub media_dir: PathBuf,
+    /// Public base URL of media downloads; a file's URL is `{media_base_url}/{media_id}`.
+    pub media_base_url: String,
+    /// Largest accepted upload, in bytes.
+    pub max_media_bytes: u64,
+    /// Default maximum number of members of a group.
+    pub group_max_members: i64,
+    /// Maximum number of members of a chatroom.
+    pub room_max_members: i64,
+    /// How long after sending a message its sender may retract it, in seconds.
+    pub retract_window_secs: u64,
+    /// Number of pooled SQLite connections.
+    pub pool_size: usize,
+    /// The account `customer.get` returns.
+    pub customer: AccountConfig,
+    /// The account `customer_service.get` returns.
+    pub customer_service: AccountConfig,
+    /// Cost of the argon2id password hashes of new passwords.
+    pub password_hash: HashParams,
+}
+
+impl Default for EmbeddedConfig {
+    fn default() -> Self {
+        EmbeddedConfig {
+            path: PathBuf::from("data/imbridge.db"),
+            media_dir: PathBuf::from("data/media"),
+            media_base_url: "http://127.0.0.1:8080/media".to_owned(),
+            max_media_bytes: 8 * 1024 * 1024,
+            group_max_members: 500,
+            room_max_members: 10_000,
+            retract_window_secs: 180,
+            pool_size: 4,
+            customer: AccountConfig::new("imbridge", "imbridge"),
+            customer_service: AccountConfig::new("cs_001", "客服"),
+            password_hash: HashParams::default(),
+        }
+    }
+}
+
+/// An account configured for every app (customer, customer service).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountConfig {
+    /// Account id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+}
+
+impl AccountConfig {
+    /// An account with this id and name.
+    pub fn new(id: impl Into<String>, name: impl Into<String>) -> Self {
+        AccountConfig {
+            id: id.into(),
+            name: name.into(),
+        }
+    }
+}
+
+/// argon2id cost parameters; the default is OWASP's recommendation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HashParams {
+    /// Memory per hash, in KiB.
+    pub memory_kib: u32,
+    /// Number of passes.
+    pub iterations: u32,
+    /// Degree of parallelism (lanes).
+    pub parallelism: u32,
+}
+
+impl Default for HashParams {
+    fn default() -> Self {
+        HashParams {
+            memory_kib: 19_456,
+            iterations: 2,
+            parallelism: 1,
+        }
+    }
+}

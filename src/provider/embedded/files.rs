@@ -1,0 +1,146 @@
+//! Files sent in messages: one message's file, a conversation's files, and
+//! the files a user sent or received one-to-one. Retracted messages are left out.
+
+use deadpool_sqlite::rusqlite::{self, OptionalExtension, Row};
+
+use super::db::{json_column, tag_column};
+use super::users::user_id;
+use super::EmbeddedProvider;
+use crate::canonical::common::Items;
+use crate::canonical::message::{ConversationFiles, FileGet, UserFiles};
+use crate::canonical::model::{Content, FileInfo};
+use crate::canonical::{Error, Reason, Result};
+
+/// The columns [`file_from_row`] reads, for `messages`.
+const FILE_COLUMNS: &str = "id, sender, target_type, target, content, created";
+
+/// Messages that carry a file and were not retracted.
+const HAS_FILE: &str = "kind IN ('image', 'voice', 'video', 'file') AND retracted = 0";
+
+/// Default and largest number of files per list.
+const DEFAULT_FILES: i64 = 100;
+const MAX_FILES: i64 = 500;
+
+fn file_from_row(row: &Row<'_>) -> rusqlite::Result<FileInfo> {
+    let content: Content = json_column(row, 4)?;
+    Ok(FileInfo {
+        msg_id: row.get::<_, i64>(0)?.to_string(),
+        from: row.get(1)?,
+        target_type: tag_column(row, 2)?,
+        target: row.get(3)?,
+        filename: content.filename,
+        url: content.url,
+        size: content.size,
+        created: row.get(5)?,
+    })
+}
+
+/// A requested number of files, defaulted and capped.
+fn file_count(count: Option<i64>) -> Result<i64> {
+    match count.unwrap_or(DEFAULT_FILES) {
+        n if n < 0 => Err(Error::invalid(Reason::Param, "count must not be negative")),
+        n => Ok(n.min(MAX_FILES)),
+    }
+}
+
+impl EmbeddedProvider {
+    /// `file.get`: the file of one message of (or to) this app.
+    pub(super) async fn file_get(&self, app: &str, req: FileGet) -> Result<FileInfo> {
+        let missing = Error::not_found(
+            Reason::Message,
+            format!("no file in message {}", req.msg_id),
+        );
+        let Ok(id) = req.msg_id.parse::<i64>() else {
+            return Err(missing);
+        };
+        let app = app.to_owned();
+        self.db
+            .read(move |c| {
+                c.query_row(
+                    &format!(
+                        "SELECT {FILE_COLUMNS} FROM messages
+                         WHERE id = ?1 AND (app = ?2 OR target_app = ?2) AND {HAS_FILE}"
+                    ),
+                    (id, &app),
+                    file_from_row,
+                )
+                .optional()?
+                .ok_or(missing)
+            })
+            .await
+    }
+
+    /// `conversation.files.list`: type 0 one-to-one (either direction), 1
+    /// group, 2 chatroom; order 0 newest first, 1 oldest first.
+    pub(super) async fn conversation_files(
+        &self,
+        app: &str,
+        req: ConversationFiles,
+    ) -> Result<Items<FileInfo>> {
+        let conversation = match req.conversation.kind {
+            0 => {
+                "target_type = 'user' AND app = ?1 AND target_app = ?1
+                  AND ((sender = ?2 AND target = ?3) OR (sender = ?3 AND target = ?2))"
+            }
+            1 => "target_type = 'group' AND target_app = ?1 AND target = ?3",
+            2 => "target_type = 'chatroom' AND target_app = ?1 AND target = ?3",
+            _ => {
+                return Err(Error::invalid(
+                    Reason::Param,
+                    "conversation type must be 0, 1 or 2",
+                ))
+            }
+        };
+        let (bound, direction) = match req.order {
+            0 => ("<", "DESC"),
+            1 => (">", "ASC"),
+            _ => return Err(Error::invalid(Reason::Param, "order must be 0 or 1")),
+        };
+        let sql = format!(
+            "SELECT {FILE_COLUMNS} FROM messages WHERE {HAS_FILE} AND {conversation}
+             AND (?4 IS NULL OR created {bound} ?4)
+             ORDER BY created {direction}, id {direction} LIMIT {}",
+            file_count(req.count)?
+        );
+        let app = app.to_owned();
+        self.db
+            .read(move |c| {
+                user_id(c, &app, &req.username)?;
+                let items = c
+                    .prepare(&sql)?
+                    .query_map(
+                        (&app, &req.username, &req.conversation.target, req.from_time),
+                        file_from_row,
+                    )?
+                    .collect::<Result<_, _>>()?;
+                Ok(Items { items })
+            })
+            .await
+    }
+
+    /// `user.files.list`: files the user sent or received one-to-one.
+    pub(super) async fn user_files(&self, app: &str, req: UserFiles) -> Result<Items<FileInfo>> {
+        if req.offset < 0 {
+            return Err(Error::invalid(Reason::Param, "offset must not be negative"));
+        }
+        let direction = if req.desc { "DESC" } else { "ASC" };
+        let sql = format!(
+            "SELECT {FILE_COLUMNS} FROM messages WHERE {HAS_FILE} AND target_type = 'user'
+             AND ((app = ?1 AND sender = ?2) OR (target_app = ?1 AND target = ?2))
+             ORDER BY created {direction}, id {direction} LIMIT {} OFFSET {}",
+            file_count(req.count)?,
+            req.offset
+        );
+        let app = app.to_owned();
+        self.db
+            .read(move |c| {
+                user_id(c, &app, &req.username)?;
+                let items = c
+                    .prepare(&sql)?
+                    .query_map((&app, &req.username), file_from_row)?
+                    .collect::<Result<_, _>>()?;
+                Ok(Items { items })
+            })
+            .await
+    }
+}

@@ -1,0 +1,191 @@
+//! Logging in: passwords, authentication, IM tokens, login status and the
+//! disable flag.
+
+use deadpool_sqlite::rusqlite::{Connection, OptionalExtension};
+
+use super::password::random_string;
+use super::users::{create_user, find_user, no_user, user_id};
+use super::{validate, EmbeddedProvider};
+use crate::canonical::common::{Done, Items};
+use crate::canonical::model::UserKind;
+use crate::canonical::user::{
+    StatusItem, Token, UserAuthenticate, UserDisable, UserPasswordSet, UserStatus, UserToken,
+};
+use crate::canonical::{Error, Reason, Result};
+
+/// Random bytes of an IM token (64 URL-safe characters).
+const TOKEN_BYTES: usize = 48;
+
+/// The IM token of user `id`: generated on first use and then stable; marks
+/// the user as logged in.
+pub(super) fn token_of(conn: &Connection, id: i64) -> Result<String> {
+    Ok(conn.query_row(
+        "UPDATE users SET token = COALESCE(token, ?2), login = 1 WHERE id = ?1 RETURNING token",
+        (id, random_string(TOKEN_BYTES)),
+        |r| r.get(0),
+    )?)
+}
+
+/// What authentication needs to know about a user.
+struct Credentials {
+    id: i64,
+    hash: Option<String>,
+    disabled: bool,
+    login: bool,
+}
+
+fn credentials(conn: &Connection, app: &str, username: &str) -> Result<Option<Credentials>> {
+    Ok(conn
+        .query_row(
+            "SELECT id, password, disabled, login FROM users WHERE app = ?1 AND username = ?2",
+            (app, username),
+            |r| {
+                Ok(Credentials {
+                    id: r.get(0)?,
+                    hash: r.get(1)?,
+                    disabled: r.get(2)?,
+                    login: r.get(3)?,
+                })
+            },
+        )
+        .optional()?)
+}
+
+impl EmbeddedProvider {
+    /// `user.password.set`.
+    pub(super) async fn password_set(&self, app: &str, req: UserPasswordSet) -> Result<Done> {
+        validate::password(&req.password)?;
+        let hash = self.passwords.hash(req.password).await?;
+        let (owned_app, username) = (app.to_owned(), req.username.clone());
+        self.db
+            .write(move |c| {
+                let id = user_id(c, &owned_app, &username)?;
+                c.execute("UPDATE users SET password = ?2 WHERE id = ?1", (id, hash))?;
+                Ok(())
+            })
+            .await?;
+        self.passwords.forget(app, &req.username).await;
+        Ok(Done {})
+    }
+
+    /// `user.authenticate`: argon2 verification, skipped when the same
+    /// credentials were verified within the last minute.
+    pub(super) async fn authenticate(&self, app: &str, req: UserAuthenticate) -> Result<Done> {
+        let (username, password) = (req.username, req.password);
+        if self.passwords.is_cached(app, &username, &password).await {
+            return Ok(Done {});
+        }
+        let epoch = self.passwords.epoch();
+        let (owned_app, name) = (app.to_owned(), username.clone());
+        let found = self
+            .db
+            .read(move |c| credentials(c, &owned_app, &name))
+            .await?;
+        let hash = found.as_ref().and_then(|f| f.hash.clone());
+        let verified = self.passwords.verify(hash, password.clone()).await?;
+        let user = match found {
+            Some(user) if verified => user,
+            _ => {
+                return Err(Error::unauthenticated(
+                    Reason::Credentials,
+                    "invalid username or password",
+                ))
+            }
+        };
+        if user.disabled {
+            return Err(disabled(&username));
+        }
+        if !user.login {
+            self.db
+                .write(move |c| {
+                    c.execute("UPDATE users SET login = 1 WHERE id = ?1", [user.id])?;
+                    Ok(())
+                })
+                .await?;
+        }
+        self.passwords
+            .remember(epoch, app, &username, &password)
+            .await;
+        Ok(Done {})
+    }
+
+    /// `user.token`: the user's IM token; creates the user when missing and
+    /// `create` is given.
+    pub(super) async fn user_token(&self, app: &str, req: UserToken) -> Result<Token> {
+        if let Some(profile) = &req.create {
+            validate::username(&req.username)?;
+            validate::profile(profile)?;
+        }
+        let app = app.to_owned();
+        self.db
+            .write(move |c| {
+                let id = match (find_user(c, &app, &req.username)?, req.create) {
+                    (Some(id), _) => id,
+                    (None, Some(profile)) => {
+                        create_user(c, &app, &req.username, &profile, UserKind::User)?
+                    }
+                    (None, None) => return Err(no_user(&req.username)),
+                };
+                Ok(Token {
+                    token: token_of(c, id)?,
+                    username: req.username,
+                })
+            })
+            .await
+    }
+
+    /// `user.status`: the store has no live connections, so `online` is false
+    /// and `devices` empty; `login` tells whether the user ever got a token
+    /// or authenticated.
+    pub(super) async fn user_status(
+        &self,
+        app: &str,
+        req: UserStatus,
+    ) -> Result<Items<StatusItem>> {
+        let app = app.to_owned();
+        self.db
+            .read(move |c| {
+                let mut stmt =
+                    c.prepare_cached("SELECT login FROM users WHERE app = ?1 AND username = ?2")?;
+                let mut items = Vec::with_capacity(req.usernames.len());
+                for username in req.usernames {
+                    let login: Option<bool> =
+                        stmt.query_row((&app, &username), |r| r.get(0)).optional()?;
+                    if login.is_none() && req.require_existing {
+                        return Err(no_user(&username));
+                    }
+                    items.push(StatusItem {
+                        username,
+                        exists: login.is_some(),
+                        login: login.unwrap_or(false),
+                        online: false,
+                        devices: Vec::new(),
+                    });
+                }
+                Ok(Items { items })
+            })
+            .await
+    }
+
+    /// `user.disable`: disabled users can neither authenticate nor send.
+    pub(super) async fn user_disable(&self, app: &str, req: UserDisable) -> Result<Done> {
+        let (owned_app, username) = (app.to_owned(), req.username.clone());
+        self.db
+            .write(move |c| {
+                let id = user_id(c, &owned_app, &username)?;
+                c.execute(
+                    "UPDATE users SET disabled = ?2 WHERE id = ?1",
+                    (id, req.disabled),
+                )?;
+                Ok(())
+            })
+            .await?;
+        self.passwords.forget(app, &req.username).await;
+        Ok(Done {})
+    }
+}
+
+/// permission_denied/forbidden for a disabled user.
+pub(super) fn disabled(username: &str) -> Error {
+    Error::denied(Reason::Forbidden, format!("user {username} is disabled"))
+}

@@ -1,0 +1,253 @@
+//! Group membership as managed by admins and owners: add and remove members,
+//! list them, mute them, transfer ownership; and the membership helpers.
+
+use deadpool_sqlite::rusqlite::{Connection, OptionalExtension};
+
+use super::db::{now, tag, tag_column};
+use super::groups::{full, group_row};
+use super::paging::{Page, Query, ALL};
+use super::users::{app_of, find_user, ref_id, user_from_row, USER_COLUMNS, USER_WIDTH};
+use super::EmbeddedProvider;
+use crate::canonical::common::{Done, Listing};
+use crate::canonical::group::{
+    GroupMembersList, GroupMembersUpdate, GroupMute, GroupOwnerTransfer,
+};
+use crate::canonical::model::{Member, Role};
+use crate::canonical::{Error, Reason, Result};
+
+/// The role of `user` in `group` and whether they are muted, when a member.
+pub(super) fn membership(conn: &Connection, group: i64, user: i64) -> Result<Option<(Role, bool)>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT role, muted FROM group_members WHERE group_id = ?1 AND user_id = ?2",
+        )?
+        .query_row((group, user), |r| Ok((tag_column(r, 0)?, r.get(1)?)))
+        .optional()?)
+}
+
+/// The role of `user` in `group`, when a member.
+pub(super) fn role_of(conn: &Connection, group: i64, user: i64) -> Result<Option<Role>> {
+    Ok(membership(conn, group, user)?.map(|(role, _)| role))
+}
+
+/// Adds a membership (the caller checked it is new and fits).
+pub(super) fn insert_member(
+    conn: &Connection,
+    group: i64,
+    user: i64,
+    role: Role,
+    joined: i64,
+) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO group_members (group_id, user_id, role, joined) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute((group, user, tag(&role), joined))?;
+    Ok(())
+}
+
+/// limit_exceeded/capacity unless `adding` more members fit into `group`.
+pub(super) fn ensure_room(conn: &Connection, group: i64, adding: usize) -> Result<()> {
+    let (max, count): (i64, i64) = conn.query_row(
+        "SELECT max_members, (SELECT COUNT(*) FROM group_members WHERE group_id = ?1)
+         FROM chat_groups WHERE id = ?1",
+        [group],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    match count.saturating_add(i64::try_from(adding).unwrap_or(i64::MAX)) > max {
+        true => Err(full(max)),
+        false => Ok(()),
+    }
+}
+
+/// Removes a membership; a leaving owner hands ownership to the
+/// earliest-joined remaining member.
+pub(super) fn remove_member(conn: &Connection, group: i64, user: i64) -> Result<()> {
+    let role: Option<Role> = conn
+        .query_row(
+            "DELETE FROM group_members WHERE group_id = ?1 AND user_id = ?2 RETURNING role",
+            (group, user),
+            |r| tag_column(r, 0),
+        )
+        .optional()?;
+    if role == Some(Role::Owner) {
+        conn.execute(
+            "UPDATE group_members SET role = 'owner' WHERE rowid =
+             (SELECT rowid FROM group_members WHERE group_id = ?1 ORDER BY joined, rowid LIMIT 1)",
+            [group],
+        )?;
+    }
+    Ok(())
+}
+
+/// Deletes `group` when it has no members left.
+pub(super) fn drop_if_empty(conn: &Connection, group: i64) -> Result<()> {
+    conn.execute(
+        "DELETE FROM chat_groups WHERE id = ?1
+         AND NOT EXISTS (SELECT 1 FROM group_members WHERE group_id = ?1)",
+        [group],
+    )?;
+    Ok(())
+}
+
+/// The role in `group` of user `username` of `app` (none for unknown users).
+pub(super) fn role_by_name(
+    conn: &Connection,
+    app: &str,
+    group: i64,
+    username: &str,
+) -> Result<Option<Role>> {
+    match find_user(conn, app, username)? {
+        Some(user) => role_of(conn, group, user),
+        None => Ok(None),
+    }
+}
+
+/// permission_denied/member unless `by` (a user of `app`) is a member of `group`.
+fn require_member(conn: &Connection, app: &str, group: i64, by: &str) -> Result<()> {
+    match role_by_name(conn, app, group, by)? {
+        Some(_) => Ok(()),
+        None => Err(Error::denied(
+            Reason::Member,
+            format!("{by} is not a member"),
+        )),
+    }
+}
+
+fn not_member(username: &str) -> Error {
+    Error::not_found(Reason::Member, format!("{username} is not a member"))
+}
+
+impl EmbeddedProvider {
+    /// `group.members.update`: removals, then additions, all or nothing; a
+    /// group left without members is deleted.
+    pub(super) async fn members_update(&self, app: &str, req: GroupMembersUpdate) -> Result<Done> {
+        if req.add.is_empty() && req.remove.is_empty() {
+            return Err(Error::invalid(Reason::Param, "nothing to add or remove"));
+        }
+        let app = app.to_owned();
+        self.db
+            .write(move |c| {
+                let group = group_row(c, &app, &req.group_id)?;
+                if let Some(by) = &req.by {
+                    require_member(c, &app, group, by)?;
+                }
+                for user in &req.remove {
+                    let id = find_user(c, app_of(&app, user), &user.username)?
+                        .ok_or_else(|| not_member(&user.username))?;
+                    match role_of(c, group, id)? {
+                        None => return Err(not_member(&user.username)),
+                        Some(Role::Owner) => {
+                            return Err(Error::invalid(
+                                Reason::Owner,
+                                "the owner cannot be removed",
+                            ))
+                        }
+                        Some(_) => remove_member(c, group, id)?,
+                    }
+                }
+                let mut added = Vec::with_capacity(req.add.len());
+                for user in &req.add {
+                    let id = ref_id(c, &app, user)?;
+                    if role_of(c, group, id)?.is_some() {
+                        let msg = format!("{} is a member already", user.username);
+                        return Err(Error::exists(Reason::Member, msg));
+                    }
+                    if !added.contains(&id) {
+                        added.push(id);
+                    }
+                }
+                ensure_room(c, group, added.len())?;
+                let joined = now();
+                for id in added {
+                    insert_member(c, group, id, Role::Member, joined)?;
+                }
+                drop_if_empty(c, group)?;
+                Ok(Done {})
+            })
+            .await
+    }
+
+    /// `group.members.list`: owner first, then by join time.
+    pub(super) async fn members_list(
+        &self,
+        app: &str,
+        req: GroupMembersList,
+    ) -> Result<Listing<Member>> {
+        let page = Page::new(&req.paging, ALL)?;
+        let app = app.to_owned();
+        self.db
+            .read(move |c| {
+                let group = group_row(c, &app, &req.group_id)?;
+                if let Some(by) = &req.by {
+                    require_member(c, &app, group, by)?;
+                }
+                let query = Query {
+                    columns: &format!("{USER_COLUMNS}, m.role, m.muted, m.joined"),
+                    from: "FROM group_members m JOIN users u ON u.id = m.user_id
+                           WHERE m.group_id = ?1",
+                    order: "m.role <> 'owner', m.joined, m.rowid",
+                };
+                page.fetch(c, query, &[&group], |r| {
+                    Ok(Member {
+                        user: user_from_row(r)?,
+                        role: tag_column(r, USER_WIDTH)?,
+                        muted: r.get(USER_WIDTH + 1)?,
+                        joined: r.get(USER_WIDTH + 2)?,
+                    })
+                })
+            })
+            .await
+    }
+
+    /// `group.mute`: mute or unmute members.
+    pub(super) async fn group_mute(&self, app: &str, req: GroupMute) -> Result<Done> {
+        let app = app.to_owned();
+        self.db
+            .write(move |c| {
+                let group = group_row(c, &app, &req.group_id)?;
+                for user in &req.users {
+                    let id = find_user(c, app_of(&app, user), &user.username)?;
+                    let changed = match id {
+                        Some(id) => c.execute(
+                            "UPDATE group_members SET muted = ?3
+                             WHERE group_id = ?1 AND user_id = ?2",
+                            (group, id, req.muted),
+                        )?,
+                        None => 0,
+                    };
+                    if changed == 0 {
+                        return Err(not_member(&user.username));
+                    }
+                }
+                Ok(Done {})
+            })
+            .await
+    }
+
+    /// `group.owner.transfer`: the new owner joins when not a member; the old
+    /// owner stays a member.
+    pub(super) async fn owner_transfer(&self, app: &str, req: GroupOwnerTransfer) -> Result<Done> {
+        let app = app.to_owned();
+        self.db
+            .write(move |c| {
+                let group = group_row(c, &app, &req.group_id)?;
+                let user = ref_id(c, &app, &req.new_owner)?;
+                if role_of(c, group, user)?.is_none() {
+                    ensure_room(c, group, 1)?;
+                    insert_member(c, group, user, Role::Member, now())?;
+                }
+                c.execute(
+                    "UPDATE group_members
+                     SET role = CASE user_id WHEN ?2 THEN 'owner' ELSE 'member' END
+                     WHERE group_id = ?1 AND (user_id = ?2 OR role = 'owner')",
+                    (group, user),
+                )?;
+                c.execute(
+                    "UPDATE chat_groups SET modified = ?2 WHERE id = ?1",
+                    (group, now()),
+                )?;
+                Ok(Done {})
+            })
+            .await
+    }
+}

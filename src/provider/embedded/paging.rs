@@ -1,0 +1,106 @@
+//! Offset paging shared by every list operation: the request's `start`,
+//! `count` or `cursor` resolved against a per-list default and maximum, and
+//! one page read with its total.
+
+use deadpool_sqlite::rusqlite::{Connection, Row, ToSql};
+
+use crate::canonical::common::{Listing, Paging};
+use crate::canonical::{Error, Reason, Result};
+
+/// The default and largest page size of a list.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Window {
+    default: i64,
+    max: i64,
+}
+
+/// Users, groups, chatrooms and room members: 500 per page.
+pub(super) const LIST: Window = Window {
+    default: 500,
+    max: 500,
+};
+
+/// Sensitive words: 2000 per page.
+pub(super) const WORDS: Window = Window {
+    default: 2000,
+    max: 2000,
+};
+
+/// Group members: everything unless the caller asks for less.
+pub(super) const ALL: Window = Window {
+    default: i64::MAX,
+    max: i64::MAX,
+};
+
+/// A resolved page: skip `offset` items, return at most `limit`.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Page {
+    offset: i64,
+    limit: i64,
+}
+
+impl Page {
+    /// Resolves a request's paging; the cursor (a decimal offset) wins over `start`.
+    pub(super) fn new(paging: &Paging, window: Window) -> Result<Page> {
+        let offset = match &paging.cursor {
+            Some(cursor) => cursor
+                .parse::<i64>()
+                .map_err(|_| Error::invalid(Reason::Param, "invalid cursor"))?,
+            None => paging.start.unwrap_or(0),
+        };
+        let limit = paging.count.unwrap_or(window.default);
+        if offset < 0 || limit < 0 {
+            return Err(Error::invalid(
+                Reason::Param,
+                "start and count must not be negative",
+            ));
+        }
+        Ok(Page {
+            offset,
+            limit: limit.min(window.max),
+        })
+    }
+
+    /// Reads one page: `SELECT {columns} {from} ORDER BY {order}` with the
+    /// page's bounds, and the total of `SELECT COUNT(*) {from}`.
+    pub(super) fn fetch<T>(
+        self,
+        conn: &Connection,
+        query: Query<'_>,
+        params: &[&dyn ToSql],
+        map: impl FnMut(&Row<'_>) -> deadpool_sqlite::rusqlite::Result<T>,
+    ) -> Result<Listing<T>> {
+        let total: i64 =
+            conn.query_row(&format!("SELECT COUNT(*) {}", query.from), params, |r| {
+                r.get(0)
+            })?;
+        let sql = format!(
+            "SELECT {} {} ORDER BY {} LIMIT {} OFFSET {}",
+            query.columns, query.from, query.order, self.limit, self.offset
+        );
+        let items = conn
+            .prepare(&sql)?
+            .query_map(params, map)?
+            .collect::<Result<Vec<T>, _>>()?;
+        let count = i64::try_from(items.len()).unwrap_or(i64::MAX);
+        let next = self.offset.saturating_add(count);
+        Ok(Listing {
+            total,
+            start: self.offset,
+            count,
+            items,
+            cursor: (count > 0 && next < total).then(|| next.to_string()),
+        })
+    }
+}
+
+/// The parts of a list query.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Query<'a> {
+    /// Selected columns.
+    pub(super) columns: &'a str,
+    /// `FROM ... WHERE ...`.
+    pub(super) from: &'a str,
+    /// `ORDER BY` terms.
+    pub(super) order: &'a str,
+}

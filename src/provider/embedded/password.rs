@@ -1,0 +1,171 @@
+//! Passwords: argon2id hashing and verification on blocking threads, and a
+//! short-lived cache of recently verified credentials so that a dialect that
+//! authenticates users on every call does not run argon2 every time.
+//!
+//! The cache holds no password: it maps (app, username) to a SHA-1 digest of
+//! the password keyed with a random per-process secret.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use base64::Engine;
+use moka::future::Cache;
+use rand::Rng;
+use sha1::{Digest, Sha1};
+use subtle::ConstantTimeEq;
+
+use super::config::HashParams;
+use crate::canonical::{Error, Result};
+
+/// How long a verified credential is trusted without running argon2 again.
+const CACHE_TTL: Duration = Duration::from_secs(60);
+
+/// Most cached credentials.
+const CACHE_CAPACITY: u64 = 100_000;
+
+type Digest20 = [u8; 20];
+
+/// Hashes and verifies passwords; remembers recent successful verifications.
+pub(super) struct Passwords {
+    argon: Argon2<'static>,
+    /// Verified against when the user is unknown, so both failures take as long.
+    dummy: String,
+    key: [u8; 32],
+    cache: Cache<(String, String), Digest20>,
+    /// Bumped by every `forget`: a verification that started before it is not cached.
+    epoch: AtomicU64,
+}
+
+impl Passwords {
+    /// A hasher with these cost parameters (invalid parameters fail here, at startup).
+    pub(super) fn new(params: HashParams) -> anyhow::Result<Self> {
+        let params = Params::new(
+            params.memory_kib,
+            params.iterations,
+            params.parallelism,
+            None,
+        )
+        .map_err(|e| anyhow::anyhow!("invalid password_hash parameters: {e}"))?;
+        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+        let dummy = hash_with(&argon, "imbridge-dummy-password")
+            .map_err(|e| anyhow::anyhow!("password hashing fails: {e}"))?;
+        Ok(Passwords {
+            argon,
+            dummy,
+            key: rand::rng().random(),
+            cache: Cache::builder()
+                .max_capacity(CACHE_CAPACITY)
+                .time_to_live(CACHE_TTL)
+                .build(),
+            epoch: AtomicU64::new(0),
+        })
+    }
+
+    /// Hashes one password on a blocking thread into a PHC string.
+    pub(super) async fn hash(&self, password: String) -> Result<String> {
+        let mut hashes = self.hash_all(vec![password]).await?;
+        hashes.pop().ok_or_else(|| Error::internal("no hash"))
+    }
+
+    /// Hashes many passwords, in order, spread over one blocking task per core.
+    pub(super) async fn hash_all(&self, passwords: Vec<String>) -> Result<Vec<String>> {
+        if passwords.is_empty() {
+            return Ok(Vec::new());
+        }
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let chunk = passwords.len().div_ceil(cores);
+        let tasks = passwords.chunks(chunk).map(|chunk| {
+            let argon = self.argon.clone();
+            let chunk = chunk.to_vec();
+            tokio::task::spawn_blocking(move || {
+                chunk
+                    .iter()
+                    .map(|p| hash_with(&argon, p))
+                    .collect::<Result<Vec<_>>>()
+            })
+        });
+        let mut hashes = Vec::with_capacity(passwords.len());
+        for part in futures::future::join_all(tasks).await {
+            hashes.extend(part.map_err(Error::internal)??);
+        }
+        Ok(hashes)
+    }
+
+    /// Checks `password` against a stored PHC string (or against a dummy hash
+    /// when there is none, so an unknown user costs the same) on a blocking thread.
+    pub(super) async fn verify(&self, phc: Option<String>, password: String) -> Result<bool> {
+        let known = phc.is_some();
+        let phc = phc.unwrap_or_else(|| self.dummy.clone());
+        let matches = tokio::task::spawn_blocking(move || {
+            let parsed = PasswordHash::new(&phc).map_err(Error::internal)?;
+            match Argon2::default().verify_password(password.as_bytes(), &parsed) {
+                Ok(()) => Ok(true),
+                Err(argon2::password_hash::Error::Password) => Ok(false),
+                Err(e) => Err(Error::internal(e)),
+            }
+        })
+        .await
+        .map_err(Error::internal)??;
+        Ok(known && matches)
+    }
+
+    /// The current epoch; pass it to [`Passwords::remember`] after a verification.
+    pub(super) fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::SeqCst)
+    }
+
+    /// Whether this password was verified for this user recently.
+    pub(super) async fn is_cached(&self, app: &str, username: &str, password: &str) -> bool {
+        let key = (app.to_owned(), username.to_owned());
+        match self.cache.get(&key).await {
+            Some(digest) => bool::from(digest.ct_eq(&self.digest(app, username, password))),
+            None => false,
+        }
+    }
+
+    /// Caches a successful verification, unless something was forgotten since `epoch`.
+    pub(super) async fn remember(&self, epoch: u64, app: &str, username: &str, password: &str) {
+        if self.epoch() == epoch {
+            let digest = self.digest(app, username, password);
+            self.cache
+                .insert((app.to_owned(), username.to_owned()), digest)
+                .await;
+        }
+    }
+
+    /// Drops a user's cached credential (password change, delete, disable).
+    pub(super) async fn forget(&self, app: &str, username: &str) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        self.cache
+            .invalidate(&(app.to_owned(), username.to_owned()))
+            .await;
+    }
+
+    fn digest(&self, app: &str, username: &str, password: &str) -> Digest20 {
+        let mut sha = Sha1::new();
+        for part in [&self.key[..], app.as_bytes(), username.as_bytes()] {
+            sha.update((part.len() as u64).to_be_bytes());
+            sha.update(part);
+        }
+        sha.update(password.as_bytes());
+        sha.finalize().into()
+    }
+}
+
+fn hash_with(argon: &Argon2<'_>, password: &str) -> Result<String> {
+    let salt_bytes: [u8; 16] = rand::rng().random();
+    let salt = SaltString::encode_b64(&salt_bytes).map_err(Error::internal)?;
+    let hash = argon
+        .hash_password(password.as_bytes(), &salt)
+        .map_err(Error::internal)?;
+    Ok(hash.to_string())
+}
+
+/// A random URL-safe string of `4 * bytes / 3` characters (tokens, secrets).
+pub(super) fn random_string(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::rng().fill(&mut buf[..]);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
+}

@@ -1,0 +1,170 @@
+//! Tests of the embedded provider on a real SQLite file in a temporary
+//! directory, driven through `Provider::execute` with requests written as JSON
+//! (as mappings produce them).
+
+mod admin;
+mod groups;
+mod media;
+mod messages;
+mod rooms;
+mod social;
+mod store;
+mod users;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use serde_json::{json, Value};
+use tempfile::TempDir;
+
+use super::{EmbeddedConfig, EmbeddedProvider, HashParams};
+use crate::canonical::{Error, ErrorKind, OpName, Reason, Result};
+use crate::provider::{Attachment, CallContext, Provider};
+
+/// The app most tests run as.
+const APP: &str = "app1";
+
+/// A second app, for cross-app tests.
+const OTHER_APP: &str = "app2";
+
+/// A store in a temporary directory.
+struct Harness {
+    dir: TempDir,
+    cfg: EmbeddedConfig,
+    provider: EmbeddedProvider,
+}
+
+impl Harness {
+    /// A store with the default configuration but cheap password hashes.
+    fn new() -> Self {
+        Self::with(|_| {})
+    }
+
+    /// A store whose configuration `adjust` changes.
+    fn with(adjust: impl FnOnce(&mut EmbeddedConfig)) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut cfg = EmbeddedConfig {
+            path: dir.path().join("db/imbridge.db"),
+            media_dir: dir.path().join("media"),
+            media_base_url: "http://media.test/media".to_owned(),
+            password_hash: HashParams {
+                memory_kib: 64,
+                iterations: 1,
+                parallelism: 1,
+            },
+            ..EmbeddedConfig::default()
+        };
+        adjust(&mut cfg);
+        let provider = EmbeddedProvider::open("embedded", &cfg).expect("open store");
+        Harness { dir, cfg, provider }
+    }
+
+    /// Drops the provider and opens the same files again.
+    fn reopen(self) -> Self {
+        let Harness { dir, cfg, provider } = self;
+        drop(provider);
+        let provider = EmbeddedProvider::open("embedded", &cfg).expect("reopen store");
+        Harness { dir, cfg, provider }
+    }
+
+    /// Runs operation `op` for `app` with a JSON request; the result as JSON.
+    async fn call_in(&self, app: &str, op: &str, request: Value) -> Result<Value> {
+        self.call_ctx(context(app, Vec::new()), op, request).await
+    }
+
+    /// Runs operation `op` with a prepared context.
+    async fn call_ctx(&self, ctx: CallContext, op: &str, request: Value) -> Result<Value> {
+        let name = OpName::parse(op).unwrap_or_else(|| panic!("unknown op {op}"));
+        let op = name.decode_request(request).expect("request decodes");
+        let output = self.provider.execute(op, &ctx).await?;
+        assert_eq!(output.name(), name);
+        Ok(output.to_json())
+    }
+
+    /// Runs `op` in [`APP`], expecting success.
+    async fn ok(&self, op: &str, request: Value) -> Value {
+        self.call_in(APP, op, request)
+            .await
+            .unwrap_or_else(|e| panic!("{op} failed: {e}"))
+    }
+
+    /// Runs `op` in [`APP`], expecting a failure.
+    async fn fail(&self, op: &str, request: Value) -> Error {
+        match self.call_in(APP, op, request).await {
+            Ok(v) => panic!("{op} succeeded unexpectedly: {v}"),
+            Err(e) => e,
+        }
+    }
+
+    /// Registers users of `app` with password `pw`.
+    async fn users_in(&self, app: &str, names: &[&str]) {
+        let users: Vec<Value> = names
+            .iter()
+            .map(|n| json!({"username": n, "password": "pw"}))
+            .collect();
+        let out = self
+            .call_in(app, "user.register", json!({"users": users}))
+            .await
+            .expect("register");
+        for item in out["items"].as_array().expect("items") {
+            assert!(item.get("error").is_none(), "register failed: {item}");
+        }
+    }
+
+    /// Registers users of [`APP`] with password `pw`.
+    async fn users(&self, names: &[&str]) {
+        self.users_in(APP, names).await;
+    }
+}
+
+/// A context of `app` carrying `files`.
+fn context(app: &str, files: Vec<(&str, &[u8])>) -> CallContext {
+    let attachments = files
+        .into_iter()
+        .map(|(name, bytes)| Attachment {
+            field: "file".to_owned(),
+            filename: Some(name.to_owned()),
+            content_type: None,
+            bytes: Bytes::copy_from_slice(bytes),
+        })
+        .collect();
+    CallContext {
+        app_key: app.to_owned(),
+        request_id: "test".to_owned(),
+        attachments: Arc::new(attachments),
+    }
+}
+
+/// Asserts the kind and reason of an error.
+#[track_caller]
+fn expect(error: &Error, kind: ErrorKind, reason: Reason) {
+    assert_eq!(
+        (error.kind, error.reason),
+        (kind, Some(reason)),
+        "unexpected error {error}"
+    );
+}
+
+/// The usernames of a list of user-shaped JSON objects.
+fn names(items: &Value) -> Vec<String> {
+    items
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|i| i["username"].as_str().expect("username").to_owned())
+        .collect()
+}
+
+/// A valid 1×1 PNG.
+const PNG_1X1: &[u8] = &[
+    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F, 0x15, 0xC4,
+    0x89, 0x00, 0x00, 0x00, 0x0A, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0x00, 0x01, 0x00, 0x00,
+    0x05, 0x00, 0x01, 0x0D, 0x0A, 0x2D, 0xB4, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE,
+    0x42, 0x60, 0x82,
+];
+
+/// The upload reference of attachment `slot`.
+fn upload(slot: usize) -> Value {
+    json!({"slot": slot, "field": "file", "size": 0})
+}

@@ -1,0 +1,213 @@
+//! The store itself: persistence across restarts, crashes and schema versions.
+
+use deadpool_sqlite::rusqlite::Connection;
+use serde_json::json;
+
+use super::{context, expect, names, upload, Harness, APP, OTHER_APP, PNG_1X1};
+use crate::canonical::{ErrorKind, Reason};
+use crate::provider::embedded::EmbeddedProvider;
+
+#[tokio::test]
+async fn data_survives_reopening() {
+    let h = Harness::new();
+    h.users(&["alice", "bob"]).await;
+    h.users_in(OTHER_APP, &["zed"]).await;
+    h.ok(
+        "user.update",
+        json!({"username": "alice", "profile": {"nickname": "Al"}}),
+    )
+    .await;
+    let token = h.ok("user.token", json!({"username": "alice"})).await["token"].clone();
+    h.ok(
+        "friend.add",
+        json!({"username": "alice", "friends": ["bob", {"username": "zed", "app_key": OTHER_APP}]}),
+    )
+    .await;
+    h.ok(
+        "blacklist.add",
+        json!({"username": "bob", "users": ["alice"]}),
+    )
+    .await;
+    let gid = h
+        .ok(
+            "group.create",
+            json!({"owner": "alice", "name": "g", "members": ["bob"]}),
+        )
+        .await["id"]
+        .clone();
+    let rid = h
+        .ok("chatroom.create", json!({"owner": "bob", "name": "r"}))
+        .await["id"]
+        .clone();
+    let hi = json!({"from": "alice", "target_type": "group", "targets": [gid], "kind": "text",
+                    "content": {"text": "hi"}});
+    let sent = h.ok("message.send", hi).await;
+    let ctx = context(APP, vec![("a.png", PNG_1X1)]);
+    let media = h
+        .call_ctx(
+            ctx,
+            "media.upload",
+            json!({"kind": "image", "file": upload(0)}),
+        )
+        .await
+        .unwrap();
+    h.ok("sensitive_word.add", json!({"words": ["bad"]})).await;
+    h.ok("app.sdk_register.set", json!({"enabled": false}))
+        .await;
+    h.ok("system.settings.set", json!({"id": 1, "value": "v"}))
+        .await;
+    h.ok(
+        "user.settings.put",
+        json!({"username": "bob", "scope": 2, "key": "k", "value": "v"}),
+    )
+    .await;
+    let robot = h.ok("robot.upsert", json!({"username": "bot"})).await;
+
+    let h = h.reopen();
+    assert_eq!(
+        h.ok("user.get", json!({"username": "alice"})).await["nickname"],
+        "Al"
+    );
+    assert_eq!(
+        h.ok("user.token", json!({"username": "alice"})).await["token"],
+        token
+    );
+    h.ok(
+        "user.authenticate",
+        json!({"username": "bob", "password": "pw"}),
+    )
+    .await;
+    assert_eq!(
+        names(&h.ok("friend.list", json!({"username": "alice"})).await["items"]),
+        ["bob", "zed"]
+    );
+    assert_eq!(
+        names(&h.ok("blacklist.list", json!({"username": "bob"})).await["items"]),
+        ["alice"]
+    );
+    assert_eq!(
+        h.ok("group.get", json!({"group_id": gid})).await["member_count"],
+        2
+    );
+    assert_eq!(
+        h.ok("chatroom.get", json!({"ids": [rid]})).await["items"][0]["owner"],
+        "bob"
+    );
+    let e = h
+        .fail(
+            "message.retract",
+            json!({"username": "bob", "msg_id": sent["msg_id"]}),
+        )
+        .await;
+    expect(&e, ErrorKind::NotFound, Reason::Message);
+    h.ok(
+        "message.retract",
+        json!({"username": "alice", "msg_id": sent["msg_id"]}),
+    )
+    .await;
+    assert_eq!(
+        h.ok("media.url", json!({"media_id": media["media_id"]}))
+            .await,
+        media
+    );
+    assert!(h
+        .provider
+        .media_file(media["media_id"].as_str().unwrap())
+        .await
+        .is_some());
+    assert_eq!(h.ok("sensitive_word.list", json!({})).await["total"], 1);
+    assert_eq!(
+        h.ok("app.sdk_register.get", json!({})).await["enabled"],
+        false
+    );
+    assert_eq!(
+        h.ok("system.settings.get", json!({"id": 1})).await["value"],
+        "v"
+    );
+    let setting = h
+        .ok(
+            "user.settings.get",
+            json!({"username": "bob", "scope": 2, "key": "k"}),
+        )
+        .await;
+    assert_eq!(setting["value"], "v");
+    assert_eq!(
+        h.ok("robot.upsert", json!({"username": "bot"})).await,
+        robot
+    );
+    // Counters continue where they were.
+    let next = h.ok("group.create", json!({"name": "next"})).await;
+    assert_eq!(next["id"], "10001");
+}
+
+#[tokio::test]
+async fn committed_data_survives_a_crash() {
+    let h = Harness::new();
+    h.users(&["alice"]).await;
+    h.ok("group.create", json!({"owner": "alice", "name": "g"}))
+        .await;
+    // No clean shutdown: the pool is leaked with its connections open, the
+    // WAL is never checkpointed, as after `kill -9`.
+    let Harness { dir, cfg, provider } = h;
+    std::mem::forget(provider);
+    let provider = EmbeddedProvider::open("embedded", &cfg).expect("open after crash");
+    let h = Harness { dir, cfg, provider };
+    assert_eq!(
+        h.ok("group.get", json!({"group_id": "10000"})).await["owner"],
+        "alice"
+    );
+}
+
+#[tokio::test]
+async fn schema_is_versioned() {
+    let h = Harness::new();
+    let version = |path: &std::path::Path| -> i64 {
+        let conn = Connection::open(path).unwrap();
+        conn.pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(version(&h.cfg.path), 1);
+    let h = h.reopen();
+    assert_eq!(version(&h.cfg.path), 1, "reopening migrates nothing");
+    let Harness { dir, cfg, provider } = h;
+    drop(provider);
+    Connection::open(&cfg.path)
+        .unwrap()
+        .pragma_update(None, "user_version", 99)
+        .unwrap();
+    let error = EmbeddedProvider::open("embedded", &cfg)
+        .err()
+        .expect("newer schema refused");
+    assert!(format!("{error:#}").contains("newer"), "{error:#}");
+    drop(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writers_share_the_pool() {
+    let h = Harness::new();
+    h.users(&["alice", "bob"]).await;
+    let sends = (0..40).map(|i| {
+        let req = json!({"from": "alice", "target_type": "user", "targets": ["bob"],
+                         "kind": "text", "content": {"text": format!("m{i}")}});
+        h.call_in(APP, "message.send", req)
+    });
+    let groups = (0..10).map(|_| h.call_in(APP, "group.create", json!({"name": "g"})));
+    let (sent, created) = tokio::join!(
+        futures::future::join_all(sends),
+        futures::future::join_all(groups)
+    );
+    let mut ids: Vec<String> = sent
+        .into_iter()
+        .map(|r| r.expect("send")["msg_id"].as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 40);
+    assert!(created.into_iter().all(|r| r.is_ok()));
+    assert_eq!(
+        h.ok("message.offline_count", json!({"username": "bob"}))
+            .await["count"],
+        40
+    );
+    assert_eq!(h.ok("group.list", json!({})).await["total"], 10);
+}
