@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::Secret;
 use crate::provider::embedded::EmbeddedConfig;
+use crate::store::StoreConfig;
 
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -32,6 +33,9 @@ pub struct Config {
     /// Frontends by name.
     #[serde(default)]
     pub frontends: BTreeMap<String, FrontendConfig>,
+    /// imbridge's own state (issued tokens).
+    #[serde(default)]
+    pub store: StoreConfig,
 }
 
 fn default_app_key() -> String {
@@ -157,6 +161,7 @@ impl Config {
             server: ServerConfig::default(),
             providers: default_providers(),
             frontends: BTreeMap::new(),
+            store: StoreConfig::default(),
         }
     }
 

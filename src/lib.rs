@@ -22,3 +22,5 @@ pub mod metrics;
 pub mod provider;
 pub mod registry;
 pub mod server;
+pub mod sqlite;
+pub mod store;

@@ -16,6 +16,7 @@ use crate::mapping::diag::{self, Diagnostic};
 use crate::mapping::plan::{Dialect, Segment};
 use crate::provider::embedded::EmbeddedProvider;
 use crate::provider::{CallContext, Provider, SharedProvider};
+use crate::store::Store;
 
 /// Why a config and its mappings could not be loaded.
 #[derive(Debug, Default)]
@@ -44,11 +45,14 @@ impl fmt::Display for LoadError {
 
 impl std::error::Error for LoadError {}
 
-/// The providers of a config, opened once and kept across reloads.
+/// The providers of a config and imbridge's own store, opened once and kept
+/// across reloads.
 pub struct Providers {
     map: BTreeMap<String, SharedProvider>,
     /// The embedded store, when configured (serves media downloads).
     pub embedded: Option<Arc<EmbeddedProvider>>,
+    /// imbridge's own state (issued tokens); none in dry runs.
+    pub store: Option<Arc<Store>>,
 }
 
 impl Providers {
@@ -66,7 +70,14 @@ impl Providers {
             };
             map.insert(name.clone(), provider);
         }
-        Ok(Providers { map, embedded })
+        let store = Store::open(&config.store.path).map_err(|e| {
+            anyhow::anyhow!("opening the store {}: {e}", config.store.path.display())
+        })?;
+        Ok(Providers {
+            map,
+            embedded,
+            store: Some(Arc::new(store)),
+        })
     }
 
     /// Stand-ins that know each provider's capabilities but run nothing (for
@@ -83,6 +94,7 @@ impl Providers {
         Providers {
             map,
             embedded: None,
+            store: None,
         }
     }
 
@@ -178,6 +190,7 @@ impl Registry {
                 app_key,
                 &params,
                 provider.clone(),
+                providers.store.clone(),
             ) {
                 Ok(fe) => {
                     let addr = config.listen_of(fc).to_string();
@@ -226,7 +239,12 @@ impl Registry {
                 let Some(inbound) = &fe.dialect.inbound else {
                     continue;
                 };
-                let mut ops: Vec<OpName> = inbound.routes.iter().map(|r| r.op).collect();
+                let mut ops: Vec<OpName> = inbound
+                    .routes
+                    .iter()
+                    .map(|r| r.op)
+                    .filter(|op| !op.is_local())
+                    .collect();
                 ops.sort();
                 ops.dedup();
                 let unsupported: Vec<&str> = ops

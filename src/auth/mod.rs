@@ -1,7 +1,8 @@
 //! Auth primitives named by mapping files. Inbound: who is calling (HTTP Basic
 //! against frontend params, signature headers with a freshness window and
-//! replay check). The schemes are written here once; mapping files only pick
-//! one and name its parameters.
+//! replay check, a user's password checked by the provider, a token imbridge
+//! issued). The schemes are written here once; mapping files only pick one and
+//! name its parameters.
 
 pub mod secret;
 pub mod signature;
@@ -11,8 +12,14 @@ use std::time::Duration;
 
 use base64::Engine;
 use http::HeaderMap;
+use serde_json::Value;
 
-use crate::canonical::{Error, Reason};
+use crate::canonical::auth::TokenScope;
+use crate::canonical::user::UserAuthenticate;
+use crate::canonical::{Error, Op, Reason};
+use crate::mapping::path::{Found, Path};
+use crate::provider::{CallContext, Provider};
+use crate::store::Store;
 pub use secret::Secret;
 use signature::Layout;
 
@@ -40,6 +47,53 @@ pub enum InboundAuth {
     },
     /// Signature headers over nonce, secret and timestamp.
     Signature(SignatureCheck),
+    /// A username and password from the request, checked by the provider
+    /// (`user.authenticate`); the user becomes the caller.
+    UserPassword {
+        /// Where the username is.
+        username: Path,
+        /// Where the password is.
+        password: Path,
+    },
+    /// A token imbridge issued (`auth.token.issue`) to this frontend.
+    IssuedToken {
+        /// Where the token is.
+        token: Path,
+        /// A prefix to strip (`Bearer `, `Token `), compared case-insensitively.
+        prefix: Option<String>,
+        /// The scope the token must have; user tokens make their user the caller.
+        scope: TokenScope,
+    },
+}
+
+/// What a scheme may look at.
+pub struct AuthInput<'a> {
+    /// Request headers.
+    pub headers: &'a HeaderMap,
+    /// The input document (body, query, ...).
+    pub input: &'a Value,
+    /// Frontend params.
+    pub params: &'a Params,
+    /// Request time.
+    pub now_ms: i64,
+    /// Frontend name (tokens are per frontend).
+    pub frontend: &'a str,
+    /// imbridge's store (issued tokens).
+    pub store: Option<&'a Store>,
+    /// The frontend's provider (passwords).
+    pub provider: &'a dyn Provider,
+    /// Call context for the provider.
+    pub call: &'a CallContext,
+}
+
+/// A string the path finds, if any.
+fn text_at(path: &Path, input: &Value) -> Option<String> {
+    match path.find(input) {
+        Found::One(Value::String(s)) => Some(s.clone()),
+        Found::One(v @ Value::Number(_)) => Some(v.to_string()),
+        _ => None,
+    }
+    .filter(|s| !s.is_empty())
 }
 
 /// Inbound signature verification.
@@ -79,14 +133,10 @@ fn param<'a>(params: &'a Params, name: &str) -> Result<&'a Secret, Error> {
 }
 
 impl InboundAuth {
-    /// Checks a request's credentials. Called once per request before the
-    /// canonical request is built.
-    pub fn check(
-        &self,
-        headers: &HeaderMap,
-        params: &Params,
-        now_ms: i64,
-    ) -> Result<Caller, Error> {
+    /// Checks a request's credentials. Called once per request, after the
+    /// body is parsed and before the canonical request is built.
+    pub async fn check(&self, cx: &AuthInput<'_>) -> Result<Caller, Error> {
+        let (headers, params, now_ms) = (cx.headers, cx.params, cx.now_ms);
         match self {
             InboundAuth::None => Ok(Caller::default()),
             InboundAuth::Basic { username, password } => {
@@ -117,6 +167,49 @@ impl InboundAuth {
                 }
             }
             InboundAuth::Signature(check) => check.verify(headers, params, now_ms),
+            InboundAuth::UserPassword { username, password } => {
+                let (Some(user), Some(pass)) =
+                    (text_at(username, cx.input), text_at(password, cx.input))
+                else {
+                    return Err(Error::unauthenticated(
+                        Reason::Credentials,
+                        "username and password are required",
+                    ));
+                };
+                let op = Op::UserAuthenticate(UserAuthenticate {
+                    username: user.clone(),
+                    password: pass,
+                });
+                cx.provider.execute(op, cx.call).await?;
+                Ok(Caller {
+                    username: Some(user),
+                })
+            }
+            InboundAuth::IssuedToken {
+                token,
+                prefix,
+                scope,
+            } => {
+                let missing = || Error::unauthenticated(Reason::Token, "a token is required");
+                let raw = text_at(token, cx.input).ok_or_else(missing)?;
+                let value = match prefix {
+                    Some(p) if raw.len() >= p.len() && raw[..p.len()].eq_ignore_ascii_case(p) => {
+                        raw[p.len()..].trim().to_string()
+                    }
+                    Some(_) => return Err(missing()),
+                    None => raw,
+                };
+                let store = cx
+                    .store
+                    .ok_or_else(|| Error::internal("issued tokens need the store"))?;
+                let record = store.verify(cx.frontend, &value, now_ms).await?;
+                if record.scope != *scope {
+                    return Err(Error::unauthenticated(Reason::Token, "invalid token"));
+                }
+                Ok(Caller {
+                    username: record.subject,
+                })
+            }
         }
     }
 }
@@ -175,6 +268,41 @@ impl SignatureCheck {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::canonical::Output;
+
+    struct NoProvider;
+
+    #[async_trait::async_trait]
+    impl Provider for NoProvider {
+        fn name(&self) -> &str {
+            "none"
+        }
+        async fn execute(&self, op: Op, _: &CallContext) -> crate::canonical::Result<Output> {
+            Err(Error::unsupported("none", op.name().as_str()))
+        }
+    }
+
+    /// Runs a scheme on headers alone.
+    fn check(
+        auth: &InboundAuth,
+        headers: &HeaderMap,
+        params: &Params,
+        now_ms: i64,
+    ) -> Result<Caller, Error> {
+        let provider = NoProvider;
+        let call = CallContext::default();
+        let cx = AuthInput {
+            headers,
+            input: &Value::Null,
+            params,
+            now_ms,
+            frontend: "test",
+            store: None,
+            provider: &provider,
+            call: &call,
+        };
+        futures::executor::block_on(auth.check(&cx))
+    }
 
     fn params() -> Params {
         Params::from([
@@ -192,19 +320,19 @@ mod tests {
         };
         let mut h = HeaderMap::new();
         assert_eq!(
-            auth.check(&h, &params(), 0).unwrap_err().reason,
+            check(&auth, &h, &params(), 0).unwrap_err().reason,
             Some(Reason::Credentials)
         );
         h.insert(
             "authorization",
             "Basic YXBwa2V5MTpzZWNyZXQx".parse().unwrap(),
         );
-        assert!(auth.check(&h, &params(), 0).is_ok());
+        assert!(check(&auth, &h, &params(), 0).is_ok());
         h.insert(
             "authorization",
             "Basic YXBwa2V5MTpzZWNyZXQy".parse().unwrap(),
         );
-        assert!(auth.check(&h, &params(), 0).is_err());
+        assert!(check(&auth, &h, &params(), 0).is_err());
     }
 
     fn wildfire(max_age: Option<Duration>) -> InboundAuth {
@@ -236,8 +364,8 @@ mod tests {
             "1558350862502",
             "b98f9b0717f59febccf1440067a7f50d9b31bdde",
         );
-        assert!(auth.check(&h, &params(), 0).is_ok());
-        let replay = auth.check(&h, &params(), 0).unwrap_err();
+        assert!(check(&auth, &h, &params(), 0).is_ok());
+        let replay = check(&auth, &h, &params(), 0).unwrap_err();
         assert_eq!(replay.reason, Some(Reason::Expired));
     }
 
@@ -251,18 +379,18 @@ mod tests {
         );
         let now = 1_558_350_862_502 + 3 * 3600 * 1000;
         assert_eq!(
-            auth.check(&h, &params(), now).unwrap_err().reason,
+            check(&auth, &h, &params(), now).unwrap_err().reason,
             Some(Reason::Expired)
         );
         let bad = signed("76616", "1558350862502", "00");
         assert_eq!(
-            auth.check(&bad, &params(), 1_558_350_862_502)
+            check(&auth, &bad, &params(), 1_558_350_862_502)
                 .unwrap_err()
                 .reason,
             Some(Reason::Credentials)
         );
         assert_eq!(
-            auth.check(&HeaderMap::new(), &params(), 0)
+            check(&auth, &HeaderMap::new(), &params(), 0)
                 .unwrap_err()
                 .reason,
             Some(Reason::Signature)

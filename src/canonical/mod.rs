@@ -3,6 +3,7 @@
 //! providers execute them, frontends render the results.
 
 pub mod admin;
+pub mod auth;
 pub mod common;
 pub mod error;
 pub mod group;

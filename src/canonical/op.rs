@@ -9,6 +9,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::admin::*;
+use super::auth::*;
 use super::common::*;
 use super::error::{Error, Reason};
 use super::group::*;
@@ -179,6 +180,15 @@ operations! {
     "customer.get" => CustomerGet(NoParams) -> Account;
     "customer_service.get" => CustomerServiceGet(CustomerServiceGet) -> Account;
     "robot.upsert" => RobotUpsert(RobotUpsert) -> Robot;
+    "auth.token.issue" => AuthTokenIssue(TokenIssue) -> IssuedToken;
+}
+
+impl OpName {
+    /// Whether imbridge runs this operation itself (with its own store)
+    /// instead of the frontend's provider.
+    pub fn is_local(self) -> bool {
+        matches!(self, OpName::AuthTokenIssue)
+    }
 }
 
 impl std::fmt::Display for OpName {

@@ -12,6 +12,7 @@ use super::render::{self, Reply};
 use super::request::{header_object, parse_body, Body, InboundRequest, ParsedBody};
 use super::route::{Candidate, Lookup, RouteTable};
 use super::Frontend;
+use crate::auth::AuthInput;
 use crate::canonical::{Error, ErrorKind, Reason};
 use crate::mapping::path::Found;
 use crate::mapping::plan::{Check, CheckRule, Condition, ErrorPlan, Route};
@@ -146,6 +147,7 @@ async fn run(
     );
     let mut input = json!({
         "method": req.method.as_str(),
+        "url": {"path": req.path, "query": req.query.as_deref().unwrap_or("")},
         "path": {},
         "query": query,
         "headers": header_object(&req.headers),
@@ -166,8 +168,24 @@ async fn run(
     ctx.op = route.name.clone();
     ctx.errors = route.errors.clone();
     ctx.input = input.clone();
+    let call = CallContext {
+        app_key: frontend.app_key.clone(),
+        request_id: req.request_id,
+        attachments: Arc::new(attachments),
+    };
     let auth = route.auth.as_ref().unwrap_or(&inbound.auth);
-    let caller = auth.check(&req.headers, &frontend.params, ctx.now_ms)?;
+    let caller = auth
+        .check(&AuthInput {
+            headers: &req.headers,
+            input: &input,
+            params: &frontend.params,
+            now_ms: ctx.now_ms,
+            frontend: &frontend.name,
+            store: frontend.store.as_deref(),
+            provider: frontend.provider.as_ref(),
+            call: &call,
+        })
+        .await?;
     if let Some(user) = caller.username {
         input["caller"] = Value::String(user);
     }
@@ -183,20 +201,19 @@ async fn run(
         .map_err(|e| Error::invalid(Reason::Param, e.message))?
         .unwrap_or(Value::Object(Map::new()));
     let op = route.op.decode_request(request)?;
-    let provider = &frontend.provider;
-    ctx.provider = Some(provider.name().to_string());
-    if !provider.supports(route.op) {
-        return Err(Error::unsupported(provider.name(), route.op.as_str()));
-    }
-    let call = CallContext {
-        app_key: frontend.app_key.clone(),
-        request_id: req.request_id,
-        attachments: Arc::new(attachments),
+    let result = if route.op.is_local() {
+        super::local::execute(frontend, op.clone(), ctx.now_ms).await?
+    } else {
+        let provider = &frontend.provider;
+        ctx.provider = Some(provider.name().to_string());
+        if !provider.supports(route.op) {
+            return Err(Error::unsupported(provider.name(), route.op.as_str()));
+        }
+        let started = Instant::now();
+        let result = provider.execute(op.clone(), &call).await;
+        ctx.provider_time = started.elapsed();
+        result?
     };
-    let started = Instant::now();
-    let result = provider.execute(op.clone(), &call).await;
-    ctx.provider_time = started.elapsed();
-    let result = result?;
     render::success(frontend, &route, &op, &result, input, ctx.now_ms)
 }
 

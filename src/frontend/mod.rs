@@ -3,6 +3,7 @@
 //! extract the canonical operation, run it on the provider, render.
 
 pub mod handle;
+pub mod local;
 pub mod render;
 pub mod request;
 pub mod route;
@@ -15,6 +16,7 @@ use serde_json::{Map, Value};
 use crate::auth::{Params, Secret};
 use crate::mapping::plan::Dialect;
 use crate::provider::SharedProvider;
+use crate::store::Store;
 
 pub use handle::{handle, Handled};
 pub use render::Reply;
@@ -36,6 +38,8 @@ pub struct Frontend {
     pub config_doc: Value,
     /// Where operations run.
     pub provider: SharedProvider,
+    /// imbridge's own store (issued tokens, local operations).
+    pub store: Option<Arc<Store>>,
 }
 
 impl Frontend {
@@ -47,6 +51,7 @@ impl Frontend {
         app_key: String,
         values: &HashMap<String, Secret>,
         provider: SharedProvider,
+        store: Option<Arc<Store>>,
     ) -> Result<Self, String> {
         let mut params = Params::new();
         let mut config = Map::new();
@@ -83,6 +88,7 @@ impl Frontend {
             params,
             config_doc: Value::Object(config),
             provider,
+            store,
         })
     }
 

@@ -50,10 +50,10 @@ pub trait Provider: Send + Sync {
     fn name(&self) -> &str;
 
     /// Whether the provider can run `op`. Called at load time for the
-    /// capability matrix and before every call; the default says yes to all.
+    /// capability matrix and before every call; the default says yes to every
+    /// operation but those imbridge runs itself (`OpName::is_local`).
     fn supports(&self, op: OpName) -> bool {
-        let _ = op;
-        true
+        !op.is_local()
     }
 
     /// Runs one operation. Called once per inbound request after the request

@@ -78,6 +78,9 @@ threads = 2
 max_body_bytes = 10485760
 grace_period_secs = 0
 
+[store]
+path = "{dir}/state.db"
+
 [providers.embedded]
 kind = "embedded"
 path = "{dir}/imbridge.db"

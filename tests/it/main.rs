@@ -3,5 +3,6 @@
 //! test in its own process.
 
 mod diagnostics;
+#[allow(dead_code)] // shared helpers: not every test module uses every one
 mod harness;
 mod jmessage_errors;

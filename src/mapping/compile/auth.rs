@@ -4,9 +4,11 @@ use std::time::Duration;
 
 use marked_yaml::Node;
 
+use super::route::input_path;
 use super::FileContext;
 use crate::auth::signature::Layout;
 use crate::auth::{InboundAuth, SignatureCheck};
+use crate::canonical::auth::TokenScope;
 use crate::mapping::diag::Diagnostics;
 use crate::mapping::yaml::{Fields, Spanned};
 
@@ -19,6 +21,9 @@ const KEYS: &[&str] = &[
     "headers",
     "max_age_secs",
     "reject_replay",
+    "token",
+    "prefix",
+    "scope",
 ];
 
 /// Compiles an `auth:` mapping (or the scalar `none`).
@@ -96,13 +101,39 @@ pub fn compile(node: &Node, cx: &FileContext, d: &mut Diagnostics) -> Option<Inb
                 replay,
             }))
         }
+        "user_password" => Some(InboundAuth::UserPassword {
+            username: input_path(f.required("username", d)?, d)?,
+            password: input_path(f.required("password", d)?, d)?,
+        }),
+        "issued_token" => {
+            let token = input_path(f.required("token", d)?, d)?;
+            let scope_name = f.required_string("scope", d)?;
+            let scope = match scope_name.value.as_str() {
+                "app" => TokenScope::App,
+                "user" => TokenScope::User,
+                other => {
+                    d.error(
+                        &scope_name.span,
+                        "E004",
+                        format!("unknown token scope `{other}`"),
+                    )
+                    .hint("scope: app or user");
+                    return None;
+                }
+            };
+            Some(InboundAuth::IssuedToken {
+                token,
+                prefix: f.string("prefix", d).map(|p| p.value),
+                scope,
+            })
+        }
         other => {
             d.error(
                 &scheme.span,
                 "E022",
                 format!("unknown auth scheme `{other}`"),
             )
-            .hint("schemes: none, basic, signature");
+            .hint("schemes: none, basic, signature, user_password, issued_token");
             None
         }
     }

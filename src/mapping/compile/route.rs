@@ -91,6 +91,10 @@ pub fn compile(
     let op = op?;
     let input = DocShape::new(vec![
         ("method", Shape::Open),
+        (
+            "url",
+            Shape::Keys(Arc::new(vec!["path".into(), "query".into()])),
+        ),
         ("path", Shape::Keys(Arc::new(params))),
         ("query", Shape::Open),
         ("headers", Shape::Open),
@@ -224,7 +228,8 @@ fn pattern(text: &Spanned<String>, d: &mut Diagnostics) -> Option<Pattern> {
     })
 }
 
-fn input_path(node: &Node, d: &mut Diagnostics) -> Option<Path> {
+/// A `$`-rooted path into the input document (conditions, checks, auth).
+pub fn input_path(node: &Node, d: &mut Diagnostics) -> Option<Path> {
     let text = yaml::string(node, "path", d)?;
     match split_root(&text.value) {
         Some(r) if r.root == RootName::Doc => {
@@ -443,7 +448,7 @@ fn response(
 
 fn input_names(_input: &DocShape) -> Vec<String> {
     [
-        "method", "path", "query", "headers", "body", "files", "caller", "config",
+        "method", "url", "path", "query", "headers", "body", "files", "caller", "config",
     ]
     .map(String::from)
     .to_vec()

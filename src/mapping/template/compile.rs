@@ -89,6 +89,7 @@ const FUNCTIONS: &[&str] = &[
     "$eq",
     "$not",
     "$add",
+    "$mul",
     "$merge",
     "$use",
     "$now",
@@ -313,6 +314,7 @@ impl Compiler<'_, '_, '_> {
             "$entries" => &["key", "value", "as"],
             "$if" => &["then", "else"],
             "$use" => &["with"],
+            "$int" | "$float" | "$string" | "$bool" | "$json" => &["or"],
             _ => &[],
         };
         for k in map.keys().skip(1) {
@@ -344,7 +346,8 @@ impl Compiler<'_, '_, '_> {
                     "$json" => Conversion::Json,
                     _ => Conversion::Array,
                 };
-                Func::Convert(conv, self.node(arg, &open))
+                let fallback = named("or").map(|n| self.node(n, &open));
+                Func::Convert(conv, self.node(arg, &open), fallback)
             }
             "$map" => {
                 let (source, item_shape) = self.source(arg);
@@ -430,6 +433,7 @@ impl Compiler<'_, '_, '_> {
             }
             "$concat" => Func::Concat(self.list(arg, &open)),
             "$add" => Func::Add(self.list(arg, &open)),
+            "$mul" => Func::Mul(self.list(arg, &open)),
             "$time" | "$parse_time" => {
                 let value = self.node(arg, &open);
                 let Some(format) = self.time_format(named("format"), &span) else {

@@ -119,9 +119,13 @@ fn call(func: &Func, env: &EvalEnv, scope: &mut Vec<&Value>) -> Result<Option<Va
             }
             Ok(None)
         }
-        Func::Convert(conv, t) => match present(t, env, scope)? {
+        Func::Convert(conv, t, fallback) => match present(t, env, scope)? {
             None => Ok(None),
-            Some(v) => convert(*conv, v).map(Some),
+            Some(v) => match (convert(*conv, v), fallback) {
+                (Ok(v), _) => Ok(Some(v)),
+                (Err(_), Some(f)) => eval_in(f, env, scope),
+                (Err(e), None) => Err(e),
+            },
         },
         Func::Map { source, to } => {
             let Some(items) = present(source, env, scope)? else {
@@ -286,31 +290,8 @@ fn call(func: &Func, env: &EvalEnv, scope: &mut Vec<&Value>) -> Result<Option<Va
             Ok(Some(Value::Bool(a == b)))
         }
         Func::Not(t) => Ok(Some(Value::Bool(!truthy(&eval_in(t, env, scope)?)))),
-        Func::Add(terms) => {
-            let mut int_sum: i64 = 0;
-            let mut float_sum = 0.0;
-            let mut all_int = true;
-            for t in terms {
-                let Some(v) = present(t, env, scope)? else {
-                    continue;
-                };
-                match convert(Conversion::Float, v.clone())? {
-                    Value::Number(n) => {
-                        float_sum += n.as_f64().unwrap_or(0.0);
-                        match as_i64(&v) {
-                            Some(i) if all_int => int_sum = int_sum.saturating_add(i),
-                            _ => all_int = false,
-                        }
-                    }
-                    _ => unreachable!("float conversion yields numbers"),
-                }
-            }
-            Ok(Some(if all_int {
-                Value::from(int_sum)
-            } else {
-                Number::from_f64(float_sum).map_or(Value::Null, Value::Number)
-            }))
-        }
+        Func::Add(terms) => arithmetic(terms, env, scope, 0, i64::checked_add, |a, b| a + b),
+        Func::Mul(terms) => arithmetic(terms, env, scope, 1, i64::checked_mul, |a, b| a * b),
         Func::Merge(parts) => {
             let mut out = Map::new();
             for t in parts {
@@ -336,6 +317,38 @@ fn call(func: &Func, env: &EvalEnv, scope: &mut Vec<&Value>) -> Result<Option<Va
         }
         Func::Now => Ok(Some(Value::from(env.now_ms))),
     }
+}
+
+/// Folds numbers with integer arithmetic while every term is an integer (and
+/// nothing overflows), else with floats; absent terms are skipped.
+fn arithmetic(
+    terms: &[Template],
+    env: &EvalEnv,
+    scope: &mut Vec<&Value>,
+    unit: i64,
+    int_op: fn(i64, i64) -> Option<i64>,
+    float_op: fn(f64, f64) -> f64,
+) -> Result<Option<Value>, EvalError> {
+    let mut int_acc = Some(unit);
+    let mut float_acc = unit as f64;
+    for t in terms {
+        let Some(v) = present(t, env, scope)? else {
+            continue;
+        };
+        let f = match convert(Conversion::Float, v.clone())? {
+            Value::Number(n) => n.as_f64().unwrap_or(0.0),
+            _ => 0.0,
+        };
+        float_acc = float_op(float_acc, f);
+        int_acc = match (int_acc, as_i64(&v).filter(|_| f.fract() == 0.0)) {
+            (Some(acc), Some(i)) => int_op(acc, i),
+            _ => None,
+        };
+    }
+    Ok(Some(match int_acc {
+        Some(i) => Value::from(i),
+        None => Number::from_f64(float_acc).map_or(Value::Null, Value::Number),
+    }))
 }
 
 /// Runs `f` once per item with the item pushed on the scope.

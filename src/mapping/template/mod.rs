@@ -73,8 +73,8 @@ pub struct TimeFormat {
 pub enum Func {
     /// First argument that is present and not null.
     Default(Vec<Template>),
-    /// A scalar conversion.
-    Convert(Conversion, Template),
+    /// A scalar conversion, with a fallback when the value does not convert.
+    Convert(Conversion, Template, Option<Template>),
     /// Each element of an array through a template (scope gets the element).
     Map {
         /// The array.
@@ -131,6 +131,8 @@ pub enum Func {
     Not(Template),
     /// Sum of numbers.
     Add(Vec<Template>),
+    /// Product of numbers.
+    Mul(Vec<Template>),
     /// Objects merged left to right (later members win).
     Merge(Vec<Template>),
     /// A named template of the file applied to a value (its `@`).

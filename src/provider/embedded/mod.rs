@@ -40,8 +40,8 @@ use async_trait::async_trait;
 pub use config::{AccountConfig, EmbeddedConfig, HashParams};
 
 use super::{CallContext, Provider};
-use crate::canonical::{Op, Output, Result};
-use db::Db;
+use crate::canonical::{Error, Op, Output, Result};
+use crate::sqlite::Db;
 use password::Passwords;
 
 /// The built-in store as a provider.
@@ -62,7 +62,7 @@ impl EmbeddedProvider {
         }
         std::fs::create_dir_all(&cfg.media_dir)
             .with_context(|| format!("creating media directory {}", cfg.media_dir.display()))?;
-        let db = Db::open(&cfg.path, cfg.pool_size)
+        let db = Db::open(&cfg.path, cfg.pool_size, schema::MIGRATIONS, "embedded")
             .with_context(|| format!("opening embedded store {}", cfg.path.display()))?;
         Ok(EmbeddedProvider {
             name: name.to_owned(),
@@ -185,6 +185,9 @@ impl Provider for EmbeddedProvider {
                 Output::CustomerServiceGet(self.customer_service(app, r).await?)
             }
             Op::RobotUpsert(r) => Output::RobotUpsert(self.robot_upsert(app, r).await?),
+            Op::AuthTokenIssue(_) => {
+                return Err(Error::unsupported(&self.name, "auth.token.issue"))
+            }
         })
     }
 }

@@ -5,30 +5,8 @@
 //! CASCADE`, so deleting a user removes their memberships, friendships,
 //! blacklist entries, settings and pins with it.
 
-use deadpool_sqlite::rusqlite::{Connection, TransactionBehavior};
-
 /// The migrations, oldest first; the schema version is their count.
-const MIGRATIONS: &[&str] = &[V1];
-
-/// Brings the schema of `conn` up to date.
-pub(super) fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
-    let stored: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    let version = usize::try_from(stored)?;
-    if version > MIGRATIONS.len() {
-        anyhow::bail!(
-            "database schema version {version} is newer than this imbridge knows ({})",
-            MIGRATIONS.len()
-        );
-    }
-    for (index, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", i64::try_from(index + 1)?)?;
-        tx.commit()?;
-        tracing::info!(version = index + 1, "embedded store schema migrated");
-    }
-    Ok(())
-}
+pub(super) const MIGRATIONS: &[&str] = &[V1];
 
 /// Version 1: users, social graph, groups, rooms, messages, media, app settings.
 const V1: &str = r#"

@@ -1,0 +1,56 @@
+//! Operations imbridge runs itself, with its own store (`OpName::is_local`):
+//! issuing tokens to callers of dialects that log in through imbridge.
+
+use std::time::Duration;
+
+use super::Frontend;
+use crate::canonical::auth::{IssuedToken, TokenScope};
+use crate::canonical::{Error, Op, Output, Reason, Result};
+
+/// A stable UUID naming an app (Easemob's `application`).
+pub fn application_uuid(app_key: &str) -> String {
+    uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, app_key.as_bytes()).to_string()
+}
+
+/// Runs a local operation for `frontend`.
+pub async fn execute(frontend: &Frontend, op: Op, now_ms: i64) -> Result<Output> {
+    match op {
+        Op::AuthTokenIssue(req) => {
+            let store = frontend
+                .store
+                .as_ref()
+                .ok_or_else(|| Error::internal("auth.token.issue needs the store"))?;
+            if req.scope == TokenScope::User && req.subject.as_deref().is_none_or(str::is_empty) {
+                return Err(Error::invalid(
+                    Reason::Param,
+                    "a user token needs a subject",
+                ));
+            }
+            let ttl = req
+                .ttl_secs
+                .filter(|s| *s > 0)
+                .map(|s| Duration::from_secs(s as u64));
+            let token = store
+                .issue(
+                    &frontend.name,
+                    &frontend.app_key,
+                    req.scope,
+                    req.subject.clone(),
+                    ttl,
+                    now_ms,
+                )
+                .await?;
+            Ok(Output::AuthTokenIssue(IssuedToken {
+                token,
+                scope: req.scope,
+                subject: req.subject,
+                expires_in: ttl.map_or(0, |t| t.as_secs() as i64),
+                application: application_uuid(&frontend.app_key),
+            }))
+        }
+        other => Err(Error::internal(format!(
+            "{} is not a local operation",
+            other.name()
+        ))),
+    }
+}
