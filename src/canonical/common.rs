@@ -38,6 +38,16 @@ pub struct Listing<T> {
     pub cursor: Option<String>,
 }
 
+/// The members of a group, one page of them, with the group itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct MemberPage<T> {
+    /// The group.
+    pub group: super::model::Group,
+    /// The page of members.
+    #[serde(flatten)]
+    pub page: Listing<T>,
+}
+
 /// A plain list of items.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Items<T> {

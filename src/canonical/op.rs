@@ -129,8 +129,8 @@ operations! {
     "user.settings.put" => UserSettingPut(UserSettingPut) -> Done;
     "user.settings.get" => UserSettingGet(UserSettingGet) -> UserSetting;
     "user.files.list" => UserFilesList(UserFiles) -> Items<FileInfo>;
-    "friend.add" => FriendAdd(FriendChange) -> Done;
-    "friend.remove" => FriendRemove(FriendChange) -> Done;
+    "friend.add" => FriendAdd(FriendChange) -> Items<User>;
+    "friend.remove" => FriendRemove(FriendChange) -> Items<User>;
     "friend.note.update" => FriendNoteUpdate(FriendNoteUpdate) -> Done;
     "friend.list" => FriendList(OfUser) -> Items<Friend>;
     "blacklist.add" => BlacklistAdd(BlacklistChange) -> Done;
@@ -141,7 +141,7 @@ operations! {
     "group.update" => GroupUpdate(GroupUpdate) -> Done;
     "group.dismiss" => GroupDismiss(GroupRef) -> Done;
     "group.members.update" => GroupMembersUpdate(GroupMembersUpdate) -> Done;
-    "group.members.list" => GroupMembersList(GroupMembersList) -> Listing<Member>;
+    "group.members.list" => GroupMembersList(GroupMembersList) -> MemberPage<Member>;
     "group.join" => GroupJoin(GroupJoin) -> Group;
     "group.quit" => GroupQuit(GroupJoin) -> Done;
     "group.list" => GroupList(GroupList) -> Listing<Group>;

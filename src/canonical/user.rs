@@ -33,6 +33,10 @@ pub struct UserRegister {
     /// Reject users without a password (per item).
     #[serde(default)]
     pub require_password: bool,
+    /// All or nothing: the first failing item fails the whole request and
+    /// nobody is registered.
+    #[serde(default)]
+    pub atomic: bool,
 }
 
 /// The outcome for one user of a batch registration.

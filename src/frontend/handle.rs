@@ -231,9 +231,9 @@ fn select(candidates: Vec<Candidate>, input: &mut Value) -> Result<Arc<Route>, E
             return Ok(c.route);
         }
     }
-    Err(Error::not_found(
-        Reason::Route,
-        "no route matches this request",
+    Err(Error::invalid(
+        Reason::Param,
+        "the request matches none of the variants of this endpoint (see its documented parameters)",
     ))
 }
 

@@ -4,11 +4,11 @@
 use deadpool_sqlite::rusqlite::{Connection, OptionalExtension};
 
 use super::db::{now, tag, tag_column};
-use super::groups::{full, group_row};
+use super::groups::{full, group_row, load_group};
 use super::paging::{Page, Query, ALL};
 use super::users::{app_of, find_user, ref_id, user_from_row, USER_COLUMNS, USER_WIDTH};
 use super::EmbeddedProvider;
-use crate::canonical::common::{Done, Listing};
+use crate::canonical::common::{Done, MemberPage};
 use crate::canonical::group::{
     GroupMembersList, GroupMembersUpdate, GroupMute, GroupOwnerTransfer,
 };
@@ -172,7 +172,7 @@ impl EmbeddedProvider {
         &self,
         app: &str,
         req: GroupMembersList,
-    ) -> Result<Listing<Member>> {
+    ) -> Result<MemberPage<Member>> {
         let page = Page::new(&req.paging, ALL)?;
         let app = app.to_owned();
         self.db
@@ -187,13 +187,17 @@ impl EmbeddedProvider {
                            WHERE m.group_id = ?1",
                     order: "m.role <> 'owner', m.joined, m.rowid",
                 };
-                page.fetch(c, query, &[&group], |r| {
+                let page = page.fetch(c, query, &[&group], |r| {
                     Ok(Member {
                         user: user_from_row(r)?,
                         role: tag_column(r, USER_WIDTH)?,
                         muted: r.get(USER_WIDTH + 1)?,
                         joined: r.get(USER_WIDTH + 2)?,
                     })
+                })?;
+                Ok(MemberPage {
+                    group: load_group(c, group)?,
+                    page,
                 })
             })
             .await

@@ -28,8 +28,10 @@ struct Pending {
 }
 
 impl EmbeddedProvider {
-    /// `user.register`: each item succeeds or fails on its own.
+    /// `user.register`: each item succeeds or fails on its own, or, when
+    /// `atomic`, the first failure fails the whole request.
     pub(super) async fn user_register(&self, app: &str, req: UserRegister) -> Result<Registered> {
+        let atomic = req.atomic;
         let usernames: Vec<String> = req.users.iter().map(|u| u.username.clone()).collect();
         let mut outcomes: Vec<Result<User>> = Vec::with_capacity(req.users.len());
         let mut seen = HashSet::new();
@@ -37,6 +39,12 @@ impl EmbeddedProvider {
         for (index, user) in req.users.into_iter().enumerate() {
             let check = check_new_user(&user, req.require_password);
             let first = check.is_ok() && seen.insert(user.username.clone());
+            if atomic {
+                check.clone()?;
+                if !first {
+                    return Err(user_exists());
+                }
+            }
             // A valid item counts as "exists already" until inserted below.
             outcomes.push(check.and(Err(user_exists())));
             if first {
@@ -56,6 +64,8 @@ impl EmbeddedProvider {
                 for p in pending {
                     if find_user(c, &owned_app, &p.user.username)?.is_none() {
                         fresh.push(p);
+                    } else if atomic {
+                        return Err(user_exists());
                     }
                 }
                 Ok(fresh)
@@ -69,9 +79,11 @@ impl EmbeddedProvider {
                 let mut inserted = Vec::with_capacity(pending.len());
                 for p in pending {
                     let (name, profile) = (&p.user.username, &p.user.profile);
-                    if let Some(id) = insert_user(c, &app, name, p.hash.as_deref(), profile, kind)?
-                    {
-                        inserted.push((p.index, load_user(c, id)?));
+                    match insert_user(c, &app, name, p.hash.as_deref(), profile, kind)? {
+                        Some(id) => inserted.push((p.index, load_user(c, id)?)),
+                        // Registered meanwhile by another request.
+                        None if atomic => return Err(user_exists()),
+                        None => {}
                     }
                 }
                 Ok(inserted)

@@ -3,7 +3,9 @@
 use deadpool_sqlite::rusqlite::Connection;
 
 use super::db::now;
-use super::users::{find_user, ref_ids, user_from_row, user_id, USER_COLUMNS, USER_WIDTH};
+use super::users::{
+    find_user, load_user, ref_ids, user_from_row, user_id, USER_COLUMNS, USER_WIDTH,
+};
 use super::EmbeddedProvider;
 use crate::canonical::common::{Done, Items};
 use crate::canonical::model::{Friend, User};
@@ -18,19 +20,29 @@ fn are_friends(conn: &Connection, user: i64, friend: i64) -> Result<bool> {
         .query_row((user, friend), |r| r.get(0))?)
 }
 
+fn load_users(conn: &Connection, ids: &[i64]) -> Result<Items<User>> {
+    let items = ids
+        .iter()
+        .map(|&id| load_user(conn, id))
+        .collect::<Result<_>>()?;
+    Ok(Items { items })
+}
+
 fn not_friend(username: &str) -> Error {
     Error::not_found(Reason::Friend, format!("{username} is not a friend"))
 }
 
 impl EmbeddedProvider {
     /// `friend.add`: both directions; fails whole when one is a friend already.
-    pub(super) async fn friend_add(&self, app: &str, req: FriendChange) -> Result<Done> {
+    /// Returns the new friends.
+    pub(super) async fn friend_add(&self, app: &str, req: FriendChange) -> Result<Items<User>> {
         let app = app.to_owned();
         self.db
             .write(move |c| {
                 let owner = user_id(c, &app, &req.username)?;
                 let created = now();
-                for friend in ref_ids(c, &app, &req.friends)? {
+                let friends = ref_ids(c, &app, &req.friends)?;
+                for &friend in &friends {
                     if friend == owner {
                         return Err(Error::invalid(Reason::Param, "cannot befriend oneself"));
                     }
@@ -45,25 +57,27 @@ impl EmbeddedProvider {
                         )?;
                     }
                 }
-                Ok(Done {})
+                load_users(c, &friends)
             })
             .await
     }
 
     /// `friend.remove`: both directions; removing a non-friend is a no-op.
-    pub(super) async fn friend_remove(&self, app: &str, req: FriendChange) -> Result<Done> {
+    /// Returns the users named.
+    pub(super) async fn friend_remove(&self, app: &str, req: FriendChange) -> Result<Items<User>> {
         let app = app.to_owned();
         self.db
             .write(move |c| {
                 let owner = user_id(c, &app, &req.username)?;
-                for friend in ref_ids(c, &app, &req.friends)? {
+                let friends = ref_ids(c, &app, &req.friends)?;
+                for &friend in &friends {
                     c.execute(
                         "DELETE FROM friends WHERE (user_id = ?1 AND friend_id = ?2)
                                                 OR (user_id = ?2 AND friend_id = ?1)",
                         (owner, friend),
                     )?;
                 }
-                Ok(Done {})
+                load_users(c, &friends)
             })
             .await
     }
