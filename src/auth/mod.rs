@@ -190,7 +190,7 @@ impl InboundAuth {
                 prefix,
                 scope,
             } => {
-                let missing = || Error::unauthenticated(Reason::Token, "a token is required");
+                let missing = || Error::unauthenticated(Reason::Credentials, "a token is required");
                 let raw = text_at(token, cx.input).ok_or_else(missing)?;
                 let value = match prefix {
                     Some(p) if raw.len() >= p.len() && raw[..p.len()].eq_ignore_ascii_case(p) => {

@@ -58,6 +58,10 @@ impl Frontend {
         let mut missing = Vec::new();
         params.insert("app_key".into(), Secret::new(app_key.clone()));
         config.insert("app_key".into(), Value::String(app_key.clone()));
+        config.insert(
+            "app_uuid".into(),
+            Value::String(local::application_uuid(&app_key)),
+        );
         for p in &dialect.params {
             let value = values
                 .get(&p.name)

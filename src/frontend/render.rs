@@ -104,7 +104,7 @@ pub fn error(
         "kind": err.kind.as_str(),
         "reason": err.reason.map(Reason::as_str),
         "code": code,
-        "message": err.message,
+                "message": plan.message(err.kind, err.reason, &err.message),
         "status": status,
     });
     let Some(body) = &plan.body else {

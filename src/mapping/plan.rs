@@ -173,6 +173,8 @@ pub struct ErrorPlan {
     pub codes: HashMap<ErrorKey, Value>,
     /// Code when nothing else matches.
     pub default_code: Option<Value>,
+    /// Messages shown instead of the canonical ones, by kind[/reason].
+    pub messages: HashMap<ErrorKey, String>,
     /// Body template; `$.error` holds `{kind, reason, code, message, status}`.
     pub body: Option<Arc<Template>>,
 }
@@ -214,12 +216,24 @@ impl ErrorPlan {
             .or_else(|| self.default_code.clone())
     }
 
+    /// The message to show for an error: the dialect's own when it has one.
+    pub fn message<'a>(
+        &'a self,
+        kind: ErrorKind,
+        reason: Option<Reason>,
+        canonical: &'a str,
+    ) -> &'a str {
+        Self::find(&self.messages, kind, reason).map_or(canonical, String::as_str)
+    }
+
     /// This plan with `over`'s entries taking precedence.
     pub fn overlay(&self, over: &ErrorPlan) -> ErrorPlan {
         let mut out = self.clone();
         out.status.extend(over.status.iter().map(|(k, v)| (*k, *v)));
         out.codes
             .extend(over.codes.iter().map(|(k, v)| (*k, v.clone())));
+        out.messages
+            .extend(over.messages.iter().map(|(k, v)| (*k, v.clone())));
         if over.default_code.is_some() {
             out.default_code = over.default_code.clone();
         }

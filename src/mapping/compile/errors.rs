@@ -21,9 +21,9 @@ pub fn compile(
     d: &mut Diagnostics,
 ) -> Option<ErrorPlan> {
     let keys: &'static [&'static str] = if with_body {
-        &["status", "codes", "body"]
+        &["status", "codes", "messages", "body"]
     } else {
-        &["status", "codes"]
+        &["status", "codes", "messages"]
     };
     let f = Fields::new(node, "errors", keys, d)?;
     let mut plan = ErrorPlan::default();
@@ -53,6 +53,14 @@ pub fn compile(
             plan.default_code = Some(code);
         } else if let Some(k) = error_key(&key, d) {
             plan.codes.insert(k, code);
+        }
+    }
+    for (key, value) in f.entries("messages", d) {
+        let Some(k) = error_key(&key, d) else {
+            continue;
+        };
+        if let Some(text) = yaml::string(value, "message", d) {
+            plan.messages.insert(k, text.value);
         }
     }
     if let Some(body) = f.get("body") {

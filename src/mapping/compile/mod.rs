@@ -17,7 +17,7 @@ use marked_yaml::Node;
 use super::diag::{Diagnostic, Diagnostics};
 use super::plan::{Dialect, Inbound, Param};
 use super::template::{
-    compile::compile_partial, DocShape, Table, Template, TemplateContext, TimeFormat,
+    compile::compile_partial, DocShape, Shape, Table, Template, TemplateContext, TimeFormat,
 };
 use super::yaml::{self, Fields};
 
@@ -31,7 +31,7 @@ pub(crate) struct FileContext {
 
 impl FileContext {
     /// Names of params templates may read (`$.config.*`): the non-secret ones
-    /// plus the frontend's `app_key`.
+    /// plus the frontend's `app_key` and `app_uuid` (a stable UUID of it).
     pub fn public_params(&self) -> Vec<String> {
         let mut names: Vec<String> = self
             .params
@@ -39,8 +39,10 @@ impl FileContext {
             .filter(|p| !p.secret)
             .map(|p| p.name.clone())
             .collect();
-        if !names.iter().any(|n| n == "app_key") {
-            names.push("app_key".into());
+        for implicit in ["app_key", "app_uuid"] {
+            if !names.iter().any(|n| n == implicit) {
+                names.push(implicit.into());
+            }
         }
         names
     }
@@ -155,7 +157,7 @@ fn compile_root(file: &Path, root: &Node, d: &mut Diagnostics) -> Option<Dialect
 
 /// Named templates, compiled in file order (each may use those above it).
 fn partials(top: &Fields, cx: &mut FileContext, d: &mut Diagnostics) {
-    let doc = DocShape::default();
+    let doc = DocShape::new(vec![("config", Shape::Keys(Arc::new(cx.public_params())))]);
     for (name, node) in top.entries("templates", d) {
         let compiled = {
             let tcx = TemplateContext {
