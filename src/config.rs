@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::Secret;
 use crate::provider::embedded::EmbeddedConfig;
+use crate::provider::vendor::VendorConfig;
 use crate::store::StoreConfig;
 
 /// The whole configuration.
@@ -90,6 +91,8 @@ impl Default for ServerConfig {
 pub enum ProviderConfig {
     /// The built-in SQLite store.
     Embedded(EmbeddedConfig),
+    /// A vendor's server API, described by a dialect's `outbound:` half.
+    Vendor(VendorConfig),
 }
 
 /// A frontend: a dialect served on a listener.
@@ -195,6 +198,7 @@ mod tests {
         assert!(format!("{c:?}").contains("REDACTED"));
         match &c.providers["embedded"] {
             ProviderConfig::Embedded(e) => assert_eq!(e.path, PathBuf::from("/tmp/x.db")),
+            ProviderConfig::Vendor(_) => panic!("embedded expected"),
         }
     }
 

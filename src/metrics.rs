@@ -35,6 +35,14 @@ pub struct Metrics {
     pub request_size: HistogramVec,
     /// `imbridge_response_size_bytes{frontend}`.
     pub response_size: HistogramVec,
+    /// `imbridge_provider_calls_total{provider,op,status}`: vendor HTTP calls
+    /// by answer status (`timeout`, `unreachable` when there was none).
+    pub provider_calls: IntCounterVec,
+    /// `imbridge_provider_call_duration_seconds{provider}`: one vendor call.
+    pub provider_call_duration: HistogramVec,
+    /// `imbridge_token_cache_total{provider,event}`: hit, miss, fetch,
+    /// fetch_failure, invalidated.
+    pub token_cache: IntCounterVec,
 }
 
 fn histogram(name: &str, help: &str, labels: &[&str], buckets: &[f64]) -> HistogramVec {
@@ -94,6 +102,22 @@ impl Metrics {
                 &["frontend"],
                 SIZE_BUCKETS,
             ),
+            provider_calls: counter(
+                "imbridge_provider_calls_total",
+                "HTTP calls to vendor providers by answer status (timeout or unreachable when none).",
+                &["provider", "op", "status"],
+            ),
+            provider_call_duration: histogram(
+                "imbridge_provider_call_duration_seconds",
+                "Duration of one HTTP call to a vendor provider.",
+                &["provider"],
+                LATENCY_BUCKETS,
+            ),
+            token_cache: counter(
+                "imbridge_token_cache_total",
+                "Vendor token cache events: hit, miss, fetch, fetch_failure, invalidated.",
+                &["provider", "event"],
+            ),
         };
         for c in [
             Box::new(m.requests.clone()) as Box<dyn prometheus::core::Collector>,
@@ -103,6 +127,9 @@ impl Metrics {
             Box::new(m.in_flight.clone()),
             Box::new(m.request_size.clone()),
             Box::new(m.response_size.clone()),
+            Box::new(m.provider_calls.clone()),
+            Box::new(m.provider_call_duration.clone()),
+            Box::new(m.token_cache.clone()),
         ] {
             m.registry.register(c).expect("unique metric names");
         }

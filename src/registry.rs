@@ -14,7 +14,9 @@ use crate::frontend::{Frontend, RouteTable};
 use crate::mapping::compile::compile_dir;
 use crate::mapping::diag::{self, Diagnostic};
 use crate::mapping::plan::{Dialect, Segment};
+use crate::metrics::Metrics;
 use crate::provider::embedded::EmbeddedProvider;
+use crate::provider::vendor::VendorProvider;
 use crate::provider::{CallContext, Provider, SharedProvider};
 use crate::store::Store;
 
@@ -49,6 +51,8 @@ impl std::error::Error for LoadError {}
 /// across reloads.
 pub struct Providers {
     map: BTreeMap<String, SharedProvider>,
+    /// The vendor providers, bound to their dialects by `Registry::build`.
+    vendors: Vec<Arc<VendorProvider>>,
     /// The embedded store, when configured (serves media downloads).
     pub embedded: Option<Arc<EmbeddedProvider>>,
     /// imbridge's own state (issued tokens); none in dry runs.
@@ -57,15 +61,21 @@ pub struct Providers {
 
 impl Providers {
     /// Opens every configured provider.
-    pub fn open(config: &Config) -> anyhow::Result<Providers> {
+    pub fn open(config: &Config, metrics: Arc<Metrics>) -> anyhow::Result<Providers> {
         let mut map = BTreeMap::new();
         let mut embedded = None;
+        let mut vendors = Vec::new();
         for (name, pc) in &config.providers {
             let provider: SharedProvider = match pc {
                 ProviderConfig::Embedded(cfg) => {
                     let e = Arc::new(EmbeddedProvider::open(name, cfg)?);
                     embedded.get_or_insert_with(|| e.clone());
                     e
+                }
+                ProviderConfig::Vendor(cfg) => {
+                    let v = Arc::new(VendorProvider::new(name, cfg, metrics.clone())?);
+                    vendors.push(v.clone());
+                    v
                 }
             };
             map.insert(name.clone(), provider);
@@ -75,27 +85,35 @@ impl Providers {
         })?;
         Ok(Providers {
             map,
+            vendors,
             embedded,
             store: Some(Arc::new(store)),
         })
     }
 
-    /// Stand-ins that know each provider's capabilities but run nothing (for
-    /// `imbridge check`, which must not open stores or call vendors).
-    pub fn dry(config: &Config) -> Providers {
-        let map = config
-            .providers
-            .keys()
-            .map(|name| {
-                let p: SharedProvider = Arc::new(Dry { name: name.clone() });
-                (name.clone(), p)
-            })
-            .collect();
-        Providers {
+    /// Providers that know their capabilities but open no store and call no
+    /// vendor (for `imbridge check`): vendor providers are built (that is
+    /// offline), the embedded store is a stand-in.
+    pub fn dry(config: &Config) -> anyhow::Result<Providers> {
+        let mut map = BTreeMap::new();
+        let mut vendors = Vec::new();
+        for (name, pc) in &config.providers {
+            let provider: SharedProvider = match pc {
+                ProviderConfig::Embedded(_) => Arc::new(Dry { name: name.clone() }),
+                ProviderConfig::Vendor(cfg) => {
+                    let v = Arc::new(VendorProvider::new(name, cfg, Arc::new(Metrics::new()))?);
+                    vendors.push(v.clone());
+                    v
+                }
+            };
+            map.insert(name.clone(), provider);
+        }
+        Ok(Providers {
             map,
+            vendors,
             embedded: None,
             store: None,
-        }
+        })
     }
 
     /// A provider by name.
@@ -112,6 +130,10 @@ struct Dry {
 impl Provider for Dry {
     fn name(&self) -> &str {
         &self.name
+    }
+
+    fn supports(&self, op: OpName) -> bool {
+        !op.is_local()
     }
 
     async fn execute(&self, op: Op, _ctx: &CallContext) -> Result<Output> {
@@ -151,6 +173,21 @@ impl Registry {
         };
         if config.frontends.is_empty() {
             err.problems.push("no frontends are configured".into());
+        }
+        for vendor in &providers.vendors {
+            match dialects.iter().find(|d| d.name == vendor.dialect_name()) {
+                Some(d) => {
+                    if let Err(p) = vendor.bind(d.clone()) {
+                        err.problems.push(p);
+                    }
+                }
+                None if err.diagnostics.is_empty() => err.problems.push(format!(
+                    "provider `{}`: no mapping file defines dialect `{}`",
+                    vendor.name(),
+                    vendor.dialect_name()
+                )),
+                None => {}
+            }
         }
         let mut by_addr: Vec<(String, Vec<Arc<Frontend>>)> = Vec::new();
         for (name, fc) in &config.frontends {

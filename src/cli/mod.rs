@@ -76,7 +76,14 @@ pub fn main(cli: Cli) -> ExitCode {
                 Ok(c) => c,
                 Err(code) => return code,
             };
-            match Registry::build(&config, &Providers::dry(&config)) {
+            let providers = match Providers::dry(&config) {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match Registry::build(&config, &providers) {
                 Ok(registry) => {
                     println!(
                         "ok: {} dialects, {} listeners",

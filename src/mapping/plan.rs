@@ -25,6 +25,8 @@ pub struct Dialect {
     pub params: Vec<Param>,
     /// The inbound half, when the file has one.
     pub inbound: Option<Inbound>,
+    /// The outbound half, when the file has one.
+    pub outbound: Option<super::outbound::Outbound>,
 }
 
 /// A parameter a dialect reads from the frontend config.

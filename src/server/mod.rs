@@ -25,7 +25,7 @@ pub struct State {
     /// The current compiled set (swapped whole on reload).
     pub registry: ArcSwap<Registry>,
     /// Metrics.
-    pub metrics: Metrics,
+    pub metrics: Arc<Metrics>,
     /// Open providers.
     pub providers: Providers,
     /// Request body cap.
@@ -37,11 +37,12 @@ pub struct State {
 /// Builds the pingora server for a config: opens providers, compiles the
 /// mappings, adds one service per listener plus the admin service.
 pub fn build(config: &Config) -> anyhow::Result<(Server, Arc<State>)> {
-    let providers = Providers::open(config)?;
+    let metrics = Arc::new(Metrics::new());
+    let providers = Providers::open(config, metrics.clone())?;
     let registry = Registry::build(config, &providers).map_err(|e| anyhow::anyhow!("{e}"))?;
     let state = Arc::new(State {
         registry: ArcSwap::from_pointee(registry),
-        metrics: Metrics::new(),
+        metrics,
         providers,
         max_body: config.server.max_body_bytes,
         ready: AtomicBool::new(true),

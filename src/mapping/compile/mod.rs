@@ -4,6 +4,7 @@
 
 mod auth;
 mod errors;
+mod outbound;
 mod route;
 
 pub use route::collision as route_collision;
@@ -44,6 +45,18 @@ impl FileContext {
                 names.push(implicit.into());
             }
         }
+        names
+    }
+
+    /// Every param name, secret ones included (outbound templates only).
+    pub fn all_params(&self) -> Vec<String> {
+        let mut names = self.public_params();
+        names.extend(
+            self.params
+                .iter()
+                .filter(|p| p.secret)
+                .map(|p| p.name.clone()),
+        );
         names
     }
 
@@ -131,6 +144,7 @@ const TOP: &[&str] = &[
     "time_formats",
     "templates",
     "inbound",
+    "outbound",
 ];
 
 fn compile_root(file: &Path, root: &Node, d: &mut Diagnostics) -> Option<Dialect> {
@@ -147,11 +161,15 @@ fn compile_root(file: &Path, root: &Node, d: &mut Diagnostics) -> Option<Dialect
     };
     partials(&top, &mut cx, d);
     let inbound = top.get("inbound").and_then(|n| inbound(n, &cx, d));
+    let outbound = top
+        .get("outbound")
+        .and_then(|n| outbound::compile(n, &cx, d));
     Some(Dialect {
         name: name?.value,
         file: file.to_path_buf(),
         params: cx.params,
         inbound,
+        outbound,
     })
 }
 

@@ -41,7 +41,8 @@ pub fn compile_partial(node: &Node, cx: &TemplateContext, d: &mut Diagnostics) -
     compile_in(node, &Shape::Open, cx, vec![(None, Shape::Open)], d)
 }
 
-fn compile_in(
+/// Compiles with a starting scope (`@` bound when it has an entry).
+pub fn compile_in(
     node: &Node,
     expect: &Shape,
     cx: &TemplateContext,
@@ -90,6 +91,7 @@ const FUNCTIONS: &[&str] = &[
     "$not",
     "$add",
     "$mul",
+    "$escape",
     "$merge",
     "$use",
     "$now",
@@ -434,6 +436,7 @@ impl Compiler<'_, '_, '_> {
             "$concat" => Func::Concat(self.list(arg, &open)),
             "$add" => Func::Add(self.list(arg, &open)),
             "$mul" => Func::Mul(self.list(arg, &open)),
+            "$escape" => Func::Escape(self.node(arg, &open)),
             "$time" | "$parse_time" => {
                 let value = self.node(arg, &open);
                 let Some(format) = self.time_format(named("format"), &span) else {

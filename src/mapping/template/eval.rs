@@ -10,6 +10,13 @@ use serde_json::{Map, Number, Value};
 use super::{CodeTable, Conversion, Func, Template, TimeFormat};
 use crate::mapping::path::{Found, Path, Root};
 
+/// Characters left as they are by `$escape` (RFC 3986 unreserved).
+const URL_UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 /// What a template is evaluated against.
 pub struct EvalEnv<'a> {
     /// The document `$` names.
@@ -44,6 +51,16 @@ fn fail<T>(message: impl Into<String>) -> Result<T, EvalError> {
 /// Evaluates `template` in `env`.
 pub fn eval(template: &Template, env: &EvalEnv) -> Result<Option<Value>, EvalError> {
     let mut scope = Vec::new();
+    eval_in(template, env, &mut scope)
+}
+
+/// Evaluates `template` with `item` as `@` (templates compiled with a scope).
+pub fn eval_item(
+    template: &Template,
+    env: &EvalEnv,
+    item: &Value,
+) -> Result<Option<Value>, EvalError> {
+    let mut scope = vec![item];
     eval_in(template, env, &mut scope)
 }
 
@@ -315,6 +332,11 @@ fn call(func: &Func, env: &EvalEnv, scope: &mut Vec<&Value>) -> Result<Option<Va
             let mut inner = vec![&value];
             eval_in(template, env, &mut inner)
         }
+        Func::Escape(t) => Ok(present(t, env, scope)?.map(|v| {
+            Value::String(
+                percent_encoding::utf8_percent_encode(&scalar_text(&v), URL_UNRESERVED).to_string(),
+            )
+        })),
         Func::Now => Ok(Some(Value::from(env.now_ms))),
     }
 }

@@ -15,7 +15,7 @@ use serde_json::Value;
 use super::path::Path;
 
 pub use compile::{compile, TemplateContext};
-pub use eval::{eval, EvalEnv, EvalError};
+pub use eval::{eval, eval_item, EvalEnv, EvalError};
 pub use shape::{DocShape, Shape};
 
 /// A compiled template.
@@ -133,6 +133,8 @@ pub enum Func {
     Add(Vec<Template>),
     /// Product of numbers.
     Mul(Vec<Template>),
+    /// Percent-encodes text for a URL path segment or query value.
+    Escape(Template),
     /// Objects merged left to right (later members win).
     Merge(Vec<Template>),
     /// A named template of the file applied to a value (its `@`).

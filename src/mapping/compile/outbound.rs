@@ -1,0 +1,475 @@
+//! The `outbound:` section: auth, error rules and per-operation steps.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::Method;
+use marked_yaml::types::MarkedScalarNode;
+use marked_yaml::Node;
+use serde_json::Value;
+
+use super::errors::error_key;
+use super::FileContext;
+use crate::auth::signature::Layout;
+use crate::canonical::OpName;
+use crate::mapping::diag::Diagnostics;
+use crate::mapping::outbound::{
+    BodyPlan, ErrorRule, OpPlan, Outbound, OutboundAuth, OutboundSignature, Step, TokenAuth,
+    VendorErrors,
+};
+use crate::mapping::template::compile::compile_in;
+use crate::mapping::template::{DocShape, Func, Shape, Template, TemplateContext};
+use crate::mapping::yaml::{self, Fields, Spanned};
+
+const KEYS: &[&str] = &["auth", "errors", "ops"];
+
+/// Compiles the `outbound:` section.
+pub fn compile(node: &Node, cx: &FileContext, d: &mut Diagnostics) -> Option<Outbound> {
+    let f = Fields::new(node, "outbound", KEYS, d)?;
+    let auth = match f.get("auth") {
+        Some(n) => auth(n, cx, d)?,
+        None => OutboundAuth::None,
+    };
+    let errors = match f.get("errors") {
+        Some(n) => errors(n, cx, d)?,
+        None => VendorErrors::default(),
+    };
+    let mut ops = HashMap::new();
+    for (name, node) in f.entries("ops", d) {
+        let Some(op) = OpName::parse(&name.value) else {
+            d.error_len(
+                &name.span,
+                name.value.chars().count(),
+                "E010",
+                format!("unknown operation `{}`", name.value),
+            );
+            continue;
+        };
+        if op.is_local() {
+            d.error(
+                &name.span,
+                "E010",
+                format!("`{op}` runs inside imbridge; a provider cannot implement it"),
+            );
+            continue;
+        }
+        if let Some(plan) = op_plan(op, node, cx, d) {
+            ops.insert(op, plan);
+        }
+    }
+    Some(Outbound { auth, errors, ops })
+}
+
+/// What step templates see.
+fn step_doc(cx: &FileContext, request: Shape) -> DocShape {
+    DocShape::new(vec![
+        ("request", request),
+        ("config", Shape::Keys(Arc::new(cx.public_params()))),
+        ("params", Shape::Keys(Arc::new(cx.all_params()))),
+        ("steps", Shape::Open),
+        ("last", Shape::Open),
+        ("fresh_id", Shape::Open),
+    ])
+}
+
+fn template(
+    node: &Node,
+    expect: &Shape,
+    cx: &FileContext,
+    doc: &DocShape,
+    item: bool,
+    d: &mut Diagnostics,
+) -> Option<Template> {
+    let tcx = TemplateContext {
+        tables: &cx.tables,
+        time_formats: &cx.time_formats,
+        partials: &cx.partials,
+        doc,
+    };
+    let scope = if item {
+        vec![(None, Shape::Open)]
+    } else {
+        Vec::new()
+    };
+    compile_in(node, expect, &tcx, scope, d)
+}
+
+const OP_KEYS: &[&str] = &["steps", "result", "errors"];
+
+fn op_plan(op: OpName, node: &Node, cx: &FileContext, d: &mut Diagnostics) -> Option<OpPlan> {
+    let f = Fields::new(node, "an outbound operation", OP_KEYS, d)?;
+    let line = f.span().start().map_or(0, |m| m.line());
+    let doc = step_doc(cx, Shape::schema(op.request_schema().to_value()));
+    let steps = match f.required("steps", d)? {
+        Node::Sequence(seq) => seq
+            .iter()
+            .filter_map(|n| step(n, cx, &doc, d))
+            .collect::<Vec<_>>(),
+        other => {
+            d.error(other.span(), "E004", "`steps` must be a list");
+            return None;
+        }
+    };
+    let result_shape = Shape::schema(op.result_schema().to_value());
+    let result = match f.get("result") {
+        Some(n) => Some(template(n, &result_shape, cx, &doc, false, d)?),
+        None => None,
+    };
+    let errors = match f.get("errors") {
+        Some(n) => rules(n, d),
+        None => Vec::new(),
+    };
+    Some(OpPlan {
+        steps,
+        result,
+        errors,
+        line,
+    })
+}
+
+const STEP_KEYS: &[&str] = &[
+    "name",
+    "when",
+    "foreach",
+    "method",
+    "path",
+    "query",
+    "headers",
+    "body",
+    "form",
+    "multipart",
+    "idempotent",
+    "errors",
+];
+
+fn step(node: &Node, cx: &FileContext, doc: &DocShape, d: &mut Diagnostics) -> Option<Step> {
+    let f = Fields::new(node, "a step", STEP_KEYS, d)?;
+    let open = Shape::Open;
+    let item = f.get("foreach").is_some();
+    let foreach = match f.get("foreach") {
+        Some(n) => Some(template(n, &open, cx, doc, false, d)?),
+        None => None,
+    };
+    let method_name = f.required_string("method", d)?;
+    let method = match method_name.value.to_ascii_uppercase().as_str() {
+        "GET" => Method::GET,
+        "POST" => Method::POST,
+        "PUT" => Method::PUT,
+        "DELETE" => Method::DELETE,
+        "PATCH" => Method::PATCH,
+        other => {
+            d.error(
+                &method_name.span,
+                "E023",
+                format!("unknown HTTP method `{other}`"),
+            );
+            return None;
+        }
+    };
+    let path_text = f.required_string("path", d)?;
+    let path = path_template(&path_text, cx, doc, item, d)?;
+    let when = match f.get("when") {
+        Some(n) => Some(template(n, &open, cx, doc, item, d)?),
+        None => None,
+    };
+    let query = match f.get("query") {
+        Some(n) => Some(template(n, &open, cx, doc, item, d)?),
+        None => None,
+    };
+    let mut headers = Vec::new();
+    for (name, value) in f.entries("headers", d) {
+        headers.push((
+            name.value.to_ascii_lowercase(),
+            template(value, &open, cx, doc, item, d)?,
+        ));
+    }
+    let bodies: Vec<&str> = ["body", "form", "multipart"]
+        .into_iter()
+        .filter(|k| f.get(k).is_some())
+        .collect();
+    if bodies.len() > 1 {
+        d.error(
+            &f.span(),
+            "E003",
+            "a step has one of `body`, `form` or `multipart`, not several",
+        );
+        return None;
+    }
+    let body = match bodies.first() {
+        None => None,
+        Some(&kind) => {
+            let t = template(f.get(kind)?, &open, cx, doc, item, d)?;
+            Some(match kind {
+                "body" => BodyPlan::Json(t),
+                "form" => BodyPlan::Form(t),
+                _ => BodyPlan::Multipart(t),
+            })
+        }
+    };
+    let idempotent = f
+        .boolean("idempotent", d)
+        .unwrap_or(matches!(method, Method::GET | Method::PUT | Method::DELETE));
+    let errors = match f.get("errors") {
+        Some(n) => rules(n, d),
+        None => Vec::new(),
+    };
+    Some(Step {
+        name: f.string("name", d).map(|s| s.value),
+        when,
+        foreach,
+        method,
+        path,
+        query,
+        headers,
+        body,
+        idempotent,
+        errors,
+    })
+}
+
+/// `"/v1/users/{$.request.username}"`: literal text with `{path}` holes whose
+/// values are percent-encoded.
+fn path_template(
+    text: &Spanned<String>,
+    cx: &FileContext,
+    doc: &DocShape,
+    item: bool,
+    d: &mut Diagnostics,
+) -> Option<Template> {
+    let mut parts = Vec::new();
+    let mut rest = text.value.as_str();
+    while !rest.is_empty() {
+        match rest.find('{') {
+            Some(0) => {
+                let Some(end) = rest.find('}') else {
+                    d.error(
+                        &text.span,
+                        "E024",
+                        format!("unclosed `{{` in path `{}`", text.value),
+                    );
+                    return None;
+                };
+                let hole = Node::Scalar(MarkedScalarNode::new(text.span, &rest[1..end]));
+                let t = template(&hole, &Shape::Open, cx, doc, item, d)?;
+                parts.push(Template::Call(Box::new(Func::Escape(t))));
+                rest = &rest[end + 1..];
+            }
+            Some(i) => {
+                parts.push(Template::Literal(Value::String(rest[..i].to_string())));
+                rest = &rest[i..];
+            }
+            None => {
+                parts.push(Template::Literal(Value::String(rest.to_string())));
+                rest = "";
+            }
+        }
+    }
+    Some(Template::Call(Box::new(Func::Concat(parts))))
+}
+
+const AUTH_KEYS: &[&str] = &[
+    "scheme",
+    "username",
+    "password",
+    "layout",
+    "secret",
+    "headers",
+    "timestamp",
+    "fetch",
+    "token",
+    "expires_in",
+    "default_ttl_secs",
+    "margin_secs",
+    "header",
+    "prefix",
+    "invalid_status",
+];
+
+fn auth(node: &Node, cx: &FileContext, d: &mut Diagnostics) -> Option<OutboundAuth> {
+    let f = Fields::new(node, "outbound auth", AUTH_KEYS, d)?;
+    let scheme = f.required_string("scheme", d)?;
+    let param = |key: &str, d: &mut Diagnostics| -> Option<String> {
+        let name = f.required_string(key, d)?;
+        if cx.has_param(&name.value) {
+            Some(name.value)
+        } else {
+            d.error_len(
+                &name.span,
+                name.value.chars().count(),
+                "E019",
+                format!("unknown param `{}`", name.value),
+            )
+            .hint(format!(
+                "declare it under `params:`; declared: {}",
+                cx.param_names()
+            ));
+            None
+        }
+    };
+    match scheme.value.as_str() {
+        "none" => Some(OutboundAuth::None),
+        "basic" => Some(OutboundAuth::Basic {
+            username: param("username", d)?,
+            password: param("password", d)?,
+        }),
+        "signature" => {
+            let layout_text = f.required_string("layout", d)?;
+            let layout = match Layout::parse(&layout_text.value) {
+                Ok(l) => l,
+                Err(e) => {
+                    d.error(
+                        &layout_text.span,
+                        "E021",
+                        format!("bad signature layout: {e}"),
+                    );
+                    return None;
+                }
+            };
+            let secret = param("secret", d)?;
+            let h = Fields::new(
+                f.required("headers", d)?,
+                "signature headers",
+                &["nonce", "timestamp", "sign", "app_key"],
+                d,
+            )?;
+            let millis = match f.string("timestamp", d) {
+                None => true,
+                Some(s) if s.value == "millis" => true,
+                Some(s) if s.value == "seconds" => false,
+                Some(s) => {
+                    d.error(&s.span, "E004", "timestamp must be millis or seconds");
+                    return None;
+                }
+            };
+            Some(OutboundAuth::Signature(OutboundSignature {
+                layout,
+                secret,
+                nonce: h.required_string("nonce", d)?.value,
+                timestamp: h.required_string("timestamp", d)?.value,
+                sign: h.required_string("sign", d)?.value,
+                app_key: h.string("app_key", d).map(|s| s.value),
+                millis,
+            }))
+        }
+        "token" => {
+            let doc = step_doc(cx, Shape::Open);
+            let fetch = step(f.required("fetch", d)?, cx, &doc, d)?;
+            let open = Shape::Open;
+            let token = template(f.required("token", d)?, &open, cx, &doc, false, d)?;
+            let expires_in = match f.get("expires_in") {
+                Some(n) => Some(template(n, &open, cx, &doc, false, d)?),
+                None => None,
+            };
+            let secs = |key: &str, default: u64, d: &mut Diagnostics| {
+                Duration::from_secs(f.integer(key, d).map_or(default, |v| v.value.max(0) as u64))
+            };
+            let invalid_status = match f.get("invalid_status") {
+                Some(n) => yaml::strings(n, "invalid_status", d)
+                    .iter()
+                    .filter_map(|s| s.value.parse().ok())
+                    .collect(),
+                None => vec![401],
+            };
+            Some(OutboundAuth::Token(Box::new(TokenAuth {
+                fetch,
+                token,
+                expires_in,
+                default_ttl: secs("default_ttl_secs", 3600, d),
+                margin: secs("margin_secs", 60, d),
+                header: f.string("header", d).map_or_else(
+                    || "authorization".to_string(),
+                    |s| s.value.to_ascii_lowercase(),
+                ),
+                prefix: f
+                    .string("prefix", d)
+                    .map_or_else(|| "Bearer ".to_string(), |s| s.value),
+                invalid_status,
+            })))
+        }
+        other => {
+            d.error(
+                &scheme.span,
+                "E022",
+                format!("unknown outbound auth scheme `{other}`"),
+            )
+            .hint("schemes: none, basic, signature, token");
+            None
+        }
+    }
+}
+
+fn errors(node: &Node, cx: &FileContext, d: &mut Diagnostics) -> Option<VendorErrors> {
+    let f = Fields::new(
+        node,
+        "outbound errors",
+        &["failed", "code", "message", "rules"],
+        d,
+    )?;
+    let doc = DocShape::new(vec![
+        ("status", Shape::Open),
+        ("body", Shape::Open),
+        ("headers", Shape::Open),
+    ]);
+    let open = Shape::Open;
+    let t = |key: &str, d: &mut Diagnostics| -> Option<Option<Template>> {
+        match f.get(key) {
+            Some(n) => template(n, &open, cx, &doc, false, d).map(Some),
+            None => Some(None),
+        }
+    };
+    Some(VendorErrors {
+        failed: t("failed", d)?,
+        code: t("code", d)?,
+        message: t("message", d)?,
+        rules: f.get("rules").map(|n| rules(n, d)).unwrap_or_default(),
+    })
+}
+
+fn rules(node: &Node, d: &mut Diagnostics) -> Vec<ErrorRule> {
+    let Node::Sequence(seq) = node else {
+        d.error(node.span(), "E004", "error rules must be a list");
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for n in seq.iter() {
+        let Some(f) = Fields::new(n, "an error rule", &["status", "code", "error", "ok"], d) else {
+            continue;
+        };
+        let status = f
+            .get("status")
+            .map(|n| {
+                yaml::strings(n, "status", d)
+                    .iter()
+                    .filter_map(|s| s.value.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let code = match f.get("code").map(yaml::to_json) {
+            None => Vec::new(),
+            Some(Value::Array(items)) => items,
+            Some(v) => vec![v],
+        };
+        let error = match (f.string("error", d), f.boolean("ok", d)) {
+            (Some(e), None) => match error_key(&e, d) {
+                Some(k) => Some(k),
+                None => continue,
+            },
+            (None, Some(true)) => None,
+            _ => {
+                d.error(
+                    &f.span(),
+                    "E003",
+                    "an error rule needs `error: kind/reason` or `ok: true`",
+                );
+                continue;
+            }
+        };
+        out.push(ErrorRule {
+            status,
+            code,
+            error,
+        });
+    }
+    out
+}

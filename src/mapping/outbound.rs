@@ -1,0 +1,157 @@
+//! Compiled outbound halves: how a canonical operation becomes one or more
+//! calls to a vendor's server API, how the vendor's answers become a canonical
+//! result, how its errors map to canonical errors, and how calls authenticate.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use http::Method;
+use serde_json::Value;
+
+use super::template::Template;
+use crate::auth::signature::Layout;
+use crate::canonical::{ErrorKind, OpName, Reason};
+
+/// The outbound half of a dialect.
+#[derive(Debug)]
+pub struct Outbound {
+    /// How calls authenticate.
+    pub auth: OutboundAuth,
+    /// How vendor errors are recognized and mapped.
+    pub errors: VendorErrors,
+    /// Plans per operation; operations not here are unsupported.
+    pub ops: HashMap<OpName, OpPlan>,
+}
+
+/// Outbound auth schemes.
+#[derive(Debug)]
+pub enum OutboundAuth {
+    /// No credentials.
+    None,
+    /// `Authorization: Basic base64(user:password)` from two params.
+    Basic {
+        /// Param with the user (app key).
+        username: String,
+        /// Param with the password (master secret).
+        password: String,
+    },
+    /// Signature headers per request with a fresh nonce.
+    Signature(OutboundSignature),
+    /// A token fetched from a token endpoint and cached.
+    Token(Box<TokenAuth>),
+}
+
+/// Per-request signature headers.
+#[derive(Debug)]
+pub struct OutboundSignature {
+    /// Order and separators of the signed string.
+    pub layout: Layout,
+    /// Param with the secret.
+    pub secret: String,
+    /// Header carrying the nonce.
+    pub nonce: String,
+    /// Header carrying the timestamp.
+    pub timestamp: String,
+    /// Header carrying the signature.
+    pub sign: String,
+    /// Header carrying the app key (param `app_key`), if any.
+    pub app_key: Option<String>,
+    /// Timestamp in milliseconds (else seconds).
+    pub millis: bool,
+}
+
+/// Token auth (Easemob `client_credentials`).
+#[derive(Debug)]
+pub struct TokenAuth {
+    /// The call that fetches a token.
+    pub fetch: Step,
+    /// Where the token is in its answer (`$.last.body.access_token`).
+    pub token: Template,
+    /// Where its lifetime in seconds is; none means `default_ttl`.
+    pub expires_in: Option<Template>,
+    /// Lifetime when the answer does not say (or says 0).
+    pub default_ttl: Duration,
+    /// Subtracted from the lifetime.
+    pub margin: Duration,
+    /// Header the token goes into.
+    pub header: String,
+    /// Text before the token (`Bearer `).
+    pub prefix: String,
+    /// Statuses meaning "token invalid": drop it, refetch once, retry once.
+    pub invalid_status: Vec<u16>,
+}
+
+/// How to tell a vendor error from a success, and what it means.
+#[derive(Debug, Default)]
+pub struct VendorErrors {
+    /// Holds on answers that are errors despite a 2xx status (`{code: 1004}`).
+    pub failed: Option<Template>,
+    /// The vendor's error code in an answer.
+    pub code: Option<Template>,
+    /// The vendor's error message in an answer.
+    pub message: Option<Template>,
+    /// Rules, first match wins; unmatched errors are `upstream_error`.
+    pub rules: Vec<ErrorRule>,
+}
+
+/// A vendor error rule.
+#[derive(Debug, Clone)]
+pub struct ErrorRule {
+    /// Matches these HTTP statuses (any when empty).
+    pub status: Vec<u16>,
+    /// Matches these vendor codes (any when empty).
+    pub code: Vec<Value>,
+    /// What it means; none means "not an error after all" (e.g. a delete of
+    /// something already gone).
+    pub error: Option<(ErrorKind, Option<Reason>)>,
+}
+
+/// How one operation runs.
+#[derive(Debug)]
+pub struct OpPlan {
+    /// The calls, in order.
+    pub steps: Vec<Step>,
+    /// The canonical result, over the answers; `{}` when absent.
+    pub result: Option<Template>,
+    /// Error rules tried before the dialect's.
+    pub errors: Vec<ErrorRule>,
+    /// 1-based line in the mapping file.
+    pub line: usize,
+}
+
+/// How a body is sent.
+#[derive(Debug)]
+pub enum BodyPlan {
+    /// JSON.
+    Json(Template),
+    /// `application/x-www-form-urlencoded` from an object (arrays repeat keys).
+    Form(Template),
+    /// `multipart/form-data`: members that are uploads (`{slot, ...}`) are
+    /// files, others text.
+    Multipart(Template),
+}
+
+/// One vendor call.
+#[derive(Debug)]
+pub struct Step {
+    /// Name under which later steps and the result see its answer.
+    pub name: Option<String>,
+    /// Skip the step when this is falsy.
+    pub when: Option<Template>,
+    /// Run the step once per element (`@` is the element).
+    pub foreach: Option<Template>,
+    /// Method.
+    pub method: Method,
+    /// Path (with query string when the template adds one), evaluated.
+    pub path: Template,
+    /// Query parameters (an object; arrays repeat keys).
+    pub query: Option<Template>,
+    /// Extra headers.
+    pub headers: Vec<(String, Template)>,
+    /// Body.
+    pub body: Option<BodyPlan>,
+    /// Safe to retry.
+    pub idempotent: bool,
+    /// Error rules tried first for this step.
+    pub errors: Vec<ErrorRule>,
+}

@@ -1,0 +1,250 @@
+//! One vendor HTTP call: building the request from an evaluated step, sending
+//! it on the pooled client with a timeout, reading the answer under a cap.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::Method;
+use serde_json::{json, Value};
+
+use crate::canonical::{Error, ErrorKind, Source};
+use crate::mapping::template::eval::scalar_text;
+use crate::provider::CallContext;
+
+/// A request ready to send.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    /// Method.
+    pub method: Method,
+    /// Full URL.
+    pub url: String,
+    /// Headers (lower-case names).
+    pub headers: Vec<(String, String)>,
+    /// Body.
+    pub body: Payload,
+    /// Safe to retry.
+    pub idempotent: bool,
+}
+
+/// A request body.
+#[derive(Debug, Clone)]
+pub enum Payload {
+    /// None.
+    Empty,
+    /// JSON.
+    Json(Value),
+    /// Form fields (repeated keys allowed).
+    Form(Vec<(String, String)>),
+    /// Multipart: text fields and files (attachment slots).
+    Multipart(Vec<(String, MultipartValue)>),
+}
+
+/// A multipart field.
+#[derive(Debug, Clone)]
+pub enum MultipartValue {
+    /// Text.
+    Text(String),
+    /// A file uploaded with the inbound request.
+    File(usize),
+}
+
+/// A vendor answer.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// HTTP status.
+    pub status: u16,
+    /// Body as JSON (null when empty).
+    pub body: Value,
+    /// Headers.
+    pub headers: Value,
+}
+
+impl Answer {
+    /// The answer as templates see it: `{status, body, headers}`.
+    pub fn to_json(&self) -> Value {
+        json!({"status": self.status, "body": self.body, "headers": self.headers})
+    }
+}
+
+/// Flattens an object into form/query pairs; arrays repeat the key.
+pub fn pairs(value: &Value) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if let Value::Object(map) = value {
+        for (k, v) in map {
+            match v {
+                Value::Null => {}
+                Value::Array(items) => {
+                    out.extend(items.iter().map(|i| (k.clone(), scalar_text(i))))
+                }
+                other => out.push((k.clone(), scalar_text(other))),
+            }
+        }
+    }
+    out
+}
+
+/// How a call went at the transport level.
+pub enum Sent {
+    /// An answer arrived.
+    Answer(Answer),
+    /// No answer: connection failed, or the timeout passed.
+    Failed {
+        /// Metric label: `unreachable` or `timeout`.
+        label: &'static str,
+        /// What to tell the client.
+        error: Error,
+    },
+}
+
+/// Sends a request once.
+pub async fn send_once(
+    client: &reqwest::Client,
+    out: &Outgoing,
+    ctx: &CallContext,
+    max_bytes: usize,
+    provider: &str,
+    timeout: Duration,
+) -> Sent {
+    let mut req = client
+        .request(out.method.clone(), &out.url)
+        .timeout(timeout);
+    for (k, v) in &out.headers {
+        req = req.header(k.as_str(), v.as_str());
+    }
+    if !ctx.request_id.is_empty() {
+        req = req.header("x-request-id", ctx.request_id.as_str());
+    }
+    req = match &out.body {
+        Payload::Empty => req,
+        Payload::Json(v) => req.json(v),
+        Payload::Form(fields) => req
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(
+                form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(fields)
+                    .finish(),
+            ),
+        Payload::Multipart(fields) => {
+            let mut form = reqwest::multipart::Form::new();
+            for (name, value) in fields {
+                form = match value {
+                    MultipartValue::Text(t) => form.text(name.clone(), t.clone()),
+                    MultipartValue::File(slot) => match ctx.attachment(*slot) {
+                        Some(a) => {
+                            let mut part = reqwest::multipart::Part::bytes(a.bytes.to_vec())
+                                .file_name(a.filename.clone().unwrap_or_else(|| "file".into()));
+                            if let Some(ct) = &a.content_type {
+                                part = part.mime_str(ct).unwrap_or_else(|_| {
+                                    reqwest::multipart::Part::bytes(a.bytes.to_vec())
+                                });
+                            }
+                            form.part(name.clone(), part)
+                        }
+                        None => form,
+                    },
+                };
+            }
+            req.multipart(form)
+        }
+    };
+    let started = Instant::now();
+    let resp = match req.send().await {
+        Ok(r) => r,
+        Err(e) => return failure(e, provider, timeout),
+    };
+    let status = resp.status().as_u16();
+    let headers: serde_json::Map<String, Value> = resp
+        .headers()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                Value::String(String::from_utf8_lossy(v.as_bytes()).into_owned()),
+            )
+        })
+        .collect();
+    let bytes = match read_capped(resp, max_bytes).await {
+        Ok(b) => b,
+        Err(ReadError::TooLarge) => {
+            return Sent::Failed {
+                label: "too_large",
+                error: upstream(format!(
+                    "provider {provider} answered more than {max_bytes} bytes"
+                )),
+            }
+        }
+        Err(ReadError::Http(e)) => {
+            return failure(e, provider, timeout.saturating_sub(started.elapsed()))
+        }
+    };
+    let body = if bytes.iter().all(u8::is_ascii_whitespace) {
+        Value::Null
+    } else {
+        match serde_json::from_slice(&bytes) {
+            Ok(v) => v,
+            // A success that is not JSON is garbage; an error page keeps its
+            // text for the error mapping.
+            Err(_) if (200..300).contains(&status) => {
+                return Sent::Failed {
+                    label: "garbage",
+                    error: upstream(format!(
+                        "provider {provider} answered with a body that is not JSON"
+                    )),
+                }
+            }
+            Err(_) => Value::String(String::from_utf8_lossy(&bytes).chars().take(200).collect()),
+        }
+    };
+    Sent::Answer(Answer {
+        status,
+        body,
+        headers: Value::Object(headers),
+    })
+}
+
+/// An `upstream_error` blamed on the provider.
+pub fn upstream(message: String) -> Error {
+    Error::new(ErrorKind::UpstreamError, message).with_source(Source::Provider)
+}
+
+fn failure(e: reqwest::Error, provider: &str, timeout: Duration) -> Sent {
+    if e.is_timeout() {
+        Sent::Failed {
+            label: "timeout",
+            error: Error::new(
+                ErrorKind::UpstreamUnavailable,
+                format!(
+                    "provider {provider} did not answer within {} ms",
+                    timeout.as_millis()
+                ),
+            )
+            .with_source(Source::Provider),
+        }
+    } else {
+        tracing::warn!(provider, error = %e, "vendor call failed");
+        Sent::Failed {
+            label: "unreachable",
+            error: Error::new(
+                ErrorKind::UpstreamUnavailable,
+                format!("provider {provider} is unreachable"),
+            )
+            .with_source(Source::Provider),
+        }
+    }
+}
+
+enum ReadError {
+    TooLarge,
+    Http(reqwest::Error),
+}
+
+async fn read_capped(mut resp: reqwest::Response, max: usize) -> Result<Bytes, ReadError> {
+    let mut buf = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(ReadError::Http)? {
+        if buf.len() + chunk.len() > max {
+            return Err(ReadError::TooLarge);
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(Bytes::from(buf))
+}
