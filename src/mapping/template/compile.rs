@@ -300,11 +300,17 @@ impl Compiler<'_, '_, '_> {
         let map = node.as_mapping().expect("caller checked");
         let span = *map.span();
         if !FUNCTIONS.contains(&name) {
+            let hint = match crate::mapping::diag::closest(name, FUNCTIONS.iter().copied()) {
+                Some(c) => {
+                    format!("did you mean `{c}`? (every function is listed in docs/mappings.md)")
+                }
+                None => "every function is listed in docs/mappings.md".to_string(),
+            };
             self.error(
                 &span,
                 "E016",
                 format!("unknown function `{name}`"),
-                Some(format!("functions: {}", FUNCTIONS.join(", "))),
+                Some(hint),
             );
             return Template::Literal(Value::Null);
         }
