@@ -1,7 +1,8 @@
 //! imbridge's own state, whatever the providers: the tokens it issues to
 //! callers of dialects that log in through it (kept as SHA-256 digests, never
-//! in clear). A SQLite file next to the data (`[store] path`), so tokens
-//! survive restarts.
+//! in clear), and password hashes of users registered through imbridge on
+//! providers that cannot check passwords themselves. A SQLite file next to the
+//! data (`[store] path`), so both survive restarts.
 
 use std::path::Path;
 use std::time::Duration;
@@ -11,6 +12,7 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::auth::password::{HashParams, Passwords};
 use crate::canonical::auth::TokenScope;
 use crate::canonical::{Error, Reason, Result};
 use crate::sqlite::Db;
@@ -31,7 +33,8 @@ impl Default for StoreConfig {
     }
 }
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE tokens (
     digest TEXT PRIMARY KEY,
     frontend TEXT NOT NULL,
@@ -42,7 +45,17 @@ CREATE TABLE tokens (
     expires INTEGER
 ) WITHOUT ROWID;
 CREATE INDEX tokens_expires ON tokens (expires);
-"#];
+"#,
+    r#"
+CREATE TABLE credentials (
+    app_key TEXT NOT NULL,
+    username TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    updated INTEGER NOT NULL,
+    PRIMARY KEY (app_key, username)
+) WITHOUT ROWID;
+"#,
+];
 
 /// What a valid token stands for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +73,7 @@ pub struct TokenRecord {
 /// The store.
 pub struct Store {
     db: Db,
+    passwords: Passwords,
     /// Recently verified tokens by digest (bounded staleness: 30 s).
     verified: moka::future::Cache<String, TokenRecord>,
 }
@@ -80,6 +94,7 @@ impl Store {
     pub fn open(path: &Path) -> anyhow::Result<Store> {
         Ok(Store {
             db: Db::open(path, 2, MIGRATIONS, "state")?,
+            passwords: Passwords::new(HashParams::default())?,
             verified: moka::future::Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(Duration::from_secs(30))
@@ -169,6 +184,87 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Records a user's password (hashed) for providers that cannot check it.
+    pub async fn set_password(
+        &self,
+        app_key: &str,
+        username: &str,
+        password: &str,
+        now_ms: i64,
+    ) -> Result<()> {
+        let hash = self.passwords.hash(password.to_string()).await?;
+        self.passwords.forget(app_key, username).await;
+        let row = (app_key.to_string(), username.to_string(), hash, now_ms);
+        self.db
+            .write(move |c| {
+                c.execute(
+                    "INSERT INTO credentials (app_key, username, hash, updated) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (app_key, username) DO UPDATE SET hash = ?3, updated = ?4",
+                    row,
+                )?;
+                Ok(())
+            })
+            .await
+    }
+
+    /// Forgets users' passwords (they were deleted).
+    pub async fn forget_passwords(&self, app_key: &str, usernames: &[String]) -> Result<()> {
+        for u in usernames {
+            self.passwords.forget(app_key, u).await;
+        }
+        let (app, names) = (app_key.to_string(), usernames.to_vec());
+        self.db
+            .write(move |c| {
+                for u in &names {
+                    c.execute(
+                        "DELETE FROM credentials WHERE app_key = ?1 AND username = ?2",
+                        (&app, u),
+                    )?;
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    /// Checks a password recorded with `set_password`: unknown users and wrong
+    /// passwords are the same unauthenticated/credentials error.
+    pub async fn check_password(
+        &self,
+        app_key: &str,
+        username: &str,
+        password: &str,
+    ) -> Result<()> {
+        if self.passwords.is_cached(app_key, username, password).await {
+            return Ok(());
+        }
+        let epoch = self.passwords.epoch();
+        let (app, user) = (app_key.to_string(), username.to_string());
+        let hash: Option<String> = self
+            .db
+            .read(move |c| {
+                Ok(c.query_row(
+                    "SELECT hash FROM credentials WHERE app_key = ?1 AND username = ?2",
+                    (&app, &user),
+                    |r| r.get(0),
+                )
+                .optional()?)
+            })
+            .await?;
+        if self.passwords.verify(hash, password.to_string()).await? {
+            self.passwords
+                .remember(epoch, app_key, username, password)
+                .await;
+            Ok(())
+        } else {
+            Err(Error::unauthenticated(
+                Reason::Credentials,
+                "invalid username or password",
+            ))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,5 +315,23 @@ mod tests {
         let reopened = Store::open(&dir.path().join("state.db")).unwrap();
         let rec = reopened.verify("app", &u, i64::MAX - 1).await.unwrap();
         assert_eq!(rec.subject.as_deref(), Some("alice"));
+    }
+
+    #[tokio::test]
+    async fn shadow_passwords_check_and_forget() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("state.db")).unwrap();
+        store.set_password("app", "bob", "pw1", 1).await.unwrap();
+        store.check_password("app", "bob", "pw1").await.unwrap();
+        assert!(store.check_password("app", "bob", "pw2").await.is_err());
+        assert!(store.check_password("other", "bob", "pw1").await.is_err());
+        store.set_password("app", "bob", "pw2", 2).await.unwrap();
+        assert!(store.check_password("app", "bob", "pw1").await.is_err());
+        store.check_password("app", "bob", "pw2").await.unwrap();
+        store
+            .forget_passwords("app", &["bob".into()])
+            .await
+            .unwrap();
+        assert!(store.check_password("app", "bob", "pw2").await.is_err());
     }
 }

@@ -212,7 +212,9 @@ async fn run(
         let started = Instant::now();
         let result = provider.execute(op.clone(), &call).await;
         ctx.provider_time = started.elapsed();
-        result?
+        let result = result?;
+        super::credentials::record(frontend, &op, &result, ctx.now_ms).await?;
+        result
     };
     render::success(frontend, &route, &op, &result, input, ctx.now_ms)
 }

@@ -113,6 +113,9 @@ pub struct OpPlan {
     pub steps: Vec<Step>,
     /// The canonical result, over the answers; `{}` when absent.
     pub result: Option<Template>,
+    /// Evaluated after the steps: when it gives an error object
+    /// (`{kind, reason, message}`), the operation fails with it.
+    pub fail: Option<Template>,
     /// Error rules tried before the dialect's.
     pub errors: Vec<ErrorRule>,
     /// 1-based line in the mapping file.

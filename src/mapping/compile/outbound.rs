@@ -95,7 +95,7 @@ fn template(
     compile_in(node, expect, &tcx, scope, d)
 }
 
-const OP_KEYS: &[&str] = &["steps", "result", "errors"];
+const OP_KEYS: &[&str] = &["steps", "result", "fail", "errors"];
 
 fn op_plan(op: OpName, node: &Node, cx: &FileContext, d: &mut Diagnostics) -> Option<OpPlan> {
     let f = Fields::new(node, "an outbound operation", OP_KEYS, d)?;
@@ -116,6 +116,10 @@ fn op_plan(op: OpName, node: &Node, cx: &FileContext, d: &mut Diagnostics) -> Op
         Some(n) => Some(template(n, &result_shape, cx, &doc, false, d)?),
         None => None,
     };
+    let fail = match f.get("fail") {
+        Some(n) => Some(template(n, &Shape::Open, cx, &doc, false, d)?),
+        None => None,
+    };
     let errors = match f.get("errors") {
         Some(n) => rules(n, d),
         None => Vec::new(),
@@ -123,6 +127,7 @@ fn op_plan(op: OpName, node: &Node, cx: &FileContext, d: &mut Diagnostics) -> Op
     Some(OpPlan {
         steps,
         result,
+        fail,
         errors,
         line,
     })

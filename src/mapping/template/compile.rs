@@ -92,6 +92,7 @@ const FUNCTIONS: &[&str] = &[
     "$add",
     "$mul",
     "$escape",
+    "$uuid",
     "$merge",
     "$use",
     "$now",
@@ -443,6 +444,7 @@ impl Compiler<'_, '_, '_> {
             "$add" => Func::Add(self.list(arg, &open)),
             "$mul" => Func::Mul(self.list(arg, &open)),
             "$escape" => Func::Escape(self.node(arg, &open)),
+            "$uuid" => Func::Uuid(self.node(arg, &open)),
             "$time" | "$parse_time" => {
                 let value = self.node(arg, &open);
                 let Some(format) = self.time_format(named("format"), &span) else {

@@ -337,6 +337,12 @@ fn call(func: &Func, env: &EvalEnv, scope: &mut Vec<&Value>) -> Result<Option<Va
                 percent_encoding::utf8_percent_encode(&scalar_text(&v), URL_UNRESERVED).to_string(),
             )
         })),
+        Func::Uuid(t) => Ok(present(t, env, scope)?.map(|v| {
+            Value::String(
+                uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, scalar_text(&v).as_bytes())
+                    .to_string(),
+            )
+        })),
         Func::Now => Ok(Some(Value::from(env.now_ms))),
     }
 }

@@ -135,6 +135,8 @@ pub enum Func {
     Mul(Vec<Template>),
     /// Percent-encodes text for a URL path segment or query value.
     Escape(Template),
+    /// A stable UUID (v5) of the text of a value.
+    Uuid(Template),
     /// Objects merged left to right (later members win).
     Merge(Vec<Template>),
     /// A named template of the file applied to a value (its `@`).

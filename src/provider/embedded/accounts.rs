@@ -5,9 +5,9 @@ use rand::Rng;
 
 use super::config::AccountConfig;
 use super::login::token_of;
-use super::password::random_string;
 use super::users::{create_user, find_user, load_user, patch_profile, user_id};
 use super::{validate, EmbeddedProvider};
+use crate::auth::password::random_string;
 use crate::canonical::admin::{CustomerServiceGet, Robot, RobotUpsert};
 use crate::canonical::common::Account;
 use crate::canonical::model::{Profile, UserKind};

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::auth::password::HashParams;
+
 /// Settings of the embedded provider; every field has a default, so an empty
 /// table gives a working store under `data/`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -68,28 +70,6 @@ impl AccountConfig {
         AccountConfig {
             id: id.into(),
             name: name.into(),
-        }
-    }
-}
-
-/// argon2id cost parameters; the default is OWASP's recommendation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct HashParams {
-    /// Memory per hash, in KiB.
-    pub memory_kib: u32,
-    /// Number of passes.
-    pub iterations: u32,
-    /// Degree of parallelism (lanes).
-    pub parallelism: u32,
-}
-
-impl Default for HashParams {
-    fn default() -> Self {
-        HashParams {
-            memory_kib: 19_456,
-            iterations: 2,
-            parallelism: 1,
         }
     }
 }

@@ -3,9 +3,9 @@
 
 use deadpool_sqlite::rusqlite::{Connection, OptionalExtension};
 
-use super::password::random_string;
 use super::users::{create_user, find_user, no_user, user_id};
 use super::{validate, EmbeddedProvider};
+use crate::auth::password::random_string;
 use crate::canonical::common::{Done, Items};
 use crate::canonical::model::UserKind;
 use crate::canonical::user::{

@@ -20,7 +20,6 @@ mod media;
 mod members;
 mod messages;
 mod paging;
-mod password;
 mod prefs;
 mod register;
 mod rooms;
@@ -40,9 +39,9 @@ use async_trait::async_trait;
 pub use config::{AccountConfig, EmbeddedConfig, HashParams};
 
 use super::{CallContext, Provider};
+use crate::auth::password::Passwords;
 use crate::canonical::{Error, Op, Output, Result};
 use crate::sqlite::Db;
-use password::Passwords;
 
 /// The built-in store as a provider.
 pub struct EmbeddedProvider {

@@ -466,6 +466,16 @@ impl Provider for VendorProvider {
             codes: None,
             now_ms,
         };
+        if let Some(f) = &plan.fail {
+            let failure =
+                eval(f, &env).map_err(|e| Error::internal(format!("fail template: {e}")))?;
+            if let Some(v) = failure.filter(|v| !v.is_null()) {
+                let mut e: Error = serde_json::from_value(v)
+                    .map_err(|e| Error::internal(format!("fail template: {e}")))?;
+                e.source = crate::canonical::Source::Provider;
+                return Err(e);
+            }
+        }
         let result = match &plan.result {
             Some(t) => eval(t, &env)
                 .map_err(|e| {

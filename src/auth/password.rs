@@ -16,7 +16,8 @@ use rand::Rng;
 use sha1::{Digest, Sha1};
 use subtle::ConstantTimeEq;
 
-use super::config::HashParams;
+use serde::{Deserialize, Serialize};
+
 use crate::canonical::{Error, Result};
 
 /// How long a verified credential is trusted without running argon2 again.
@@ -28,7 +29,7 @@ const CACHE_CAPACITY: u64 = 100_000;
 type Digest20 = [u8; 20];
 
 /// Hashes and verifies passwords; remembers recent successful verifications.
-pub(super) struct Passwords {
+pub struct Passwords {
     argon: Argon2<'static>,
     /// Verified against when the user is unknown, so both failures take as long.
     dummy: String,
@@ -40,7 +41,7 @@ pub(super) struct Passwords {
 
 impl Passwords {
     /// A hasher with these cost parameters (invalid parameters fail here, at startup).
-    pub(super) fn new(params: HashParams) -> anyhow::Result<Self> {
+    pub fn new(params: HashParams) -> anyhow::Result<Self> {
         let params = Params::new(
             params.memory_kib,
             params.iterations,
@@ -64,13 +65,13 @@ impl Passwords {
     }
 
     /// Hashes one password on a blocking thread into a PHC string.
-    pub(super) async fn hash(&self, password: String) -> Result<String> {
+    pub async fn hash(&self, password: String) -> Result<String> {
         let mut hashes = self.hash_all(vec![password]).await?;
         hashes.pop().ok_or_else(|| Error::internal("no hash"))
     }
 
     /// Hashes many passwords, in order, spread over one blocking task per core.
-    pub(super) async fn hash_all(&self, passwords: Vec<String>) -> Result<Vec<String>> {
+    pub async fn hash_all(&self, passwords: Vec<String>) -> Result<Vec<String>> {
         if passwords.is_empty() {
             return Ok(Vec::new());
         }
@@ -95,7 +96,7 @@ impl Passwords {
 
     /// Checks `password` against a stored PHC string (or against a dummy hash
     /// when there is none, so an unknown user costs the same) on a blocking thread.
-    pub(super) async fn verify(&self, phc: Option<String>, password: String) -> Result<bool> {
+    pub async fn verify(&self, phc: Option<String>, password: String) -> Result<bool> {
         let known = phc.is_some();
         let phc = phc.unwrap_or_else(|| self.dummy.clone());
         let matches = tokio::task::spawn_blocking(move || {
@@ -112,12 +113,12 @@ impl Passwords {
     }
 
     /// The current epoch; pass it to [`Passwords::remember`] after a verification.
-    pub(super) fn epoch(&self) -> u64 {
+    pub fn epoch(&self) -> u64 {
         self.epoch.load(Ordering::SeqCst)
     }
 
     /// Whether this password was verified for this user recently.
-    pub(super) async fn is_cached(&self, app: &str, username: &str, password: &str) -> bool {
+    pub async fn is_cached(&self, app: &str, username: &str, password: &str) -> bool {
         let key = (app.to_owned(), username.to_owned());
         match self.cache.get(&key).await {
             Some(digest) => bool::from(digest.ct_eq(&self.digest(app, username, password))),
@@ -126,7 +127,7 @@ impl Passwords {
     }
 
     /// Caches a successful verification, unless something was forgotten since `epoch`.
-    pub(super) async fn remember(&self, epoch: u64, app: &str, username: &str, password: &str) {
+    pub async fn remember(&self, epoch: u64, app: &str, username: &str, password: &str) {
         if self.epoch() == epoch {
             let digest = self.digest(app, username, password);
             self.cache
@@ -136,7 +137,7 @@ impl Passwords {
     }
 
     /// Drops a user's cached credential (password change, delete, disable).
-    pub(super) async fn forget(&self, app: &str, username: &str) {
+    pub async fn forget(&self, app: &str, username: &str) {
         self.epoch.fetch_add(1, Ordering::SeqCst);
         self.cache
             .invalidate(&(app.to_owned(), username.to_owned()))
@@ -164,8 +165,30 @@ fn hash_with(argon: &Argon2<'_>, password: &str) -> Result<String> {
 }
 
 /// A random URL-safe string of `4 * bytes / 3` characters (tokens, secrets).
-pub(super) fn random_string(bytes: usize) -> String {
+pub fn random_string(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     rand::rng().fill(&mut buf[..]);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
+}
+
+/// argon2id cost parameters; the default is OWASP's recommendation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HashParams {
+    /// Memory per hash, in KiB.
+    pub memory_kib: u32,
+    /// Number of passes.
+    pub iterations: u32,
+    /// Degree of parallelism (lanes).
+    pub parallelism: u32,
+}
+
+impl Default for HashParams {
+    fn default() -> Self {
+        HashParams {
+            memory_kib: 19_456,
+            iterations: 2,
+            parallelism: 1,
+        }
+    }
 }

@@ -1,0 +1,38 @@
+//! Passwords for providers that cannot check them (JMessage, RongCloud,
+//! WildfireChat have no password check in their server APIs): imbridge keeps
+//! an argon2 hash of every password set through it — on registration and
+//! password changes — and checks logins against it. Users registered outside
+//! imbridge log in once a password was set through imbridge.
+
+use super::Frontend;
+use crate::canonical::{Op, OpName, Output, Result};
+
+/// Whether logins of this frontend are checked by imbridge's store.
+pub fn shadowed(frontend: &Frontend) -> bool {
+    frontend.store.is_some() && !frontend.provider.supports(OpName::UserAuthenticate)
+}
+
+/// After a successful operation, records what it changed about passwords.
+pub async fn record(frontend: &Frontend, op: &Op, result: &Output, now_ms: i64) -> Result<()> {
+    let Some(store) = frontend.store.as_ref().filter(|_| shadowed(frontend)) else {
+        return Ok(());
+    };
+    let app = frontend.app_key.as_str();
+    match (op, result) {
+        (Op::UserRegister(req), Output::UserRegister(res)) => {
+            for (user, item) in req.users.iter().zip(&res.items) {
+                if let (Some(pw), None) = (&user.password, &item.error) {
+                    store.set_password(app, &user.username, pw, now_ms).await?;
+                }
+            }
+        }
+        (Op::UserPasswordSet(req), _) => {
+            store
+                .set_password(app, &req.username, &req.password, now_ms)
+                .await?
+        }
+        (Op::UserDelete(req), _) => store.forget_passwords(app, &req.usernames).await?,
+        _ => {}
+    }
+    Ok(())
+}
