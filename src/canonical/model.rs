@@ -122,10 +122,12 @@ pub struct User {
     /// Disabled (JMessage forbidden, Easemob deactivated).
     #[serde(default)]
     pub disabled: bool,
-    /// Creation time.
-    pub created: Millis,
-    /// Last modification time.
-    pub modified: Millis,
+    /// Creation time, when the provider tells.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<Millis>,
+    /// Last modification time, when the provider tells.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modified: Option<Millis>,
 }
 
 /// The role of a member in a group.
@@ -166,8 +168,9 @@ pub struct Group {
     pub code: Option<String>,
     /// Maximum number of members.
     pub max_members: i64,
-    /// Current number of members.
-    pub member_count: i64,
+    /// Current number of members, when the provider tells.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member_count: Option<i64>,
     /// Creation time.
     pub created: Millis,
     /// Last modification time.
@@ -378,10 +381,12 @@ pub struct Media {
     pub media_id: String,
     /// Kind.
     pub kind: MediaKind,
-    /// CRC32 of the bytes.
-    pub crc32: i64,
-    /// Size in bytes.
-    pub size: i64,
+    /// CRC32 of the bytes, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crc32: Option<i64>,
+    /// Size in bytes, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<i64>,
     /// Original file name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filename: Option<String>,
@@ -394,8 +399,9 @@ pub struct Media {
     /// Image height.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<i64>,
-    /// Content hash (hex SHA-1).
-    pub hash: String,
+    /// Content hash (hex SHA-1), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hash: Option<String>,
     /// Where the bytes can be downloaded.
     pub url: String,
 }

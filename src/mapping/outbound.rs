@@ -141,7 +141,8 @@ pub struct Step {
     pub name: Option<String>,
     /// Skip the step when this is falsy.
     pub when: Option<Template>,
-    /// Run the step once per element (`@` is the element).
+    /// Run the step once per element (`@` is the element); the step's answer
+    /// is then the list of answers, each with the element as `item`.
     pub foreach: Option<Template>,
     /// Method.
     pub method: Method,

@@ -168,13 +168,13 @@ impl EmbeddedProvider {
             url: url_of(&self.cfg.media_base_url, &media_id),
             media_id,
             kind,
-            crc32: i64::from(crc32fast::hash(&bytes)),
-            size: i64::try_from(bytes.len()).map_err(Error::internal)?,
+            crc32: Some(i64::from(crc32fast::hash(&bytes))),
+            size: Some(i64::try_from(bytes.len()).map_err(Error::internal)?),
             filename,
             format,
             width,
             height,
-            hash: hex::encode(Sha1::digest(&bytes)),
+            hash: Some(hex::encode(Sha1::digest(&bytes))),
         };
         let target = path.clone();
         tokio::task::spawn_blocking(move || write_atomically(&target, &bytes))

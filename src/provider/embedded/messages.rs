@@ -42,9 +42,9 @@ fn complete_media(conn: &Connection, app: &str, base: &str, content: &mut Conten
         return Ok(());
     };
     content.url.get_or_insert(media.url);
-    content.crc32.get_or_insert(media.crc32);
-    content.size.get_or_insert(media.size);
-    content.hash.get_or_insert(media.hash);
+    content.crc32 = content.crc32.or(media.crc32);
+    content.size = content.size.or(media.size);
+    content.hash = content.hash.take().or(media.hash);
     content.format = content.format.take().or(media.format);
     content.width = content.width.or(media.width);
     content.height = content.height.or(media.height);

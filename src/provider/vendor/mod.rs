@@ -450,7 +450,9 @@ impl Provider for VendorProvider {
                         let mut answers = Vec::with_capacity(items.len());
                         for item in &items {
                             let out = self.build(step, &env, Some(item))?;
-                            answers.push(self.call(&run, step, out).await?.to_json());
+                            let mut answer = self.call(&run, step, out).await?.to_json();
+                            answer["item"] = item.clone();
+                            answers.push(answer);
                         }
                         Value::Array(answers)
                     }
