@@ -172,8 +172,14 @@ fn step(node: &Node, cx: &FileContext, doc: &DocShape, d: &mut Diagnostics) -> O
             return None;
         }
     };
-    let path_text = f.required_string("path", d)?;
-    let path = path_template(&path_text, cx, doc, item, d)?;
+    // A path is text with `{path}` holes, or any template giving the text.
+    let path = match f.required("path", d)? {
+        Node::Scalar(_) => {
+            let text = f.required_string("path", d)?;
+            path_template(&text, cx, doc, item, d)?
+        }
+        other => template(other, &open, cx, doc, item, d)?,
+    };
     let when = match f.get("when") {
         Some(n) => Some(template(n, &open, cx, doc, item, d)?),
         None => None,

@@ -93,6 +93,7 @@ const FUNCTIONS: &[&str] = &[
     "$mul",
     "$escape",
     "$uuid",
+    "$first",
     "$merge",
     "$use",
     "$now",
@@ -445,6 +446,7 @@ impl Compiler<'_, '_, '_> {
             "$mul" => Func::Mul(self.list(arg, &open)),
             "$escape" => Func::Escape(self.node(arg, &open)),
             "$uuid" => Func::Uuid(self.node(arg, &open)),
+            "$first" => Func::First(self.node(arg, &open)),
             "$time" | "$parse_time" => {
                 let value = self.node(arg, &open);
                 let Some(format) = self.time_format(named("format"), &span) else {

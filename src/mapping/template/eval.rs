@@ -343,6 +343,10 @@ fn call(func: &Func, env: &EvalEnv, scope: &mut Vec<&Value>) -> Result<Option<Va
                     .to_string(),
             )
         })),
+        Func::First(t) => Ok(match present(t, env, scope)? {
+            Some(Value::Array(items)) => items.into_iter().next(),
+            other => other,
+        }),
         Func::Now => Ok(Some(Value::from(env.now_ms))),
     }
 }

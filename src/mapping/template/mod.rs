@@ -137,6 +137,8 @@ pub enum Func {
     Escape(Template),
     /// A stable UUID (v5) of the text of a value.
     Uuid(Template),
+    /// The first element of an array (nothing when empty).
+    First(Template),
     /// Objects merged left to right (later members win).
     Merge(Vec<Template>),
     /// A named template of the file applied to a value (its `@`).
