@@ -56,6 +56,9 @@ pub enum InboundAuth {
         /// Where the password is.
         password: Path,
     },
+    /// Values from the request that must equal frontend params (Easemob's
+    /// `client_id`/`client_secret` in a token request), compared in constant time.
+    Params(Vec<(String, Path)>),
     /// A token imbridge issued (`auth.token.issue`) to this frontend.
     IssuedToken {
         /// Where the token is.
@@ -194,6 +197,22 @@ impl InboundAuth {
                 Ok(Caller {
                     username: Some(user),
                 })
+            }
+            InboundAuth::Params(fields) => {
+                let mut ok = !fields.is_empty();
+                for (name, path) in fields {
+                    let given = text_at(path, cx.input).unwrap_or_default();
+                    // Compare all of them, so timing does not tell which one failed.
+                    ok &= param(params, name)?.matches(&given);
+                }
+                if ok {
+                    Ok(Caller::default())
+                } else {
+                    Err(Error::unauthenticated(
+                        Reason::Credentials,
+                        "invalid client credentials",
+                    ))
+                }
             }
             InboundAuth::IssuedToken {
                 token,

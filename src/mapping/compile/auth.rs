@@ -24,6 +24,7 @@ const KEYS: &[&str] = &[
     "token",
     "prefix",
     "scope",
+    "match",
 ];
 
 /// Compiles an `auth:` mapping (or the scalar `none`).
@@ -105,6 +106,34 @@ pub fn compile(node: &Node, cx: &FileContext, d: &mut Diagnostics) -> Option<Inb
             username: input_path(f.required("username", d)?, d)?,
             password: input_path(f.required("password", d)?, d)?,
         }),
+        "params" => {
+            let mut fields = Vec::new();
+            for (name, node) in f.entries("match", d) {
+                if !cx.has_param(&name.value) {
+                    d.error_len(
+                        &name.span,
+                        name.value.chars().count(),
+                        "E019",
+                        format!("unknown param `{}`", name.value),
+                    )
+                    .hint(format!(
+                        "declare it under `params:`; declared: {}",
+                        cx.param_names()
+                    ));
+                    continue;
+                }
+                fields.push((name.value, input_path(node, d)?));
+            }
+            if fields.is_empty() {
+                d.error(
+                    &f.span(),
+                    "E003",
+                    "the params scheme needs `match: {PARAM: $.path, ...}`",
+                );
+                return None;
+            }
+            Some(InboundAuth::Params(fields))
+        }
         "issued_token" => {
             let token = input_path(f.required("token", d)?, d)?;
             let scope_name = f.required_string("scope", d)?;
@@ -133,7 +162,7 @@ pub fn compile(node: &Node, cx: &FileContext, d: &mut Diagnostics) -> Option<Inb
                 "E022",
                 format!("unknown auth scheme `{other}`"),
             )
-            .hint("schemes: none, basic, signature, user_password, issued_token");
+            .hint("schemes: none, basic, signature, user_password, issued_token, params");
             None
         }
     }
