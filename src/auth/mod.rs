@@ -369,6 +369,42 @@ mod tests {
         assert_eq!(replay.reason, Some(Reason::Expired));
     }
 
+    /// A timestamp is accepted while within `max_age` of now in either
+    /// direction, so a signature stays valid for up to 2 × `max_age` after
+    /// its first use; replays must be refused for all of that time.
+    #[test]
+    fn future_signatures_cannot_be_replayed_after_max_age() {
+        let text = r#"
+dialect: t
+params:
+  secret: {secret: true}
+inbound:
+  prefixes: [/t]
+  auth:
+    scheme: signature
+    layout: "{nonce}|{secret}|{timestamp}"
+    secret: secret
+    headers: {nonce: [nonce], timestamp: [timestamp], sign: [sign]}
+    max_age_secs: 1
+  routes:
+    - {op: health.check, method: POST, path: /t}
+"#;
+        let dialect = crate::mapping::compile::compile_file(std::path::Path::new("t.yaml"), text)
+            .expect("test mapping compiles");
+        let auth = dialect.inbound.expect("inbound").auth.clone();
+        let now = || chrono::Utc::now().timestamp_millis();
+        let ts = (now() + 900).to_string();
+        let sign = Layout::parse("{nonce}|{secret}|{timestamp}")
+            .unwrap()
+            .sign("1", "123456", &ts);
+        let h = signed("1", &ts, &sign);
+        assert!(check(&auth, &h, &params(), now()).is_ok());
+        // Past max_age after the first use, but the timestamp is still fresh.
+        std::thread::sleep(Duration::from_millis(1100));
+        let replay = check(&auth, &h, &params(), now()).unwrap_err();
+        assert_eq!(replay.reason, Some(Reason::Expired));
+    }
+
     #[test]
     fn signature_freshness_and_mismatch() {
         let auth = wildfire(Some(Duration::from_secs(7200)));
