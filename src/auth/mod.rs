@@ -253,13 +253,15 @@ impl SignatureCheck {
         }
         if let Some(seen) = &self.replay {
             let key = format!("{nonce}\u{0}{ts}\u{0}{sign}");
-            if seen.contains_key(&key) {
+            // Check and record in one step: of concurrent uses, one wins
+            // (`or_insert_with` coalesces concurrent inserts; `or_insert`
+            // does not).
+            if !seen.entry(key).or_insert_with(|| ()).is_fresh() {
                 return Err(Error::unauthenticated(
                     Reason::Expired,
                     "signature already used",
                 ));
             }
-            seen.insert(key, ());
         }
         Ok(Caller::default())
     }
@@ -403,6 +405,37 @@ inbound:
         std::thread::sleep(Duration::from_millis(1100));
         let replay = check(&auth, &h, &params(), now()).unwrap_err();
         assert_eq!(replay.reason, Some(Reason::Expired));
+    }
+
+    /// The same signature sent many times at once is accepted once.
+    #[test]
+    fn concurrent_replays_are_refused() {
+        let auth = std::sync::Arc::new(wildfire(None));
+        for round in 0..200 {
+            let nonce = round.to_string();
+            let sign = Layout::parse("{nonce}|{secret}|{timestamp}").unwrap().sign(
+                &nonce,
+                "123456",
+                "1558350862502",
+            );
+            let barrier = std::sync::Arc::new(std::sync::Barrier::new(8));
+            let handles: Vec<_> = (0..8)
+                .map(|_| {
+                    let (auth, barrier) = (auth.clone(), barrier.clone());
+                    let h = signed(&nonce, "1558350862502", &sign);
+                    std::thread::spawn(move || {
+                        barrier.wait();
+                        check(&auth, &h, &params(), 0).is_ok()
+                    })
+                })
+                .collect();
+            let accepted = handles
+                .into_iter()
+                .map(|h| h.join().unwrap())
+                .filter(|ok| *ok)
+                .count();
+            assert_eq!(accepted, 1, "round {round}");
+        }
     }
 
     #[test]
