@@ -282,13 +282,15 @@ impl SignatureCheck {
         }
         if let Some(seen) = &self.replay {
             let key = format!("{nonce}\u{0}{ts}\u{0}{sign}");
-            if seen.contains_key(&key) {
+            // Check and record in one step: of concurrent uses, one wins
+            // (`or_insert_with` coalesces concurrent inserts; `or_insert`
+            // does not).
+            if !seen.entry(key).or_insert_with(|| ()).is_fresh() {
                 return Err(Error::unauthenticated(
                     Reason::Expired,
                     "signature already used",
                 ));
             }
-            seen.insert(key, ());
         }
         Ok(Caller::default())
     }
@@ -396,6 +398,73 @@ mod tests {
         assert!(check(&auth, &h, &params(), 0).is_ok());
         let replay = check(&auth, &h, &params(), 0).unwrap_err();
         assert_eq!(replay.reason, Some(Reason::Expired));
+    }
+
+    /// A timestamp is accepted while within `max_age` of now in either
+    /// direction, so a signature stays valid for up to 2 × `max_age` after
+    /// its first use; replays must be refused for all of that time.
+    #[test]
+    fn future_signatures_cannot_be_replayed_after_max_age() {
+        let text = r#"
+dialect: t
+params:
+  secret: {secret: true}
+inbound:
+  prefixes: [/t]
+  auth:
+    scheme: signature
+    layout: "{nonce}|{secret}|{timestamp}"
+    secret: secret
+    headers: {nonce: [nonce], timestamp: [timestamp], sign: [sign]}
+    max_age_secs: 1
+  routes:
+    - {op: health.check, method: POST, path: /t}
+"#;
+        let dialect = crate::mapping::compile::compile_file(std::path::Path::new("t.yaml"), text)
+            .expect("test mapping compiles");
+        let auth = dialect.inbound.expect("inbound").auth.clone();
+        let now = || chrono::Utc::now().timestamp_millis();
+        let ts = (now() + 900).to_string();
+        let sign = Layout::parse("{nonce}|{secret}|{timestamp}")
+            .unwrap()
+            .sign("1", "123456", &ts);
+        let h = signed("1", &ts, &sign);
+        assert!(check(&auth, &h, &params(), now()).is_ok());
+        // Past max_age after the first use, but the timestamp is still fresh.
+        std::thread::sleep(Duration::from_millis(1100));
+        let replay = check(&auth, &h, &params(), now()).unwrap_err();
+        assert_eq!(replay.reason, Some(Reason::Expired));
+    }
+
+    /// The same signature sent many times at once is accepted once.
+    #[test]
+    fn concurrent_replays_are_refused() {
+        let auth = std::sync::Arc::new(wildfire(None));
+        for round in 0..200 {
+            let nonce = round.to_string();
+            let sign = Layout::parse("{nonce}|{secret}|{timestamp}").unwrap().sign(
+                &nonce,
+                "123456",
+                "1558350862502",
+            );
+            let barrier = std::sync::Arc::new(std::sync::Barrier::new(8));
+            let handles: Vec<_> = (0..8)
+                .map(|_| {
+                    let (auth, barrier) = (auth.clone(), barrier.clone());
+                    let h = signed(&nonce, "1558350862502", &sign);
+                    std::thread::spawn(move || {
+                        barrier.wait();
+                        check(&auth, &h, &params(), 0).is_ok()
+                    })
+                })
+                .collect();
+            let accepted = handles
+                .into_iter()
+                .map(|h| h.join().unwrap())
+                .filter(|ok| *ok)
+                .count();
+            assert_eq!(accepted, 1, "round {round}");
+        }
     }
 
     #[test]

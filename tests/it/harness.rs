@@ -16,6 +16,20 @@ use tempfile::TempDir;
 pub const APP_KEY: &str = "testappkey00000000000001";
 /// The JMessage master secret every test server uses.
 pub const MASTER_SECRET: &str = "test-master-secret";
+/// The WildfireChat admin secret every test server uses: the seed's own
+/// (`http.admin.secret_key` default), so the seed's signature verifies.
+pub const WILDFIRE_SECRET: &str = "123456";
+/// The rongcloud-app page size of test servers: small, so member lists page.
+pub const RC_PAGE_SIZE: usize = 3;
+
+/// Every frontend of `config/imbridge.toml`, in its order.
+pub const ALL_FRONTENDS: &[&str] = &[
+    "jmessage",
+    "haorenao",
+    "easemob-hx",
+    "wildfire",
+    "rongcloud-app",
+];
 
 /// The repository root.
 pub fn repo() -> PathBuf {
@@ -61,9 +75,34 @@ impl Setup {
         }
     }
 
-    /// The config text: all frontends on one port over the embedded store,
-    /// plus `extra` TOML appended.
+    /// The config text: all five frontends on one port over the embedded
+    /// store (like `config/imbridge.toml`, with test credentials), plus
+    /// `extra` TOML appended.
     pub fn config_text(&self, extra: &str) -> String {
+        self.config_for(ALL_FRONTENDS, extra)
+    }
+
+    /// The config text serving only `frontends` (names of
+    /// [`ALL_FRONTENDS`]), plus `extra` TOML appended.
+    pub fn config_for(&self, frontends: &[&str], extra: &str) -> String {
+        let tables = frontends
+            .iter()
+            .map(|name| match *name {
+                "jmessage" => {
+                    format!("[frontends.jmessage.params]\nmaster_secret = \"{MASTER_SECRET}\"\n")
+                }
+                "haorenao" => "[frontends.haorenao]\n".to_string(),
+                "easemob-hx" => "[frontends.easemob-hx]\n".to_string(),
+                "wildfire" => {
+                    format!("[frontends.wildfire.params]\nsecret = \"{WILDFIRE_SECRET}\"\n")
+                }
+                "rongcloud-app" => {
+                    format!("[frontends.rongcloud-app.params]\npage_size = \"{RC_PAGE_SIZE}\"\n")
+                }
+                other => panic!("unknown frontend {other}"),
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
         let dir = self.dir.path().display();
         let mappings = repo().join("mappings");
         format!(
@@ -87,8 +126,17 @@ path = "{dir}/imbridge.db"
 media_dir = "{dir}/media"
 media_base_url = "http://127.0.0.1:{port}/media"
 
-[frontends.jmessage.params]
-master_secret = "{MASTER_SECRET}"
+# The accounts of WildfireChat's /admin/customer and haorenao's
+# /im/customer_service_get_info/, as the seeds show them.
+[providers.embedded.customer]
+id = "customer1"
+name = "测试客户"
+
+[providers.embedded.customer_service]
+id = "haorenao_cs_001"
+name = "客服"
+
+{tables}
 {extra}
 "#,
             mappings = mappings.display(),
@@ -129,9 +177,21 @@ impl Imbridge {
         Self::start_in(Setup::new(), extra)
     }
 
+    /// A server serving only `frontends`.
+    pub fn start_frontends(frontends: &[&str]) -> Self {
+        let setup = Setup::new();
+        let text = setup.config_for(frontends, "");
+        Self::start_text(setup, &text)
+    }
+
     /// A server in a prepared setup.
     pub fn start_in(setup: Setup, extra: &str) -> Self {
-        let config = Config::from_toml(&setup.config_text(extra)).expect("test config parses");
+        let text = setup.config_text(extra);
+        Self::start_text(setup, &text)
+    }
+
+    fn start_text(setup: Setup, text: &str) -> Self {
+        let config = Config::from_toml(text).expect("test config parses");
         let running = imbridge::server::spawn(&config).expect("server builds");
         wait_for_port(setup.port);
         wait_for_port(setup.admin_port);
@@ -169,6 +229,123 @@ impl Imbridge {
     pub fn db_path(&self) -> PathBuf {
         self.setup.dir.path().join("imbridge.db")
     }
+
+    /// The path of imbridge's own state (issued tokens).
+    pub fn state_path(&self) -> PathBuf {
+        self.setup.dir.path().join("state.db")
+    }
+
+    /// Moves the expiry of every token `frontend` issued (to `subject`, when
+    /// given) into the past, as if their lifetime had run out. Only tokens
+    /// not yet presented are affected at once (verified tokens are cached for
+    /// up to 30 s).
+    pub fn expire_tokens(&self, frontend: &str, subject: Option<&str>) -> usize {
+        let conn = deadpool_sqlite::rusqlite::Connection::open(self.state_path()).unwrap();
+        conn.busy_timeout(Duration::from_secs(5)).unwrap();
+        conn.execute(
+            "UPDATE tokens SET expires = issued - 1 \
+             WHERE frontend = ?1 AND (?2 IS NULL OR subject = ?2)",
+            (frontend, subject),
+        )
+        .unwrap()
+    }
+
+    /// A request to this server.
+    pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.http.request(method, format!("{}{}", self.base, path))
+    }
+
+    /// GET without credentials.
+    pub async fn get(&self, path: &str) -> Answer {
+        Answer::of(self.request(Method::GET, path)).await
+    }
+
+    /// POST of a JSON body without other credentials.
+    pub async fn post_json(&self, path: &str, body: Value) -> Answer {
+        Answer::of(
+            self.request(Method::POST, path)
+                .header("content-type", "application/json")
+                .body(serde_json::to_vec(&body).unwrap()),
+        )
+        .await
+    }
+
+    /// POST of a form-urlencoded body without other credentials.
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> Answer {
+        Answer::of(self.request(Method::POST, path).form(fields)).await
+    }
+
+    /// POST of raw bytes with a content type.
+    pub async fn post_raw(&self, path: &str, content_type: &str, body: &[u8]) -> Answer {
+        Answer::of(
+            self.request(Method::POST, path)
+                .header("content-type", content_type)
+                .body(body.to_vec()),
+        )
+        .await
+    }
+
+    /// Registers users through JMessage (a JSON array of JMessage user
+    /// objects), asserting they were all created.
+    pub async fn register(&self, users: Value) {
+        let answer = self.jm().post("/v1/users/", users).await.expect(201);
+        let items = answer.json.as_array().expect("an array of users");
+        for item in items {
+            assert!(item.get("error").is_none(), "registration failed: {item}");
+        }
+    }
+
+    /// An easemob-hx client holding a fresh admin token.
+    pub async fn hx(&self) -> Hx {
+        // The seed's getToken takes no parameters and no body.
+        let a = Answer::of(self.request(Method::POST, "/hx/getToken"))
+            .await
+            .expect(200);
+        let token = a.json["data"]["access_token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no access_token in {}", a.text))
+            .to_string();
+        Hx {
+            base: self.base.clone(),
+            http: self.http.clone(),
+            token,
+        }
+    }
+
+    /// A WildfireChat admin client signing with the test secret.
+    pub fn wf(&self) -> Wf {
+        Wf {
+            base: self.base.clone(),
+            http: self.http.clone(),
+            secret: WILDFIRE_SECRET.into(),
+        }
+    }
+
+    /// A rongcloud-app client logged in as `username`.
+    pub async fn rc(&self, username: &str, password: &str) -> Rc {
+        let a = self
+            .post_json(
+                "/api/auth/token/",
+                serde_json::json!({"username": username, "password": password}),
+            )
+            .await
+            .expect(200);
+        let token = a.json["token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no token in {}", a.text))
+            .to_string();
+        self.rc_with(Some(&token))
+    }
+
+    /// A rongcloud-app client sending `Authorization: Token <token>` (or no
+    /// Authorization header).
+    pub fn rc_with(&self, token: Option<&str>) -> Rc {
+        Rc {
+            base: self.base.clone(),
+            http: self.http.clone(),
+            token: token.map(String::from),
+        }
+    }
 }
 
 /// An HTTP answer: status, headers and body (JSON when it parses).
@@ -185,6 +362,11 @@ pub struct Answer {
 }
 
 impl Answer {
+    /// Sends a request and reads the whole answer.
+    pub async fn of(req: reqwest::RequestBuilder) -> Answer {
+        Answer::from(req.send().await.unwrap()).await
+    }
+
     async fn from(resp: reqwest::Response) -> Answer {
         let status = resp.status().as_u16();
         let content_type = resp
@@ -359,4 +541,224 @@ pub fn assert_shape(value: &Value, shape: &[(&str, &str)], exact: bool) {
 /// Path of a file under `tests/`.
 pub fn test_file(rel: &str) -> PathBuf {
     repo().join("tests").join(rel)
+}
+
+/// An easemob-hx (`/hx/...`) client: every call is a POST of a JSON body
+/// carrying the admin token as `token`.
+#[derive(Clone)]
+pub struct Hx {
+    /// Base URL.
+    pub base: String,
+    /// HTTP client.
+    pub http: reqwest::Client,
+    /// The token from `/hx/getToken`.
+    pub token: String,
+}
+
+impl Hx {
+    /// POSTs `body` plus `token` to `path`.
+    pub async fn call(&self, path: &str, mut body: Value) -> Answer {
+        body["token"] = Value::String(self.token.clone());
+        self.raw(path, body).await
+    }
+
+    /// POSTs `body` as it is (no token added).
+    pub async fn raw(&self, path: &str, body: Value) -> Answer {
+        Answer::of(
+            self.http
+                .post(format!("{}{}", self.base, path))
+                .header("content-type", "application/json")
+                .body(serde_json::to_vec(&body).unwrap()),
+        )
+        .await
+    }
+}
+
+/// A WildfireChat admin API client, written from the vendor's description:
+/// POST with a JSON body and headers `nonce`, `timestamp` (ms) and
+/// `sign = hex(sha1(nonce|secret|timestamp))`.
+#[derive(Clone)]
+pub struct Wf {
+    /// Base URL.
+    pub base: String,
+    /// HTTP client.
+    pub http: reqwest::Client,
+    /// The admin secret.
+    pub secret: String,
+}
+
+/// Signature headers of one WildfireChat call.
+#[derive(Debug, Clone)]
+pub struct Signed {
+    /// `nonce` header.
+    pub nonce: String,
+    /// `timestamp` header (ms).
+    pub timestamp: String,
+    /// `sign` header.
+    pub sign: String,
+}
+
+impl Wf {
+    /// `hex(sha1(nonce|secret|timestamp))`.
+    pub fn sign(&self, nonce: &str, timestamp: &str) -> String {
+        use sha1::Digest;
+        let mut h = sha1::Sha1::new();
+        h.update(format!("{nonce}|{}|{timestamp}", self.secret).as_bytes());
+        hex::encode(h.finalize())
+    }
+
+    /// Fresh headers: a random nonce and the current time.
+    pub fn fresh(&self) -> Signed {
+        let nonce = rand::random::<u32>().to_string();
+        let timestamp = chrono::Utc::now().timestamp_millis().to_string();
+        self.signed_at(&nonce, &timestamp)
+    }
+
+    /// Headers for a given nonce and timestamp.
+    pub fn signed_at(&self, nonce: &str, timestamp: &str) -> Signed {
+        Signed {
+            sign: self.sign(nonce, timestamp),
+            nonce: nonce.into(),
+            timestamp: timestamp.into(),
+        }
+    }
+
+    /// A signed POST with fresh headers; `None` sends no body.
+    pub async fn post(&self, path: &str, body: Option<Value>) -> Answer {
+        self.post_signed(path, body, Some(&self.fresh())).await
+    }
+
+    /// A POST with the given headers (or none at all).
+    pub async fn post_signed(
+        &self,
+        path: &str,
+        body: Option<Value>,
+        signed: Option<&Signed>,
+    ) -> Answer {
+        let mut req = self.http.post(format!("{}{}", self.base, path));
+        if let Some(s) = signed {
+            req = req
+                .header("nonce", &s.nonce)
+                .header("timestamp", &s.timestamp)
+                .header("sign", &s.sign);
+        }
+        if let Some(b) = body {
+            req = req
+                .header("content-type", "application/json")
+                .body(serde_json::to_vec(&b).unwrap());
+        }
+        Answer::of(req).await
+    }
+}
+
+/// A rongcloud-app (`/api/...`) client: `Authorization: Token <token>`.
+#[derive(Clone)]
+pub struct Rc {
+    /// Base URL.
+    pub base: String,
+    /// HTTP client.
+    pub http: reqwest::Client,
+    /// The token from `/api/auth/token/`, if any.
+    pub token: Option<String>,
+}
+
+impl Rc {
+    /// A request to `path`, or to an absolute URL (a `next` link).
+    pub fn request(&self, method: Method, path_or_url: &str) -> reqwest::RequestBuilder {
+        let url = if path_or_url.starts_with("http") {
+            path_or_url.to_string()
+        } else {
+            format!("{}{}", self.base, path_or_url)
+        };
+        let mut req = self.http.request(method, url);
+        if let Some(t) = &self.token {
+            req = req.header("authorization", format!("Token {t}"));
+        }
+        req
+    }
+
+    /// GET of a path or absolute URL.
+    pub async fn get(&self, path_or_url: &str) -> Answer {
+        Answer::of(self.request(Method::GET, path_or_url)).await
+    }
+
+    /// POST of a JSON body.
+    pub async fn post_json(&self, path: &str, body: Value) -> Answer {
+        Answer::of(
+            self.request(Method::POST, path)
+                .header("content-type", "application/json")
+                .body(serde_json::to_vec(&body).unwrap()),
+        )
+        .await
+    }
+
+    /// POST of a form-urlencoded body.
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> Answer {
+        Answer::of(self.request(Method::POST, path).form(fields)).await
+    }
+
+    /// POST of a multipart form: text fields plus one file.
+    pub async fn post_multipart(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+        file: Option<(&str, &str, Vec<u8>)>,
+    ) -> Answer {
+        let mut form = reqwest::multipart::Form::new();
+        for (k, v) in fields {
+            form = form.text(k.to_string(), v.to_string());
+        }
+        if let Some((field, name, bytes)) = file {
+            let part = reqwest::multipart::Part::bytes(bytes)
+                .file_name(name.to_string())
+                .mime_str("image/png")
+                .unwrap();
+            form = form.part(field.to_string(), part);
+        }
+        Answer::of(self.request(Method::POST, path).multipart(form)).await
+    }
+}
+
+/// A real PNG image of `width` × `height` pixels of one RGB colour
+/// (uncompressed deflate blocks, CRCs and Adler-32 computed here).
+pub fn png(width: u32, height: u32, rgb: [u8; 3]) -> Vec<u8> {
+    fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(kind);
+        crc.update(data);
+        out.extend_from_slice(kind);
+        out.extend_from_slice(data);
+        out.extend_from_slice(&crc.finalize().to_be_bytes());
+    }
+    // Each row: filter type 0 (none), then the pixels.
+    let row: Vec<u8> = std::iter::once(0)
+        .chain(rgb.iter().copied().cycle().take(3 * width as usize))
+        .collect();
+    let raw = row.repeat(height as usize);
+    // zlib stream of stored blocks.
+    let mut z = vec![0x78, 0x01];
+    let blocks: Vec<&[u8]> = raw.chunks(65535).collect();
+    for (i, block) in blocks.iter().enumerate() {
+        z.push(u8::from(i + 1 == blocks.len()));
+        let len = block.len() as u16;
+        z.extend_from_slice(&len.to_le_bytes());
+        z.extend_from_slice(&(!len).to_le_bytes());
+        z.extend_from_slice(block);
+    }
+    let (mut a, mut b) = (1u32, 0u32);
+    for byte in &raw {
+        a = (a + u32::from(*byte)) % 65521;
+        b = (b + a) % 65521;
+    }
+    z.extend_from_slice(&((b << 16) | a).to_be_bytes());
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&width.to_be_bytes());
+    ihdr.extend_from_slice(&height.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]); // 8-bit RGB, deflate, no filter, no interlace
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    chunk(&mut out, b"IHDR", &ihdr);
+    chunk(&mut out, b"IDAT", &z);
+    chunk(&mut out, b"IEND", &[]);
+    out
 }

@@ -157,6 +157,14 @@ async fn unknown_paths_and_wrong_methods() {
     jm.call(Method::DELETE, "/v1/messages", None)
         .await
         .expect_jm_error(405, 899003);
-    // The only dialect on the listener answers for paths outside its prefixes.
-    jm.get("/nowhere").await.expect_jm_error(404, 899003);
+    // With all five frontends on the listener, a path outside every prefix
+    // belongs to none of them.
+    let a = jm.get("/nowhere").await.expect(404);
+    assert_eq!(a.json["error"]["kind"], "not_found", "{}", a.text);
+}
+
+#[tokio::test]
+async fn a_lone_dialect_answers_for_paths_outside_its_prefixes() {
+    let im = Imbridge::start_frontends(&["jmessage"]);
+    im.jm().get("/nowhere").await.expect_jm_error(404, 899003);
 }

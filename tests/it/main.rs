@@ -2,7 +2,12 @@
 //! SQLite files. One test binary (faster to build); cargo-nextest runs each
 //! test in its own process.
 
+mod cross_dialect;
 mod diagnostics;
+mod easemob_hx;
+mod haorenao;
 #[allow(dead_code)] // shared helpers: not every test module uses every one
 mod harness;
 mod jmessage_errors;
+mod rongcloud_app;
+mod wildfire;
