@@ -85,14 +85,20 @@ impl Setup {
     /// The config text serving only `frontends` (names of
     /// [`ALL_FRONTENDS`]), plus `extra` TOML appended.
     pub fn config_for(&self, frontends: &[&str], extra: &str) -> String {
+        self.config_on(frontends, "embedded", extra)
+    }
+
+    /// The config text serving `frontends` on `provider` (a provider `extra`
+    /// defines, or `embedded`).
+    pub fn config_on(&self, frontends: &[&str], provider: &str, extra: &str) -> String {
         let tables = frontends
             .iter()
-            .map(|name| match *name {
+            .map(|name| format!("[frontends.{name}]\nprovider = \"{provider}\"\n"))
+            .chain(frontends.iter().map(|name| match *name {
                 "jmessage" => {
                     format!("[frontends.jmessage.params]\nmaster_secret = \"{MASTER_SECRET}\"\n")
                 }
-                "haorenao" => "[frontends.haorenao]\n".to_string(),
-                "easemob-hx" => "[frontends.easemob-hx]\n".to_string(),
+                "haorenao" | "easemob-hx" => String::new(),
                 "wildfire" => {
                     format!("[frontends.wildfire.params]\nsecret = \"{WILDFIRE_SECRET}\"\n")
                 }
@@ -100,7 +106,7 @@ impl Setup {
                     format!("[frontends.rongcloud-app.params]\npage_size = \"{RC_PAGE_SIZE}\"\n")
                 }
                 other => panic!("unknown frontend {other}"),
-            })
+            }))
             .collect::<Vec<_>>()
             .join("\n");
         let dir = self.dir.path().display();
@@ -190,7 +196,8 @@ impl Imbridge {
         Self::start_text(setup, &text)
     }
 
-    fn start_text(setup: Setup, text: &str) -> Self {
+    /// A server from complete config text.
+    pub fn start_text(setup: Setup, text: &str) -> Self {
         let config = Config::from_toml(text).expect("test config parses");
         let running = imbridge::server::spawn(&config).expect("server builds");
         wait_for_port(setup.port);

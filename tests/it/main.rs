@@ -2,6 +2,7 @@
 //! SQLite files. One test binary (faster to build); cargo-nextest runs each
 //! test in its own process.
 
+mod chain;
 mod cross_dialect;
 mod diagnostics;
 mod easemob_hx;
