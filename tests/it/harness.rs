@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
+use deadpool_sqlite::rusqlite;
 use imbridge::config::Config;
 use imbridge::server::Running;
 use reqwest::Method;
@@ -16,6 +17,11 @@ use tempfile::TempDir;
 pub const APP_KEY: &str = "testappkey00000000000001";
 /// The JMessage master secret every test server uses.
 pub const MASTER_SECRET: &str = "test-master-secret";
+/// A second JMessage app some servers also serve (the app key of the seed's
+/// cross-app examples).
+pub const OTHER_APP_KEY: &str = "4f7aef34fb361292c566a1cd";
+/// The master secret of the second app.
+pub const OTHER_MASTER_SECRET: &str = "other-master-secret";
 
 /// The repository root.
 pub fn repo() -> PathBuf {
@@ -49,6 +55,8 @@ pub struct Setup {
     pub admin_port: u16,
     /// Temp dir holding the database and media.
     pub dir: TempDir,
+    /// Extra `key = value` lines of the `[providers.embedded]` table.
+    pub embedded: String,
 }
 
 impl Setup {
@@ -58,7 +66,16 @@ impl Setup {
             port: free_port(),
             admin_port: free_port(),
             dir: tempfile::tempdir().unwrap(),
+            embedded: String::new(),
         }
+    }
+
+    /// The same setup with more settings of the embedded store, as TOML
+    /// `key = value` lines (e.g. `retract_window_secs = 1`).
+    pub fn with_embedded(mut self, lines: &str) -> Self {
+        self.embedded.push_str(lines);
+        self.embedded.push('\n');
+        self
     }
 
     /// The config text: all frontends on one port over the embedded store,
@@ -83,7 +100,7 @@ kind = "embedded"
 path = "{dir}/imbridge.db"
 media_dir = "{dir}/media"
 media_base_url = "http://127.0.0.1:{port}/media"
-
+{embedded}
 [frontends.jmessage.params]
 master_secret = "{MASTER_SECRET}"
 {extra}
@@ -91,14 +108,8 @@ master_secret = "{MASTER_SECRET}"
             mappings = mappings.display(),
             port = self.port,
             admin = self.admin_port,
+            embedded = self.embedded,
         )
-    }
-
-    /// Writes the config to a file in the temp dir.
-    pub fn write_config(&self, extra: &str) -> PathBuf {
-        let path = self.dir.path().join("imbridge.toml");
-        std::fs::write(&path, self.config_text(extra)).unwrap();
-        path
     }
 }
 
@@ -106,8 +117,6 @@ master_secret = "{MASTER_SECRET}"
 pub struct Imbridge {
     /// `http://127.0.0.1:PORT`.
     pub base: String,
-    /// `http://127.0.0.1:ADMIN_PORT`.
-    pub admin: String,
     /// Ports and temp dir.
     pub setup: Setup,
     /// HTTP client.
@@ -134,37 +143,54 @@ impl Imbridge {
         wait_for_port(setup.admin_port);
         Imbridge {
             base: format!("http://127.0.0.1:{}", setup.port),
-            admin: format!("http://127.0.0.1:{}", setup.admin_port),
             setup,
             http: reqwest::Client::new(),
             _running: running,
         }
     }
 
-    /// A JMessage client with the right credentials.
-    pub fn jm(&self) -> Jm {
-        Jm {
-            base: self.base.clone(),
-            http: self.http.clone(),
-            auth: Some((APP_KEY.into(), MASTER_SECRET.into())),
-        }
+    /// A server that also serves the JMessage app `OTHER_APP_KEY` on a listener
+    /// of its own, over the same store; returns it with a client of that app.
+    pub fn start_with_other_app() -> (Self, Jm) {
+        let port = free_port();
+        let im = Self::start_with(&format!(
+            r#"
+[frontends.other]
+dialect = "jmessage"
+listen = "127.0.0.1:{port}"
+app_key = "{OTHER_APP_KEY}"
+
+[frontends.other.params]
+master_secret = "{OTHER_MASTER_SECRET}"
+"#
+        ));
+        wait_for_port(port);
+        let other = Jm {
+            base: format!("http://127.0.0.1:{port}"),
+            http: im.http.clone(),
+            auth: Some((OTHER_APP_KEY.into(), OTHER_MASTER_SECRET.into())),
+        };
+        (im, other)
     }
 
-    /// The Prometheus text of the admin listener.
-    pub async fn metrics(&self) -> String {
-        self.http
-            .get(format!("{}/metrics", self.admin))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
+    /// A JMessage client with the right credentials.
+    pub fn jm(&self) -> Jm {
+        Jm::for_port(self.setup.port)
     }
 
     /// The path of the SQLite file.
     pub fn db_path(&self) -> PathBuf {
         self.setup.dir.path().join("imbridge.db")
+    }
+
+    /// A read-only connection to the store's SQLite file, to check what an
+    /// endpoint without a read-back API stored.
+    pub fn db(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open_with_flags(
+            self.db_path(),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .expect("the store's database opens")
     }
 }
 
@@ -209,6 +235,13 @@ impl Answer {
         self
     }
 
+    /// Asserts the status and an empty body (JMessage's 204 and batch-delete 200).
+    pub fn expect_empty(self, status: u16) -> Self {
+        let a = self.expect(status);
+        assert!(a.text.is_empty(), "expected an empty body, got {}", a.text);
+        a
+    }
+
     /// Asserts a JMessage error answer: status and error code.
     pub fn expect_jm_error(self, status: u16, code: i64) -> Self {
         assert_eq!(
@@ -242,6 +275,15 @@ pub struct Jm {
 }
 
 impl Jm {
+    /// A client of the test app for a server listening on `port`.
+    pub fn for_port(port: u16) -> Jm {
+        Jm {
+            base: format!("http://127.0.0.1:{port}"),
+            http: reqwest::Client::new(),
+            auth: Some((APP_KEY.into(), MASTER_SECRET.into())),
+        }
+    }
+
     /// The same client with other credentials (or none).
     pub fn with_auth(&self, auth: Option<(&str, &str)>) -> Jm {
         Jm {
@@ -351,9 +393,4 @@ pub fn assert_shape(value: &Value, shape: &[(&str, &str)], exact: bool) {
             );
         }
     }
-}
-
-/// Path of a file under `tests/`.
-pub fn test_file(rel: &str) -> PathBuf {
-    repo().join("tests").join(rel)
 }

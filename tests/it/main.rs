@@ -4,4 +4,6 @@
 
 mod diagnostics;
 mod harness;
+mod jm;
+mod jmessage_endpoints;
 mod jmessage_errors;
