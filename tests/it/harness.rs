@@ -3,6 +3,7 @@
 
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -28,14 +29,29 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// A free loopback port (bound then released; the OS will not hand it out
-/// again at once).
+/// A free loopback port for a test server.
+///
+/// Not `bind(0)`: the kernel may hand the same ephemeral port to a test
+/// running in parallel, or to an outgoing connection, before our server binds
+/// it; pingora then retries the bind forever while `wait_for_port` connects
+/// to the other server. Ports come from below the ephemeral range
+/// (32768-60999 on Linux), from a block of this process (nextest runs each
+/// test in its own process) and a counter (tests sharing a process), and are
+/// checked free by binding.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    const FIRST: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    const BLOCK: u32 = 64;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let block = std::process::id() % (SPAN / BLOCK) * BLOCK;
+    for _ in 0..SPAN {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = u16::try_from(FIRST + (block + n) % SPAN).unwrap();
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in {FIRST}..{}", FIRST + SPAN);
 }
 
 /// Waits until something accepts connections on `port`.
