@@ -127,6 +127,13 @@ master_secret = "{MASTER_SECRET}"
             embedded = self.embedded,
         )
     }
+
+    /// Writes the config to a file in the temp dir.
+    pub fn write_config(&self, extra: &str) -> PathBuf {
+        let path = self.dir.path().join("imbridge.toml");
+        std::fs::write(&path, self.config_text(extra)).unwrap();
+        path
+    }
 }
 
 /// A running imbridge.

@@ -7,3 +7,4 @@ mod harness;
 mod jm;
 mod jmessage_endpoints;
 mod jmessage_errors;
+mod persistence;
