@@ -140,6 +140,8 @@ master_secret = "{MASTER_SECRET}"
 pub struct Imbridge {
     /// `http://127.0.0.1:PORT`.
     pub base: String,
+    /// `http://127.0.0.1:ADMIN_PORT`.
+    pub admin: String,
     /// Ports and temp dir.
     pub setup: Setup,
     /// HTTP client.
@@ -166,6 +168,7 @@ impl Imbridge {
         wait_for_port(setup.admin_port);
         Imbridge {
             base: format!("http://127.0.0.1:{}", setup.port),
+            admin: format!("http://127.0.0.1:{}", setup.admin_port),
             setup,
             http: reqwest::Client::new(),
             _running: running,
@@ -199,6 +202,18 @@ master_secret = "{OTHER_MASTER_SECRET}"
     /// A JMessage client with the right credentials.
     pub fn jm(&self) -> Jm {
         Jm::for_port(self.setup.port)
+    }
+
+    /// The Prometheus text of the admin listener.
+    pub async fn metrics(&self) -> String {
+        self.http
+            .get(format!("{}/metrics", self.admin))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
     }
 
     /// The path of the SQLite file.
@@ -416,4 +431,9 @@ pub fn assert_shape(value: &Value, shape: &[(&str, &str)], exact: bool) {
             );
         }
     }
+}
+
+/// Path of a file under `tests/`.
+pub fn test_file(rel: &str) -> PathBuf {
+    repo().join("tests").join(rel)
 }

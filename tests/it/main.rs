@@ -8,3 +8,4 @@ mod jm;
 mod jmessage_endpoints;
 mod jmessage_errors;
 mod persistence;
+mod sdk_jmessage;
