@@ -19,7 +19,11 @@ pub struct Spanned<T> {
 
 /// Parses YAML text, or records where the syntax is broken.
 pub fn parse(text: &str, d: &mut Diagnostics) -> Option<Node> {
-    let options = LoaderOptions::default().error_on_duplicate_keys(true);
+    // Quoted scalars stay strings (`"True"`, `"12"`): without this the loader
+    // coerces every scalar, quoted or not.
+    let options = LoaderOptions::default()
+        .error_on_duplicate_keys(true)
+        .prevent_coercion(true);
     match marked_yaml::parse_yaml_with_options(0, text, options) {
         Ok(node) => Some(node),
         Err(err) => {

@@ -86,8 +86,15 @@ pub fn build(config: &Config) -> anyhow::Result<(Server, Arc<State>)> {
 
 /// Runs until SIGTERM (graceful: in-flight requests finish) or SIGINT.
 pub fn run(config: &Config) -> anyhow::Result<()> {
-    let (server, _state) = build(config)?;
+    let (server, state) = build(config)?;
     server.run(RunArgs::default());
+    // pingora's runtimes are gone by now, and the SQLite pool closes its
+    // connections on tokio's blocking pool: dropping the state here without
+    // a runtime panics (exit code 101 after SIGTERM). Drop it inside one; the
+    // runtime's own drop waits for those closes.
+    tokio::runtime::Builder::new_current_thread()
+        .build()?
+        .block_on(async move { drop(state) });
     Ok(())
 }
 

@@ -3,9 +3,11 @@
 
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
+use deadpool_sqlite::rusqlite;
 use imbridge::config::Config;
 use imbridge::server::Running;
 use reqwest::Method;
@@ -30,20 +32,40 @@ pub const ALL_FRONTENDS: &[&str] = &[
     "wildfire",
     "rongcloud-app",
 ];
+/// A second JMessage app some servers also serve (the app key of the seed's
+/// cross-app examples).
+pub const OTHER_APP_KEY: &str = "4f7aef34fb361292c566a1cd";
+/// The master secret of the second app.
+pub const OTHER_MASTER_SECRET: &str = "other-master-secret";
 
 /// The repository root.
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// A free loopback port (bound then released; the OS will not hand it out
-/// again at once).
+/// A free loopback port for a test server.
+///
+/// Not `bind(0)`: the kernel may hand the same ephemeral port to a test
+/// running in parallel, or to an outgoing connection, before our server binds
+/// it; pingora then retries the bind forever while `wait_for_port` connects
+/// to the other server. Ports come from below the ephemeral range
+/// (32768-60999 on Linux), from a block of this process (nextest runs each
+/// test in its own process) and a counter (tests sharing a process), and are
+/// checked free by binding.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    const FIRST: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    const BLOCK: u32 = 64;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let block = std::process::id() % (SPAN / BLOCK) * BLOCK;
+    for _ in 0..SPAN {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = u16::try_from(FIRST + (block + n) % SPAN).unwrap();
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in {FIRST}..{}", FIRST + SPAN);
 }
 
 /// Waits until something accepts connections on `port`.
@@ -63,6 +85,8 @@ pub struct Setup {
     pub admin_port: u16,
     /// Temp dir holding the database and media.
     pub dir: TempDir,
+    /// Extra `key = value` lines of the `[providers.embedded]` table.
+    pub embedded: String,
 }
 
 impl Setup {
@@ -72,7 +96,16 @@ impl Setup {
             port: free_port(),
             admin_port: free_port(),
             dir: tempfile::tempdir().unwrap(),
+            embedded: String::new(),
         }
+    }
+
+    /// The same setup with more settings of the embedded store, as TOML
+    /// `key = value` lines (e.g. `retract_window_secs = 1`).
+    pub fn with_embedded(mut self, lines: &str) -> Self {
+        self.embedded.push_str(lines);
+        self.embedded.push('\n');
+        self
     }
 
     /// The config text: all five frontends on one port over the embedded
@@ -131,7 +164,7 @@ kind = "embedded"
 path = "{dir}/imbridge.db"
 media_dir = "{dir}/media"
 media_base_url = "http://127.0.0.1:{port}/media"
-
+{embedded}
 # The accounts of WildfireChat's /admin/customer and haorenao's
 # /im/customer_service_get_info/, as the seeds show them.
 [providers.embedded.customer]
@@ -148,6 +181,7 @@ name = "客服"
             mappings = mappings.display(),
             port = self.port,
             admin = self.admin_port,
+            embedded = self.embedded,
         )
     }
 
@@ -211,13 +245,33 @@ impl Imbridge {
         }
     }
 
+    /// A server that also serves the JMessage app `OTHER_APP_KEY` on a listener
+    /// of its own, over the same store; returns it with a client of that app.
+    pub fn start_with_other_app() -> (Self, Jm) {
+        let port = free_port();
+        let im = Self::start_with(&format!(
+            r#"
+[frontends.other]
+dialect = "jmessage"
+listen = "127.0.0.1:{port}"
+app_key = "{OTHER_APP_KEY}"
+
+[frontends.other.params]
+master_secret = "{OTHER_MASTER_SECRET}"
+"#
+        ));
+        wait_for_port(port);
+        let other = Jm {
+            base: format!("http://127.0.0.1:{port}"),
+            http: im.http.clone(),
+            auth: Some((OTHER_APP_KEY.into(), OTHER_MASTER_SECRET.into())),
+        };
+        (im, other)
+    }
+
     /// A JMessage client with the right credentials.
     pub fn jm(&self) -> Jm {
-        Jm {
-            base: self.base.clone(),
-            http: self.http.clone(),
-            auth: Some((APP_KEY.into(), MASTER_SECRET.into())),
-        }
+        Jm::for_port(self.setup.port)
     }
 
     /// The Prometheus text of the admin listener.
@@ -353,6 +407,16 @@ impl Imbridge {
             token: token.map(String::from),
         }
     }
+
+    /// A read-only connection to the store's SQLite file, to check what an
+    /// endpoint without a read-back API stored.
+    pub fn db(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open_with_flags(
+            self.db_path(),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .expect("the store's database opens")
+    }
 }
 
 /// An HTTP answer: status, headers and body (JSON when it parses).
@@ -401,6 +465,13 @@ impl Answer {
         self
     }
 
+    /// Asserts the status and an empty body (JMessage's 204 and batch-delete 200).
+    pub fn expect_empty(self, status: u16) -> Self {
+        let a = self.expect(status);
+        assert!(a.text.is_empty(), "expected an empty body, got {}", a.text);
+        a
+    }
+
     /// Asserts a JMessage error answer: status and error code.
     pub fn expect_jm_error(self, status: u16, code: i64) -> Self {
         assert_eq!(
@@ -434,6 +505,15 @@ pub struct Jm {
 }
 
 impl Jm {
+    /// A client of the test app for a server listening on `port`.
+    pub fn for_port(port: u16) -> Jm {
+        Jm {
+            base: format!("http://127.0.0.1:{port}"),
+            http: reqwest::Client::new(),
+            auth: Some((APP_KEY.into(), MASTER_SECRET.into())),
+        }
+    }
+
     /// The same client with other credentials (or none).
     pub fn with_auth(&self, auth: Option<(&str, &str)>) -> Jm {
         Jm {

@@ -9,6 +9,10 @@ mod easemob_hx;
 mod haorenao;
 #[allow(dead_code)] // shared helpers: not every test module uses every one
 mod harness;
+mod jm;
+mod jmessage_endpoints;
 mod jmessage_errors;
+mod persistence;
 mod rongcloud_app;
+mod sdk_jmessage;
 mod wildfire;
