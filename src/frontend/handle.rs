@@ -292,6 +292,12 @@ fn run_check(check: &Check, input: &Value) -> Result<(), Error> {
             .all(|v| v.as_array().is_none_or(|a| a.len() >= *n)),
         CheckRule::MaxBytes(n) => values.iter().all(|v| scalar_text(v).len() <= *n),
         CheckRule::MinBytes(n) => values.iter().all(|v| scalar_text(v).len() >= *n),
+        CheckRule::SameAs(other) => {
+            let expected = found(other, input).map(|v| scalar_text(&v));
+            values
+                .iter()
+                .all(|v| expected.as_deref() == Some(scalar_text(v).as_str()))
+        }
         CheckRule::OneOf(options) => values.iter().all(|v| {
             options
                 .iter()

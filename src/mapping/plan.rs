@@ -123,6 +123,9 @@ pub enum CheckRule {
     MinBytes(usize),
     /// One of these values.
     OneOf(Vec<Value>),
+    /// The same text as what another path finds (e.g. a path parameter and a
+    /// frontend param: `{path: $.path.org, same_as: $.config.org_name}`).
+    SameAs(Path),
 }
 
 /// How a successful result is rendered.

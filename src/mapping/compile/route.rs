@@ -285,6 +285,7 @@ const CHECK_KEYS: &[&str] = &[
     "max",
     "min",
     "one_of",
+    "same_as",
     "error",
     "message",
 ];
@@ -338,9 +339,12 @@ fn check(node: &Node, d: &mut Diagnostics) -> Option<Check> {
             }
         }
     }
+    if let Some(other) = f.get("same_as") {
+        rules.push(CheckRule::SameAs(input_path(other, d)?));
+    }
     if rules.len() != 1 {
         d.error(&f.span(), "E003", "a check needs exactly one rule")
-            .hint("rules: required, is, max_items, min_items, max_bytes, min_bytes, max_chars, max, min, one_of");
+            .hint("rules: required, is, max_items, min_items, max_bytes, min_bytes, max_chars, max, min, one_of, same_as");
         return None;
     }
     let (kind, reason) = match f.string("error", d) {
@@ -377,6 +381,9 @@ fn default_message(rule: &CheckRule, path: &str) -> String {
         CheckRule::MinItems(n) => format!("{field} needs at least {n} items"),
         CheckRule::MaxBytes(n) => format!("{field} is longer than {n} bytes"),
         CheckRule::MinBytes(n) => format!("{field} is shorter than {n} bytes"),
+        CheckRule::SameAs(other) => {
+            format!("{field} must be {}", other.text().trim_start_matches("$."))
+        }
         CheckRule::OneOf(values) => format!(
             "{field} must be one of {}",
             values
