@@ -16,6 +16,7 @@ use crate::mapping::diag::{self, Diagnostic};
 use crate::mapping::plan::{Dialect, Segment};
 use crate::metrics::Metrics;
 use crate::provider::embedded::EmbeddedProvider;
+use crate::provider::ids::IdMapped;
 use crate::provider::vendor::VendorProvider;
 use crate::provider::{CallContext, Provider, SharedProvider};
 use crate::store::Store;
@@ -215,6 +216,17 @@ impl Registry {
                 ));
                 continue;
             };
+            let provider = match (&providers.store, &dialect.inbound) {
+                (Some(store), Some(inbound)) if !inbound.integer_ids.is_empty() => {
+                    let mapped: SharedProvider = Arc::new(IdMapped::new(
+                        provider.clone(),
+                        store.clone(),
+                        inbound.integer_ids.clone(),
+                    ));
+                    mapped
+                }
+                _ => provider.clone(),
+            };
             let app_key = fc.app_key.clone().unwrap_or_else(|| config.app_key.clone());
             let params = fc
                 .params
@@ -226,7 +238,7 @@ impl Registry {
                 dialect.clone(),
                 app_key,
                 &params,
-                provider.clone(),
+                provider,
                 providers.store.clone(),
             ) {
                 Ok(fe) => {

@@ -1,7 +1,8 @@
 //! imbridge's own state, whatever the providers: the tokens it issues to
 //! callers of dialects that log in through it (kept as SHA-256 digests, never
-//! in clear), and password hashes of users registered through imbridge on
-//! providers that cannot check passwords themselves. A SQLite file next to the
+//! in clear), password hashes of users registered through imbridge on
+//! providers that cannot check passwords themselves, and the ID map: stable
+//! integers for provider ids a frontend's integer ids cannot carry. A SQLite file next to the
 //! data (`[store] path`), so both survive restarts.
 
 use std::path::Path;
@@ -14,6 +15,7 @@ use sha2::{Digest, Sha256};
 
 use crate::auth::password::{HashParams, Passwords};
 use crate::canonical::auth::TokenScope;
+use crate::canonical::ids::IdKind;
 use crate::canonical::{Error, Reason, Result};
 use crate::sqlite::Db;
 
@@ -55,7 +57,21 @@ CREATE TABLE credentials (
     PRIMARY KEY (app_key, username)
 ) WITHOUT ROWID;
 "#,
+    r#"
+CREATE TABLE id_map (
+    provider TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    external INTEGER NOT NULL,
+    internal TEXT NOT NULL,
+    PRIMARY KEY (provider, kind, internal),
+    UNIQUE (provider, kind, external)
+);
+"#,
 ];
+
+/// The first integer the ID map hands out: far above the ids vendors assign,
+/// below 2^53 so JavaScript clients read it exactly.
+pub const FIRST_MAPPED_ID: i64 = 1_000_000_000_000_000;
 
 /// What a valid token stands for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,6 +90,8 @@ pub struct TokenRecord {
 pub struct Store {
     db: Db,
     passwords: Passwords,
+    /// ID map entries seen, both directions (they never change once made).
+    ids: moka::future::Cache<(String, IdKind, bool, String), String>,
     /// Recently verified tokens by digest (bounded staleness: 30 s).
     verified: moka::future::Cache<String, TokenRecord>,
 }
@@ -95,6 +113,7 @@ impl Store {
         Ok(Store {
             db: Db::open(path, 2, MIGRATIONS, "state")?,
             passwords: Passwords::new(HashParams::default())?,
+            ids: moka::future::Cache::new(1_000_000),
             verified: moka::future::Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(Duration::from_secs(30))
@@ -265,6 +284,88 @@ impl Store {
     }
 }
 
+impl Store {
+    /// The integer standing for provider id `internal`, made on first use.
+    pub async fn external_id(
+        &self,
+        provider: &str,
+        kind: IdKind,
+        internal: &str,
+    ) -> Result<String> {
+        let key = (provider.to_string(), kind, true, internal.to_string());
+        if let Some(v) = self.ids.get(&key).await {
+            return Ok(v);
+        }
+        let (p, k, i) = (provider.to_string(), kind.as_str(), internal.to_string());
+        let external: i64 = self
+            .db
+            .write(move |c| {
+                let found: Option<i64> = c
+                    .query_row(
+                        "SELECT external FROM id_map WHERE provider = ?1 AND kind = ?2 AND internal = ?3",
+                        (&p, k, &i),
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                if let Some(e) = found {
+                    return Ok(e);
+                }
+                let next: i64 = c.query_row(
+                    "SELECT COALESCE(MAX(external) + 1, ?3) FROM id_map WHERE provider = ?1 AND kind = ?2",
+                    (&p, k, FIRST_MAPPED_ID),
+                    |r| r.get(0),
+                )?;
+                c.execute(
+                    "INSERT INTO id_map (provider, kind, external, internal) VALUES (?1, ?2, ?3, ?4)",
+                    (&p, k, next, &i),
+                )?;
+                Ok(next)
+            })
+            .await?;
+        let external = external.to_string();
+        self.ids.insert(key, external.clone()).await;
+        self.ids
+            .insert(
+                (provider.to_string(), kind, false, external.clone()),
+                internal.to_string(),
+            )
+            .await;
+        Ok(external)
+    }
+
+    /// The provider id an integer stands for, if the map made it.
+    pub async fn internal_id(
+        &self,
+        provider: &str,
+        kind: IdKind,
+        external: &str,
+    ) -> Result<Option<String>> {
+        let key = (provider.to_string(), kind, false, external.to_string());
+        if let Some(v) = self.ids.get(&key).await {
+            return Ok(Some(v));
+        }
+        let Ok(number) = external.parse::<i64>() else {
+            return Ok(None);
+        };
+        let (p, k) = (provider.to_string(), kind.as_str());
+        let found: Option<String> = self
+            .db
+            .read(move |c| {
+                Ok(c.query_row(
+                    "SELECT internal FROM id_map WHERE provider = ?1 AND kind = ?2 AND external = ?3",
+                    (&p, k, number),
+                    |r| r.get(0),
+                )
+                .optional()?)
+            })
+            .await?;
+        if let Some(v) = &found {
+            self.ids.insert(key, v.clone()).await;
+        }
+        Ok(found)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -315,6 +416,58 @@ mod tests {
         let reopened = Store::open(&dir.path().join("state.db")).unwrap();
         let rec = reopened.verify("app", &u, i64::MAX - 1).await.unwrap();
         assert_eq!(rec.subject.as_deref(), Some("alice"));
+    }
+
+    #[tokio::test]
+    async fn id_map_is_stable_and_persistent() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let store = Store::open(&path).unwrap();
+        let a = store
+            .external_id("rc", IdKind::Group, "grp-a")
+            .await
+            .unwrap();
+        let b = store
+            .external_id("rc", IdKind::Group, "grp-b")
+            .await
+            .unwrap();
+        assert_eq!(a, FIRST_MAPPED_ID.to_string());
+        assert_eq!(b, (FIRST_MAPPED_ID + 1).to_string());
+        assert_eq!(
+            store
+                .external_id("rc", IdKind::Group, "grp-a")
+                .await
+                .unwrap(),
+            a
+        );
+        assert_eq!(
+            store
+                .external_id("rc", IdKind::Chatroom, "grp-a")
+                .await
+                .unwrap(),
+            a
+        );
+        drop(store);
+        let store = Store::open(&path).unwrap();
+        assert_eq!(
+            store
+                .internal_id("rc", IdKind::Group, &b)
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("grp-b")
+        );
+        assert_eq!(
+            store.internal_id("other", IdKind::Group, &b).await.unwrap(),
+            None
+        );
+        assert_eq!(
+            store
+                .external_id("rc", IdKind::Group, "grp-b")
+                .await
+                .unwrap(),
+            b
+        );
     }
 
     #[tokio::test]

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod common;
 pub mod error;
 pub mod group;
+pub mod ids;
 pub mod message;
 pub mod model;
 pub mod op;

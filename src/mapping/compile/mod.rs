@@ -274,7 +274,14 @@ fn parse_offset(text: &str) -> Option<i32> {
     (h <= 14 && m < 60).then_some(sign * (h * 3600 + m * 60))
 }
 
-const INBOUND: &[&str] = &["prefixes", "content_type", "auth", "errors", "routes"];
+const INBOUND: &[&str] = &[
+    "prefixes",
+    "content_type",
+    "auth",
+    "errors",
+    "ids",
+    "routes",
+];
 
 fn inbound(node: &Node, cx: &FileContext, d: &mut Diagnostics) -> Option<Inbound> {
     let f = Fields::new(node, "inbound", INBOUND, d)?;
@@ -309,11 +316,34 @@ fn inbound(node: &Node, cx: &FileContext, d: &mut Diagnostics) -> Option<Inbound
         None => Vec::new(),
     };
     route::check_collisions(&routes, d);
+    let mut integer_ids = Vec::new();
+    for (kind, ty) in f.entries("ids", d) {
+        let Some(k) = crate::canonical::ids::IdKind::parse(&kind.value) else {
+            d.error_len(
+                &kind.span,
+                kind.value.chars().count(),
+                "E004",
+                format!("unknown id kind `{}`", kind.value),
+            )
+            .hint("id kinds: group, chatroom");
+            continue;
+        };
+        match yaml::string(ty, "id type", d).map(|t| t.value) {
+            Some(t) if t == "integer" => integer_ids.push(k),
+            Some(t) if t == "string" => {}
+            Some(t) => {
+                d.error(ty.span(), "E004", format!("unknown id type `{t}`"))
+                    .hint("id types: integer, string");
+            }
+            None => {}
+        }
+    }
     Some(Inbound {
         prefixes,
         content_type,
         auth: Arc::new(auth),
         errors,
         routes,
+        integer_ids,
     })
 }

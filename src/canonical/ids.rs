@@ -1,0 +1,161 @@
+//! Where group and chatroom ids are in canonical requests and results, so an
+//! id translation (the ID map) can rewrite them without knowing each type:
+//! `visit_op` and `visit_output` call `f` with every id and its kind.
+
+use super::model::{Conversation, FileInfo, Group, Room, TargetType};
+use super::op::{Op, Output};
+
+/// Kinds of ids a frontend may need as integers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IdKind {
+    /// A group id.
+    Group,
+    /// A chatroom id.
+    Chatroom,
+}
+
+impl IdKind {
+    /// The name used in mapping files and the store.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IdKind::Group => "group",
+            IdKind::Chatroom => "chatroom",
+        }
+    }
+
+    /// Parses a mapping-file name.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "group" => Some(IdKind::Group),
+            "chatroom" => Some(IdKind::Chatroom),
+            _ => None,
+        }
+    }
+
+    fn of_target(t: TargetType) -> Option<Self> {
+        match t {
+            TargetType::User => None,
+            TargetType::Group => Some(IdKind::Group),
+            TargetType::Chatroom => Some(IdKind::Chatroom),
+        }
+    }
+
+    fn of_conversation(c: &Conversation) -> Option<Self> {
+        match c.kind {
+            1 => Some(IdKind::Group),
+            2 => Some(IdKind::Chatroom),
+            _ => None,
+        }
+    }
+}
+
+/// A callback over ids.
+pub type Visit<'a> = &'a mut dyn FnMut(IdKind, &mut String);
+
+fn all(kind: IdKind, ids: &mut [String], f: Visit) {
+    for id in ids {
+        f(kind, id);
+    }
+}
+
+fn conversation(c: &mut Conversation, f: Visit) {
+    if let Some(kind) = IdKind::of_conversation(c) {
+        f(kind, &mut c.target);
+    }
+}
+
+/// Calls `f` with every group or chatroom id of a request.
+pub fn visit_op(op: &mut Op, f: Visit) {
+    use IdKind::{Chatroom, Group};
+    match op {
+        Op::GroupGet(r) | Op::GroupDismiss(r) => f(Group, &mut r.group_id),
+        Op::GroupUpdate(r) => f(Group, &mut r.group_id),
+        Op::GroupMembersUpdate(r) => f(Group, &mut r.group_id),
+        Op::GroupMembersList(r) => f(Group, &mut r.group_id),
+        Op::GroupJoin(r) | Op::GroupQuit(r) => f(Group, &mut r.group_id),
+        Op::GroupMute(r) => f(Group, &mut r.group_id),
+        Op::GroupOwnerTransfer(r) => f(Group, &mut r.group_id),
+        Op::GroupShield(r) => {
+            all(Group, &mut r.add, f);
+            all(Group, &mut r.remove, f);
+        }
+        Op::UserNodisturbSet(r) => {
+            all(Group, &mut r.group.add, f);
+            all(Group, &mut r.group.remove, f);
+        }
+        Op::GroupSync(r) => {
+            for g in r.groups.iter_mut().flatten() {
+                f(Group, &mut g.id);
+            }
+        }
+        Op::GroupCreate(r) => {
+            if let Some(id) = &mut r.id {
+                f(Group, id);
+            }
+        }
+        Op::ChatroomCreate(r) => {
+            if let Some(id) = &mut r.id {
+                f(Chatroom, id);
+            }
+        }
+        Op::ChatroomGet(r) => all(Chatroom, &mut r.ids, f),
+        Op::ChatroomUpdate(r) => f(Chatroom, &mut r.id),
+        Op::ChatroomDelete(r) => f(Chatroom, &mut r.id),
+        Op::ChatroomMute(r) => f(Chatroom, &mut r.id),
+        Op::ChatroomMembersUpdate(r) => f(Chatroom, &mut r.id),
+        Op::ChatroomMembersList(r) => f(Chatroom, &mut r.id),
+        Op::MessageSend(r) => {
+            if let Some(kind) = IdKind::of_target(r.target_type) {
+                all(kind, &mut r.targets, f);
+            }
+        }
+        Op::ConversationTopSet(r) => conversation(&mut r.conversation, f),
+        Op::ConversationTopGet(r) => conversation(&mut r.conversation, f),
+        Op::ConversationFilesList(r) => conversation(&mut r.conversation, f),
+        _ => {}
+    }
+}
+
+fn group(g: &mut Group, f: Visit) {
+    f(IdKind::Group, &mut g.id);
+}
+
+fn room(r: &mut Room, f: Visit) {
+    f(IdKind::Chatroom, &mut r.id);
+}
+
+fn file(file: &mut FileInfo, f: Visit) {
+    if let Some(kind) = IdKind::of_target(file.target_type) {
+        f(kind, &mut file.target);
+    }
+}
+
+/// Calls `f` with every group or chatroom id of a result (`op` is the request
+/// it answers, for ids whose kind the request tells).
+pub fn visit_output(out: &mut Output, op: &Op, f: Visit) {
+    match out {
+        Output::GroupCreate(g) | Output::GroupGet(g) | Output::GroupJoin(g) => group(g, f),
+        Output::UserGroupsList(items) => items.items.iter_mut().for_each(|g| group(g, f)),
+        Output::GroupList(page) => page.items.iter_mut().for_each(|g| group(g, f)),
+        Output::GroupMembersList(page) => group(&mut page.group, f),
+        Output::ChatroomCreate(r) => room(r, f),
+        Output::ChatroomGet(items) | Output::UserChatroomsList(items) => {
+            items.items.iter_mut().for_each(|r| room(r, f))
+        }
+        Output::ChatroomList(page) => page.items.iter_mut().for_each(|r| room(r, f)),
+        Output::MessageSend(sent) => {
+            if let Op::MessageSend(req) = op {
+                if let Some(kind) = IdKind::of_target(req.target_type) {
+                    sent.deliveries
+                        .iter_mut()
+                        .for_each(|d| f(kind, &mut d.target));
+                }
+            }
+        }
+        Output::FileGet(info) => file(info, f),
+        Output::UserFilesList(items) | Output::ConversationFilesList(items) => {
+            items.items.iter_mut().for_each(|i| file(i, f))
+        }
+        _ => {}
+    }
+}
