@@ -43,6 +43,15 @@ pub struct Metrics {
     /// `imbridge_token_cache_total{provider,event}`: hit, miss, fetch,
     /// fetch_failure, invalidated.
     pub token_cache: IntCounterVec,
+    /// `imbridge_reloads_total{trigger,result}`: config and mapping reloads
+    /// (trigger: signal, file, admin; result: ok, failed).
+    pub reloads: IntCounterVec,
+    /// `imbridge_config_last_reload_success_timestamp_seconds`: when the
+    /// running config and mappings were loaded.
+    pub last_reload: prometheus::Gauge,
+    /// `imbridge_config_last_reload_successful`: 1 when the last reload
+    /// attempt worked, 0 when it failed (the previous version still serves).
+    pub last_reload_ok: prometheus::IntGauge,
 }
 
 fn histogram(name: &str, help: &str, labels: &[&str], buckets: &[f64]) -> HistogramVec {
@@ -118,6 +127,21 @@ impl Metrics {
                 "Vendor token cache events: hit, miss, fetch, fetch_failure, invalidated.",
                 &["provider", "event"],
             ),
+            reloads: counter(
+                "imbridge_reloads_total",
+                "Config and mapping reloads by trigger (signal, file, admin) and result (ok, failed).",
+                &["trigger", "result"],
+            ),
+            last_reload: prometheus::Gauge::new(
+                "imbridge_config_last_reload_success_timestamp_seconds",
+                "When the running config and mappings were loaded (Unix seconds).",
+            )
+            .expect("static metric definition"),
+            last_reload_ok: prometheus::IntGauge::new(
+                "imbridge_config_last_reload_successful",
+                "1 when the last reload attempt worked, 0 when it failed and the previous version still serves.",
+            )
+            .expect("static metric definition"),
         };
         for c in [
             Box::new(m.requests.clone()) as Box<dyn prometheus::core::Collector>,
@@ -130,9 +154,14 @@ impl Metrics {
             Box::new(m.provider_calls.clone()),
             Box::new(m.provider_call_duration.clone()),
             Box::new(m.token_cache.clone()),
+            Box::new(m.reloads.clone()),
+            Box::new(m.last_reload.clone()),
+            Box::new(m.last_reload_ok.clone()),
         ] {
             m.registry.register(c).expect("unique metric names");
         }
+        m.last_reload.set(chrono::Utc::now().timestamp_millis() as f64 / 1000.0);
+        m.last_reload_ok.set(1);
         m
     }
 
