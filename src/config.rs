@@ -86,7 +86,7 @@ impl Default for ServerConfig {
 }
 
 /// A provider: where operations run.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ProviderConfig {
     /// The built-in SQLite store.

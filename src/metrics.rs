@@ -160,7 +160,8 @@ impl Metrics {
         ] {
             m.registry.register(c).expect("unique metric names");
         }
-        m.last_reload.set(chrono::Utc::now().timestamp_millis() as f64 / 1000.0);
+        m.last_reload
+            .set(chrono::Utc::now().timestamp_millis() as f64 / 1000.0);
         m.last_reload_ok.set(1);
         m
     }

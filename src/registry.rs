@@ -19,7 +19,7 @@ use crate::provider::embedded::EmbeddedProvider;
 use crate::provider::ids::IdMapped;
 use crate::provider::vendor::VendorProvider;
 use crate::provider::{CallContext, Provider, SharedProvider};
-use crate::store::Store;
+use crate::store::{Store, StoreConfig};
 
 /// Why a config and its mappings could not be loaded.
 #[derive(Debug, Default)]
@@ -49,72 +49,107 @@ impl fmt::Display for LoadError {
 impl std::error::Error for LoadError {}
 
 /// The providers of a config and imbridge's own store, opened once and kept
-/// across reloads.
+/// across reloads (a reload reuses every provider whose settings did not
+/// change, so stores stay open and token caches stay warm).
 pub struct Providers {
     map: BTreeMap<String, SharedProvider>,
-    /// The vendor providers, bound to their dialects by `Registry::build`.
-    vendors: Vec<Arc<VendorProvider>>,
+    /// Settings each provider was opened with.
+    configs: BTreeMap<String, ProviderConfig>,
+    /// The vendor providers by name, bound to their dialects by `Registry::build`.
+    vendors: BTreeMap<String, Arc<VendorProvider>>,
+    /// The embedded stores by name.
+    stores: BTreeMap<String, Arc<EmbeddedProvider>>,
     /// The embedded store, when configured (serves media downloads).
     pub embedded: Option<Arc<EmbeddedProvider>>,
-    /// imbridge's own state (issued tokens); none in dry runs.
+    /// imbridge's own state (tokens, passwords, ID map); none in dry runs.
     pub store: Option<Arc<Store>>,
+    store_config: StoreConfig,
 }
 
 impl Providers {
-    /// Opens every configured provider.
+    /// Opens every configured provider and the store.
     pub fn open(config: &Config, metrics: Arc<Metrics>) -> anyhow::Result<Providers> {
-        let mut map = BTreeMap::new();
-        let mut embedded = None;
-        let mut vendors = Vec::new();
+        Self::reopen(config, metrics, None)
+    }
+
+    /// Opens the providers of `config`, reusing those of `previous` whose
+    /// settings are unchanged. Embedded stores and imbridge's store cannot
+    /// move while running: changing their settings needs a restart.
+    pub fn reopen(
+        config: &Config,
+        metrics: Arc<Metrics>,
+        previous: Option<&Providers>,
+    ) -> anyhow::Result<Providers> {
+        let mut out = Providers {
+            map: BTreeMap::new(),
+            configs: config.providers.clone(),
+            vendors: BTreeMap::new(),
+            stores: BTreeMap::new(),
+            embedded: None,
+            store: None,
+            store_config: config.store.clone(),
+        };
         for (name, pc) in &config.providers {
+            let unchanged = previous.is_some_and(|p| p.configs.get(name) == Some(pc));
             let provider: SharedProvider = match pc {
                 ProviderConfig::Embedded(cfg) => {
-                    let e = Arc::new(EmbeddedProvider::open(name, cfg)?);
-                    embedded.get_or_insert_with(|| e.clone());
+                    let e = match previous.and_then(|p| p.stores.get(name)) {
+                        Some(e) if unchanged => e.clone(),
+                        Some(_) => anyhow::bail!(
+                            "changing the settings of embedded provider `{name}` needs a restart"
+                        ),
+                        None => Arc::new(EmbeddedProvider::open(name, cfg)?),
+                    };
+                    out.embedded.get_or_insert_with(|| e.clone());
+                    out.stores.insert(name.clone(), e.clone());
                     e
                 }
                 ProviderConfig::Vendor(cfg) => {
-                    let v = Arc::new(VendorProvider::new(name, cfg, metrics.clone())?);
-                    vendors.push(v.clone());
+                    let v = match previous.and_then(|p| p.vendors.get(name)) {
+                        Some(v) if unchanged => v.clone(),
+                        _ => Arc::new(VendorProvider::new(name, cfg, metrics.clone())?),
+                    };
+                    out.vendors.insert(name.clone(), v.clone());
                     v
                 }
             };
-            map.insert(name.clone(), provider);
+            out.map.insert(name.clone(), provider);
         }
-        let store = Store::open(&config.store.path).map_err(|e| {
-            anyhow::anyhow!("opening the store {}: {e}", config.store.path.display())
-        })?;
-        Ok(Providers {
-            map,
-            vendors,
-            embedded,
-            store: Some(Arc::new(store)),
-        })
+        out.store = Some(match previous.and_then(|p| p.store.clone()) {
+            Some(s) if previous.is_some_and(|p| p.store_config == config.store) => s,
+            Some(_) => anyhow::bail!("changing [store] settings needs a restart"),
+            None => Arc::new(Store::open(&config.store.path).map_err(|e| {
+                anyhow::anyhow!("opening the store {}: {e}", config.store.path.display())
+            })?),
+        });
+        Ok(out)
     }
 
     /// Providers that know their capabilities but open no store and call no
     /// vendor (for `imbridge check`): vendor providers are built (that is
     /// offline), the embedded store is a stand-in.
     pub fn dry(config: &Config) -> anyhow::Result<Providers> {
-        let mut map = BTreeMap::new();
-        let mut vendors = Vec::new();
+        let mut out = Providers {
+            map: BTreeMap::new(),
+            configs: config.providers.clone(),
+            vendors: BTreeMap::new(),
+            stores: BTreeMap::new(),
+            embedded: None,
+            store: None,
+            store_config: config.store.clone(),
+        };
         for (name, pc) in &config.providers {
             let provider: SharedProvider = match pc {
                 ProviderConfig::Embedded(_) => Arc::new(Dry { name: name.clone() }),
                 ProviderConfig::Vendor(cfg) => {
                     let v = Arc::new(VendorProvider::new(name, cfg, Arc::new(Metrics::new()))?);
-                    vendors.push(v.clone());
+                    out.vendors.insert(name.clone(), v.clone());
                     v
                 }
             };
-            map.insert(name.clone(), provider);
+            out.map.insert(name.clone(), provider);
         }
-        Ok(Providers {
-            map,
-            vendors,
-            embedded: None,
-            store: None,
-        })
+        Ok(out)
     }
 
     /// A provider by name.
@@ -156,6 +191,8 @@ pub struct Registry {
     pub listeners: Vec<Listener>,
     /// All compiled dialects.
     pub dialects: Vec<Arc<Dialect>>,
+    /// The providers and store it runs on.
+    pub providers: Arc<Providers>,
 }
 
 /// The path prefix under which the embedded store serves media downloads.
@@ -165,7 +202,7 @@ impl Registry {
     /// Compiles the mappings and builds every frontend of `config`.
     pub fn build(
         config: &Config,
-        providers: &Providers,
+        providers: &Arc<Providers>,
     ) -> std::result::Result<Registry, LoadError> {
         let (dialects, diagnostics) = compile_dir(&config.mappings);
         let mut err = LoadError {
@@ -175,13 +212,13 @@ impl Registry {
         if config.frontends.is_empty() {
             err.problems.push("no frontends are configured".into());
         }
-        for vendor in &providers.vendors {
+        let mut bindings = Vec::new();
+        for vendor in providers.vendors.values() {
             match dialects.iter().find(|d| d.name == vendor.dialect_name()) {
-                Some(d) => {
-                    if let Err(p) = vendor.bind(d.clone()) {
-                        err.problems.push(p);
-                    }
-                }
+                Some(d) => match vendor.prepare(d.clone()) {
+                    Ok(b) => bindings.push((vendor.clone(), b)),
+                    Err(p) => err.problems.push(p),
+                },
                 None if err.diagnostics.is_empty() => err.problems.push(format!(
                     "provider `{}`: no mapping file defines dialect `{}`",
                     vendor.name(),
@@ -271,9 +308,14 @@ impl Registry {
             }
         }
         if err.diagnostics.is_empty() && err.problems.is_empty() {
+            // Only a fully valid build touches the providers.
+            for (vendor, binding) in bindings {
+                vendor.install(binding);
+            }
             Ok(Registry {
                 listeners,
                 dialects,
+                providers: providers.clone(),
             })
         } else {
             Err(err)

@@ -20,7 +20,7 @@ use crate::canonical::{Error, Reason, Result};
 use crate::sqlite::Db;
 
 /// Settings of the store.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StoreConfig {
     /// SQLite file.

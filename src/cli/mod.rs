@@ -58,12 +58,13 @@ fn init_logs(config: &Config) {
 pub fn main(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Serve { config } => {
+            let config_path = config.clone();
             let config = match load(config.as_ref()) {
                 Ok(c) => c,
                 Err(code) => return code,
             };
             init_logs(&config);
-            match crate::server::run(&config) {
+            match crate::server::run(&config, config_path) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("error: {e}");
@@ -77,7 +78,7 @@ pub fn main(cli: Cli) -> ExitCode {
                 Err(code) => return code,
             };
             let providers = match Providers::dry(&config) {
-                Ok(p) => p,
+                Ok(p) => std::sync::Arc::new(p),
                 Err(e) => {
                     eprintln!("error: {e}");
                     return ExitCode::FAILURE;

@@ -134,14 +134,22 @@ mod tests {
             ..CallContext::default()
         };
         // A group whose provider id is a string is seen as a big integer...
-        let named = group_id(&mapped.execute(create(Some("team-a"), "a"), &ctx).await.unwrap());
+        let named = group_id(
+            &mapped
+                .execute(create(Some("team-a"), "a"), &ctx)
+                .await
+                .unwrap(),
+        );
         assert_eq!(named, FIRST_MAPPED_ID.to_string());
         // ...which reaches the provider's group again.
         let get = Op::GroupGet(GroupRef {
             group_id: named.clone(),
             by: None,
         });
-        assert_eq!(group_id(&mapped.execute(get.clone(), &ctx).await.unwrap()), named);
+        assert_eq!(
+            group_id(&mapped.execute(get.clone(), &ctx).await.unwrap()),
+            named
+        );
         // A provider integer id passes through unchanged.
         let numbered = group_id(&mapped.execute(create(None, "b"), &ctx).await.unwrap());
         assert_eq!(numbered, "10000");

@@ -1,5 +1,7 @@
 //! The admin listener: `/metrics` (Prometheus text format), `/healthz`
-//! (the process answers), `/readyz` (routes loaded and serving).
+//! (the process answers), `/readyz` (routes loaded and serving),
+//! `POST /reload` (reload config and mappings; 200, or 422 with the problems
+//! while the previous version keeps serving).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -30,7 +32,19 @@ fn reply(status: u16, content_type: &str, body: Vec<u8>) -> Response<Vec<u8>> {
 impl ServeHttp for AdminApp {
     async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
         let path = session.req_header().uri.path().to_string();
+        let method = session.req_header().method.clone();
         match path.as_str() {
+            "/reload" if method == http::Method::POST => {
+                match super::reload::reload(&self.state, "admin").await {
+                    Ok(()) => reply(200, "application/json", br#"{"result":"ok"}"#.to_vec()),
+                    Err(e) => reply(
+                        422,
+                        "application/json",
+                        serde_json::to_vec(&serde_json::json!({"result": "failed", "problems": e}))
+                            .unwrap_or_default(),
+                    ),
+                }
+            }
             "/metrics" => reply(
                 200,
                 "text/plain; version=0.0.4; charset=utf-8",

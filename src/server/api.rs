@@ -174,7 +174,8 @@ impl ApiApp {
     }
 
     async fn media(&self, media_id: &str) -> Option<Reply> {
-        let store = self.state.providers.embedded.as_ref()?;
+        let registry = self.state.registry.load();
+        let store = registry.providers.embedded.as_ref()?;
         let (file, content_type) = store.media_file(media_id).await?;
         match tokio::fs::read(&file).await {
             Ok(bytes) => Some(Reply {

@@ -4,7 +4,9 @@
 mod admin;
 mod api;
 mod body;
+pub mod reload;
 
+use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -14,38 +16,56 @@ use async_trait::async_trait;
 use pingora::apps::http_app::HttpServer;
 use pingora::server::configuration::ServerConf;
 use pingora::server::{RunArgs, Server, ShutdownSignal, ShutdownSignalWatch};
+use pingora::services::background::background_service;
 use pingora::services::listening::Service;
 
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::registry::{Providers, Registry};
 
+/// Where the running config comes from, for reloads.
+#[derive(Debug, Clone)]
+pub enum ConfigSource {
+    /// A file (re-read on reload) plus the environment.
+    File(Option<PathBuf>),
+    /// A config given in code (tests): reloads recompile the mappings only.
+    Fixed(Box<Config>),
+}
+
 /// State shared by every service of one server.
 pub struct State {
-    /// The current compiled set (swapped whole on reload).
+    /// The current compiled set with its providers (swapped whole on reload;
+    /// a request keeps the set it started with).
     pub registry: ArcSwap<Registry>,
+    /// The config in force.
+    pub config: ArcSwap<Config>,
+    /// Where the config comes from.
+    pub source: ConfigSource,
     /// Metrics.
     pub metrics: Arc<Metrics>,
-    /// Open providers.
-    pub providers: Providers,
     /// Request body cap.
     pub max_body: usize,
     /// Routes loaded and listeners started.
     pub ready: AtomicBool,
+    /// One reload at a time.
+    pub reloading: tokio::sync::Mutex<()>,
 }
 
 /// Builds the pingora server for a config: opens providers, compiles the
-/// mappings, adds one service per listener plus the admin service.
-pub fn build(config: &Config) -> anyhow::Result<(Server, Arc<State>)> {
+/// mappings, adds one service per listener, the admin service and the
+/// reload watcher.
+pub fn build(config: &Config, source: ConfigSource) -> anyhow::Result<(Server, Arc<State>)> {
     let metrics = Arc::new(Metrics::new());
-    let providers = Providers::open(config, metrics.clone())?;
+    let providers = Arc::new(Providers::open(config, metrics.clone())?);
     let registry = Registry::build(config, &providers).map_err(|e| anyhow::anyhow!("{e}"))?;
     let state = Arc::new(State {
         registry: ArcSwap::from_pointee(registry),
+        config: ArcSwap::from_pointee(config.clone()),
+        source,
         metrics,
-        providers,
         max_body: config.server.max_body_bytes,
         ready: AtomicBool::new(true),
+        reloading: tokio::sync::Mutex::new(()),
     });
     let conf = ServerConf {
         threads: config.server.threads.max(1),
@@ -81,12 +101,20 @@ pub fn build(config: &Config) -> anyhow::Result<(Server, Arc<State>)> {
     admin.add_tcp(&config.server.admin_listen);
     admin.threads = Some(1);
     server.add_service(admin);
+    server.add_service(background_service(
+        "reload",
+        reload::Watcher {
+            state: state.clone(),
+        },
+    ));
     Ok((server, state))
 }
 
-/// Runs until SIGTERM (graceful: in-flight requests finish) or SIGINT.
-pub fn run(config: &Config) -> anyhow::Result<()> {
-    let (server, state) = build(config)?;
+/// Runs until SIGTERM (graceful: in-flight requests finish) or SIGINT;
+/// SIGHUP, a change of the config or mapping files, or `POST /reload` on the
+/// admin listener reload.
+pub fn run(config: &Config, file: Option<PathBuf>) -> anyhow::Result<()> {
+    let (server, state) = build(config, ConfigSource::File(file))?;
     server.run(RunArgs::default());
     // pingora's runtimes are gone by now, and the SQLite pool closes its
     // connections on tokio's blocking pool: dropping the state here without
@@ -122,7 +150,12 @@ impl ShutdownSignalWatch for OneShot {
 
 /// Starts a server on a background thread.
 pub fn spawn(config: &Config) -> anyhow::Result<Running> {
-    let (server, state) = build(config)?;
+    spawn_from(config, ConfigSource::Fixed(Box::new(config.clone())))
+}
+
+/// Starts a server on a background thread, reloading from `source`.
+pub fn spawn_from(config: &Config, source: ConfigSource) -> anyhow::Result<Running> {
+    let (server, state) = build(config, source)?;
     let (tx, rx) = tokio::sync::oneshot::channel();
     let thread = std::thread::spawn(move || {
         server.run(RunArgs {

@@ -234,6 +234,18 @@ impl Imbridge {
     pub fn start_text(setup: Setup, text: &str) -> Self {
         let config = Config::from_toml(text).expect("test config parses");
         let running = imbridge::server::spawn(&config).expect("server builds");
+        Self::started(setup, running)
+    }
+
+    /// A server reading its config from `file` (and reloading from it).
+    pub fn start_file(setup: Setup, file: &std::path::Path) -> Self {
+        let config = Config::load(Some(file)).expect("test config parses");
+        let source = imbridge::server::ConfigSource::File(Some(file.to_path_buf()));
+        let running = imbridge::server::spawn_from(&config, source).expect("server builds");
+        Self::started(setup, running)
+    }
+
+    fn started(setup: Setup, running: Running) -> Self {
         wait_for_port(setup.port);
         wait_for_port(setup.admin_port);
         Imbridge {

@@ -9,7 +9,7 @@ pub use crate::auth::password::HashParams;
 
 /// Settings of the embedded provider; every field has a default, so an empty
 /// table gives a working store under `data/`.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EmbeddedConfig {
     /// The SQLite database file (created with its directory when missing).

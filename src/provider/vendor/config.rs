@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::auth::Secret;
 
 /// A vendor's server API as a provider.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct VendorConfig {
     /// The dialect whose `outbound:` half describes the vendor.

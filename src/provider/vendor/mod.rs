@@ -54,6 +54,9 @@ struct Run<'a> {
     now_ms: i64,
 }
 
+/// A dialect checked to drive a provider, ready to `install`.
+pub struct Binding(Arc<Bound>);
+
 /// A vendor provider.
 pub struct VendorProvider {
     name: String,
@@ -88,9 +91,10 @@ impl VendorProvider {
         &self.cfg.dialect
     }
 
-    /// Gives the provider its compiled dialect (at load and on every reload);
-    /// checks it has an outbound half and every required param is set.
-    pub fn bind(&self, dialect: Arc<Dialect>) -> std::result::Result<(), String> {
+    /// Checks that `dialect` can drive this provider (it has an outbound half
+    /// and every required param is set) and prepares the binding; nothing
+    /// changes until `install`.
+    pub fn prepare(&self, dialect: Arc<Dialect>) -> std::result::Result<Binding, String> {
         if dialect.outbound.is_none() {
             return Err(format!(
                 "provider `{}`: dialect `{}` has no outbound half",
@@ -128,13 +132,18 @@ impl VendorProvider {
                 missing.join(", ")
             ));
         }
-        self.bound.store(Some(Arc::new(Bound {
+        Ok(Binding(Arc::new(Bound {
             dialect,
             params,
             config_doc: Value::Object(public),
             params_doc: Value::Object(all),
-        })));
-        Ok(())
+        })))
+    }
+
+    /// Makes a prepared binding the provider's (calls under way finish with
+    /// the binding they started with).
+    pub fn install(&self, binding: Binding) {
+        self.bound.store(Some(binding.0));
     }
 
     fn bound(&self) -> Result<Arc<Bound>> {
