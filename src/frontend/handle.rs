@@ -121,18 +121,25 @@ fn dialect_ctx(frontend: &Arc<Frontend>, now_ms: i64) -> Ctx<'_> {
     }
 }
 
-async fn run(
-    ctx: &mut Ctx<'_>,
+/// A request matched to its route, with the input document templates read.
+pub struct Prepared {
+    /// The route chosen (path, method, `when`).
+    pub route: Arc<Route>,
+    /// The input document (`$.path`, `$.query`, `$.body`, ...).
+    pub input: Value,
+    /// Files uploaded with the request.
+    pub attachments: Vec<crate::provider::Attachment>,
+}
+
+/// Parses the body and chooses among the candidates (route lookup done).
+/// `input` receives the document as far as it got, for error rendering.
+pub async fn prepare(
+    frontend: &Frontend,
     candidates: Vec<Candidate>,
-    req: InboundRequest,
-) -> Result<Reply, Error> {
-    let frontend = ctx.frontend;
-    let inbound = frontend
-        .dialect
-        .inbound
-        .as_ref()
-        .ok_or_else(|| Error::internal("frontend without inbound half"))?;
-    let bytes = match req.body {
+    req: &mut InboundRequest,
+    input: &mut Value,
+) -> Result<Prepared, Error> {
+    let bytes = match std::mem::replace(&mut req.body, Body::Complete(bytes::Bytes::new())) {
         Body::Complete(b) => b,
         Body::TooLarge(limit) => {
             return Err(Error::limit(
@@ -145,7 +152,7 @@ async fn run(
         || Value::Object(Map::new()),
         |q| super::request::form_object(q.as_bytes()),
     );
-    let mut input = json!({
+    *input = json!({
         "method": req.method.as_str(),
         "url": {"path": req.path, "query": req.query.as_deref().unwrap_or("")},
         "path": {},
@@ -156,7 +163,6 @@ async fn run(
         "caller": null,
         "config": frontend.config_doc,
     });
-    ctx.input = input.clone();
     let ParsedBody {
         body,
         files,
@@ -164,13 +170,51 @@ async fn run(
     } = parse_body(&req.headers, bytes).await?;
     input["body"] = body;
     input["files"] = files;
-    let route = select(candidates, &mut input)?;
+    let route = select(candidates, input)?;
+    Ok(Prepared {
+        route,
+        input: input.clone(),
+        attachments,
+    })
+}
+
+/// Runs the route's checks and request template: the canonical operation.
+pub fn extract(route: &Route, input: &Value, now_ms: i64) -> Result<crate::canonical::Op, Error> {
+    for check in &route.checks {
+        run_check(check, input)?;
+    }
+    let env = EvalEnv {
+        doc: input,
+        codes: None,
+        now_ms,
+    };
+    let request = eval(&route.request, &env)
+        .map_err(|e| Error::invalid(Reason::Param, e.message))?
+        .unwrap_or(Value::Object(Map::new()));
+    route.op.decode_request(request)
+}
+
+async fn run(
+    ctx: &mut Ctx<'_>,
+    candidates: Vec<Candidate>,
+    mut req: InboundRequest,
+) -> Result<Reply, Error> {
+    let frontend = ctx.frontend;
+    let inbound = frontend
+        .dialect
+        .inbound
+        .as_ref()
+        .ok_or_else(|| Error::internal("frontend without inbound half"))?;
+    let Prepared {
+        route,
+        mut input,
+        attachments,
+    } = prepare(frontend, candidates, &mut req, &mut ctx.input).await?;
     ctx.op = route.name.clone();
     ctx.errors = route.errors.clone();
-    ctx.input = input.clone();
     let call = CallContext {
         app_key: frontend.app_key.clone(),
-        request_id: req.request_id,
+        request_id: req.request_id.clone(),
         attachments: Arc::new(attachments),
     };
     let auth = route.auth.as_ref().unwrap_or(&inbound.auth);
@@ -189,18 +233,7 @@ async fn run(
     if let Some(user) = caller.username {
         input["caller"] = Value::String(user);
     }
-    for check in &route.checks {
-        run_check(check, &input)?;
-    }
-    let env = EvalEnv {
-        doc: &input,
-        codes: None,
-        now_ms: ctx.now_ms,
-    };
-    let request = eval(&route.request, &env)
-        .map_err(|e| Error::invalid(Reason::Param, e.message))?
-        .unwrap_or(Value::Object(Map::new()));
-    let op = route.op.decode_request(request)?;
+    let op = extract(&route, &input, ctx.now_ms)?;
     let result = if route.op.is_local() {
         super::local::execute(frontend, op.clone(), ctx.now_ms).await?
     } else {

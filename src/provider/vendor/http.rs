@@ -96,8 +96,35 @@ pub enum Sent {
     },
 }
 
+/// How requests reach the vendor: HTTP in production, canned answers in
+/// `imbridge test` and `imbridge translate`.
+#[async_trait::async_trait]
+pub trait Transport: Send + Sync {
+    /// Sends one request (no retry) and reads the answer.
+    async fn send(&self, out: &Outgoing, ctx: &CallContext) -> Sent;
+}
+
+/// The HTTP transport: a pooled client with timeouts and an answer cap.
+pub struct Http {
+    /// The pooled client.
+    pub client: reqwest::Client,
+    /// Largest answer read.
+    pub max_bytes: usize,
+    /// Provider name, for messages.
+    pub provider: String,
+    /// Timeout of one call.
+    pub timeout: Duration,
+}
+
+#[async_trait::async_trait]
+impl Transport for Http {
+    async fn send(&self, out: &Outgoing, ctx: &CallContext) -> Sent {
+        send_once(&self.client, out, ctx, self.max_bytes, &self.provider, self.timeout).await
+    }
+}
+
 /// Sends a request once.
-pub async fn send_once(
+async fn send_once(
     client: &reqwest::Client,
     out: &Outgoing,
     ctx: &CallContext,

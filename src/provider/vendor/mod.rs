@@ -6,7 +6,7 @@
 mod auth;
 pub mod config;
 mod errors;
-mod http;
+pub mod http;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use rand::Rng;
 use serde_json::{json, Map, Value};
 
-use self::http::{pairs, send_once, Answer, MultipartValue, Outgoing, Payload, Sent};
+use self::http::{pairs, Answer, Http, MultipartValue, Outgoing, Payload, Sent, Transport};
 use crate::auth::{Params, Secret};
 use crate::canonical::{Error, Op, OpName, Output, Reason, Result};
 use crate::mapping::outbound::{BodyPlan, OpPlan, Outbound, OutboundAuth, Step};
@@ -61,14 +61,14 @@ pub struct Binding(Arc<Bound>);
 pub struct VendorProvider {
     name: String,
     cfg: VendorConfig,
-    client: reqwest::Client,
+    transport: Arc<dyn Transport>,
     bound: ArcSwapOption<Bound>,
     tokens: moka::future::Cache<(), auth::Token>,
     metrics: Arc<Metrics>,
 }
 
 impl VendorProvider {
-    /// A provider for `cfg`; it serves once `bind` gave it its dialect.
+    /// A provider for `cfg` over HTTP; it serves once a dialect is installed.
     pub fn new(name: &str, cfg: &VendorConfig, metrics: Arc<Metrics>) -> anyhow::Result<Self> {
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_millis(cfg.connect_timeout_ms))
@@ -76,14 +76,25 @@ impl VendorProvider {
             .pool_idle_timeout(Duration::from_secs(90))
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
-        Ok(VendorProvider {
+        let transport = Arc::new(Http {
+            client,
+            max_bytes: cfg.max_response_bytes,
+            provider: name.to_string(),
+            timeout: Duration::from_millis(cfg.timeout_ms),
+        });
+        Ok(Self::with_transport(name, cfg, metrics, transport))
+    }
+
+    /// A provider whose calls go through `transport` (canned answers).
+    pub fn with_transport(name: &str, cfg: &VendorConfig, metrics: Arc<Metrics>, transport: Arc<dyn Transport>) -> Self {
+        VendorProvider {
             name: name.to_string(),
             cfg: cfg.clone(),
-            client,
+            transport,
             bound: ArcSwapOption::empty(),
             tokens: auth::token_cache(),
             metrics,
-        })
+        }
     }
 
     /// The dialect this provider is configured with.
@@ -210,22 +221,13 @@ impl VendorProvider {
     /// Sends with retries for idempotent calls; records metrics.
     async fn send(&self, op: OpName, out: &Outgoing, ctx: &CallContext) -> Result<Answer> {
         let attempts = 1 + if out.idempotent { self.cfg.retries } else { 0 };
-        let timeout = Duration::from_millis(self.cfg.timeout_ms);
         let mut last_error = None;
         for attempt in 0..attempts {
             if attempt > 0 {
                 tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt))).await;
             }
             let started = std::time::Instant::now();
-            let sent = send_once(
-                &self.client,
-                out,
-                ctx,
-                self.cfg.max_response_bytes,
-                &self.name,
-                timeout,
-            )
-            .await;
+            let sent = self.transport.send(out, ctx).await;
             self.metrics
                 .provider_call_duration
                 .with_label_values(&[self.name.as_str()])
