@@ -17,6 +17,7 @@ pub mod canonical;
 pub mod cli;
 pub mod config;
 pub mod frontend;
+pub mod golden;
 pub mod mapping;
 pub mod metrics;
 pub mod provider;

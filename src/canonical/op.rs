@@ -212,8 +212,23 @@ fn decode<T: DeserializeOwned>(value: Value) -> Result<T, Error> {
     })
 }
 
+/// JSON of a request or result as templates see it: members that are null
+/// (an absent optional field) are left out, so templates tell "absent" alone.
 fn encode<T: Serialize>(value: &T) -> Value {
     // Serializing our own plain data types cannot fail: no maps with non-string
     // keys, no custom serializers that error.
-    serde_json::to_value(value).unwrap_or(Value::Null)
+    strip_nulls(serde_json::to_value(value).unwrap_or(Value::Null))
+}
+
+fn strip_nulls(value: Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k, strip_nulls(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(strip_nulls).collect()),
+        other => other,
+    }
 }

@@ -1,4 +1,7 @@
-//! The operator interface: `imbridge serve | check`, with exit codes.
+//! The operator interface: `imbridge serve | check | test | translate`, with
+//! exit codes.
+
+mod translate;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -32,6 +35,40 @@ pub enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Run the golden cases beside the mapping files (mappings/tests/...), offline.
+    Test {
+        /// Mapping directory (default: the config's `mappings`).
+        #[arg(long)]
+        mappings: Option<PathBuf>,
+        /// Config file (default: config/imbridge.toml).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Show what a request becomes: route, canonical operation and, for a
+    /// vendor provider, the calls it would make (secrets redacted). Offline.
+    Translate {
+        /// Config file (default: config/imbridge.toml).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Frontend name in the config.
+        #[arg(long)]
+        frontend: String,
+        /// HTTP method.
+        #[arg(long, default_value = "GET")]
+        method: String,
+        /// Path with query string.
+        #[arg(long)]
+        path: String,
+        /// A header, `name: value` (repeatable).
+        #[arg(long = "header")]
+        headers: Vec<String>,
+        /// The body (JSON or form text).
+        #[arg(long)]
+        body: Option<String>,
+        /// Show the calls of this provider instead of the frontend's.
+        #[arg(long)]
+        provider: Option<String>,
+    },
 }
 
 fn load(config: Option<&PathBuf>) -> Result<Config, ExitCode> {
@@ -54,9 +91,80 @@ fn init_logs(config: &Config) {
     };
 }
 
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
 /// Runs the CLI; returns the process exit code.
 pub fn main(cli: Cli) -> ExitCode {
     match cli.command {
+        Command::Test { mappings, config } => {
+            let dir = match mappings {
+                Some(d) => d,
+                None => match load(config.as_ref()) {
+                    Ok(c) => c.mappings,
+                    Err(code) => return code,
+                },
+            };
+            let outcomes = match runtime().block_on(crate::golden::run_dir(&dir)) {
+                Ok(o) => o,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let failed = outcomes.iter().filter(|o| o.failure.is_some()).count();
+            for o in &outcomes {
+                match &o.failure {
+                    None => println!("test {} ... passed", o.name),
+                    Some(f) => println!("test {} ... FAILED\n{f}\n", o.name),
+                }
+            }
+            println!("{} passed, {failed} failed", outcomes.len() - failed);
+            if failed == 0 && !outcomes.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Command::Translate {
+            config,
+            frontend,
+            method,
+            path,
+            headers,
+            body,
+            provider,
+        } => {
+            let config = match load(config.as_ref()) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            let req = translate::Request {
+                frontend,
+                method,
+                path,
+                headers,
+                body,
+                provider,
+            };
+            match runtime().block_on(translate::translate(&config, &req)) {
+                Ok(report) => {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&report).unwrap_or_default()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Serve { config } => {
             let config_path = config.clone();
             let config = match load(config.as_ref()) {

@@ -40,7 +40,7 @@ pub enum Body {
 }
 
 /// Adds members to a JSON object, turning repeated keys into arrays.
-fn push_repeated(map: &mut Map<String, Value>, key: String, value: Value) {
+pub fn push_repeated(map: &mut Map<String, Value>, key: String, value: Value) {
     match map.get_mut(&key) {
         None => {
             map.insert(key, value);

@@ -17,14 +17,18 @@ pub struct Spanned<T> {
     pub span: Span,
 }
 
+/// The loader options of every YAML file imbridge reads: quoted scalars stay
+/// strings (`"True"`, `"12"`; without this the loader coerces every scalar,
+/// quoted or not), and duplicate keys are errors.
+pub fn options() -> LoaderOptions {
+    LoaderOptions::default()
+        .error_on_duplicate_keys(true)
+        .prevent_coercion(true)
+}
+
 /// Parses YAML text, or records where the syntax is broken.
 pub fn parse(text: &str, d: &mut Diagnostics) -> Option<Node> {
-    // Quoted scalars stay strings (`"True"`, `"12"`): without this the loader
-    // coerces every scalar, quoted or not.
-    let options = LoaderOptions::default()
-        .error_on_duplicate_keys(true)
-        .prevent_coercion(true);
-    match marked_yaml::parse_yaml_with_options(0, text, options) {
+    match marked_yaml::parse_yaml_with_options(0, text, options()) {
         Ok(node) => Some(node),
         Err(err) => {
             let (marker, message) = match &err {

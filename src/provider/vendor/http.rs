@@ -119,7 +119,15 @@ pub struct Http {
 #[async_trait::async_trait]
 impl Transport for Http {
     async fn send(&self, out: &Outgoing, ctx: &CallContext) -> Sent {
-        send_once(&self.client, out, ctx, self.max_bytes, &self.provider, self.timeout).await
+        send_once(
+            &self.client,
+            out,
+            ctx,
+            self.max_bytes,
+            &self.provider,
+            self.timeout,
+        )
+        .await
     }
 }
 

@@ -86,7 +86,12 @@ impl VendorProvider {
     }
 
     /// A provider whose calls go through `transport` (canned answers).
-    pub fn with_transport(name: &str, cfg: &VendorConfig, metrics: Arc<Metrics>, transport: Arc<dyn Transport>) -> Self {
+    pub fn with_transport(
+        name: &str,
+        cfg: &VendorConfig,
+        metrics: Arc<Metrics>,
+        transport: Arc<dyn Transport>,
+    ) -> Self {
         VendorProvider {
             name: name.to_string(),
             cfg: cfg.clone(),

@@ -1,0 +1,222 @@
+//! `imbridge translate`: what a request in a dialect becomes — the route, the
+//! canonical operation and, for a configured vendor provider, the calls it
+//! would make (with every answer stubbed as an empty success, so later calls
+//! that use earlier answers show what they can; secrets redacted). Nothing is
+//! sent anywhere.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use http::{HeaderMap, Method};
+use serde_json::{json, Value};
+
+use crate::auth::Secret;
+use crate::config::{Config, ProviderConfig};
+use crate::frontend::handle::{extract, prepare};
+use crate::frontend::route::{Lookup, RouteTable};
+use crate::frontend::{Body, Frontend, InboundRequest};
+use crate::mapping::compile::compile_dir;
+use crate::metrics::Metrics;
+use crate::provider::vendor::http::{Answer, Outgoing, Sent, Transport};
+use crate::provider::vendor::VendorProvider;
+use crate::provider::{CallContext, Provider};
+use crate::registry::Providers;
+
+/// What to translate.
+pub struct Request {
+    /// Frontend name in the config.
+    pub frontend: String,
+    /// Method.
+    pub method: String,
+    /// Path with query string.
+    pub path: String,
+    /// Headers `name: value`.
+    pub headers: Vec<String>,
+    /// Body text.
+    pub body: Option<String>,
+    /// Provider to show calls for (default: the frontend's).
+    pub provider: Option<String>,
+}
+
+struct Recording(Mutex<Vec<Outgoing>>);
+
+#[async_trait]
+impl Transport for Recording {
+    async fn send(&self, out: &Outgoing, _ctx: &CallContext) -> Sent {
+        self.0.lock().expect("not poisoned").push(out.clone());
+        Sent::Answer(Answer {
+            status: 200,
+            body: json!({}),
+            headers: json!({}),
+        })
+    }
+}
+
+const SECRET_HEADERS: &[&str] = &["authorization", "sign", "signature", "rc-signature"];
+
+fn redact(mut value: Value, secrets: &[String]) -> Value {
+    match &mut value {
+        Value::String(s) => {
+            for secret in secrets.iter().filter(|s| s.len() >= 3) {
+                if s.contains(secret.as_str()) {
+                    *s = s.replace(secret.as_str(), "**REDACTED**");
+                }
+            }
+        }
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|v| *v = redact(v.take(), secrets)),
+        Value::Object(map) => {
+            for (k, v) in map.iter_mut() {
+                *v = if SECRET_HEADERS.contains(&k.as_str()) {
+                    Value::String("**REDACTED**".into())
+                } else {
+                    redact(v.take(), secrets)
+                };
+            }
+        }
+        _ => {}
+    }
+    value
+}
+
+/// Translates; returns the JSON report.
+pub async fn translate(config: &Config, req: &Request) -> Result<Value, String> {
+    let fc = config
+        .frontends
+        .get(&req.frontend)
+        .ok_or_else(|| format!("no frontend `{}` in the config", req.frontend))?;
+    let (dialects, diags) = compile_dir(&config.mappings);
+    if !diags.is_empty() {
+        return Err(crate::mapping::diag::render(&diags));
+    }
+    let find = |name: &str| dialects.iter().find(|d| d.name == name).cloned();
+    let dialect =
+        find(fc.dialect(&req.frontend)).ok_or("the frontend's dialect has no mapping file")?;
+    let providers = Providers::dry(config).map_err(|e| e.to_string())?;
+    let values: HashMap<String, Secret> = fc
+        .params
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let provider = providers
+        .get(&fc.provider)
+        .ok_or("unknown provider")?
+        .clone();
+    let fe = Arc::new(Frontend::new(
+        req.frontend.clone(),
+        dialect,
+        fc.app_key.clone().unwrap_or_else(|| config.app_key.clone()),
+        &values,
+        provider,
+        None,
+    )?);
+    let table =
+        RouteTable::build(vec![fe.clone()]).map_err(|d| crate::mapping::diag::render(&d))?;
+    let method = Method::from_bytes(req.method.to_ascii_uppercase().as_bytes())
+        .map_err(|e| e.to_string())?;
+    let (path, query) = match req.path.split_once('?') {
+        Some((p, q)) => (p.to_string(), Some(q.to_string())),
+        None => (req.path.clone(), None),
+    };
+    let mut headers = HeaderMap::new();
+    for h in &req.headers {
+        let (k, v) = h
+            .split_once(':')
+            .ok_or_else(|| format!("header `{h}` is not name: value"))?;
+        headers.insert(
+            http::HeaderName::from_bytes(k.trim().as_bytes()).map_err(|e| e.to_string())?,
+            v.trim()
+                .parse()
+                .map_err(|_| format!("bad header value in `{h}`"))?,
+        );
+    }
+    if req.body.is_some() && !headers.contains_key(http::header::CONTENT_TYPE) {
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            "application/json".parse().expect("static"),
+        );
+    }
+    let mut inbound = InboundRequest {
+        method: method.clone(),
+        path: path.clone(),
+        query,
+        headers,
+        body: Body::Complete(req.body.clone().unwrap_or_default().into()),
+        request_id: "translate".into(),
+    };
+    let Lookup::Found(_, candidates) = table.lookup(&method, &path) else {
+        return Err(format!(
+            "no route of `{}` for {} {}",
+            req.frontend, req.method, req.path
+        ));
+    };
+    let mut input = Value::Null;
+    let prepared = prepare(&fe, candidates, &mut inbound, &mut input)
+        .await
+        .map_err(|e| e.to_string())?;
+    let op = extract(
+        &prepared.route,
+        &prepared.input,
+        chrono::Utc::now().timestamp_millis(),
+    )
+    .map_err(|e| e.to_string())?;
+    let mut report = json!({
+        "frontend": req.frontend,
+        "route": prepared.route.name,
+        "op": op.name().as_str(),
+        "request": op.to_json(),
+    });
+    let provider_name = req.provider.clone().unwrap_or_else(|| fc.provider.clone());
+    match config.providers.get(&provider_name) {
+        Some(ProviderConfig::Vendor(cfg)) => {
+            let dialect = find(&cfg.dialect).ok_or("the provider's dialect has no mapping file")?;
+            let recording = Arc::new(Recording(Mutex::new(Vec::new())));
+            let vendor = VendorProvider::with_transport(
+                &provider_name,
+                cfg,
+                Arc::new(Metrics::new()),
+                recording.clone(),
+            );
+            vendor.install(vendor.prepare(dialect)?);
+            let secrets: Vec<String> = cfg
+                .params
+                .values()
+                .map(|s| s.expose().to_string())
+                .collect();
+            let outcome = vendor.execute(op, &CallContext::default()).await;
+            let calls: Vec<Value> = recording
+                .0
+                .lock()
+                .expect("not poisoned")
+                .iter()
+                .map(|o| {
+                    let mut call = crate::golden::call_json(o);
+                    call["url"] = Value::String(o.url.clone());
+                    call["headers"] = Value::Object(
+                        o.headers
+                            .iter()
+                            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                            .collect(),
+                    );
+                    call
+                })
+                .collect();
+            report["provider"] = Value::String(provider_name);
+            report["calls"] = redact(Value::Array(calls), &secrets);
+            report["note"] = Value::String("answers were stubbed as `200 {}`: later calls that use earlier answers show what they can".into());
+            if let Err(e) = outcome {
+                report["outcome"] = Value::String(format!("with stubbed answers: {e}"));
+            }
+        }
+        Some(ProviderConfig::Embedded(_)) => {
+            report["provider"] = Value::String(provider_name);
+            report["calls"] = json!([]);
+            report["note"] =
+                Value::String("the embedded store runs in-process: no outbound requests".into());
+        }
+        None => return Err(format!("no provider `{provider_name}` in the config")),
+    }
+    Ok(report)
+}

@@ -1,0 +1,523 @@
+//! Golden tests of mapping files, offline: `mappings/tests/<dialect>/*.yaml`
+//! hold named cases — an inbound request and the canonical operation it must
+//! become; a canonical result (or error) and the response it must render; a
+//! canonical operation, the vendor's answers, and the calls and result the
+//! outbound half must make of them. `imbridge test` runs them with no
+//! network, through the same compiled plans the server runs.
+//!
+//! ```yaml
+//! params: {master_secret: test}        # frontend/provider params (optional)
+//! cases:
+//!   - name: register one user
+//!     inbound: {method: POST, path: /v1/users/, body: [{username: a, password: secret}]}
+//!     expect: {op: user.register, request: {users: [...], require_password: true}}
+//!   - name: not found renders 899002
+//!     render: {route: user.get, error: {kind: not_found, reason: user, message: no}}
+//!     expect: {status: 404, body: {error: {code: 899002, message: no}}}
+//!   - name: get a user from JMessage
+//!     outbound: {op: user.get, request: {username: a}, answers: [{status: 200, body: {...}}]}
+//!     expect: {calls: [{method: GET, path: /v1/users/a}], result: {...}}
+//! ```
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use http::{HeaderMap, Method};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::auth::Secret;
+use crate::canonical::{Error, OpName};
+use crate::frontend::handle::{extract, prepare};
+use crate::frontend::render;
+use crate::frontend::route::{Lookup, RouteTable};
+use crate::frontend::{Body, Frontend, InboundRequest};
+use crate::mapping::compile::compile_dir;
+use crate::mapping::plan::Dialect;
+use crate::metrics::Metrics;
+use crate::provider::vendor::http::{Answer, Outgoing, Payload, Sent, Transport};
+use crate::provider::vendor::{VendorConfig, VendorProvider};
+use crate::provider::{CallContext, Provider};
+
+/// "Now" in every golden case (`$now`, times), so answers are stable.
+pub const NOW_MS: i64 = 1_700_000_000_000;
+
+/// Where a canned vendor lives in outbound cases.
+const VENDOR_BASE: &str = "http://vendor.test";
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CaseFile {
+    #[serde(default)]
+    params: BTreeMap<String, String>,
+    cases: Vec<Case>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Case {
+    name: String,
+    #[serde(default)]
+    inbound: Option<InboundCase>,
+    #[serde(default)]
+    render: Option<RenderCase>,
+    #[serde(default)]
+    outbound: Option<OutboundCase>,
+    expect: Value,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InboundCase {
+    method: String,
+    path: String,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    #[serde(default)]
+    body: Option<Value>,
+    /// A raw body (form, malformed JSON, ...) instead of JSON.
+    #[serde(default)]
+    raw: Option<String>,
+    /// The authenticated user, for per-user auth (auth itself is not run).
+    #[serde(default)]
+    caller: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RenderCase {
+    route: String,
+    #[serde(default)]
+    request: Option<Value>,
+    #[serde(default)]
+    result: Option<Value>,
+    #[serde(default)]
+    error: Option<Error>,
+    #[serde(default)]
+    input: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OutboundCase {
+    op: String,
+    request: Value,
+    #[serde(default)]
+    answers: Vec<CannedAnswer>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CannedAnswer {
+    #[serde(default = "ok_status")]
+    status: u16,
+    #[serde(default)]
+    body: Value,
+}
+
+fn ok_status() -> u16 {
+    200
+}
+
+/// The outcome of one case.
+#[derive(Debug)]
+pub struct Outcome {
+    /// `dialect/file.yaml: case name`.
+    pub name: String,
+    /// None when it passed, else what differed.
+    pub failure: Option<String>,
+}
+
+/// Runs every case under `mappings/tests/` against the dialects in `mappings/`.
+pub async fn run_dir(mappings: &Path) -> Result<Vec<Outcome>, String> {
+    let (dialects, diags) = compile_dir(mappings);
+    if !diags.is_empty() {
+        return Err(crate::mapping::diag::render(&diags));
+    }
+    let tests = mappings.join("tests");
+    let mut outcomes = Vec::new();
+    for dialect in &dialects {
+        let dir = tests.join(&dialect.name);
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+            .collect();
+        files.sort();
+        for file in files {
+            outcomes.extend(run_file(dialect, &file).await);
+        }
+    }
+    Ok(outcomes)
+}
+
+async fn run_file(dialect: &Arc<Dialect>, file: &Path) -> Vec<Outcome> {
+    let label = format!(
+        "{}/{}",
+        dialect.name,
+        file.file_name().unwrap_or_default().to_string_lossy()
+    );
+    let parsed = std::fs::read_to_string(file)
+        .map_err(|e| e.to_string())
+        .and_then(|text| {
+            marked_yaml::parse_yaml_with_options(0, &text, crate::mapping::yaml::options())
+                .map_err(|e| e.to_string())
+        })
+        .and_then(|node| {
+            serde_json::from_value::<CaseFile>(crate::mapping::yaml::to_json(&node))
+                .map_err(|e| e.to_string())
+        });
+    let cases = match parsed {
+        Ok(c) => c,
+        Err(e) => {
+            return vec![Outcome {
+                name: label,
+                failure: Some(format!("cannot read the case file: {e}")),
+            }]
+        }
+    };
+    let mut out = Vec::new();
+    for case in &cases.cases {
+        let failure = run_case(dialect, &cases.params, case).await.err();
+        out.push(Outcome {
+            name: format!("{label}: {}", case.name),
+            failure,
+        });
+    }
+    out
+}
+
+async fn run_case(
+    dialect: &Arc<Dialect>,
+    params: &BTreeMap<String, String>,
+    case: &Case,
+) -> Result<(), String> {
+    match (&case.inbound, &case.render, &case.outbound) {
+        (Some(i), None, None) => inbound(dialect, params, i, &case.expect).await,
+        (None, Some(r), None) => rendered(dialect, params, r, &case.expect),
+        (None, None, Some(o)) => outbound(dialect, params, o, &case.expect).await,
+        _ => Err("a case has exactly one of inbound, render, outbound".into()),
+    }
+}
+
+/// A frontend of `dialect` on no provider, every required param filled.
+fn frontend(dialect: &Arc<Dialect>, params: &BTreeMap<String, String>) -> Result<Frontend, String> {
+    let mut values: HashMap<String, Secret> = params
+        .iter()
+        .map(|(k, v)| (k.clone(), Secret::new(v.clone())))
+        .collect();
+    for p in &dialect.params {
+        values
+            .entry(p.name.clone())
+            .or_insert_with(|| Secret::new(p.default.clone().unwrap_or_else(|| "test".into())));
+    }
+    let provider: crate::provider::SharedProvider = Arc::new(NoProvider);
+    Frontend::new(
+        dialect.name.clone(),
+        dialect.clone(),
+        "test-app".into(),
+        &values,
+        provider,
+        None,
+    )
+}
+
+struct NoProvider;
+
+#[async_trait]
+impl Provider for NoProvider {
+    fn name(&self) -> &str {
+        "none"
+    }
+    async fn execute(
+        &self,
+        op: crate::canonical::Op,
+        _: &CallContext,
+    ) -> crate::canonical::Result<crate::canonical::Output> {
+        Err(Error::unsupported("none", op.name().as_str()))
+    }
+}
+
+fn differ(what: &str, expected: &Value, got: &Value) -> String {
+    format!(
+        "{what} differs\n--- expected\n{}\n--- got\n{}",
+        serde_json::to_string_pretty(expected).unwrap_or_default(),
+        serde_json::to_string_pretty(got).unwrap_or_default()
+    )
+}
+
+fn error_json(e: &Error) -> Value {
+    json!({"kind": e.kind.as_str(), "reason": e.reason.map(|r| r.as_str())})
+}
+
+async fn inbound(
+    dialect: &Arc<Dialect>,
+    params: &BTreeMap<String, String>,
+    case: &InboundCase,
+    expect: &Value,
+) -> Result<(), String> {
+    let fe = Arc::new(frontend(dialect, params)?);
+    let table =
+        RouteTable::build(vec![fe.clone()]).map_err(|d| crate::mapping::diag::render(&d))?;
+    let (path, query) = match case.path.split_once('?') {
+        Some((p, q)) => (p.to_string(), Some(q.to_string())),
+        None => (case.path.clone(), None),
+    };
+    let method = Method::from_bytes(case.method.as_bytes()).map_err(|e| e.to_string())?;
+    let mut headers = HeaderMap::new();
+    for (k, v) in &case.headers {
+        headers.insert(
+            http::HeaderName::from_bytes(k.as_bytes()).map_err(|e| e.to_string())?,
+            v.parse().map_err(|_| format!("bad header value for {k}"))?,
+        );
+    }
+    let body = match (&case.raw, &case.body) {
+        (Some(raw), _) => raw.clone().into_bytes(),
+        (None, Some(v)) => {
+            headers
+                .entry(http::header::CONTENT_TYPE)
+                .or_insert("application/json".parse().expect("static"));
+            serde_json::to_vec(v).map_err(|e| e.to_string())?
+        }
+        (None, None) => Vec::new(),
+    };
+    let mut req = InboundRequest {
+        method: method.clone(),
+        path: path.clone(),
+        query,
+        headers,
+        body: Body::Complete(body.into()),
+        request_id: "golden".into(),
+    };
+    let outcome = match table.lookup(&method, &path) {
+        Lookup::Found(_, candidates) => {
+            let mut input = Value::Null;
+            match prepare(&fe, candidates, &mut req, &mut input).await {
+                Ok(mut p) => {
+                    if let Some(c) = &case.caller {
+                        p.input["caller"] = Value::String(c.clone());
+                    }
+                    extract(&p.route, &p.input, NOW_MS)
+                }
+                Err(e) => Err(e),
+            }
+        }
+        Lookup::WrongMethod(_) => Err(Error::invalid(crate::canonical::Reason::Method, "method")),
+        Lookup::NoRoute(_) => Err(Error::not_found(crate::canonical::Reason::Route, "route")),
+    };
+    match (outcome, expect.get("error")) {
+        (Err(e), Some(want)) => compare("error", want, &error_json(&e)),
+        (Err(e), None) => Err(format!("the request failed: {e}")),
+        (Ok(op), Some(_)) => Err(format!(
+            "expected an error, got operation {}: {}",
+            op.name(),
+            op.to_json()
+        )),
+        (Ok(op), None) => {
+            let want_op = expect.get("op").and_then(Value::as_str).unwrap_or_default();
+            if op.name().as_str() != want_op {
+                return Err(format!("expected operation {want_op}, got {}", op.name()));
+            }
+            let want = expect.get("request").cloned().unwrap_or_else(|| json!({}));
+            let want = op.name().decode_request(want).map_err(|e| {
+                format!(
+                    "the expected request is not a valid {want_op}: {}",
+                    e.message
+                )
+            })?;
+            compare("canonical request", &want.to_json(), &op.to_json())
+        }
+    }
+}
+
+fn compare(what: &str, expected: &Value, got: &Value) -> Result<(), String> {
+    if expected == got {
+        Ok(())
+    } else {
+        Err(differ(what, expected, got))
+    }
+}
+
+fn rendered(
+    dialect: &Arc<Dialect>,
+    params: &BTreeMap<String, String>,
+    case: &RenderCase,
+    expect: &Value,
+) -> Result<(), String> {
+    let fe = frontend(dialect, params)?;
+    let inbound = dialect
+        .inbound
+        .as_ref()
+        .ok_or("the dialect has no inbound half")?;
+    let route = inbound
+        .routes
+        .iter()
+        .find(|r| r.name == case.route)
+        .ok_or_else(|| format!("no route named {}", case.route))?;
+    let input = case.input.clone().unwrap_or_else(|| json!({}));
+    let reply = match (&case.result, &case.error) {
+        (Some(result), None) => {
+            let request = route
+                .op
+                .decode_request(case.request.clone().unwrap_or_else(|| json!({})))
+                .map_err(|e| format!("`request` is not a valid {}: {}", route.op, e.message))?;
+            let result = route.op.decode_result(result.clone()).map_err(|e| {
+                format!(
+                    "`result` is not a valid result of {}: {}",
+                    route.op, e.message
+                )
+            })?;
+            render::success(&fe, route, &request, &result, input, NOW_MS)
+                .map_err(|e| e.to_string())?
+        }
+        (None, Some(error)) => render::error(&fe, &route.errors, error, input, NOW_MS),
+        _ => return Err("a render case has exactly one of result, error".into()),
+    };
+    let body: Value = if reply.body.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&reply.body).map_err(|e| e.to_string())?
+    };
+    let got = json!({"status": reply.status, "body": body});
+    let want = json!({"status": expect.get("status").cloned().unwrap_or(json!(200)), "body": expect.get("body").cloned().unwrap_or(Value::Null)});
+    compare("response", &want, &got)
+}
+
+/// Canned vendor answers, in order; every request is recorded.
+struct Canned {
+    answers: Mutex<VecDeque<CannedAnswer>>,
+    calls: Mutex<Vec<Value>>,
+}
+
+#[async_trait]
+impl Transport for Canned {
+    async fn send(&self, out: &Outgoing, _ctx: &CallContext) -> Sent {
+        self.calls
+            .lock()
+            .expect("not poisoned")
+            .push(call_json(out));
+        let answer = self
+            .answers
+            .lock()
+            .expect("not poisoned")
+            .pop_front()
+            .unwrap_or(CannedAnswer {
+                status: 200,
+                body: json!({}),
+            });
+        Sent::Answer(Answer {
+            status: answer.status,
+            body: answer.body,
+            headers: json!({}),
+        })
+    }
+}
+
+/// A request as golden cases write it: method, path (with query) below the
+/// vendor's base URL, and the body (form fields as an object, repeated keys
+/// as arrays).
+pub fn call_json(out: &Outgoing) -> Value {
+    let path = out.url.strip_prefix(VENDOR_BASE).unwrap_or(&out.url);
+    let mut call = json!({"method": out.method.as_str(), "path": path});
+    match &out.body {
+        Payload::Empty => {}
+        Payload::Json(v) => call["body"] = v.clone(),
+        Payload::Form(fields) => {
+            let mut map = serde_json::Map::new();
+            for (k, v) in fields {
+                crate::frontend::request::push_repeated(
+                    &mut map,
+                    k.clone(),
+                    Value::String(v.clone()),
+                );
+            }
+            call["form"] = Value::Object(map);
+        }
+        Payload::Multipart(fields) => {
+            call["multipart"] = Value::Array(
+                fields
+                    .iter()
+                    .map(|(k, _)| Value::String(k.clone()))
+                    .collect(),
+            );
+        }
+    }
+    call
+}
+
+async fn outbound(
+    dialect: &Arc<Dialect>,
+    params: &BTreeMap<String, String>,
+    case: &OutboundCase,
+    expect: &Value,
+) -> Result<(), String> {
+    let op_name =
+        OpName::parse(&case.op).ok_or_else(|| format!("unknown operation {}", case.op))?;
+    let op = op_name
+        .decode_request(case.request.clone())
+        .map_err(|e| format!("`request` is not a valid {}: {}", case.op, e.message))?;
+    let transport = Arc::new(Canned {
+        answers: Mutex::new(case.answers.iter().cloned().collect()),
+        calls: Mutex::new(Vec::new()),
+    });
+    let mut values: BTreeMap<String, Secret> = params
+        .iter()
+        .map(|(k, v)| (k.clone(), Secret::new(v.clone())))
+        .collect();
+    for p in &dialect.params {
+        values
+            .entry(p.name.clone())
+            .or_insert_with(|| Secret::new(p.default.clone().unwrap_or_else(|| "test".into())));
+    }
+    let cfg = VendorConfig {
+        dialect: dialect.name.clone(),
+        base_url: VENDOR_BASE.into(),
+        timeout_ms: 1000,
+        connect_timeout_ms: 1000,
+        retries: 0,
+        max_response_bytes: 1 << 20,
+        params: values,
+    };
+    let provider =
+        VendorProvider::with_transport("golden", &cfg, Arc::new(Metrics::new()), transport.clone());
+    provider.install(provider.prepare(dialect.clone())?);
+    let ctx = CallContext {
+        app_key: "test-app".into(),
+        ..CallContext::default()
+    };
+    let outcome = provider.execute(op, &ctx).await;
+    let calls = Value::Array(transport.calls.lock().expect("not poisoned").clone());
+    // Token fetches (auth) are not part of what a case states.
+    let calls = match calls {
+        Value::Array(items)
+            if matches!(
+                &dialect.outbound.as_ref().map(|o| &o.auth),
+                Some(crate::mapping::outbound::OutboundAuth::Token(_))
+            ) =>
+        {
+            Value::Array(items.into_iter().skip(1).collect())
+        }
+        other => other,
+    };
+    if let Some(want) = expect.get("calls") {
+        compare("vendor calls", want, &calls)?;
+    }
+    match (outcome, expect.get("error")) {
+        (Err(e), Some(want)) => compare("error", want, &error_json(&e)),
+        (Err(e), None) => Err(format!("the operation failed: {e}")),
+        (Ok(out), Some(_)) => Err(format!("expected an error, got {}", out.to_json())),
+        (Ok(out), None) => match expect.get("result") {
+            Some(want) => {
+                let want = op_name
+                    .decode_result(want.clone())
+                    .map_err(|e| format!("the expected result is not valid: {}", e.message))?;
+                compare("result", &want.to_json(), &out.to_json())
+            }
+            None => Ok(()),
+        },
+    }
+}
