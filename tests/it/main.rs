@@ -13,6 +13,7 @@ mod jm;
 mod jmessage_endpoints;
 mod jmessage_errors;
 mod persistence;
+mod rongcloud;
 mod rongcloud_app;
 mod sdk_jmessage;
 mod wildfire;
