@@ -92,3 +92,253 @@ async fn jmessage_chain_carries_users_groups_and_messages() {
     let metrics = chain.proxy.metrics().await;
     assert!(metrics.contains("imbridge_provider_calls_total{op=\"group.create\",provider=\"vendor\",status=\"201\"} 1"), "{metrics}");
 }
+
+impl Chain {
+    /// The RongCloud chain: B serves `rongcloud` (app key `APP_KEY`, secret
+    /// `RC_SECRET`), A calls it with the same credentials.
+    pub fn rongcloud() -> Chain {
+        use crate::harness::APP_KEY;
+        use crate::rongcloud::{rongcloud_frontend, RC_SECRET};
+        Chain::start(
+            "rongcloud",
+            &rongcloud_frontend(RC_SECRET),
+            &format!("app_key = \"{APP_KEY}\"\napp_secret = \"{RC_SECRET}\"\n"),
+        )
+    }
+}
+
+/// JMessage and haorenao clients of A, RongCloud (B) underneath: users,
+/// groups with members and a text message land in B and read back there
+/// through B's own RongCloud API; what RongCloud cannot do answers
+/// `unsupported` in the caller's dialect.
+#[tokio::test]
+async fn rongcloud_chain_carries_users_groups_and_messages() {
+    use crate::rongcloud::Rong;
+    use serde_json::json;
+    let chain = Chain::rongcloud();
+    let jm = chain.proxy.jm();
+    let rc = Rong::of(&chain.vendor);
+    // Users: registered through JMessage, known to RongCloud with their names.
+    let reg = jm
+        .post(
+            "/v1/users/",
+            json!([{"username": "tom", "password": "password", "nickname": "Tom"},
+                   {"username": "eddie", "password": "password"}]),
+        )
+        .await
+        .expect(201);
+    assert_eq!(
+        reg.json,
+        json!([{"username": "tom"}, {"username": "eddie"}])
+    );
+    let info = rc
+        .post("/user/info.json", &[("userId", "tom")])
+        .await
+        .rc_ok();
+    assert_eq!(info.json["userName"], "Tom");
+    let again = jm
+        .post(
+            "/v1/users/",
+            json!([{"username": "tom", "password": "password"}]),
+        )
+        .await
+        .expect(201);
+    assert_eq!(again.json[0]["error"]["code"], 899001, "{}", again.text);
+    jm.put("/v1/users/tom", Some(json!({"nickname": "Tommy"})))
+        .await
+        .expect_empty(204);
+    let info = rc
+        .post("/user/info.json", &[("userId", "tom")])
+        .await
+        .rc_ok();
+    assert_eq!(info.json["userName"], "Tommy");
+    let user = jm.get("/v1/users/tom").await.expect(200);
+    assert_eq!(user.json["nickname"], "Tommy", "{}", user.text);
+    jm.get("/v1/users/nobody")
+        .await
+        .expect_jm_error(404, 899002);
+    // A group with a member, created through JMessage: its id is A's choice.
+    let group = jm
+        .post(
+            "/v1/groups/",
+            json!({"owner_username": "tom", "name": "team", "members_username": ["eddie"]}),
+        )
+        .await
+        .expect(201);
+    let gid = group.json["gid"].as_i64().expect("integer gid");
+    let at_vendor = rc
+        .post("/group/user/query.json", &[("groupId", &gid.to_string())])
+        .await
+        .rc_ok();
+    assert_eq!(
+        at_vendor.json["users"],
+        json!([{"id": "tom"}, {"id": "eddie"}])
+    );
+    let members = jm
+        .get(&format!("/v1/groups/{gid}/members/"))
+        .await
+        .expect(200);
+    let flags: Vec<_> = members
+        .json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["username"].clone(), m["flag"].clone()))
+        .collect();
+    assert_eq!(
+        flags,
+        vec![(json!("tom"), json!(1)), (json!("eddie"), json!(0))],
+        "{}",
+        members.text
+    );
+    assert_eq!(members.json[0]["nickname"], "Tommy", "{}", members.text);
+    // A text message to the group, stored at B as text.
+    let sent = jm
+        .post(
+            "/v1/messages",
+            json!({"version": 1, "target_type": "group", "target_id": gid.to_string(),
+                   "from_type": "user", "from_id": "tom", "msg_type": "text",
+                   "msg_body": {"text": "hello team"}}),
+        )
+        .await
+        .expect(201);
+    let msg_id = sent.json["msg_id"].as_i64().expect("integer msg_id");
+    let (target, kind, content): (String, String, String) = chain
+        .vendor
+        .db()
+        .query_row(
+            "SELECT target, kind, content FROM messages WHERE id = ?1",
+            [msg_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .expect("the message is stored at the vendor");
+    assert_eq!(
+        (target.as_str(), kind.as_str()),
+        (gid.to_string().as_str(), "text")
+    );
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&content).unwrap()["text"],
+        "hello team"
+    );
+    // haorenao (logins checked by A's shadow credentials): eddie sees the
+    // group; tom creates another, eddie joins, only tom may dismiss it.
+    let login = |u: &'static str| vec![("username", u), ("password", "password")];
+    let groups = chain
+        .proxy
+        .post_form("/im/user_get_group_list/", &login("eddie"))
+        .await
+        .expect(200);
+    assert_eq!(
+        groups.json["groups"],
+        json!([{"id": gid, "name": "team"}]),
+        "{}",
+        groups.text
+    );
+    let mut create = login("tom");
+    create.push(("name", "club"));
+    let created = chain
+        .proxy
+        .post_form("/im/group_create/", &create)
+        .await
+        .expect(200);
+    let club = created.json["group_id"].as_i64().expect("integer group_id");
+    chain
+        .proxy
+        .post_form(&format!("/im/{club}/group_join/"), &login("eddie"))
+        .await
+        .expect(200);
+    let at_vendor = rc
+        .post("/group/user/query.json", &[("groupId", &club.to_string())])
+        .await
+        .rc_ok();
+    assert_eq!(
+        at_vendor.json["users"],
+        json!([{"id": "tom"}, {"id": "eddie"}])
+    );
+    let listed = chain
+        .proxy
+        .post_form(&format!("/im/{club}/group_get_user_list/"), &login("eddie"))
+        .await
+        .expect(200);
+    assert_eq!(listed.json["ret"], "ok", "{}", listed.text);
+    assert_eq!(listed.json["group_name"], "club");
+    assert_eq!(listed.json["userinfos"][0]["nickname"], "Tommy");
+    let refused = chain
+        .proxy
+        .post_form(&format!("/im/{club}/group_dismiss/"), &login("eddie"))
+        .await
+        .expect(200);
+    assert_eq!(refused.json["ret"], "failed", "{}", refused.text);
+    chain
+        .proxy
+        .post_form(&format!("/im/{club}/group_dismiss/"), &login("tom"))
+        .await
+        .expect(200);
+    rc.post("/group/user/query.json", &[("groupId", &club.to_string())])
+        .await
+        .rc_error(404, 1002);
+    // What RongCloud cannot do: unsupported, in each caller's dialect,
+    // naming the provider.
+    let info = jm.get(&format!("/v1/groups/{gid}")).await.expect(501);
+    let message = info.json["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("group.get") && message.contains("vendor"),
+        "{}",
+        info.text
+    );
+    let upload = jm
+        .upload(
+            "/v1/resource?type=image",
+            "filename",
+            "a.png",
+            crate::harness::png(2, 2, [1, 2, 3]),
+        )
+        .await
+        .expect(501);
+    assert!(upload.text.contains("vendor"), "{}", upload.text);
+    let haorenao = chain
+        .proxy
+        .get(&format!("/im/{gid}/group_get_info/"))
+        .await
+        .expect(200);
+    assert_eq!(haorenao.json["ret"], "failed", "{}", haorenao.text);
+    assert!(
+        haorenao.json["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("not supported by provider vendor"),
+        "{}",
+        haorenao.text
+    );
+}
+
+/// A's signatures are what B checks: with another secret, B refuses every
+/// call and A answers its caller with an upstream error, not a success.
+#[tokio::test]
+async fn rongcloud_chain_with_a_wrong_secret_fails_upstream() {
+    use crate::harness::APP_KEY;
+    use crate::rongcloud::{rongcloud_frontend, RC_SECRET};
+    use serde_json::json;
+    let chain = Chain::start(
+        "rongcloud",
+        &rongcloud_frontend(RC_SECRET),
+        &format!("app_key = \"{APP_KEY}\"\napp_secret = \"not-the-secret\"\n"),
+    );
+    let jm = chain.proxy.jm();
+    let a = jm.get("/v1/users/tom").await.expect(502);
+    assert!(a.text.contains("1004"), "{}", a.text);
+    let metrics = chain.proxy.metrics().await;
+    assert!(
+        metrics.contains(
+            "imbridge_provider_calls_total{op=\"user.get\",provider=\"vendor\",status=\"401\"}"
+        ),
+        "{metrics}"
+    );
+    let reg = jm
+        .post(
+            "/v1/users/",
+            json!([{"username": "tom", "password": "password"}]),
+        )
+        .await;
+    assert_eq!(reg.status, 502, "{}", reg.text);
+}
