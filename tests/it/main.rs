@@ -16,4 +16,5 @@ mod persistence;
 mod rongcloud;
 mod rongcloud_app;
 mod sdk_jmessage;
+mod sdk_rongcloud;
 mod wildfire;
