@@ -342,3 +342,227 @@ async fn rongcloud_chain_with_a_wrong_secret_fails_upstream() {
         .await;
     assert_eq!(reg.status, 502, "{}", reg.text);
 }
+
+/// More of RongCloud as a provider, through JMessage and WildfireChat
+/// frontends of A: blacklists, status, disable, members added and removed,
+/// mutes, chatrooms, sensitive words, tokens, conversation pins, each
+/// checked at B; and the vendor's refusals as the caller's errors.
+#[tokio::test]
+async fn rongcloud_chain_runs_the_rest_of_the_provider() {
+    use crate::rongcloud::Rong;
+    use serde_json::json;
+    let chain = Chain::rongcloud();
+    let jm = chain.proxy.jm();
+    let rc = Rong::of(&chain.vendor);
+    let users: Vec<_> = ["ann", "ben", "cat", "dan"]
+        .iter()
+        .map(|u| json!({"username": u, "password": "password"}))
+        .collect();
+    jm.post("/v1/users/", json!(users)).await.expect(201);
+    // Blacklist.
+    jm.put("/v1/users/ann/blacklist", Some(json!(["ben", "cat"])))
+        .await
+        .expect_empty(204);
+    let black = rc
+        .post("/user/blacklist/query.json", &[("userId", "ann")])
+        .await
+        .rc_ok();
+    assert_eq!(black.json["users"], json!(["ben", "cat"]));
+    jm.delete("/v1/users/ann/blacklist", Some(json!(["ben"])))
+        .await
+        .expect_empty(204);
+    let listed = jm.get("/v1/users/ann/blacklist").await.expect(200);
+    assert_eq!(listed.json[0]["username"], "cat", "{}", listed.text);
+    assert_eq!(listed.json.as_array().unwrap().len(), 1);
+    // Status and disable.
+    let stat = jm.get("/v1/users/ann/userstat").await.expect(200);
+    assert_eq!(stat.json["online"], false, "{}", stat.text);
+    jm.get("/v1/users/nobody/userstat")
+        .await
+        .expect_jm_error(404, 899002);
+    jm.put("/v1/users/dan/forbidden?disable=true", None)
+        .await
+        .expect_empty(204);
+    let text = r#"{"content":"x"}"#;
+    let send = [
+        ("fromUserId", "dan"),
+        ("toUserId", "ann"),
+        ("objectName", "RC:TxtMsg"),
+        ("content", text),
+    ];
+    rc.post("/message/private/publish.json", &send)
+        .await
+        .rc_error(403, 1002);
+    jm.put("/v1/users/dan/forbidden?disable=false", None)
+        .await
+        .expect_empty(204);
+    rc.post("/message/private/publish.json", &send)
+        .await
+        .rc_ok();
+    // Group members added and removed, mutes, errors in JMessage's codes.
+    let group = jm
+        .post(
+            "/v1/groups/",
+            json!({"owner_username": "ann", "name": "g", "members_username": ["ben"]}),
+        )
+        .await
+        .expect(201);
+    let gid = group.json["gid"].as_i64().unwrap().to_string();
+    jm.post(
+        &format!("/v1/groups/{gid}/members"),
+        json!({"add": ["cat", "dan"], "remove": ["ben"]}),
+    )
+    .await
+    .expect_empty(204);
+    let at_vendor = rc
+        .post("/group/user/query.json", &[("groupId", &gid)])
+        .await
+        .rc_ok();
+    assert_eq!(
+        at_vendor.json["users"],
+        json!([{"id": "ann"}, {"id": "cat"}, {"id": "dan"}])
+    );
+    jm.post(
+        &format!("/v1/groups/{gid}/members"),
+        json!({"add": ["cat"]}),
+    )
+    .await
+    .expect_jm_error(409, 899011);
+    jm.post(
+        &format!("/v1/groups/{gid}/members"),
+        json!({"remove": ["ben"]}),
+    )
+    .await
+    .expect_jm_error(404, 899014);
+    jm.post("/v1/groups/99999/members", json!({"add": ["cat"]}))
+        .await
+        .expect_jm_error(404, 899006);
+    jm.put(
+        &format!("/v1/groups/messages/{gid}/silence?status=true"),
+        Some(json!(["cat"])),
+    )
+    .await
+    .expect_empty(204);
+    let gagged = rc
+        .post("/group/user/gag/list.json", &[("groupId", &gid)])
+        .await
+        .rc_ok();
+    assert_eq!(gagged.json["users"], json!([{"userId": "cat"}]));
+    let groups = jm.get("/v1/users/cat/groups/").await.expect(200);
+    assert_eq!(groups.json[0]["name"], "g", "{}", groups.text);
+    jm.put(&format!("/v1/groups/{gid}"), Some(json!({"name": "g2"})))
+        .await
+        .expect_empty(204);
+    let named = rc
+        .post("/user/group/query.json", &[("userId", "cat")])
+        .await
+        .rc_ok();
+    assert_eq!(named.json["groups"], json!([{"id": gid, "name": "g2"}]));
+    jm.put(
+        &format!("/v1/groups/{gid}"),
+        Some(json!({"desc": "only a description"})),
+    )
+    .await
+    .expect(501);
+    jm.delete(&format!("/v1/groups/{gid}"), None)
+        .await
+        .expect_empty(204);
+    rc.post("/group/user/query.json", &[("groupId", &gid)])
+        .await
+        .rc_error(404, 1002);
+    // A chatroom with members.
+    let room = jm
+        .post(
+            "/v1/chatroom/",
+            json!({"owner_username": "ann", "name": "hall", "members_username": ["ben", "cat"]}),
+        )
+        .await
+        .expect(201);
+    let rid = room.json["chatroom_id"].as_i64().unwrap().to_string();
+    let rooms = rc
+        .post("/chatroom/query.json", &[("chatroomId", &rid)])
+        .await
+        .rc_ok();
+    assert_eq!(rooms.json["chatRooms"][0]["name"], "hall");
+    let info = jm
+        .post("/v1/chatroom/batch", json!([rid.parse::<i64>().unwrap()]))
+        .await
+        .expect(200);
+    assert_eq!(info.json[0]["total_member_count"], 2, "{}", info.text);
+    let members = jm
+        .get(&format!("/v1/chatroom/{rid}/members"))
+        .await
+        .expect(200);
+    assert_eq!(members.json["total"], 2, "{}", members.text);
+    jm.delete(&format!("/v1/chatroom/{rid}/members"), Some(json!(["ben"])))
+        .await
+        .expect(501);
+    jm.delete(&format!("/v1/chatroom/{rid}"), None)
+        .await
+        .expect_empty(204);
+    let rooms = rc
+        .post("/chatroom/query.json", &[("chatroomId", &rid)])
+        .await
+        .rc_ok();
+    assert_eq!(rooms.json["chatRooms"], json!([]));
+    // Sensitive words.
+    jm.post("/v1/sensitiveword", json!(["w1", "w2"]))
+        .await
+        .expect_empty(204);
+    jm.put(
+        "/v1/sensitiveword",
+        Some(json!({"old_word": "w1", "new_word": "w3"})),
+    )
+    .await
+    .expect_empty(204);
+    jm.delete("/v1/sensitiveword", Some(json!({"word": "w2"})))
+        .await
+        .expect_empty(204);
+    let words = rc
+        .post("/sensitiveword/list.json", &[("type", "1")])
+        .await
+        .rc_ok();
+    assert_eq!(words.json["words"][0]["word"], "w3", "{}", words.text);
+    assert_eq!(words.json["words"].as_array().unwrap().len(), 1);
+    let listed = jm
+        .get("/v1/sensitiveword?start=0&count=10")
+        .await
+        .expect(200);
+    assert_eq!(listed.json["words"][0]["name"], "w3", "{}", listed.text);
+    // A token through haorenao is RongCloud's token for the user.
+    let token = chain
+        .proxy
+        .post_form(
+            "/im/user_get_token/",
+            &[("username", "ann"), ("password", "password")],
+        )
+        .await
+        .expect(200);
+    let at_vendor = rc
+        .post("/user/getToken.json", &[("userId", "ann")])
+        .await
+        .rc_ok();
+    assert_eq!(
+        token.json["token"], at_vendor.json["token"],
+        "{}",
+        token.text
+    );
+    // A conversation pinned through WildfireChat.
+    let wf = chain.proxy.wf();
+    let pinned = wf
+        .post(
+            "/admin/conversation/top",
+            Some(json!({"userId": "ann", "conversation": {"type": 0, "target": "ben", "line": 0}, "top": 1})),
+        )
+        .await
+        .expect(200);
+    assert_eq!(pinned.json["code"], 0, "{}", pinned.text);
+    let tops: (i64, String) = chain
+        .vendor
+        .db()
+        .query_row("SELECT type, target FROM conversation_tops", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!(tops, (0, "ben".to_string()));
+}
