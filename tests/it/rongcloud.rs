@@ -543,6 +543,12 @@ async fn groups_with_caller_chosen_ids() {
     )
     .await
     .rc_error(400, 1002);
+    rc.post(
+        "/group/create.json",
+        &[("userId", "u1"), ("groupId", "g-2"), ("groupName", "x")],
+    )
+    .await
+    .rc_error(409, 1002);
     rc.post("/group/refresh.json", &[("groupId", "g-2")])
         .await
         .rc_error(400, 1002);
