@@ -464,6 +464,26 @@ async fn rongcloud_chain_runs_the_rest_of_the_provider() {
     )
     .await
     .expect(501);
+    // Do not disturb per conversation; a global one has no RongCloud call.
+    jm.post(
+        "/v1/users/ann/nodisturb",
+        json!({"single": {"add": ["dan"]}, "group": {"add": [gid.parse::<i64>().unwrap()]}}),
+    )
+    .await
+    .expect_empty(204);
+    let quiet: (i64, i64) = chain
+        .vendor
+        .db()
+        .query_row(
+            "SELECT (SELECT COUNT(*) FROM nodisturb_users), (SELECT COUNT(*) FROM nodisturb_groups)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(quiet, (1, 1));
+    jm.post("/v1/users/ann/nodisturb", json!({"global": 1}))
+        .await
+        .expect(501);
     jm.delete(&format!("/v1/groups/{gid}"), None)
         .await
         .expect_empty(204);

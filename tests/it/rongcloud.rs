@@ -857,6 +857,51 @@ async fn sensitive_words_and_conversation_top() {
         .rc_error(400, 1002);
     // Pin a group conversation for a user.
     register(&rc, "p1", "p1").await;
+    // Do not disturb, per conversation.
+    register(&rc, "p2", "p2").await;
+    rc.post(
+        "/conversation/notification/set.json",
+        &[
+            ("conversationType", "1"),
+            ("requestId", "p1"),
+            ("targetId", "p2"),
+            ("isMuted", "1"),
+        ],
+    )
+    .await
+    .rc_ok();
+    let muted: i64 = im
+        .db()
+        .query_row("SELECT COUNT(*) FROM nodisturb_users", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(muted, 1);
+    rc.post(
+        "/conversation/notification/set.json",
+        &[
+            ("conversationType", "1"),
+            ("requestId", "p1"),
+            ("targetId", "p2"),
+            ("isMuted", "0"),
+        ],
+    )
+    .await
+    .rc_ok();
+    let muted: i64 = im
+        .db()
+        .query_row("SELECT COUNT(*) FROM nodisturb_users", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(muted, 0);
+    rc.post(
+        "/conversation/notification/set.json",
+        &[
+            ("conversationType", "4"),
+            ("requestId", "p1"),
+            ("targetId", "r"),
+            ("isMuted", "1"),
+        ],
+    )
+    .await
+    .rc_error(430, 1009);
     rc.post(
         "/conversation/top/set.json",
         &[
