@@ -567,6 +567,34 @@ async fn rongcloud_chain_runs_the_rest_of_the_provider() {
         "{}",
         token.text
     );
+    // haorenao's group_sync re-syncs what RongCloud knows: nothing changes.
+    let g = jm
+        .post(
+            "/v1/groups/",
+            json!({"owner_username": "ann", "name": "kept", "members_username": []}),
+        )
+        .await
+        .expect(201);
+    let kept = g.json["gid"].as_i64().unwrap().to_string();
+    let synced = chain
+        .proxy
+        .post_form(
+            "/im/group_sync/",
+            &[("username", "ann"), ("password", "password")],
+        )
+        .await
+        .expect(200);
+    assert_eq!(synced.json["ret"], "ok", "{}", synced.text);
+    let groups = rc
+        .post("/user/group/query.json", &[("userId", "ann")])
+        .await
+        .rc_ok();
+    assert_eq!(
+        groups.json["groups"],
+        json!([{"id": kept, "name": "kept"}]),
+        "{}",
+        groups.text
+    );
     // A conversation pinned through WildfireChat.
     let wf = chain.proxy.wf();
     let pinned = wf
