@@ -92,3 +92,525 @@ async fn jmessage_chain_carries_users_groups_and_messages() {
     let metrics = chain.proxy.metrics().await;
     assert!(metrics.contains("imbridge_provider_calls_total{op=\"group.create\",provider=\"vendor\",status=\"201\"} 1"), "{metrics}");
 }
+
+impl Chain {
+    /// The RongCloud chain: B serves `rongcloud` (app key `APP_KEY`, secret
+    /// `RC_SECRET`), A calls it with the same credentials.
+    pub fn rongcloud() -> Chain {
+        use crate::harness::APP_KEY;
+        use crate::rongcloud::{rongcloud_frontend, RC_SECRET};
+        Chain::start(
+            "rongcloud",
+            &rongcloud_frontend(RC_SECRET),
+            &format!("app_key = \"{APP_KEY}\"\napp_secret = \"{RC_SECRET}\"\n"),
+        )
+    }
+}
+
+/// JMessage and haorenao clients of A, RongCloud (B) underneath: users,
+/// groups with members and a text message land in B and read back there
+/// through B's own RongCloud API; what RongCloud cannot do answers
+/// `unsupported` in the caller's dialect.
+#[tokio::test]
+async fn rongcloud_chain_carries_users_groups_and_messages() {
+    use crate::rongcloud::Rong;
+    use serde_json::json;
+    let chain = Chain::rongcloud();
+    let jm = chain.proxy.jm();
+    let rc = Rong::of(&chain.vendor);
+    // Users: registered through JMessage, known to RongCloud with their names.
+    let reg = jm
+        .post(
+            "/v1/users/",
+            json!([{"username": "tom", "password": "password", "nickname": "Tom"},
+                   {"username": "eddie", "password": "password"}]),
+        )
+        .await
+        .expect(201);
+    assert_eq!(
+        reg.json,
+        json!([{"username": "tom"}, {"username": "eddie"}])
+    );
+    let info = rc
+        .post("/user/info.json", &[("userId", "tom")])
+        .await
+        .rc_ok();
+    assert_eq!(info.json["userName"], "Tom");
+    let again = jm
+        .post(
+            "/v1/users/",
+            json!([{"username": "tom", "password": "password"}]),
+        )
+        .await
+        .expect(201);
+    assert_eq!(again.json[0]["error"]["code"], 899001, "{}", again.text);
+    jm.put("/v1/users/tom", Some(json!({"nickname": "Tommy"})))
+        .await
+        .expect_empty(204);
+    let info = rc
+        .post("/user/info.json", &[("userId", "tom")])
+        .await
+        .rc_ok();
+    assert_eq!(info.json["userName"], "Tommy");
+    let user = jm.get("/v1/users/tom").await.expect(200);
+    assert_eq!(user.json["nickname"], "Tommy", "{}", user.text);
+    jm.get("/v1/users/nobody")
+        .await
+        .expect_jm_error(404, 899002);
+    // A group with a member, created through JMessage: its id is A's choice.
+    let group = jm
+        .post(
+            "/v1/groups/",
+            json!({"owner_username": "tom", "name": "team", "members_username": ["eddie"]}),
+        )
+        .await
+        .expect(201);
+    let gid = group.json["gid"].as_i64().expect("integer gid");
+    let at_vendor = rc
+        .post("/group/user/query.json", &[("groupId", &gid.to_string())])
+        .await
+        .rc_ok();
+    assert_eq!(
+        at_vendor.json["users"],
+        json!([{"id": "tom"}, {"id": "eddie"}])
+    );
+    let members = jm
+        .get(&format!("/v1/groups/{gid}/members/"))
+        .await
+        .expect(200);
+    let flags: Vec<_> = members
+        .json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["username"].clone(), m["flag"].clone()))
+        .collect();
+    assert_eq!(
+        flags,
+        vec![(json!("tom"), json!(1)), (json!("eddie"), json!(0))],
+        "{}",
+        members.text
+    );
+    assert_eq!(members.json[0]["nickname"], "Tommy", "{}", members.text);
+    // A text message to the group, stored at B as text.
+    let sent = jm
+        .post(
+            "/v1/messages",
+            json!({"version": 1, "target_type": "group", "target_id": gid.to_string(),
+                   "from_type": "user", "from_id": "tom", "msg_type": "text",
+                   "msg_body": {"text": "hello team"}}),
+        )
+        .await
+        .expect(201);
+    let msg_id = sent.json["msg_id"].as_i64().expect("integer msg_id");
+    let (target, kind, content): (String, String, String) = chain
+        .vendor
+        .db()
+        .query_row(
+            "SELECT target, kind, content FROM messages WHERE id = ?1",
+            [msg_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .expect("the message is stored at the vendor");
+    assert_eq!(
+        (target.as_str(), kind.as_str()),
+        (gid.to_string().as_str(), "text")
+    );
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&content).unwrap()["text"],
+        "hello team"
+    );
+    // haorenao (logins checked by A's shadow credentials): eddie sees the
+    // group; tom creates another, eddie joins, only tom may dismiss it.
+    let login = |u: &'static str| vec![("username", u), ("password", "password")];
+    let groups = chain
+        .proxy
+        .post_form("/im/user_get_group_list/", &login("eddie"))
+        .await
+        .expect(200);
+    assert_eq!(
+        groups.json["groups"],
+        json!([{"id": gid, "name": "team"}]),
+        "{}",
+        groups.text
+    );
+    let mut create = login("tom");
+    create.push(("name", "club"));
+    let created = chain
+        .proxy
+        .post_form("/im/group_create/", &create)
+        .await
+        .expect(200);
+    let club = created.json["group_id"].as_i64().expect("integer group_id");
+    chain
+        .proxy
+        .post_form(&format!("/im/{club}/group_join/"), &login("eddie"))
+        .await
+        .expect(200);
+    let at_vendor = rc
+        .post("/group/user/query.json", &[("groupId", &club.to_string())])
+        .await
+        .rc_ok();
+    assert_eq!(
+        at_vendor.json["users"],
+        json!([{"id": "tom"}, {"id": "eddie"}])
+    );
+    let listed = chain
+        .proxy
+        .post_form(&format!("/im/{club}/group_get_user_list/"), &login("eddie"))
+        .await
+        .expect(200);
+    assert_eq!(listed.json["ret"], "ok", "{}", listed.text);
+    assert_eq!(listed.json["group_name"], "club");
+    assert_eq!(listed.json["userinfos"][0]["nickname"], "Tommy");
+    let refused = chain
+        .proxy
+        .post_form(&format!("/im/{club}/group_dismiss/"), &login("eddie"))
+        .await
+        .expect(200);
+    assert_eq!(refused.json["ret"], "failed", "{}", refused.text);
+    chain
+        .proxy
+        .post_form(&format!("/im/{club}/group_dismiss/"), &login("tom"))
+        .await
+        .expect(200);
+    rc.post("/group/user/query.json", &[("groupId", &club.to_string())])
+        .await
+        .rc_error(404, 1002);
+    // What RongCloud cannot do: unsupported, in each caller's dialect,
+    // naming the provider.
+    let info = jm.get(&format!("/v1/groups/{gid}")).await.expect(501);
+    let message = info.json["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("group.get") && message.contains("vendor"),
+        "{}",
+        info.text
+    );
+    let upload = jm
+        .upload(
+            "/v1/resource?type=image",
+            "filename",
+            "a.png",
+            crate::harness::png(2, 2, [1, 2, 3]),
+        )
+        .await
+        .expect(501);
+    assert!(upload.text.contains("vendor"), "{}", upload.text);
+    let haorenao = chain
+        .proxy
+        .get(&format!("/im/{gid}/group_get_info/"))
+        .await
+        .expect(200);
+    assert_eq!(haorenao.json["ret"], "failed", "{}", haorenao.text);
+    assert!(
+        haorenao.json["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("not supported by provider vendor"),
+        "{}",
+        haorenao.text
+    );
+}
+
+/// A's signatures are what B checks: with another secret, B refuses every
+/// call and A answers its caller with an upstream error, not a success.
+#[tokio::test]
+async fn rongcloud_chain_with_a_wrong_secret_fails_upstream() {
+    use crate::harness::APP_KEY;
+    use crate::rongcloud::{rongcloud_frontend, RC_SECRET};
+    use serde_json::json;
+    let chain = Chain::start(
+        "rongcloud",
+        &rongcloud_frontend(RC_SECRET),
+        &format!("app_key = \"{APP_KEY}\"\napp_secret = \"not-the-secret\"\n"),
+    );
+    let jm = chain.proxy.jm();
+    let a = jm.get("/v1/users/tom").await.expect(502);
+    assert!(a.text.contains("1004"), "{}", a.text);
+    let metrics = chain.proxy.metrics().await;
+    assert!(
+        metrics.contains(
+            "imbridge_provider_calls_total{op=\"user.get\",provider=\"vendor\",status=\"401\"}"
+        ),
+        "{metrics}"
+    );
+    let reg = jm
+        .post(
+            "/v1/users/",
+            json!([{"username": "tom", "password": "password"}]),
+        )
+        .await;
+    assert_eq!(reg.status, 502, "{}", reg.text);
+}
+
+/// More of RongCloud as a provider, through JMessage and WildfireChat
+/// frontends of A: blacklists, status, disable, members added and removed,
+/// mutes, chatrooms, sensitive words, tokens, conversation pins, each
+/// checked at B; and the vendor's refusals as the caller's errors.
+#[tokio::test]
+async fn rongcloud_chain_runs_the_rest_of_the_provider() {
+    use crate::rongcloud::Rong;
+    use serde_json::json;
+    let chain = Chain::rongcloud();
+    let jm = chain.proxy.jm();
+    let rc = Rong::of(&chain.vendor);
+    let users: Vec<_> = ["ann", "ben", "cat", "dan"]
+        .iter()
+        .map(|u| json!({"username": u, "password": "password"}))
+        .collect();
+    jm.post("/v1/users/", json!(users)).await.expect(201);
+    // Blacklist.
+    jm.put("/v1/users/ann/blacklist", Some(json!(["ben", "cat"])))
+        .await
+        .expect_empty(204);
+    let black = rc
+        .post("/user/blacklist/query.json", &[("userId", "ann")])
+        .await
+        .rc_ok();
+    assert_eq!(black.json["users"], json!(["ben", "cat"]));
+    jm.delete("/v1/users/ann/blacklist", Some(json!(["ben"])))
+        .await
+        .expect_empty(204);
+    let listed = jm.get("/v1/users/ann/blacklist").await.expect(200);
+    assert_eq!(listed.json[0]["username"], "cat", "{}", listed.text);
+    assert_eq!(listed.json.as_array().unwrap().len(), 1);
+    // Status and disable.
+    let stat = jm.get("/v1/users/ann/userstat").await.expect(200);
+    assert_eq!(stat.json["online"], false, "{}", stat.text);
+    jm.get("/v1/users/nobody/userstat")
+        .await
+        .expect_jm_error(404, 899002);
+    jm.put("/v1/users/dan/forbidden?disable=true", None)
+        .await
+        .expect_empty(204);
+    let text = r#"{"content":"x"}"#;
+    let send = [
+        ("fromUserId", "dan"),
+        ("toUserId", "ann"),
+        ("objectName", "RC:TxtMsg"),
+        ("content", text),
+    ];
+    rc.post("/message/private/publish.json", &send)
+        .await
+        .rc_error(403, 1002);
+    jm.put("/v1/users/dan/forbidden?disable=false", None)
+        .await
+        .expect_empty(204);
+    rc.post("/message/private/publish.json", &send)
+        .await
+        .rc_ok();
+    // Group members added and removed, mutes, errors in JMessage's codes.
+    let group = jm
+        .post(
+            "/v1/groups/",
+            json!({"owner_username": "ann", "name": "g", "members_username": ["ben"]}),
+        )
+        .await
+        .expect(201);
+    let gid = group.json["gid"].as_i64().unwrap().to_string();
+    jm.post(
+        &format!("/v1/groups/{gid}/members"),
+        json!({"add": ["cat", "dan"], "remove": ["ben"]}),
+    )
+    .await
+    .expect_empty(204);
+    let at_vendor = rc
+        .post("/group/user/query.json", &[("groupId", &gid)])
+        .await
+        .rc_ok();
+    assert_eq!(
+        at_vendor.json["users"],
+        json!([{"id": "ann"}, {"id": "cat"}, {"id": "dan"}])
+    );
+    jm.post(
+        &format!("/v1/groups/{gid}/members"),
+        json!({"add": ["cat"]}),
+    )
+    .await
+    .expect_jm_error(409, 899011);
+    jm.post(
+        &format!("/v1/groups/{gid}/members"),
+        json!({"remove": ["ben"]}),
+    )
+    .await
+    .expect_jm_error(404, 899014);
+    jm.post("/v1/groups/99999/members", json!({"add": ["cat"]}))
+        .await
+        .expect_jm_error(404, 899006);
+    jm.put(
+        &format!("/v1/groups/messages/{gid}/silence?status=true"),
+        Some(json!(["cat"])),
+    )
+    .await
+    .expect_empty(204);
+    let gagged = rc
+        .post("/group/user/gag/list.json", &[("groupId", &gid)])
+        .await
+        .rc_ok();
+    assert_eq!(gagged.json["users"], json!([{"userId": "cat"}]));
+    let groups = jm.get("/v1/users/cat/groups/").await.expect(200);
+    assert_eq!(groups.json[0]["name"], "g", "{}", groups.text);
+    jm.put(&format!("/v1/groups/{gid}"), Some(json!({"name": "g2"})))
+        .await
+        .expect_empty(204);
+    let named = rc
+        .post("/user/group/query.json", &[("userId", "cat")])
+        .await
+        .rc_ok();
+    assert_eq!(named.json["groups"], json!([{"id": gid, "name": "g2"}]));
+    jm.put(
+        &format!("/v1/groups/{gid}"),
+        Some(json!({"desc": "only a description"})),
+    )
+    .await
+    .expect(501);
+    // Do not disturb per conversation; a global one has no RongCloud call.
+    jm.post(
+        "/v1/users/ann/nodisturb",
+        json!({"single": {"add": ["dan"]}, "group": {"add": [gid.parse::<i64>().unwrap()]}}),
+    )
+    .await
+    .expect_empty(204);
+    let quiet: (i64, i64) = chain
+        .vendor
+        .db()
+        .query_row(
+            "SELECT (SELECT COUNT(*) FROM nodisturb_users), (SELECT COUNT(*) FROM nodisturb_groups)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(quiet, (1, 1));
+    jm.post("/v1/users/ann/nodisturb", json!({"global": 1}))
+        .await
+        .expect(501);
+    jm.delete(&format!("/v1/groups/{gid}"), None)
+        .await
+        .expect_empty(204);
+    rc.post("/group/user/query.json", &[("groupId", &gid)])
+        .await
+        .rc_error(404, 1002);
+    // A chatroom with members.
+    let room = jm
+        .post(
+            "/v1/chatroom/",
+            json!({"owner_username": "ann", "name": "hall", "members_username": ["ben", "cat"]}),
+        )
+        .await
+        .expect(201);
+    let rid = room.json["chatroom_id"].as_i64().unwrap().to_string();
+    let rooms = rc
+        .post("/chatroom/query.json", &[("chatroomId", &rid)])
+        .await
+        .rc_ok();
+    assert_eq!(rooms.json["chatRooms"][0]["name"], "hall");
+    let info = jm
+        .post("/v1/chatroom/batch", json!([rid.parse::<i64>().unwrap()]))
+        .await
+        .expect(200);
+    assert_eq!(info.json[0]["total_member_count"], 2, "{}", info.text);
+    let members = jm
+        .get(&format!("/v1/chatroom/{rid}/members"))
+        .await
+        .expect(200);
+    assert_eq!(members.json["total"], 2, "{}", members.text);
+    jm.delete(&format!("/v1/chatroom/{rid}/members"), Some(json!(["ben"])))
+        .await
+        .expect(501);
+    jm.delete(&format!("/v1/chatroom/{rid}"), None)
+        .await
+        .expect_empty(204);
+    let rooms = rc
+        .post("/chatroom/query.json", &[("chatroomId", &rid)])
+        .await
+        .rc_ok();
+    assert_eq!(rooms.json["chatRooms"], json!([]));
+    // Sensitive words.
+    jm.post("/v1/sensitiveword", json!(["w1", "w2"]))
+        .await
+        .expect_empty(204);
+    jm.put(
+        "/v1/sensitiveword",
+        Some(json!({"old_word": "w1", "new_word": "w3"})),
+    )
+    .await
+    .expect_empty(204);
+    jm.delete("/v1/sensitiveword", Some(json!({"word": "w2"})))
+        .await
+        .expect_empty(204);
+    let words = rc
+        .post("/sensitiveword/list.json", &[("type", "1")])
+        .await
+        .rc_ok();
+    assert_eq!(words.json["words"][0]["word"], "w3", "{}", words.text);
+    assert_eq!(words.json["words"].as_array().unwrap().len(), 1);
+    let listed = jm
+        .get("/v1/sensitiveword?start=0&count=10")
+        .await
+        .expect(200);
+    assert_eq!(listed.json["words"][0]["name"], "w3", "{}", listed.text);
+    // A token through haorenao is RongCloud's token for the user.
+    let token = chain
+        .proxy
+        .post_form(
+            "/im/user_get_token/",
+            &[("username", "ann"), ("password", "password")],
+        )
+        .await
+        .expect(200);
+    let at_vendor = rc
+        .post("/user/getToken.json", &[("userId", "ann")])
+        .await
+        .rc_ok();
+    assert_eq!(
+        token.json["token"], at_vendor.json["token"],
+        "{}",
+        token.text
+    );
+    // haorenao's group_sync re-syncs what RongCloud knows: nothing changes.
+    let g = jm
+        .post(
+            "/v1/groups/",
+            json!({"owner_username": "ann", "name": "kept", "members_username": []}),
+        )
+        .await
+        .expect(201);
+    let kept = g.json["gid"].as_i64().unwrap().to_string();
+    let synced = chain
+        .proxy
+        .post_form(
+            "/im/group_sync/",
+            &[("username", "ann"), ("password", "password")],
+        )
+        .await
+        .expect(200);
+    assert_eq!(synced.json["ret"], "ok", "{}", synced.text);
+    let groups = rc
+        .post("/user/group/query.json", &[("userId", "ann")])
+        .await
+        .rc_ok();
+    assert_eq!(
+        groups.json["groups"],
+        json!([{"id": kept, "name": "kept"}]),
+        "{}",
+        groups.text
+    );
+    // A conversation pinned through WildfireChat.
+    let wf = chain.proxy.wf();
+    let pinned = wf
+        .post(
+            "/admin/conversation/top",
+            Some(json!({"userId": "ann", "conversation": {"type": 0, "target": "ben", "line": 0}, "top": 1})),
+        )
+        .await
+        .expect(200);
+    assert_eq!(pinned.json["code"], 0, "{}", pinned.text);
+    let tops: (i64, String) = chain
+        .vendor
+        .db()
+        .query_row("SELECT type, target FROM conversation_tops", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!(tops, (0, "ben".to_string()));
+}

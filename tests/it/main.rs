@@ -14,6 +14,8 @@ mod jmessage_endpoints;
 mod jmessage_errors;
 mod persistence;
 mod reload;
+mod rongcloud;
 mod rongcloud_app;
 mod sdk_jmessage;
+mod sdk_rongcloud;
 mod wildfire;

@@ -97,6 +97,8 @@ const FUNCTIONS: &[&str] = &[
     "$merge",
     "$use",
     "$now",
+    "$pairs",
+    "$fail",
 ];
 
 impl Compiler<'_, '_, '_> {
@@ -325,6 +327,7 @@ impl Compiler<'_, '_, '_> {
             "$if" => &["then", "else"],
             "$use" => &["with"],
             "$int" | "$float" | "$string" | "$bool" | "$json" => &["or"],
+            "$pairs" => &["prefix", "suffix"],
             _ => &[],
         };
         for k in map.keys().skip(1) {
@@ -447,6 +450,20 @@ impl Compiler<'_, '_, '_> {
             "$escape" => Func::Escape(self.node(arg, &open)),
             "$uuid" => Func::Uuid(self.node(arg, &open)),
             "$first" => Func::First(self.node(arg, &open)),
+            "$pairs" => {
+                let text = |key: &str| {
+                    named(key)
+                        .and_then(Node::as_scalar)
+                        .map(|s| s.as_str().to_string())
+                        .unwrap_or_default()
+                };
+                Func::Pairs {
+                    source: self.node(arg, &open),
+                    prefix: text("prefix"),
+                    suffix: text("suffix"),
+                }
+            }
+            "$fail" => Func::Fail(self.node(arg, &open)),
             "$time" | "$parse_time" => {
                 let value = self.node(arg, &open);
                 let Some(format) = self.time_format(named("format"), &span) else {

@@ -348,6 +348,38 @@ fn call(func: &Func, env: &EvalEnv, scope: &mut Vec<&Value>) -> Result<Option<Va
             other => other,
         }),
         Func::Now => Ok(Some(Value::from(env.now_ms))),
+        Func::Pairs {
+            source,
+            prefix,
+            suffix,
+        } => {
+            let Some(value) = present(source, env, scope)? else {
+                return Ok(None);
+            };
+            let Value::Object(members) = value else {
+                return fail(format!(
+                    "$pairs: expected an object, got {}",
+                    type_name(&value)
+                ));
+            };
+            let pairs = members
+                .into_iter()
+                .filter_map(|(k, v)| {
+                    let key = k
+                        .strip_prefix(prefix.as_str())?
+                        .strip_suffix(suffix.as_str())?;
+                    Some(serde_json::json!({"key": key, "value": v}))
+                })
+                .collect();
+            Ok(Some(Value::Array(pairs)))
+        }
+        Func::Fail(t) => {
+            let message = present(t, env, scope)?.map_or_else(
+                || "the request cannot be carried out".to_string(),
+                |v| scalar_text(&v),
+            );
+            fail(message)
+        }
     }
 }
 
@@ -516,4 +548,76 @@ fn parse_time(text: &str, format: &TimeFormat) -> Result<i64, EvalError> {
         .ok_or_else(|| EvalError {
             message: format!("invalid time {text:?}"),
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Value};
+
+    use super::{eval, EvalEnv, EvalError};
+
+    /// Compiles `request` as the request template of a `group.sync` route
+    /// and evaluates it against `doc`.
+    fn request(request: &str, doc: &Value) -> Result<Option<Value>, EvalError> {
+        let text = format!(
+            "dialect: t\ninbound:\n  prefixes: [/t]\n  routes:\n    - op: group.sync\n      method: POST\n      path: /t\n      request:\n{}\n",
+            request
+                .lines()
+                .map(|l| format!("        {l}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        let dialect = crate::mapping::compile::compile_file(std::path::Path::new("t.yaml"), &text)
+            .unwrap_or_else(|d| panic!("does not compile: {d:?}"));
+        let route = dialect.inbound.expect("inbound").routes[0].clone();
+        let env = EvalEnv {
+            doc,
+            codes: None,
+            now_ms: 0,
+        };
+        eval(&route.request, &env)
+    }
+
+    #[test]
+    fn pairs_lists_members_matching_prefix_and_suffix() {
+        let doc = json!({"body": {"userId": "u1", "group[g1]": "one", "group[g2]": "two", "group[x": "no"}});
+        let out = request(
+            "username: $.body.userId\ngroups:\n  $map: {$pairs: $.body, prefix: \"group[\", suffix: \"]\"}\n  to: {id: \"@.key\", name: \"@.value\"}",
+            &doc,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            out,
+            json!({"username": "u1", "groups": [{"id": "g1", "name": "one"}, {"id": "g2", "name": "two"}]})
+        );
+        // Without prefix and suffix: every member, in order.
+        let all = request(
+            "username: u\ngroups:\n  $map: {$pairs: $.body}\n  to: {id: \"@.key\", name: {$string: \"@.value\"}}",
+            &doc,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(all["groups"].as_array().unwrap().len(), 4);
+        assert_eq!(all["groups"][0], json!({"id": "userId", "name": "u1"}));
+        // Not an object: an error naming the function; absent: nothing.
+        let err = request("username: u\ngroups: {$pairs: $.body.userId}", &doc).unwrap_err();
+        assert!(err.message.contains("$pairs"), "{}", err.message);
+        let none = request("username: u\ngroups: {$pairs: $.body.missing}", &doc)
+            .unwrap()
+            .unwrap();
+        assert_eq!(none, json!({"username": "u"}));
+    }
+
+    #[test]
+    fn fail_stops_with_its_message_only_when_evaluated() {
+        let doc = json!({"body": {"n": 2}});
+        let template = "username: u\ngroups:\n  $if: {$eq: [$.body.n, 1]}\n  then: []\n  else: {$fail: {$concat: [\"one at a time, not \", $.body.n]}}";
+        let err = request(template, &doc).unwrap_err();
+        assert_eq!(err.message, "one at a time, not 2");
+        let ok = request(template, &json!({"body": {"n": 1}}))
+            .unwrap()
+            .unwrap();
+        assert_eq!(ok, json!({"username": "u", "groups": []}));
+    }
 }

@@ -145,6 +145,20 @@ pub enum Func {
     Use(Arc<Template>, Template),
     /// The current time in milliseconds.
     Now,
+    /// The members of an object as `[{key, value}]`, in order; with a
+    /// `prefix` and/or `suffix`, only members whose name has them, cut off
+    /// (form fields named `group[ID]`).
+    Pairs {
+        /// The object.
+        source: Template,
+        /// Name prefix to require and cut.
+        prefix: String,
+        /// Name suffix to require and cut.
+        suffix: String,
+    },
+    /// Stops the evaluation with this message (an `invalid_argument` error
+    /// of the request), for inputs a check cannot express.
+    Fail(Template),
 }
 
 /// Error code tables a template may consult (`$error_code`).
