@@ -203,6 +203,8 @@ pub struct Imbridge {
     pub setup: Setup,
     /// HTTP client.
     pub http: reqwest::Client,
+    /// The config text it runs with.
+    pub config: String,
     _running: Running,
 }
 
@@ -241,8 +243,22 @@ impl Imbridge {
             admin: format!("http://127.0.0.1:{}", setup.admin_port),
             setup,
             http: reqwest::Client::new(),
+            config: text.to_string(),
             _running: running,
         }
+    }
+
+    /// Stops the server and starts it again on the same ports, files and
+    /// config: what it kept only in memory (caches, metrics) is gone.
+    pub fn restart(self) -> Self {
+        let Imbridge {
+            setup,
+            config,
+            _running,
+            ..
+        } = self;
+        drop(_running);
+        Self::start_text(setup, &config)
     }
 
     /// A server that also serves the JMessage app `OTHER_APP_KEY` on a listener
