@@ -1326,3 +1326,272 @@ async fn an_expired_token_is_refetched() {
     assert_eq!(fetches(&chain).await, 2.0);
     assert_eq!(tokens_issued(&chain).await, 2.0);
 }
+
+/// Most of what JMessage's API can ask of a provider, through A onto B's
+/// Easemob API, each effect checked at B in Easemob's own terms.
+#[tokio::test]
+async fn chain_covers_users_groups_rooms_and_messages() {
+    let chain = Chain::easemob("");
+    let jm = chain.proxy.jm();
+    let at_b = Em::admin(&chain.vendor).await;
+    let users: Vec<Value> = ["u1", "u2", "u3", "u4", "u5"]
+        .iter()
+        .map(|u| json!({"username": u, "password": format!("pw-{u}")}))
+        .collect();
+    jm.post("/v1/users/", json!(users)).await.expect(201);
+
+    // Users: list, password, status, disable, delete.
+    let list = jm.get("/v1/users/?start=0&count=3").await.expect(200);
+    assert_eq!(list.json["count"], 3, "{}", list.text);
+    assert_eq!(list.json["users"][0]["username"], "u1", "{}", list.text);
+    jm.put(
+        "/v1/users/u1/password",
+        Some(json!({"new_password": "fresh"})),
+    )
+    .await
+    .expect(204);
+    let anon = Em::anonymous(&chain.vendor);
+    anon.post(
+        "/token",
+        json!({"grant_type": "password", "username": "u1", "password": "fresh"}),
+    )
+    .await
+    .expect(200);
+    let stat = jm.get("/v1/users/u2/userstat").await.expect(200);
+    assert_eq!(stat.json["online"], false, "{}", stat.text);
+    jm.get("/v1/users/nobody/userstat")
+        .await
+        .expect_jm_error(404, 899002);
+    jm.put("/v1/users/u5/forbidden?disable=true", None)
+        .await
+        .expect(204);
+    let a = at_b.get("/users/u5").await.expect(200);
+    assert_eq!(a.json["entities"][0]["activated"], false);
+    jm.delete("/v1/users/u5", None).await.expect(204);
+    err(
+        at_b.get("/users/u5").await,
+        404,
+        "service_resource_not_found",
+    );
+    // haorenao's IM token: an Easemob user token (grant inherit).
+    let token = chain
+        .proxy
+        .post_json(
+            "/im/user_get_token/",
+            json!({"username": "u2", "password": "pw-u2"}),
+        )
+        .await
+        .expect(200);
+    assert!(
+        token.json["token"].as_str().is_some_and(|t| !t.is_empty()),
+        "{}",
+        token.text
+    );
+
+    // Blacklist.
+    jm.put("/v1/users/u1/blacklist", Some(json!(["u2", "u3"])))
+        .await
+        .expect(204);
+    jm.delete("/v1/users/u1/blacklist", Some(json!(["u3"])))
+        .await
+        .expect(204);
+    let a = at_b.get("/users/u1/blocks/users").await.expect(200);
+    assert_eq!(a.json["data"], json!(["u2"]));
+    let black = jm.get("/v1/users/u1/blacklist").await.expect(200);
+    assert_eq!(black.json[0]["username"], "u2", "{}", black.text);
+
+    // Groups: update, members, owner, mute, lists, dismiss.
+    let gid = jm
+        .post(
+            "/v1/groups/",
+            json!({"owner_username": "u1", "name": "g", "members_username": ["u2"]}),
+        )
+        .await
+        .expect(201)
+        .json["gid"]
+        .as_i64()
+        .unwrap();
+    jm.put(
+        &format!("/v1/groups/{gid}"),
+        Some(json!({"name": "g2", "desc": "d2"})),
+    )
+    .await
+    .expect(204);
+    jm.post(
+        &format!("/v1/groups/{gid}/members"),
+        json!({"add": ["u3", "u4"], "remove": ["u2"]}),
+    )
+    .await
+    .expect(204);
+    let a = at_b.get(&format!("/chatgroups/{gid}")).await.expect(200);
+    let g = &a.json["data"][0];
+    assert_eq!(g["name"], "g2");
+    assert_eq!(g["description"], "d2");
+    assert_eq!(
+        g["affiliations"],
+        json!([{"owner": "u1"}, {"member": "u3"}, {"member": "u4"}])
+    );
+    let info = jm.get(&format!("/v1/groups/{gid}")).await.expect(200);
+    assert_eq!(info.json["name"], "g2", "{}", info.text);
+    jm.put(
+        &format!("/v1/groups/messages/{gid}/silence?status=true"),
+        Some(json!(["u3"])),
+    )
+    .await
+    .expect(204);
+    let muted = at_b
+        .post(
+            "/messages",
+            json!({"target_type": "chatgroups", "target": [gid.to_string()], "msg": {"type": "txt", "msg": "x"}, "from": "u3"}),
+        )
+        .await;
+    err(muted, 403, "forbidden_op");
+    jm.put(
+        &format!("/v1/groups/owner/{gid}"),
+        Some(json!({"username": "u3"})),
+    )
+    .await
+    .expect(204);
+    let a = at_b.get(&format!("/chatgroups/{gid}")).await.expect(200);
+    assert_eq!(a.json["data"][0]["owner"], "u3");
+    let mine = jm.get("/v1/users/u4/groups/").await.expect(200);
+    assert_eq!(mine.json[0]["gid"], gid, "{}", mine.text);
+    let all = jm.get("/v1/groups/?start=0&count=10").await.expect(200);
+    assert_eq!(all.json["groups"][0]["gid"], gid, "{}", all.text);
+    jm.delete(&format!("/v1/groups/{gid}"), None)
+        .await
+        .expect(204);
+    err(
+        at_b.get(&format!("/chatgroups/{gid}")).await,
+        404,
+        "service_resource_not_found",
+    );
+    jm.get(&format!("/v1/groups/{gid}"))
+        .await
+        .expect_jm_error(404, 899006);
+
+    // Chatrooms.
+    let rid = jm
+        .post(
+            "/v1/chatroom/",
+            json!({"owner_username": "u1", "name": "room", "description": "r", "members_username": ["u2"]}),
+        )
+        .await
+        .expect(201)
+        .json["chatroom_id"]
+        .as_i64()
+        .unwrap();
+    jm.put(
+        &format!("/v1/chatroom/{rid}"),
+        Some(json!({"name": "room2"})),
+    )
+    .await
+    .expect(204);
+    jm.put(&format!("/v1/chatroom/{rid}/members"), Some(json!(["u3"])))
+        .await
+        .expect(204);
+    jm.delete(&format!("/v1/chatroom/{rid}/members"), Some(json!(["u2"])))
+        .await
+        .expect(204);
+    let a = at_b
+        .get(&format!("/chatrooms/{rid}/users"))
+        .await
+        .expect(200);
+    let mut members: Vec<String> = a.json["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["member"].as_str().unwrap().to_string())
+        .collect();
+    members.sort();
+    assert_eq!(members, ["u1", "u3"]);
+    let rooms = jm
+        .post("/v1/chatroom/batch", json!([rid, 999999]))
+        .await
+        .expect(200);
+    assert_eq!(rooms.json.as_array().unwrap().len(), 1, "{}", rooms.text);
+    assert_eq!(rooms.json[0]["name"], "room2", "{}", rooms.text);
+    let listed = jm
+        .get(&format!("/v1/chatroom/{rid}/members?start=0&count=10"))
+        .await
+        .expect(200);
+    assert_eq!(listed.json["total"], 2, "{}", listed.text);
+    let joined = jm.get("/v1/users/u3/chatroom").await.expect(200);
+    assert_eq!(joined.json[0]["id"], rid, "{}", joined.text);
+    jm.put(&format!("/v1/chatroom/{rid}/forbidden/u3?status=1"), None)
+        .await
+        .expect(204);
+    jm.delete(&format!("/v1/chatroom/{rid}"), None)
+        .await
+        .expect(204);
+    err(
+        at_b.get(&format!("/chatrooms/{rid}/users")).await,
+        404,
+        "service_resource_not_found",
+    );
+
+    // A message and its retraction.
+    let sent = jm
+        .post(
+            "/v1/messages",
+            json!({"version": 1, "target_type": "single", "target_id": "u4", "from_type": "user",
+                   "from_id": "u1", "msg_type": "text", "msg_body": {"text": "oops"}}),
+        )
+        .await
+        .expect(201);
+    let msg_id = sent.json["msg_id"].as_i64().unwrap();
+    let a = at_b.get("/users/u4/offline_msg_count").await.expect(200);
+    assert_eq!(a.json["data"], json!({"u4": 1}));
+    jm.post(&format!("/v1/messages/u1/{msg_id}/retract"), json!({}))
+        .await
+        .expect(204);
+    let a = at_b.get("/users/u4/offline_msg_count").await.expect(200);
+    assert_eq!(a.json["data"], json!({"u4": 0}));
+}
+
+/// rongcloud-app pages group members three at a time: pages become Easemob's
+/// pagenum/pagesize at B, and the next link is there while members remain.
+#[tokio::test]
+async fn chain_pages_members_for_rongcloud_app() {
+    let chain = Chain::easemob("");
+    let jm = chain.proxy.jm();
+    let users: Vec<Value> = (1..=5)
+        .map(|i| json!({"username": format!("p{i}"), "password": "pw"}))
+        .collect();
+    jm.post("/v1/users/", json!(users)).await.expect(201);
+    let owner = chain.proxy.rc("p1", "pw").await;
+    let created = owner
+        .post_form("/api/im/group/", &[("name", "paged")])
+        .await
+        .expect(201);
+    let gid = created.json["id"].as_i64().expect("group id");
+    jm.post(
+        &format!("/v1/groups/{gid}/members"),
+        json!({"add": ["p2", "p3", "p4", "p5"]}),
+    )
+    .await
+    .expect(204);
+    let first = owner
+        .get(&format!("/api/im/group/{gid}/users/"))
+        .await
+        .expect(200);
+    assert_eq!(first.json["count"], 5, "{}", first.text);
+    assert_eq!(first.json["results"].as_array().unwrap().len(), 3);
+    let next = first.json["next"]
+        .as_str()
+        .expect("a next page")
+        .to_string();
+    let second = owner.get(&next).await.expect(200);
+    assert_eq!(
+        second.json["results"].as_array().unwrap().len(),
+        2,
+        "{}",
+        second.text
+    );
+    assert!(second.json["next"].is_null(), "{}", second.text);
+    // Codes for face-to-face joining are not something Easemob can keep.
+    let refused = owner
+        .post_form("/api/im/group/", &[("name", "coded"), ("code", "1234")])
+        .await;
+    assert_eq!(refused.status, 501, "{}", refused.text);
+}
