@@ -1595,3 +1595,24 @@ async fn chain_pages_members_for_rongcloud_app() {
         .await;
     assert_eq!(refused.status, 501, "{}", refused.text);
 }
+
+/// `config/emulators.toml` (imbridge as Easemob) passes `imbridge check`.
+#[test]
+fn emulator_config_passes_check() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_imbridge"))
+        .args(["check", "--config"])
+        .arg(repo().join("config/emulators.toml"))
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("easemob (easemob) on 127.0.0.1:8092 -> provider embedded"),
+        "{stdout}"
+    );
+}
