@@ -246,6 +246,15 @@ async fn tokens_and_the_org_app_check() {
         .expect(200);
     assert_eq!(a.json["user"]["username"], "alice", "{}", a.text);
     assert_eq!(a.json["user"]["type"], "user");
+    // Usernames are case-insensitive at login too.
+    let a = anon
+        .post(
+            "/token",
+            json!({"grant_type": "password", "username": "ALICE", "password": "pw-alice"}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(a.json["user"]["username"], "alice", "{}", a.text);
     let user_token = a.json["access_token"].as_str().unwrap().to_string();
     err(
         anon.post(
