@@ -55,6 +55,9 @@ pub enum InboundAuth {
         username: Path,
         /// Where the password is.
         password: Path,
+        /// Usernames are case-insensitive: checked (and the caller named)
+        /// in lower case (Easemob).
+        lowercase: bool,
     },
     /// Values from the request that must equal frontend params (Easemob's
     /// `client_id`/`client_secret` in a token request), compared in constant time.
@@ -171,10 +174,16 @@ impl InboundAuth {
                 }
             }
             InboundAuth::Signature(check) => check.verify(headers, params, now_ms),
-            InboundAuth::UserPassword { username, password } => {
-                let (Some(user), Some(pass)) =
-                    (text_at(username, cx.input), text_at(password, cx.input))
-                else {
+            InboundAuth::UserPassword {
+                username,
+                password,
+                lowercase,
+            } => {
+                let user = text_at(username, cx.input).map(|u| match lowercase {
+                    true => u.to_lowercase(),
+                    false => u,
+                });
+                let (Some(user), Some(pass)) = (user, text_at(password, cx.input)) else {
                     return Err(Error::unauthenticated(
                         Reason::Credentials,
                         "username and password are required",
@@ -333,6 +342,57 @@ mod tests {
             call: &call,
         };
         futures::executor::block_on(auth.check(&cx))
+    }
+
+    /// A provider that accepts any password and remembers whose.
+    #[derive(Default)]
+    struct Recorder(std::sync::Mutex<Vec<String>>);
+
+    #[async_trait::async_trait]
+    impl Provider for Recorder {
+        fn name(&self) -> &str {
+            "recorder"
+        }
+        fn supports(&self, op: OpName) -> bool {
+            op == OpName::UserAuthenticate
+        }
+        async fn execute(&self, op: Op, _: &CallContext) -> crate::canonical::Result<Output> {
+            match op {
+                Op::UserAuthenticate(r) => {
+                    self.0.lock().unwrap().push(r.username);
+                    Ok(Output::UserAuthenticate(crate::canonical::common::Done {}))
+                }
+                other => Err(Error::unsupported("recorder", other.name().as_str())),
+            }
+        }
+    }
+
+    #[test]
+    fn user_password_can_fold_usernames_to_lower_case() {
+        let path = |p: &str| Path::compile(crate::mapping::path::Root::Doc, p, p).unwrap();
+        let input = serde_json::json!({"body": {"username": "Tom.K", "password": "pw"}});
+        for (lowercase, expected) in [(true, "tom.k"), (false, "Tom.K")] {
+            let auth = InboundAuth::UserPassword {
+                username: path("$.body.username"),
+                password: path("$.body.password"),
+                lowercase,
+            };
+            let provider = Recorder::default();
+            let call = CallContext::default();
+            let cx = AuthInput {
+                headers: &HeaderMap::new(),
+                input: &input,
+                params: &Params::new(),
+                now_ms: 0,
+                frontend: "test",
+                store: None,
+                provider: &provider,
+                call: &call,
+            };
+            let caller = futures::executor::block_on(auth.check(&cx)).unwrap();
+            assert_eq!(caller.username.as_deref(), Some(expected));
+            assert_eq!(*provider.0.lock().unwrap(), [expected]);
+        }
     }
 
     fn params() -> Params {

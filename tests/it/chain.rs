@@ -33,6 +33,22 @@ impl Chain {
         Chain { vendor, proxy }
     }
 
+    /// The Easemob chain: B serves Easemob (org/app/client credentials of
+    /// `crate::easemob`); A's provider asks for them, plus `provider_extra`
+    /// TOML lines under its params (e.g. `token_ttl = "62"`).
+    pub fn easemob(provider_extra: &str) -> Chain {
+        use crate::easemob::{CLIENT_ID, CLIENT_SECRET};
+        Chain::start(
+            "easemob",
+            &crate::easemob::frontend_table(),
+            &format!(
+                "org_name = \"{org}\"\napp_name = \"{app}\"\nclient_id = \"{CLIENT_ID}\"\nclient_secret = \"{CLIENT_SECRET}\"\n{provider_extra}\n",
+                org = crate::easemob::ORG,
+                app = crate::easemob::APP,
+            ),
+        )
+    }
+
     /// The JMessage chain: B serves JMessage with the test credentials.
     pub fn jmessage() -> Chain {
         use crate::harness::{APP_KEY, MASTER_SECRET};

@@ -203,6 +203,8 @@ pub struct Imbridge {
     pub setup: Setup,
     /// HTTP client.
     pub http: reqwest::Client,
+    /// The config text it runs with.
+    pub config: String,
     _running: Running,
 }
 
@@ -234,7 +236,7 @@ impl Imbridge {
     pub fn start_text(setup: Setup, text: &str) -> Self {
         let config = Config::from_toml(text).expect("test config parses");
         let running = imbridge::server::spawn(&config).expect("server builds");
-        Self::started(setup, running)
+        Self::started(setup, running, text)
     }
 
     /// A server reading its config from `file` (and reloading from it).
@@ -242,10 +244,11 @@ impl Imbridge {
         let config = Config::load(Some(file)).expect("test config parses");
         let source = imbridge::server::ConfigSource::File(Some(file.to_path_buf()));
         let running = imbridge::server::spawn_from(&config, source).expect("server builds");
-        Self::started(setup, running)
+        let text = std::fs::read_to_string(file).expect("config file readable");
+        Self::started(setup, running, &text)
     }
 
-    fn started(setup: Setup, running: Running) -> Self {
+    fn started(setup: Setup, running: Running, text: &str) -> Self {
         wait_for_port(setup.port);
         wait_for_port(setup.admin_port);
         Imbridge {
@@ -253,8 +256,22 @@ impl Imbridge {
             admin: format!("http://127.0.0.1:{}", setup.admin_port),
             setup,
             http: reqwest::Client::new(),
+            config: text.to_string(),
             _running: running,
         }
+    }
+
+    /// Stops the server and starts it again on the same ports, files and
+    /// config: what it kept only in memory (caches, metrics) is gone.
+    pub fn restart(self) -> Self {
+        let Imbridge {
+            setup,
+            config,
+            _running,
+            ..
+        } = self;
+        drop(_running);
+        Self::start_text(setup, &config)
     }
 
     /// A server that also serves the JMessage app `OTHER_APP_KEY` on a listener

@@ -5,6 +5,7 @@
 mod chain;
 mod cross_dialect;
 mod diagnostics;
+mod easemob;
 mod easemob_hx;
 mod haorenao;
 #[allow(dead_code)] // shared helpers: not every test module uses every one

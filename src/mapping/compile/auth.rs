@@ -25,6 +25,7 @@ const KEYS: &[&str] = &[
     "prefix",
     "scope",
     "match",
+    "lowercase",
 ];
 
 /// Compiles an `auth:` mapping (or the scalar `none`).
@@ -108,6 +109,7 @@ pub fn compile(node: &Node, cx: &FileContext, d: &mut Diagnostics) -> Option<Inb
         "user_password" => Some(InboundAuth::UserPassword {
             username: input_path(f.required("username", d)?, d)?,
             password: input_path(f.required("password", d)?, d)?,
+            lowercase: f.boolean("lowercase", d).unwrap_or(false),
         }),
         "params" => {
             let mut fields = Vec::new();

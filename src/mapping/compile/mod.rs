@@ -280,6 +280,7 @@ const INBOUND: &[&str] = &[
     "auth",
     "errors",
     "ids",
+    "check",
     "routes",
 ];
 
@@ -303,11 +304,19 @@ fn inbound(node: &Node, cx: &FileContext, d: &mut Diagnostics) -> Option<Inbound
         None => Default::default(),
     };
     let errors = Arc::new(errors);
+    // Checks of every route, run before the route's own.
+    let common = f
+        .get("check")
+        .map(|n| route::checks(n, d))
+        .unwrap_or_default();
     let routes = match f.required("routes", d) {
         Some(Node::Sequence(seq)) => seq
             .iter()
             .filter_map(|n| route::compile(n, cx, &errors, d))
-            .map(Arc::new)
+            .map(|mut r| {
+                r.checks.splice(0..0, common.iter().cloned());
+                Arc::new(r)
+            })
             .collect(),
         Some(other) => {
             d.error(other.span(), "E004", "`routes` must be a list");
@@ -346,4 +355,45 @@ fn inbound(node: &Node, cx: &FileContext, d: &mut Diagnostics) -> Option<Inbound
         routes,
         integer_ids,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mapping::plan::CheckRule;
+
+    /// `inbound.check` runs on every route, before the route's own checks.
+    #[test]
+    fn dialect_checks_come_first_on_every_route() {
+        let text = r#"
+dialect: t
+params:
+  org_name: {default: org}
+inbound:
+  check:
+    - {path: $.path.org, same_as: $.config.org_name, error: not_found/app}
+  routes:
+    - {op: health.check, method: GET, path: "/{org}/health"}
+    - op: health.check
+      method: POST
+      path: "/{org}/health"
+      check:
+        - {path: $.body, is: object}
+"#;
+        let dialect = compile_file(Path::new("t.yaml"), text).expect("compiles");
+        let routes = &dialect.inbound.expect("inbound").routes;
+        let rules: Vec<Vec<&CheckRule>> = routes
+            .iter()
+            .map(|r| r.checks.iter().map(|c| &c.rule).collect())
+            .collect();
+        assert!(matches!(rules[0][..], [CheckRule::SameAs(_)]), "{rules:?}");
+        assert!(
+            matches!(rules[1][..], [CheckRule::SameAs(_), CheckRule::IsObject]),
+            "{rules:?}"
+        );
+        assert_eq!(
+            routes[1].checks[0].error.kind,
+            crate::canonical::ErrorKind::NotFound
+        );
+    }
 }

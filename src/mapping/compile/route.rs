@@ -73,13 +73,7 @@ pub fn compile(
             .collect(),
         None => Vec::new(),
     };
-    let checks = match f.get("check") {
-        Some(n) => list(n, "check", d)
-            .into_iter()
-            .filter_map(|c| check(c, d))
-            .collect(),
-        None => Vec::new(),
-    };
+    let checks = f.get("check").map(|n| checks(n, d)).unwrap_or_default();
     let auth = f
         .get("auth")
         .and_then(|n| super::auth::compile(n, cx, d))
@@ -143,6 +137,14 @@ pub fn compile(
         response: response?,
         errors: Arc::new(errors?),
     })
+}
+
+/// Compiles a `check:` list (of a route, or of the whole dialect).
+pub fn checks(node: &Node, d: &mut Diagnostics) -> Vec<Check> {
+    list(node, "check", d)
+        .into_iter()
+        .filter_map(|c| check(c, d))
+        .collect()
 }
 
 fn suggest_op(name: &str) -> String {

@@ -91,6 +91,8 @@ const FUNCTIONS: &[&str] = &[
     "$not",
     "$add",
     "$mul",
+    "$div",
+    "$lower",
     "$escape",
     "$uuid",
     "$first",
@@ -447,6 +449,22 @@ impl Compiler<'_, '_, '_> {
             "$concat" => Func::Concat(self.list(arg, &open)),
             "$add" => Func::Add(self.list(arg, &open)),
             "$mul" => Func::Mul(self.list(arg, &open)),
+            "$div" => {
+                let mut items = self.list(arg, &open);
+                if items.len() != 2 {
+                    self.error(
+                        &span,
+                        "E017",
+                        "$div takes a list of two values".into(),
+                        None,
+                    );
+                    return Template::Literal(Value::Null);
+                }
+                let b = items.pop().expect("two");
+                let a = items.pop().expect("two");
+                Func::Div(a, b)
+            }
+            "$lower" => Func::Lower(self.node(arg, &open)),
             "$escape" => Func::Escape(self.node(arg, &open)),
             "$uuid" => Func::Uuid(self.node(arg, &open)),
             "$first" => Func::First(self.node(arg, &open)),

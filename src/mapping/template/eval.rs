@@ -332,6 +332,19 @@ fn call(func: &Func, env: &EvalEnv, scope: &mut Vec<&Value>) -> Result<Option<Va
             let mut inner = vec![&value];
             eval_in(template, env, &mut inner)
         }
+        Func::Div(a, b) => divide(present(a, env, scope)?, present(b, env, scope)?),
+        Func::Lower(t) => Ok(present(t, env, scope)?.map(|v| match v {
+            Value::Array(items) => Value::Array(
+                items
+                    .into_iter()
+                    .map(|i| match i {
+                        Value::String(s) => Value::String(s.to_lowercase()),
+                        other => other,
+                    })
+                    .collect(),
+            ),
+            other => Value::String(scalar_text(&other).to_lowercase()),
+        })),
         Func::Escape(t) => Ok(present(t, env, scope)?.map(|v| {
             Value::String(
                 percent_encoding::utf8_percent_encode(&scalar_text(&v), URL_UNRESERVED).to_string(),
@@ -381,6 +394,34 @@ fn call(func: &Func, env: &EvalEnv, scope: &mut Vec<&Value>) -> Result<Option<Va
             fail(message)
         }
     }
+}
+
+/// `a / b`: floored integer division when both are integers, else a float
+/// quotient; nothing when either is absent; division by zero is an error.
+fn divide(a: Option<Value>, b: Option<Value>) -> Result<Option<Value>, EvalError> {
+    let (Some(a), Some(b)) = (a, b) else {
+        return Ok(None);
+    };
+    let number = |v: Value| -> Result<f64, EvalError> {
+        match convert(Conversion::Float, v)? {
+            Value::Number(n) => Ok(n.as_f64().unwrap_or(0.0)),
+            _ => Ok(0.0),
+        }
+    };
+    let (ia, ib) = (as_i64(&a), as_i64(&b));
+    let (fa, fb) = (number(a)?, number(b)?);
+    if fb == 0.0 {
+        return fail("$div: division by zero");
+    }
+    Ok(Some(match (ia, ib) {
+        (Some(x), Some(y)) if fa.fract() == 0.0 && fb.fract() == 0.0 => match x.checked_div(y) {
+            // Floor, not truncation: -7 / 2 is -4.
+            Some(q) if x % y != 0 && (x < 0) != (y < 0) => Value::from(q - 1),
+            Some(q) => Value::from(q),
+            None => Number::from_f64(fa / fb).map_or(Value::Null, Value::Number),
+        },
+        _ => Number::from_f64(fa / fb).map_or(Value::Null, Value::Number),
+    }))
 }
 
 /// Folds numbers with integer arithmetic while every term is an integer (and
@@ -552,9 +593,50 @@ fn parse_time(text: &str, format: &TimeFormat) -> Result<i64, EvalError> {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::{json, Value};
+    use serde_json::json;
 
-    use super::{eval, EvalEnv, EvalError};
+    use super::*;
+
+    fn run(func: Func) -> Result<Option<Value>, EvalError> {
+        let doc = json!({});
+        let env = EvalEnv {
+            doc: &doc,
+            codes: None,
+            now_ms: 0,
+        };
+        eval(&Template::Call(Box::new(func)), &env)
+    }
+
+    fn lit(v: Value) -> Template {
+        Template::Literal(v)
+    }
+
+    #[test]
+    fn div_floors_integers_and_divides_floats() {
+        let div = |a, b| run(Func::Div(lit(a), lit(b)));
+        assert_eq!(div(json!(7), json!(2)).unwrap(), Some(json!(3)));
+        assert_eq!(div(json!("40"), json!(20)).unwrap(), Some(json!(2)));
+        assert_eq!(div(json!(-7), json!(2)).unwrap(), Some(json!(-4)));
+        assert_eq!(div(json!(7), json!(-2)).unwrap(), Some(json!(-4)));
+        assert_eq!(div(json!(1.5), json!(2)).unwrap(), Some(json!(0.75)));
+        assert!(div(json!(1), json!(0)).is_err());
+        assert!(div(json!("x"), json!(2)).is_err());
+        let missing = Template::Path(
+            crate::mapping::path::Path::compile(Root::Doc, "$.nothing", "$").unwrap(),
+        );
+        assert_eq!(run(Func::Div(missing, lit(json!(2)))).unwrap(), None);
+    }
+
+    #[test]
+    fn lower_lowercases_text_and_arrays_of_text() {
+        let lower = |v| run(Func::Lower(lit(v)));
+        assert_eq!(lower(json!("Tom.O_K")).unwrap(), Some(json!("tom.o_k")));
+        assert_eq!(
+            lower(json!(["A", "b", 3])).unwrap(),
+            Some(json!(["a", "b", 3]))
+        );
+        assert_eq!(lower(json!(12)).unwrap(), Some(json!("12")));
+    }
 
     /// Compiles `request` as the request template of a `group.sync` route
     /// and evaluates it against `doc`.

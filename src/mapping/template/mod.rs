@@ -133,6 +133,10 @@ pub enum Func {
     Add(Vec<Template>),
     /// Product of numbers.
     Mul(Vec<Template>),
+    /// Quotient of two numbers: floored for integers.
+    Div(Template, Template),
+    /// Text in lower case (each element of an array of strings).
+    Lower(Template),
     /// Percent-encodes text for a URL path segment or query value.
     Escape(Template),
     /// A stable UUID (v5) of the text of a value.
