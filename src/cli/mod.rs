@@ -68,6 +68,9 @@ pub enum Command {
         /// Show the calls of this provider instead of the frontend's.
         #[arg(long)]
         provider: Option<String>,
+        /// The authenticated user (auth itself is not run).
+        #[arg(long)]
+        caller: Option<String>,
     },
 }
 
@@ -138,6 +141,7 @@ pub fn main(cli: Cli) -> ExitCode {
             headers,
             body,
             provider,
+            caller,
         } => {
             let config = match load(config.as_ref()) {
                 Ok(c) => c,
@@ -150,6 +154,7 @@ pub fn main(cli: Cli) -> ExitCode {
                 headers,
                 body,
                 provider,
+                caller,
             };
             match runtime().block_on(translate::translate(&config, &req)) {
                 Ok(report) => {

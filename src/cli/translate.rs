@@ -37,6 +37,8 @@ pub struct Request {
     pub body: Option<String>,
     /// Provider to show calls for (default: the frontend's).
     pub provider: Option<String>,
+    /// The user per-user auth would have authenticated (auth is not run).
+    pub caller: Option<String>,
 }
 
 struct Recording(Mutex<Vec<Outgoing>>);
@@ -153,9 +155,12 @@ pub async fn translate(config: &Config, req: &Request) -> Result<Value, String> 
         ));
     };
     let mut input = Value::Null;
-    let prepared = prepare(&fe, candidates, &mut inbound, &mut input)
+    let mut prepared = prepare(&fe, candidates, &mut inbound, &mut input)
         .await
         .map_err(|e| e.to_string())?;
+    if let Some(c) = &req.caller {
+        prepared.input["caller"] = Value::String(c.clone());
+    }
     let op = extract(
         &prepared.route,
         &prepared.input,

@@ -7,6 +7,7 @@ mod cross_dialect;
 mod diagnostics;
 mod easemob;
 mod easemob_hx;
+mod golden;
 mod haorenao;
 #[allow(dead_code)] // shared helpers: not every test module uses every one
 mod harness;
