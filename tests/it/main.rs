@@ -16,3 +16,4 @@ mod persistence;
 mod rongcloud_app;
 mod sdk_jmessage;
 mod wildfire;
+mod wildfire_admin;
