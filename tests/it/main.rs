@@ -17,3 +17,4 @@ mod rongcloud_app;
 mod sdk_jmessage;
 mod wildfire;
 mod wildfire_admin;
+mod wildfire_chain;
