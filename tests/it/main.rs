@@ -12,6 +12,7 @@ mod harness;
 mod jm;
 mod jmessage_endpoints;
 mod jmessage_errors;
+mod matrix;
 mod persistence;
 mod rongcloud_app;
 mod sdk_jmessage;
