@@ -3,6 +3,7 @@
 //! test in its own process.
 
 mod chain;
+mod compatibility;
 mod cross_dialect;
 mod diagnostics;
 mod easemob_hx;
