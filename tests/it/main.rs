@@ -7,6 +7,7 @@ mod compatibility;
 mod cross_dialect;
 mod diagnostics;
 mod easemob_hx;
+mod faults;
 mod haorenao;
 #[allow(dead_code)] // shared helpers: not every test module uses every one
 mod harness;
