@@ -188,7 +188,7 @@ async fn expect_failure(a: &Imbridge, kind: &str) {
         other => panic!("{other}"),
     };
     // Two attempts of at most TIMEOUT_MS each, a backoff, and slack.
-    let bound = Duration::from_millis(2 * TIMEOUT_MS + 1500);
+    let bound = Duration::from_millis(2 * TIMEOUT_MS + 2500);
     let started = Instant::now();
     let jm = a.jm().get("/v1/users/tom").await;
     let took = started.elapsed();
