@@ -371,7 +371,7 @@ fn rendered(
                     route.op, e.message
                 )
             })?;
-            render::success(&fe, route, &request, &result, input, NOW_MS)
+            render::success(&fe, route, &route.response, &request, &result, input, NOW_MS)
                 .map_err(|e| e.to_string())?
         }
         (None, Some(error)) => render::error(&fe, &route.errors, error, input, NOW_MS),

@@ -47,8 +47,9 @@ pub struct WordList {
 pub struct Word {
     /// The word.
     pub word: String,
-    /// When it was added.
-    pub created: Millis,
+    /// When it was added, when the provider tells.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<Millis>,
 }
 
 /// Set an on/off switch (`sensitive_word.status.set`, `app.sdk_register.set`).

@@ -171,10 +171,12 @@ pub struct Group {
     /// Current number of members, when the provider tells.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub member_count: Option<i64>,
-    /// Creation time.
-    pub created: Millis,
-    /// Last modification time.
-    pub modified: Millis,
+    /// Creation time, when the provider tells.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<Millis>,
+    /// Last modification time, when the provider tells.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modified: Option<Millis>,
 }
 
 fn default_flag() -> i64 {
@@ -228,8 +230,9 @@ pub struct RoomMember {
     /// Muted in the room.
     #[serde(default)]
     pub muted: bool,
-    /// When the user joined the room.
-    pub joined: Millis,
+    /// When the user joined the room, when the provider tells.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub joined: Option<Millis>,
 }
 
 /// A friend: the friend's user record plus the owner's notes about them.
@@ -460,4 +463,43 @@ pub struct FileInfo {
     pub size: Option<i64>,
     /// When the message was sent.
     pub created: Millis,
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::canonical::{OpName, Output};
+
+    #[test]
+    fn vendors_may_leave_out_times_they_do_not_keep() {
+        // WildfireChat keeps no creation time for groups, no join time for
+        // chatroom members and none for sensitive words.
+        let group = json!({"id": "g1", "app_key": "app", "name": "team", "max_members": 500});
+        let Output::GroupGet(g) = OpName::GroupGet.decode_result(group.clone()).unwrap() else {
+            panic!("wrong output");
+        };
+        assert_eq!((g.created, g.modified), (None, None));
+        // Absent stays absent when written back (no `null`, no 0).
+        assert_eq!(
+            Output::GroupGet(g).to_json(),
+            json!({
+                "id": "g1", "app_key": "app", "name": "team", "desc": "", "flag": 1, "max_members": 500
+            })
+        );
+        let words = json!({"total": 1, "start": 0, "count": 1, "items": [{"word": "bad"}]});
+        let out = OpName::SensitiveWordList.decode_result(words).unwrap();
+        assert_eq!(out.to_json()["items"], json!([{"word": "bad"}]));
+        let member = json!({"total": 1, "start": 0, "count": 1, "items": [
+            {"username": "u1", "app_key": "app", "uuid": "x"}]});
+        let out = OpName::ChatroomMembersList.decode_result(member).unwrap();
+        assert!(out.to_json()["items"][0].get("joined").is_none());
+        // Providers that know them still say so.
+        let timed = json!({"id": "g1", "app_key": "app", "name": "team", "max_members": 500,
+                           "created": 1, "modified": 2});
+        let Output::GroupGet(g) = OpName::GroupGet.decode_result(timed).unwrap() else {
+            panic!("wrong output");
+        };
+        assert_eq!((g.created, g.modified), (Some(1), Some(2)));
+    }
 }

@@ -34,6 +34,10 @@ pub enum Command {
         /// Config file (default: config/imbridge.toml).
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Print the frontend × provider matrix (every frontend against every
+        /// configured provider) as Markdown instead (docs/compatibility.md).
+        #[arg(long)]
+        markdown: bool,
     },
     /// Run the golden cases beside the mapping files (mappings/tests/...), offline.
     Test {
@@ -185,7 +189,7 @@ pub fn main(cli: Cli) -> ExitCode {
                 }
             }
         }
-        Command::Check { config } => {
+        Command::Check { config, markdown } => {
             let config = match load(config.as_ref()) {
                 Ok(c) => c,
                 Err(code) => return code,
@@ -198,6 +202,10 @@ pub fn main(cli: Cli) -> ExitCode {
                 }
             };
             match Registry::build(&config, &providers) {
+                Ok(registry) if markdown => {
+                    print!("{}", registry.capability_markdown(&providers));
+                    ExitCode::SUCCESS
+                }
                 Ok(registry) => {
                     println!(
                         "ok: {} dialects, {} listeners",

@@ -13,7 +13,7 @@ use super::request::{header_object, parse_body, Body, InboundRequest, ParsedBody
 use super::route::{Candidate, Lookup, RouteTable};
 use super::Frontend;
 use crate::auth::AuthInput;
-use crate::canonical::{Error, ErrorKind, Reason};
+use crate::canonical::{Error, ErrorKind, Op, Output, Reason};
 use crate::mapping::path::Found;
 use crate::mapping::plan::{Check, CheckRule, Condition, ErrorPlan, Route};
 use crate::mapping::template::eval::scalar_text;
@@ -234,22 +234,65 @@ async fn run(
         input["caller"] = Value::String(user);
     }
     let op = extract(&route, &input, ctx.now_ms)?;
-    let result = if route.op.is_local() {
-        super::local::execute(frontend, op.clone(), ctx.now_ms).await?
-    } else {
-        let provider = &frontend.provider;
-        ctx.provider = Some(provider.name().to_string());
-        if !provider.supports(route.op) {
-            return Err(Error::unsupported(provider.name(), route.op.as_str()));
+    match execute(ctx, &op, &call).await {
+        Ok(result) => render::success(
+            frontend,
+            &route,
+            &route.response,
+            &op,
+            &result,
+            input,
+            ctx.now_ms,
+        ),
+        // Create-or-update endpoints: the route's operation failed in a way
+        // its fallback handles (e.g. the user exists: update instead).
+        Err(err) if route.fallback.as_ref().is_some_and(|f| f.catches(&err)) => {
+            let Some(fallback) = route.fallback.as_ref() else {
+                return Err(err);
+            };
+            let env = EvalEnv {
+                doc: &input,
+                codes: None,
+                now_ms: ctx.now_ms,
+            };
+            let request = eval(&fallback.request, &env)
+                .map_err(|e| Error::invalid(Reason::Param, e.message))?
+                .unwrap_or(Value::Object(Map::new()));
+            let op = fallback.op.decode_request(request)?;
+            let result = execute(ctx, &op, &call).await?;
+            render::success(
+                frontend,
+                &route,
+                &fallback.response,
+                &op,
+                &result,
+                input,
+                ctx.now_ms,
+            )
         }
-        let started = Instant::now();
-        let result = provider.execute(op.clone(), &call).await;
-        ctx.provider_time = started.elapsed();
-        let result = result?;
-        super::credentials::record(frontend, &op, &result, ctx.now_ms).await?;
-        result
-    };
-    render::success(frontend, &route, &op, &result, input, ctx.now_ms)
+        Err(err) => Err(err),
+    }
+}
+
+/// Runs one operation: locally, or on the frontend's provider when it can
+/// (recording password changes for shadowed logins).
+async fn execute(ctx: &mut Ctx<'_>, op: &Op, call: &CallContext) -> Result<Output, Error> {
+    let frontend = ctx.frontend;
+    let name = op.name();
+    if name.is_local() {
+        return super::local::execute(frontend, op.clone(), ctx.now_ms).await;
+    }
+    let provider = &frontend.provider;
+    ctx.provider = Some(provider.name().to_string());
+    if !provider.supports(name) {
+        return Err(Error::unsupported(provider.name(), name.as_str()));
+    }
+    let started = Instant::now();
+    let result = provider.execute(op.clone(), call).await;
+    ctx.provider_time += started.elapsed();
+    let result = result?;
+    super::credentials::record(frontend, op, &result, ctx.now_ms).await?;
+    Ok(result)
 }
 
 /// Picks the first candidate whose `when` conditions hold, binding its path
@@ -341,5 +384,114 @@ fn run_check(check: &Check, input: &Value) -> Result<(), Error> {
         Ok(())
     } else {
         Err(check.error.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::Mutex;
+
+    use async_trait::async_trait;
+    use bytes::Bytes;
+    use http::{HeaderMap, Method};
+    use serde_json::json;
+
+    use super::*;
+    use crate::canonical::common::Done;
+    use crate::canonical::user::Registered;
+    use crate::frontend::{Body, Frontend, InboundRequest, RouteTable};
+    use crate::mapping::compile::compile_file;
+    use crate::provider::Provider;
+
+    const DIALECT: &str = r#"
+dialect: upsert
+inbound:
+  prefixes: [/u]
+  auth: none
+  routes:
+    - op: user.register
+      method: POST
+      path: /u/create
+      request:
+        atomic: true
+        users: [{username: $.body.id, profile: {nickname: $.body.name}}]
+      response:
+        body: {created: "$.request.users[0].username"}
+      fallback:
+        on: [already_exists/user]
+        op: user.update
+        request: {username: $.body.id, profile: {nickname: $.body.name}}
+        response:
+          body: {updated: $.request.username}
+"#;
+
+    /// Knows user `old` only; records the operations it ran.
+    #[derive(Default)]
+    struct Users {
+        ran: Mutex<Vec<String>>,
+    }
+
+    #[async_trait]
+    impl Provider for Users {
+        fn name(&self) -> &str {
+            "users"
+        }
+
+        async fn execute(&self, op: Op, _ctx: &CallContext) -> Result<Output, Error> {
+            self.ran.lock().unwrap().push(op.name().as_str().into());
+            match op {
+                Op::UserRegister(r) if r.users[0].username == "old" => {
+                    Err(Error::new(ErrorKind::AlreadyExists, "old exists")
+                        .with_reason(Reason::User))
+                }
+                Op::UserRegister(_) => Ok(Output::UserRegister(Registered { items: vec![] })),
+                Op::UserUpdate(r) if r.username == "old" => Ok(Output::UserUpdate(Done {})),
+                other => Err(Error::not_found(Reason::User, other.name().as_str())),
+            }
+        }
+    }
+
+    async fn post(table: &RouteTable, body: Value) -> Value {
+        let req = InboundRequest {
+            method: Method::POST,
+            path: "/u/create".into(),
+            query: None,
+            headers: HeaderMap::new(),
+            body: Body::Complete(Bytes::from(serde_json::to_vec(&body).unwrap())),
+            request_id: String::new(),
+        };
+        let handled = handle(table, req, 0).await;
+        serde_json::from_slice(&handled.reply.body).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_fallback_runs_when_the_operation_fails_as_named() {
+        let dialect = compile_file(Path::new("upsert.yaml"), DIALECT).unwrap();
+        let provider = Arc::new(Users::default());
+        let fe = Frontend::new(
+            "upsert".into(),
+            Arc::new(dialect),
+            "app".into(),
+            &Default::default(),
+            provider.clone(),
+            None,
+        )
+        .unwrap();
+        let table = RouteTable::build(vec![Arc::new(fe)]).unwrap();
+        // A new user is registered; the fallback stays out of it.
+        assert_eq!(
+            post(&table, json!({"id": "new", "name": "N"})).await,
+            json!({"created": "new"})
+        );
+        // An existing one is updated instead, rendered by the fallback.
+        assert_eq!(
+            post(&table, json!({"id": "old", "name": "O"})).await,
+            json!({"updated": "old"})
+        );
+        assert_eq!(
+            *provider.ran.lock().unwrap(),
+            ["user.register", "user.register", "user.update"]
+        );
     }
 }

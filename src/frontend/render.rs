@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use super::Frontend;
 use crate::canonical::{Error, Op, Output, Reason};
-use crate::mapping::plan::{ErrorPlan, Route};
+use crate::mapping::plan::{ErrorPlan, ResponsePlan, Route};
 use crate::mapping::template::{eval, EvalEnv};
 
 /// A response ready to be written.
@@ -32,10 +32,12 @@ impl Reply {
     }
 }
 
-/// Renders a successful result with the route's response plan.
+/// Renders a successful result with `response` (the route's response plan,
+/// or its fallback's).
 pub fn success(
     frontend: &Frontend,
     route: &Route,
+    response: &ResponsePlan,
     request: &Op,
     result: &Output,
     input: Value,
@@ -54,7 +56,7 @@ pub fn success(
     };
     let content_type = frontend.content_type();
     let mut headers = vec![("content-type".to_string(), content_type.to_string())];
-    for (name, t) in &route.response.headers {
+    for (name, t) in &response.headers {
         if let Some(v) = eval(t, &env).map_err(|e| render_failure(frontend, route, &e))? {
             headers.push((
                 name.clone(),
@@ -62,7 +64,7 @@ pub fn success(
             ));
         }
     }
-    let body = match &route.response.body {
+    let body = match &response.body {
         None => Vec::new(),
         Some(t) => {
             let value = eval(t, &env)
@@ -75,7 +77,7 @@ pub fn success(
         headers.retain(|(n, _)| n != "content-type");
     }
     Ok(Reply {
-        status: route.response.status,
+        status: response.status,
         headers,
         body,
     })

@@ -113,6 +113,11 @@ pub struct OpPlan {
     pub steps: Vec<Step>,
     /// The canonical result, over the answers; `{}` when absent.
     pub result: Option<Template>,
+    /// Evaluated before any step (over the request, config and params):
+    /// when it gives an error object (`{kind, reason, message}`), the
+    /// operation fails with it and no call is made (a request the vendor
+    /// cannot carry, e.g. a field it has no place for).
+    pub refuse: Option<Template>,
     /// Evaluated after the steps: when it gives an error object
     /// (`{kind, reason, message}`), the operation fails with it.
     pub fail: Option<Template>,

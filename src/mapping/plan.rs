@@ -167,6 +167,32 @@ pub struct Route {
     pub response: ResponsePlan,
     /// Error overrides for this route, over the dialect's.
     pub errors: Arc<ErrorPlan>,
+    /// A second operation run when the first fails with certain errors
+    /// (create-or-update endpoints: register, and update when the user exists).
+    pub fallback: Option<Box<Fallback>>,
+}
+
+/// `fallback:` of a route: when the route's operation fails with one of
+/// `on`, this operation runs instead and its result is rendered.
+#[derive(Debug)]
+pub struct Fallback {
+    /// Errors (kind, or kind and reason) that trigger it.
+    pub on: Vec<ErrorKey>,
+    /// The operation.
+    pub op: OpName,
+    /// Template producing its request (over the same input document).
+    pub request: Template,
+    /// How its result is rendered.
+    pub response: ResponsePlan,
+}
+
+impl Fallback {
+    /// Whether `err` triggers the fallback.
+    pub fn catches(&self, err: &Error) -> bool {
+        self.on
+            .iter()
+            .any(|(kind, reason)| *kind == err.kind && (reason.is_none() || *reason == err.reason))
+    }
 }
 
 /// Key of the status and code tables: a kind, optionally with a reason.

@@ -49,6 +49,17 @@ impl Chain {
         )
     }
 
+    /// The WildfireChat chain: B serves the WildfireChat admin API with the
+    /// test secret; A signs its calls with it.
+    pub fn wildfire() -> Chain {
+        use crate::harness::WILDFIRE_SECRET;
+        Chain::start(
+            "wildfire",
+            &format!("[frontends.wildfire.params]\nsecret = \"{WILDFIRE_SECRET}\"\n"),
+            &format!("secret = \"{WILDFIRE_SECRET}\"\n"),
+        )
+    }
+
     /// The JMessage chain: B serves JMessage with the test credentials.
     pub fn jmessage() -> Chain {
         use crate::harness::{APP_KEY, MASTER_SECRET};

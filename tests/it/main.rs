@@ -3,10 +3,12 @@
 //! test in its own process.
 
 mod chain;
+mod compatibility;
 mod cross_dialect;
 mod diagnostics;
 mod easemob;
 mod easemob_hx;
+mod faults;
 mod golden;
 mod haorenao;
 #[allow(dead_code)] // shared helpers: not every test module uses every one
@@ -14,6 +16,7 @@ mod harness;
 mod jm;
 mod jmessage_endpoints;
 mod jmessage_errors;
+mod matrix;
 mod persistence;
 mod reload;
 mod rongcloud;
@@ -21,3 +24,5 @@ mod rongcloud_app;
 mod sdk_jmessage;
 mod sdk_rongcloud;
 mod wildfire;
+mod wildfire_admin;
+mod wildfire_chain;

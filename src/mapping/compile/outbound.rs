@@ -70,6 +70,7 @@ fn step_doc(cx: &FileContext, request: Shape) -> DocShape {
         ("steps", Shape::Open),
         ("last", Shape::Open),
         ("fresh_id", Shape::Open),
+        ("provider", Shape::Open),
     ])
 }
 
@@ -95,7 +96,7 @@ fn template(
     compile_in(node, expect, &tcx, scope, d)
 }
 
-const OP_KEYS: &[&str] = &["steps", "result", "fail", "errors"];
+const OP_KEYS: &[&str] = &["steps", "result", "refuse", "fail", "errors"];
 
 fn op_plan(op: OpName, node: &Node, cx: &FileContext, d: &mut Diagnostics) -> Option<OpPlan> {
     let f = Fields::new(node, "an outbound operation", OP_KEYS, d)?;
@@ -120,6 +121,10 @@ fn op_plan(op: OpName, node: &Node, cx: &FileContext, d: &mut Diagnostics) -> Op
         Some(n) => Some(template(n, &Shape::Open, cx, &doc, false, d)?),
         None => None,
     };
+    let refuse = match f.get("refuse") {
+        Some(n) => Some(template(n, &Shape::Open, cx, &doc, false, d)?),
+        None => None,
+    };
     let errors = match f.get("errors") {
         Some(n) => rules(n, d),
         None => Vec::new(),
@@ -127,6 +132,7 @@ fn op_plan(op: OpName, node: &Node, cx: &FileContext, d: &mut Diagnostics) -> Op
     Some(OpPlan {
         steps,
         result,
+        refuse,
         fail,
         errors,
         line,

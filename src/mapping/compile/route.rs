@@ -12,7 +12,7 @@ use crate::canonical::{Error, ErrorKind, OpName};
 use crate::mapping::diag::Diagnostics;
 use crate::mapping::path::{split_root, Path, Root, RootName};
 use crate::mapping::plan::{
-    Check, CheckRule, Condition, ErrorPlan, Pattern, ResponsePlan, Route, Segment,
+    Check, CheckRule, Condition, ErrorPlan, Fallback, Pattern, ResponsePlan, Route, Segment,
 };
 use crate::mapping::template::{
     compile as compile_template, DocShape, Shape, Template, TemplateContext,
@@ -21,6 +21,7 @@ use crate::mapping::yaml::{self, Fields, Spanned};
 
 const KEYS: &[&str] = &[
     "name", "op", "method", "path", "when", "check", "auth", "request", "response", "errors",
+    "fallback",
 ];
 
 /// Compiles one route.
@@ -83,45 +84,13 @@ pub fn compile(
         None => Some(dialect_errors.clone()),
     };
     let op = op?;
-    let input = DocShape::new(vec![
-        ("method", Shape::Open),
-        (
-            "url",
-            Shape::Keys(Arc::new(vec!["path".into(), "query".into()])),
-        ),
-        ("path", Shape::Keys(Arc::new(params))),
-        ("query", Shape::Open),
-        ("headers", Shape::Open),
-        ("body", Shape::Open),
-        ("files", Shape::Open),
-        ("caller", Shape::Open),
-        ("config", Shape::Keys(Arc::new(cx.public_params()))),
-    ]);
-    let request_shape = Shape::schema(op.request_schema().to_value());
-    let tcx = TemplateContext {
-        tables: &cx.tables,
-        time_formats: &cx.time_formats,
-        partials: &cx.partials,
-        doc: &input,
-    };
-    let request = match f.get("request") {
-        Some(n) => compile_template(n, &request_shape, &tcx, d),
-        None => {
-            if !request_shape.required().is_empty() {
-                d.error(
-                    &f.span(),
-                    "E012",
-                    format!("route for `{op}` needs a `request:` template"),
-                )
-                .hint(format!(
-                    "required fields: {}",
-                    request_shape.required().join(", ")
-                ));
-            }
-            Some(Template::Object(Vec::new()))
-        }
-    };
+    let input = input_shape(cx, params);
+    let request = request_template(f.get("request"), &f.span(), op, cx, &input, d);
     let response = response(f.get("response"), op, cx, &input, d);
+    let fallback = match f.get("fallback") {
+        Some(n) => Some(Box::new(fallback(n, f.get("response"), cx, &input, d)?)),
+        None => None,
+    };
     Some(Route {
         name: f
             .string("name", d)
@@ -136,6 +105,103 @@ pub fn compile(
         request: request?,
         response: response?,
         errors: Arc::new(errors?),
+        fallback,
+    })
+}
+
+/// What request templates see: the input document of a route with `params`.
+fn input_shape(cx: &FileContext, params: Vec<String>) -> DocShape {
+    DocShape::new(vec![
+        ("method", Shape::Open),
+        (
+            "url",
+            Shape::Keys(Arc::new(vec!["path".into(), "query".into()])),
+        ),
+        ("path", Shape::Keys(Arc::new(params))),
+        ("query", Shape::Open),
+        ("headers", Shape::Open),
+        ("body", Shape::Open),
+        ("files", Shape::Open),
+        ("caller", Shape::Open),
+        ("config", Shape::Keys(Arc::new(cx.public_params()))),
+    ])
+}
+
+/// The `request:` template of `op` (an empty object when absent and `op`
+/// needs no field).
+fn request_template(
+    node: Option<&Node>,
+    span: &marked_yaml::Span,
+    op: OpName,
+    cx: &FileContext,
+    input: &DocShape,
+    d: &mut Diagnostics,
+) -> Option<Template> {
+    let request_shape = Shape::schema(op.request_schema().to_value());
+    let tcx = TemplateContext {
+        tables: &cx.tables,
+        time_formats: &cx.time_formats,
+        partials: &cx.partials,
+        doc: input,
+    };
+    match node {
+        Some(n) => compile_template(n, &request_shape, &tcx, d),
+        None => {
+            if !request_shape.required().is_empty() {
+                d.error(
+                    span,
+                    "E012",
+                    format!("route for `{op}` needs a `request:` template"),
+                )
+                .hint(format!(
+                    "required fields: {}",
+                    request_shape.required().join(", ")
+                ));
+            }
+            Some(Template::Object(Vec::new()))
+        }
+    }
+}
+
+const FALLBACK_KEYS: &[&str] = &["on", "op", "request", "response"];
+
+/// `fallback: {on: [kind/reason, ..], op, request, response}`; without its
+/// own `response` it renders with the route's.
+fn fallback(
+    node: &Node,
+    route_response: Option<&Node>,
+    cx: &FileContext,
+    input: &DocShape,
+    d: &mut Diagnostics,
+) -> Option<Fallback> {
+    let f = Fields::new(node, "a fallback", FALLBACK_KEYS, d)?;
+    let on: Vec<_> = yaml::strings(f.required("on", d)?, "on", d)
+        .iter()
+        .filter_map(|e| super::errors::error_key(e, d))
+        .collect();
+    if on.is_empty() {
+        d.error(&f.span(), "E003", "a fallback needs `on:` errors")
+            .hint("e.g. on: [already_exists/user]");
+        return None;
+    }
+    let name = f.required_string("op", d)?;
+    let Some(op) = OpName::parse(&name.value) else {
+        d.error_len(
+            &name.span,
+            name.value.chars().count(),
+            "E010",
+            format!("unknown operation `{}`", name.value),
+        )
+        .hint(suggest_op(&name.value));
+        return None;
+    };
+    let request = request_template(f.get("request"), &f.span(), op, cx, input, d);
+    let response = response(f.get("response").or(route_response), op, cx, input, d);
+    Some(Fallback {
+        on,
+        op,
+        request: request?,
+        response: response?,
     })
 }
 

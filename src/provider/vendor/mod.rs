@@ -391,8 +391,20 @@ impl VendorProvider {
             "steps": {},
             "last": null,
             "fresh_id": fresh_id.to_string(),
+            "provider": self.name,
         })
     }
+}
+
+/// The error a `refuse` or `fail` template gave, if any.
+fn failure(value: Option<Value>) -> Result<Option<Error>> {
+    let Some(v) = value.filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
+    let mut e: Error =
+        serde_json::from_value(v).map_err(|e| Error::internal(format!("fail template: {e}")))?;
+    e.source = crate::canonical::Source::Provider;
+    Ok(Some(e))
 }
 
 fn multipart(value: Value) -> Vec<(String, MultipartValue)> {
@@ -436,6 +448,18 @@ impl Provider for VendorProvider {
             now_ms,
         };
         let mut doc = self.doc(&bound, op.to_json());
+        if let Some(r) = &plan.refuse {
+            let env = EvalEnv {
+                doc: &doc,
+                codes: None,
+                now_ms,
+            };
+            let refusal =
+                eval(r, &env).map_err(|e| Error::internal(format!("refuse template: {e}")))?;
+            if let Some(e) = failure(refusal)? {
+                return Err(e);
+            }
+        }
         for step in &plan.steps {
             let answer = {
                 let env = EvalEnv {
@@ -485,12 +509,9 @@ impl Provider for VendorProvider {
             now_ms,
         };
         if let Some(f) = &plan.fail {
-            let failure =
+            let failed =
                 eval(f, &env).map_err(|e| Error::internal(format!("fail template: {e}")))?;
-            if let Some(v) = failure.filter(|v| !v.is_null()) {
-                let mut e: Error = serde_json::from_value(v)
-                    .map_err(|e| Error::internal(format!("fail template: {e}")))?;
-                e.source = crate::canonical::Source::Provider;
+            if let Some(e) = failure(failed)? {
                 return Err(e);
             }
         }
@@ -511,5 +532,65 @@ impl Provider for VendorProvider {
                 self.name, e.message
             ))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::canonical::ErrorKind;
+    use crate::mapping::compile::compile_file;
+
+    const DIALECT: &str = r#"
+dialect: refusing
+outbound:
+  ops:
+    group.create:
+      refuse:
+        $if: $.request.code
+        then: {kind: unsupported, reason: param, message: {$concat: [$.provider, " keeps no join codes"]}}
+      steps:
+        - {method: POST, path: /groups, body: {name: $.request.name}}
+"#;
+
+    /// A provider of the dialect above whose vendor listens nowhere.
+    fn provider() -> VendorProvider {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let cfg: VendorConfig = serde_json::from_value(json!({
+            "dialect": "refusing", "base_url": format!("http://127.0.0.1:{port}"),
+            "retries": 0, "timeout_ms": 2000
+        }))
+        .unwrap();
+        let p = VendorProvider::new("acme", &cfg, Arc::new(Metrics::new())).unwrap();
+        let dialect = compile_file(Path::new("refusing.yaml"), DIALECT).unwrap();
+        p.install(p.prepare(Arc::new(dialect)).unwrap());
+        p
+    }
+
+    fn create(code: Option<&str>) -> Op {
+        let req = json!({"name": "team", "code": code});
+        OpName::GroupCreate.decode_request(req).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_refusal_fails_the_operation_before_any_call() {
+        let p = provider();
+        let ctx = CallContext::default();
+        let err = p.execute(create(Some("1234")), &ctx).await.unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Unsupported);
+        assert_eq!(err.reason, Some(Reason::Param));
+        // `$.provider` names the configured provider.
+        assert_eq!(err.message, "acme keeps no join codes");
+        // Without a code the call is made (and finds nobody listening).
+        let err = p.execute(create(None), &ctx).await.unwrap_err();
+        assert_eq!(err.kind, ErrorKind::UpstreamUnavailable, "{err:?}");
     }
 }
