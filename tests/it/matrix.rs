@@ -1042,6 +1042,6 @@ macro_rules! matrix {
 matrix! {
     jmessage => ("jmessage", crate::chain::Chain::jmessage(), &["wildfire chatroom.create"]);
     wildfire => ("wildfire", crate::chain::Chain::wildfire(), &["jmessage chatroom.create"]);
-    // easemob => ("easemob", crate::chain::Chain::start("easemob", ...), &[]);
-    // rongcloud => ("rongcloud", crate::chain::Chain::start("rongcloud", ...), &[]);
+    // easemob => ("easemob", crate::chain::Chain::easemob(""), &[]);
+    // rongcloud => ("rongcloud", crate::chain::Chain::rongcloud(), &[]);
 }
