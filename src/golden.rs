@@ -204,9 +204,10 @@ async fn run_case(
     }
 }
 
-/// A frontend of `dialect` on no provider, every required param filled.
-fn frontend(dialect: &Arc<Dialect>, params: &BTreeMap<String, String>) -> Result<Frontend, String> {
-    let mut values: HashMap<String, Secret> = params
+/// The case file's params, every other param of the dialect filled with its
+/// default or `test`.
+fn filled(dialect: &Dialect, params: &BTreeMap<String, String>) -> BTreeMap<String, Secret> {
+    let mut values: BTreeMap<String, Secret> = params
         .iter()
         .map(|(k, v)| (k.clone(), Secret::new(v.clone())))
         .collect();
@@ -215,6 +216,12 @@ fn frontend(dialect: &Arc<Dialect>, params: &BTreeMap<String, String>) -> Result
             .entry(p.name.clone())
             .or_insert_with(|| Secret::new(p.default.clone().unwrap_or_else(|| "test".into())));
     }
+    values
+}
+
+/// A frontend of `dialect` on no provider, every required param filled.
+fn frontend(dialect: &Arc<Dialect>, params: &BTreeMap<String, String>) -> Result<Frontend, String> {
+    let values: HashMap<String, Secret> = filled(dialect, params).into_iter().collect();
     let provider: crate::provider::SharedProvider = Arc::new(NoProvider);
     Frontend::new(
         dialect.name.clone(),
@@ -371,8 +378,16 @@ fn rendered(
                     route.op, e.message
                 )
             })?;
-            render::success(&fe, route, &route.response, &request, &result, input, NOW_MS)
-                .map_err(|e| e.to_string())?
+            render::success(
+                &fe,
+                route,
+                &route.response,
+                &request,
+                &result,
+                input,
+                NOW_MS,
+            )
+            .map_err(|e| e.to_string())?
         }
         (None, Some(error)) => render::error(&fe, &route.errors, error, input, NOW_MS),
         _ => return Err("a render case has exactly one of result, error".into()),
@@ -464,15 +479,7 @@ async fn outbound(
         answers: Mutex::new(case.answers.iter().cloned().collect()),
         calls: Mutex::new(Vec::new()),
     });
-    let mut values: BTreeMap<String, Secret> = params
-        .iter()
-        .map(|(k, v)| (k.clone(), Secret::new(v.clone())))
-        .collect();
-    for p in &dialect.params {
-        values
-            .entry(p.name.clone())
-            .or_insert_with(|| Secret::new(p.default.clone().unwrap_or_else(|| "test".into())));
-    }
+    let values = filled(dialect, params);
     let cfg = VendorConfig {
         dialect: dialect.name.clone(),
         base_url: VENDOR_BASE.into(),

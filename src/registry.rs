@@ -67,6 +67,19 @@ pub struct Providers {
 }
 
 impl Providers {
+    /// No provider yet, for `config`.
+    fn none(config: &Config) -> Providers {
+        Providers {
+            map: BTreeMap::new(),
+            configs: config.providers.clone(),
+            vendors: BTreeMap::new(),
+            stores: BTreeMap::new(),
+            embedded: None,
+            store: None,
+            store_config: config.store.clone(),
+        }
+    }
+
     /// Opens every configured provider and the store.
     pub fn open(config: &Config, metrics: Arc<Metrics>) -> anyhow::Result<Providers> {
         Self::reopen(config, metrics, None)
@@ -80,15 +93,7 @@ impl Providers {
         metrics: Arc<Metrics>,
         previous: Option<&Providers>,
     ) -> anyhow::Result<Providers> {
-        let mut out = Providers {
-            map: BTreeMap::new(),
-            configs: config.providers.clone(),
-            vendors: BTreeMap::new(),
-            stores: BTreeMap::new(),
-            embedded: None,
-            store: None,
-            store_config: config.store.clone(),
-        };
+        let mut out = Providers::none(config);
         for (name, pc) in &config.providers {
             let unchanged = previous.is_some_and(|p| p.configs.get(name) == Some(pc));
             let provider: SharedProvider = match pc {
@@ -129,15 +134,7 @@ impl Providers {
     /// vendor (for `imbridge check`): vendor providers are built (that is
     /// offline), the embedded store is a stand-in.
     pub fn dry(config: &Config) -> anyhow::Result<Providers> {
-        let mut out = Providers {
-            map: BTreeMap::new(),
-            configs: config.providers.clone(),
-            vendors: BTreeMap::new(),
-            stores: BTreeMap::new(),
-            embedded: None,
-            store: None,
-            store_config: config.store.clone(),
-        };
+        let mut out = Providers::none(config);
         for (name, pc) in &config.providers {
             let provider: SharedProvider = match pc {
                 ProviderConfig::Embedded(_) => Arc::new(Dry { name: name.clone() }),

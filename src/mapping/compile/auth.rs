@@ -35,10 +35,7 @@ pub fn compile(node: &Node, cx: &FileContext, d: &mut Diagnostics) -> Option<Inb
     }
     let f = Fields::new(node, "auth", KEYS, d)?;
     let scheme = f.required_string("scheme", d)?;
-    let param = |key: &str, d: &mut Diagnostics| -> Option<String> {
-        let name = f.required_string(key, d)?;
-        check_param(&name, cx, d).then_some(name.value)
-    };
+    let param = |key: &str, d: &mut Diagnostics| param(&f, key, cx, d);
     match scheme.value.as_str() {
         "none" => Some(InboundAuth::None),
         "basic" => Some(InboundAuth::Basic {
@@ -46,18 +43,7 @@ pub fn compile(node: &Node, cx: &FileContext, d: &mut Diagnostics) -> Option<Inb
             password: param("password", d)?,
         }),
         "signature" => {
-            let layout_text = f.required_string("layout", d)?;
-            let layout = match Layout::parse(&layout_text.value) {
-                Ok(l) => l,
-                Err(e) => {
-                    d.error(
-                        &layout_text.span,
-                        "E021",
-                        format!("bad signature layout: {e}"),
-                    );
-                    return None;
-                }
-            };
+            let layout = layout(&f, d)?;
             let secret = param("secret", d)?;
             let headers = Fields::new(
                 f.required("headers", d)?,
@@ -114,17 +100,7 @@ pub fn compile(node: &Node, cx: &FileContext, d: &mut Diagnostics) -> Option<Inb
         "params" => {
             let mut fields = Vec::new();
             for (name, node) in f.entries("match", d) {
-                if !cx.has_param(&name.value) {
-                    d.error_len(
-                        &name.span,
-                        name.value.chars().count(),
-                        "E019",
-                        format!("unknown param `{}`", name.value),
-                    )
-                    .hint(format!(
-                        "declare it under `params:`; declared: {}",
-                        cx.param_names()
-                    ));
+                if !known_param(&name, cx, d) {
                     continue;
                 }
                 fields.push((name.value, input_path(node, d)?));
@@ -173,7 +149,19 @@ pub fn compile(node: &Node, cx: &FileContext, d: &mut Diagnostics) -> Option<Inb
     }
 }
 
-fn check_param(name: &Spanned<String>, cx: &FileContext, d: &mut Diagnostics) -> bool {
+/// A required key naming a declared param (E019 otherwise).
+pub(super) fn param(
+    f: &Fields,
+    key: &str,
+    cx: &FileContext,
+    d: &mut Diagnostics,
+) -> Option<String> {
+    let name = f.required_string(key, d)?;
+    known_param(&name, cx, d).then_some(name.value)
+}
+
+/// Whether `name` is a declared param; records E019 when not.
+pub(super) fn known_param(name: &Spanned<String>, cx: &FileContext, d: &mut Diagnostics) -> bool {
     if cx.has_param(&name.value) {
         return true;
     }
@@ -188,4 +176,16 @@ fn check_param(name: &Spanned<String>, cx: &FileContext, d: &mut Diagnostics) ->
         cx.param_names()
     ));
     false
+}
+
+/// The `layout:` of a signature scheme (E021 when it does not parse).
+pub(super) fn layout(f: &Fields, d: &mut Diagnostics) -> Option<Layout> {
+    let text = f.required_string("layout", d)?;
+    match Layout::parse(&text.value) {
+        Ok(l) => Some(l),
+        Err(e) => {
+            d.error(&text.span, "E021", format!("bad signature layout: {e}"));
+            None
+        }
+    }
 }

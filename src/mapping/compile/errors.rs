@@ -9,7 +9,7 @@ use super::FileContext;
 use crate::canonical::{ErrorKind, Reason};
 use crate::mapping::diag::Diagnostics;
 use crate::mapping::plan::{ErrorKey, ErrorPlan};
-use crate::mapping::template::{compile as compile_template, DocShape, Shape, TemplateContext};
+use crate::mapping::template::{compile as compile_template, DocShape, Shape};
 use crate::mapping::yaml::{self, Fields, Spanned};
 
 /// Compiles an `errors:` mapping; `with_body` allows the `body` template
@@ -76,12 +76,7 @@ pub fn compile(
             ("input", Shape::Open),
             ("config", Shape::Keys(Arc::new(cx.public_params()))),
         ]);
-        let tcx = TemplateContext {
-            tables: &cx.tables,
-            time_formats: &cx.time_formats,
-            partials: &cx.partials,
-            doc: &doc,
-        };
+        let tcx = cx.templates(&doc);
         plan.body = compile_template(body, &Shape::Open, &tcx, d).map(Arc::new);
     }
     Some(plan)

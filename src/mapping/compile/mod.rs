@@ -48,6 +48,16 @@ impl FileContext {
         names
     }
 
+    /// What templates of this file may use, evaluated against `doc`.
+    pub fn templates<'a>(&'a self, doc: &'a DocShape) -> TemplateContext<'a> {
+        TemplateContext {
+            tables: &self.tables,
+            time_formats: &self.time_formats,
+            partials: &self.partials,
+            doc,
+        }
+    }
+
     /// Every param name, secret ones included (outbound templates only).
     pub fn all_params(&self) -> Vec<String> {
         let mut names = self.public_params();
@@ -178,12 +188,7 @@ fn partials(top: &Fields, cx: &mut FileContext, d: &mut Diagnostics) {
     let doc = DocShape::new(vec![("config", Shape::Keys(Arc::new(cx.public_params())))]);
     for (name, node) in top.entries("templates", d) {
         let compiled = {
-            let tcx = TemplateContext {
-                tables: &cx.tables,
-                time_formats: &cx.time_formats,
-                partials: &cx.partials,
-                doc: &doc,
-            };
+            let tcx = cx.templates(&doc);
             compile_partial(node, &tcx, d)
         };
         if let Some(t) = compiled {

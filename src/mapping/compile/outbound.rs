@@ -11,7 +11,6 @@ use serde_json::Value;
 
 use super::errors::error_key;
 use super::FileContext;
-use crate::auth::signature::Layout;
 use crate::canonical::OpName;
 use crate::mapping::diag::Diagnostics;
 use crate::mapping::outbound::{
@@ -19,7 +18,7 @@ use crate::mapping::outbound::{
     VendorErrors,
 };
 use crate::mapping::template::compile::compile_in;
-use crate::mapping::template::{DocShape, Func, Shape, Template, TemplateContext};
+use crate::mapping::template::{DocShape, Func, Shape, Template};
 use crate::mapping::yaml::{self, Fields, Spanned};
 
 const KEYS: &[&str] = &["auth", "errors", "ops"];
@@ -82,12 +81,7 @@ fn template(
     item: bool,
     d: &mut Diagnostics,
 ) -> Option<Template> {
-    let tcx = TemplateContext {
-        tables: &cx.tables,
-        time_formats: &cx.time_formats,
-        partials: &cx.partials,
-        doc,
-    };
+    let tcx = cx.templates(doc);
     let scope = if item {
         vec![(None, Shape::Open)]
     } else {
@@ -306,24 +300,7 @@ const AUTH_KEYS: &[&str] = &[
 fn auth(node: &Node, cx: &FileContext, d: &mut Diagnostics) -> Option<OutboundAuth> {
     let f = Fields::new(node, "outbound auth", AUTH_KEYS, d)?;
     let scheme = f.required_string("scheme", d)?;
-    let param = |key: &str, d: &mut Diagnostics| -> Option<String> {
-        let name = f.required_string(key, d)?;
-        if cx.has_param(&name.value) {
-            Some(name.value)
-        } else {
-            d.error_len(
-                &name.span,
-                name.value.chars().count(),
-                "E019",
-                format!("unknown param `{}`", name.value),
-            )
-            .hint(format!(
-                "declare it under `params:`; declared: {}",
-                cx.param_names()
-            ));
-            None
-        }
-    };
+    let param = |key: &str, d: &mut Diagnostics| super::auth::param(&f, key, cx, d);
     match scheme.value.as_str() {
         "none" => Some(OutboundAuth::None),
         "basic" => Some(OutboundAuth::Basic {
@@ -331,18 +308,7 @@ fn auth(node: &Node, cx: &FileContext, d: &mut Diagnostics) -> Option<OutboundAu
             password: param("password", d)?,
         }),
         "signature" => {
-            let layout_text = f.required_string("layout", d)?;
-            let layout = match Layout::parse(&layout_text.value) {
-                Ok(l) => l,
-                Err(e) => {
-                    d.error(
-                        &layout_text.span,
-                        "E021",
-                        format!("bad signature layout: {e}"),
-                    );
-                    return None;
-                }
-            };
+            let layout = super::auth::layout(&f, d)?;
             let secret = param("secret", d)?;
             let h = Fields::new(
                 f.required("headers", d)?,

@@ -14,9 +14,7 @@ use crate::mapping::path::{split_root, Path, Root, RootName};
 use crate::mapping::plan::{
     Check, CheckRule, Condition, ErrorPlan, Fallback, Pattern, ResponsePlan, Route, Segment,
 };
-use crate::mapping::template::{
-    compile as compile_template, DocShape, Shape, Template, TemplateContext,
-};
+use crate::mapping::template::{compile as compile_template, DocShape, Shape, Template};
 use crate::mapping::yaml::{self, Fields, Spanned};
 
 const KEYS: &[&str] = &[
@@ -138,12 +136,7 @@ fn request_template(
     d: &mut Diagnostics,
 ) -> Option<Template> {
     let request_shape = Shape::schema(op.request_schema().to_value());
-    let tcx = TemplateContext {
-        tables: &cx.tables,
-        time_formats: &cx.time_formats,
-        partials: &cx.partials,
-        doc: input,
-    };
+    let tcx = cx.templates(input);
     match node {
         Some(n) => compile_template(n, &request_shape, &tcx, d),
         None => {
@@ -494,12 +487,7 @@ fn response(
         ("input", Shape::Keys(Arc::new(input_names(input)))),
         ("config", Shape::Keys(Arc::new(cx.public_params()))),
     ]);
-    let tcx = TemplateContext {
-        tables: &cx.tables,
-        time_formats: &cx.time_formats,
-        partials: &cx.partials,
-        doc: &doc,
-    };
+    let tcx = cx.templates(&doc);
     let body = match f.get("body") {
         None => None,
         Some(n)
