@@ -10,7 +10,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::chain::Chain;
-use crate::harness::{assert_shape, repo, test_file, Answer, Imbridge, Setup};
+use crate::harness::{assert_shape, repo, run_sdk_scenario, Answer, Imbridge, Setup};
 
 /// The Easemob org every test server uses.
 pub const ORG: &str = "test-org";
@@ -948,40 +948,17 @@ async fn messages_recall_and_files() {
 
 // ---- the official SDK -------------------------------------------------------------
 
-/// The `ease-restapi` venv's Python; fails the test when the venv is missing.
-fn sdk_python() -> std::path::PathBuf {
-    let python = repo().join("target/py/easemob/bin/python");
-    assert!(
-        python.exists(),
-        "the ease-restapi SDK venv is missing ({}): run `.ci/setup --tests`",
-        python.display()
-    );
-    python
-}
-
 /// `ease-restapi` 1.3 runs `tests/sdk/easemob_scenario.py` (which asserts on
 /// every answer the SDK returns), then plain HTTP checks what it left behind.
 #[tokio::test]
 async fn ease_restapi_sdk_drives_the_emulator() {
     let im = emulator();
-    let out = tokio::process::Command::new(sdk_python())
-        .arg(test_file("sdk/easemob_scenario.py"))
-        .args([im.base.as_str(), ORG, APP, CLIENT_ID, CLIENT_SECRET])
-        .env("NO_PROXY", "127.0.0.1,localhost")
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .output()
-        .await
-        .expect("python runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "the SDK scenario failed ({}):\n{stdout}\n{stderr}",
-        out.status
-    );
-    let last = stdout.lines().last().unwrap_or_default();
-    let summary: Value =
-        serde_json::from_str(last).unwrap_or_else(|e| panic!("summary `{last}`: {e}"));
+    let summary = run_sdk_scenario(
+        "easemob",
+        "easemob_scenario.py",
+        &[&im.base, ORG, APP, CLIENT_ID, CLIENT_SECRET],
+    )
+    .await;
     let gid = summary["group_id"]
         .as_str()
         .expect("group id in the summary");

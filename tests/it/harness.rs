@@ -878,3 +878,33 @@ pub fn png(width: u32, height: u32, rgb: [u8; 3]) -> Vec<u8> {
     chunk(&mut out, b"IEND", &[]);
     out
 }
+
+/// Runs an official SDK scenario script (`tests/sdk/<script>`) with the
+/// Python of venv `target/py/<venv>` (made by `.ci/setup --tests`), with
+/// `args`; asserts it succeeded and returns the JSON summary it prints last.
+/// A missing venv fails the test, never skips it.
+pub async fn run_sdk_scenario(venv: &str, script: &str, args: &[&str]) -> Value {
+    let python = repo().join("target/py").join(venv).join("bin/python");
+    assert!(
+        python.exists(),
+        "the {venv} SDK venv is missing ({}): run `.ci/setup --tests`",
+        python.display()
+    );
+    let out = tokio::process::Command::new(python)
+        .arg(test_file(&format!("sdk/{script}")))
+        .args(args)
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .output()
+        .await
+        .expect("python runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "the SDK scenario failed ({}):\n{stdout}\n{stderr}",
+        out.status
+    );
+    let last = stdout.lines().last().unwrap_or_default();
+    serde_json::from_str(last).unwrap_or_else(|e| panic!("summary `{last}`: {e}"))
+}

@@ -4,43 +4,19 @@
 //! HTTP checks that what the scenario did is really stored. A missing venv is
 //! a failure, never a skip.
 
-use std::path::PathBuf;
-
 use serde_json::{json, Value};
 
-use crate::harness::{repo, test_file, Imbridge, Jm, APP_KEY, MASTER_SECRET};
+use crate::harness::{run_sdk_scenario, Imbridge, Jm, APP_KEY, MASTER_SECRET};
 use crate::jm::*;
-
-/// The venv's Python; fails the test when the venv is missing.
-fn sdk_python() -> PathBuf {
-    let python = repo().join("target/py/jmessage/bin/python");
-    assert!(
-        python.exists(),
-        "the jmessage SDK venv is missing ({}): run `.ci/setup --tests`",
-        python.display()
-    );
-    python
-}
 
 /// Runs the scenario against `im`; returns its JSON summary.
 async fn run_scenario(im: &Imbridge) -> Value {
-    let out = tokio::process::Command::new(sdk_python())
-        .arg(test_file("sdk/jmessage_scenario.py"))
-        .args([im.base.as_str(), APP_KEY, MASTER_SECRET])
-        .env("NO_PROXY", "127.0.0.1,localhost")
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .output()
-        .await
-        .expect("python runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "the SDK scenario failed ({}):\n{stdout}\n{stderr}",
-        out.status
-    );
-    let last = stdout.lines().last().unwrap_or_default();
-    serde_json::from_str(last).unwrap_or_else(|e| panic!("summary `{last}`: {e}"))
+    run_sdk_scenario(
+        "jmessage",
+        "jmessage_scenario.py",
+        &[&im.base, APP_KEY, MASTER_SECRET],
+    )
+    .await
 }
 
 /// Routes the scenario must have gone through with success (metric labels):

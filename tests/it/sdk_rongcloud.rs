@@ -7,43 +7,19 @@
 //! own clients make them; plain signed HTTP then checks what they stored.
 //! A missing venv is a failure, never a skip.
 
-use std::path::PathBuf;
-
 use serde_json::{json, Value};
 
-use crate::harness::{repo, test_file, Imbridge, APP_KEY};
+use crate::harness::{run_sdk_scenario, Imbridge, APP_KEY};
 use crate::rongcloud::{start_with_secret, Rong, RC_SECRET};
-
-/// The Python of venv `name`; fails the test when the venv is missing.
-fn sdk_python(name: &str) -> PathBuf {
-    let python = repo().join(format!("target/py/{name}/bin/python"));
-    assert!(
-        python.exists(),
-        "the {name} SDK venv is missing ({}): run `.ci/setup --tests`",
-        python.display()
-    );
-    python
-}
 
 /// Runs `script` with the venv `venv` against `im`; returns its JSON summary.
 async fn run_scenario(venv: &str, script: &str, im: &Imbridge) -> Value {
-    let out = tokio::process::Command::new(sdk_python(venv))
-        .arg(test_file(script))
-        .args([im.base.as_str(), APP_KEY, RC_SECRET])
-        .env("NO_PROXY", "127.0.0.1,localhost")
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .output()
-        .await
-        .expect("python runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "the SDK scenario failed ({}):\n{stdout}\n{stderr}",
-        out.status
-    );
-    let last = stdout.lines().last().unwrap_or_default();
-    serde_json::from_str(last).unwrap_or_else(|e| panic!("summary `{last}`: {e}"))
+    run_sdk_scenario(
+        venv,
+        script.trim_start_matches("sdk/"),
+        &[&im.base, APP_KEY, RC_SECRET],
+    )
+    .await
 }
 
 fn ids(list: &Value, key: &str) -> Vec<String> {
