@@ -209,3 +209,42 @@ async fn sigterm_stops_the_server_cleanly() {
         "still listening after exit"
     );
 }
+
+/// Settings and secrets come from `IMBRIDGE_`-prefixed environment variables
+/// (`__` for nesting), over the file: the listener moves and the JMessage
+/// master secret is the environment's.
+#[tokio::test]
+async fn environment_overrides_the_config_file() {
+    let setup = Setup::new();
+    let config = setup.write_config("");
+    let moved = crate::harness::free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_imbridge"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env("RUST_LOG", "warn")
+        .env("IMBRIDGE_SERVER__LISTEN", format!("127.0.0.1:{moved}"))
+        .env(
+            "IMBRIDGE_FRONTENDS__JMESSAGE__PARAMS__MASTER_SECRET",
+            "secret-from-env",
+        )
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("imbridge starts");
+    wait_for_port(moved);
+    let base = format!("http://127.0.0.1:{moved}");
+    let jm = |secret: &str| Jm {
+        base: base.clone(),
+        http: reqwest::Client::new(),
+        auth: Some((crate::harness::APP_KEY.into(), secret.into())),
+    };
+    jm("secret-from-env")
+        .get("/v1/sdkregister/status")
+        .await
+        .expect(200);
+    jm(crate::harness::MASTER_SECRET)
+        .get("/v1/sdkregister/status")
+        .await
+        .expect_jm_error(401, 899008);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
