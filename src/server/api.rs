@@ -161,15 +161,25 @@ impl ApiApp {
         m.response_size
             .with_label_values(&[handled.frontend.as_str()])
             .observe(handled.reply.body.len() as f64);
-        tracing::debug!(
-            request_id = %id,
-            frontend = %handled.frontend,
-            op = %handled.op,
-            outcome = handled.outcome,
-            status = handled.reply.status,
-            micros = total.as_micros() as u64,
-            "request"
-        );
+        // Failures at info (visible by default), successes at debug.
+        macro_rules! access_log {
+            ($level:ident) => {
+                tracing::$level!(
+                    request_id = %id,
+                    frontend = %handled.frontend,
+                    op = %handled.op,
+                    outcome = handled.outcome,
+                    status = handled.reply.status,
+                    micros = total.as_micros() as u64,
+                    "request"
+                )
+            };
+        }
+        if handled.outcome == "ok" {
+            access_log!(debug);
+        } else {
+            access_log!(info);
+        }
         handled.reply
     }
 
