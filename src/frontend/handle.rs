@@ -26,7 +26,8 @@ pub struct Handled {
     pub reply: Reply,
     /// Frontend name (`none` when no frontend owns the path).
     pub frontend: String,
-    /// Provider name, when the request reached one.
+    /// Provider name, when the request reached one (not for operations it
+    /// does not support).
     pub provider: Option<String>,
     /// Route name (`unmatched` when no route matched).
     pub op: String,
@@ -238,10 +239,10 @@ async fn run(
         super::local::execute(frontend, op.clone(), ctx.now_ms).await?
     } else {
         let provider = &frontend.provider;
-        ctx.provider = Some(provider.name().to_string());
         if !provider.supports(route.op) {
             return Err(Error::unsupported(provider.name(), route.op.as_str()));
         }
+        ctx.provider = Some(provider.name().to_string());
         let started = Instant::now();
         let result = provider.execute(op.clone(), &call).await;
         ctx.provider_time = started.elapsed();

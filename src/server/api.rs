@@ -152,7 +152,11 @@ impl ApiApp {
             .observe(total.saturating_sub(handled.provider_time).as_secs_f64());
         if let Some(provider) = &handled.provider {
             m.provider_duration
-                .with_label_values(&[provider.as_str(), handled.op.as_str()])
+                .with_label_values(&[
+                    handled.frontend.as_str(),
+                    provider.as_str(),
+                    handled.op.as_str(),
+                ])
                 .observe(handled.provider_time.as_secs_f64());
         }
         m.request_size
