@@ -14,6 +14,7 @@ mod jm;
 mod jmessage_endpoints;
 mod jmessage_errors;
 mod persistence;
+mod prometheus;
 mod reload;
 mod rongcloud;
 mod rongcloud_app;
