@@ -20,4 +20,5 @@ mod rongcloud;
 mod rongcloud_app;
 mod sdk_jmessage;
 mod sdk_rongcloud;
+mod secrets;
 mod wildfire;
