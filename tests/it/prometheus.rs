@@ -36,7 +36,7 @@ const BUDGET: Duration = Duration::from_secs(150);
 /// What `$__rate_interval` and `$__interval` become.
 const RATE_INTERVAL: &str = "1m";
 /// A's timeout of one vendor call.
-const TIMEOUT_MS: u64 = 500;
+const TIMEOUT_MS: u64 = 1500;
 /// How long the proxy delays requests for "slow" paths.
 const SLOW: Duration = Duration::from_millis(300);
 
