@@ -25,7 +25,8 @@ pub struct Metrics {
     pub requests: IntCounterVec,
     /// `imbridge_request_duration_seconds{frontend,op}`: whole request.
     pub request_duration: HistogramVec,
-    /// `imbridge_provider_duration_seconds{provider,op}`: time in the provider.
+    /// `imbridge_provider_duration_seconds{frontend,provider,op}`: time in the
+    /// provider (requests that reached it).
     pub provider_duration: HistogramVec,
     /// `imbridge_overhead_duration_seconds{frontend,op}`: imbridge's own time.
     pub overhead_duration: HistogramVec,
@@ -84,8 +85,8 @@ impl Metrics {
             ),
             provider_duration: histogram(
                 "imbridge_provider_duration_seconds",
-                "Time spent in the provider executing an operation.",
-                &["provider", "op"],
+                "Time spent in the provider executing an operation, by frontend, provider and operation.",
+                &["frontend", "provider", "op"],
                 LATENCY_BUCKETS,
             ),
             overhead_duration: histogram(

@@ -1,8 +1,9 @@
 //! `imbridge translate`: what a request in a dialect becomes — the route, the
 //! canonical operation and, for a configured vendor provider, the calls it
 //! would make (with every answer stubbed as an empty success, so later calls
-//! that use earlier answers show what they can; secrets redacted). Nothing is
-//! sent anywhere.
+//! that use earlier answers show what they can; secrets redacted: the
+//! provider's params, credential headers, and password and secret fields
+//! such as a registered user's password). Nothing is sent anywhere.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -57,6 +58,30 @@ impl Transport for Recording {
 
 const SECRET_HEADERS: &[&str] = &["authorization", "sign", "signature", "rc-signature"];
 
+/// Fields whose values are credentials wherever they appear (a user's
+/// password in a registration, a client secret in a token request).
+fn secret_field(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    name.contains("password") || name.contains("secret")
+}
+
+/// The values of credential fields in `value` (to redact them wherever else
+/// they turn up: forms, URLs).
+fn secret_values(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Array(items) => items.iter().for_each(|v| secret_values(v, out)),
+        Value::Object(map) => {
+            for (k, v) in map {
+                match v {
+                    Value::String(s) if secret_field(k) => out.push(s.clone()),
+                    other => secret_values(other, out),
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
 fn redact(mut value: Value, secrets: &[String]) -> Value {
     match &mut value {
         Value::String(s) => {
@@ -71,7 +96,9 @@ fn redact(mut value: Value, secrets: &[String]) -> Value {
             .for_each(|v| *v = redact(v.take(), secrets)),
         Value::Object(map) => {
             for (k, v) in map.iter_mut() {
-                *v = if SECRET_HEADERS.contains(&k.as_str()) {
+                let credential = SECRET_HEADERS.contains(&k.as_str())
+                    || (secret_field(k) && (v.is_string() || v.is_number()));
+                *v = if credential {
                     Value::String("**REDACTED**".into())
                 } else {
                     redact(v.take(), secrets)
@@ -167,11 +194,16 @@ pub async fn translate(config: &Config, req: &Request) -> Result<Value, String> 
         chrono::Utc::now().timestamp_millis(),
     )
     .map_err(|e| e.to_string())?;
+    // Passwords the caller sent (a registration, a password change) are
+    // redacted like the configured secrets.
+    let request = op.to_json();
+    let mut caller_secrets = Vec::new();
+    secret_values(&request, &mut caller_secrets);
     let mut report = json!({
         "frontend": req.frontend,
         "route": prepared.route.name,
         "op": op.name().as_str(),
-        "request": op.to_json(),
+        "request": redact(request, &caller_secrets),
     });
     let provider_name = req.provider.clone().unwrap_or_else(|| fc.provider.clone());
     match config.providers.get(&provider_name) {
@@ -189,6 +221,7 @@ pub async fn translate(config: &Config, req: &Request) -> Result<Value, String> 
                 .params
                 .values()
                 .map(|s| s.expose().to_string())
+                .chain(caller_secrets)
                 .collect();
             let outcome = vendor.execute(op, &CallContext::default()).await;
             let calls: Vec<Value> = recording

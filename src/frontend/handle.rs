@@ -26,7 +26,8 @@ pub struct Handled {
     pub reply: Reply,
     /// Frontend name (`none` when no frontend owns the path).
     pub frontend: String,
-    /// Provider name, when the request reached one.
+    /// Provider name, when the request reached one (not for operations it
+    /// does not support).
     pub provider: Option<String>,
     /// Route name (`unmatched` when no route matched).
     pub op: String,
@@ -283,10 +284,10 @@ async fn execute(ctx: &mut Ctx<'_>, op: &Op, call: &CallContext) -> Result<Outpu
         return super::local::execute(frontend, op.clone(), ctx.now_ms).await;
     }
     let provider = &frontend.provider;
-    ctx.provider = Some(provider.name().to_string());
     if !provider.supports(name) {
         return Err(Error::unsupported(provider.name(), name.as_str()));
     }
+    ctx.provider = Some(provider.name().to_string());
     let started = Instant::now();
     let result = provider.execute(op.clone(), call).await;
     ctx.provider_time += started.elapsed();

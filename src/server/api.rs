@@ -10,9 +10,11 @@ use async_trait::async_trait;
 use http::{Method, Response};
 use pingora::apps::http_app::ServeHttp;
 use pingora::protocols::http::ServerSession;
+use tracing::Instrument;
 
 use super::body::read_capped;
 use super::State;
+use crate::canonical::ErrorKind;
 use crate::frontend::{handle, InboundRequest, Reply};
 use crate::registry::MEDIA_PREFIX;
 
@@ -80,7 +82,10 @@ impl ServeHttp for ApiApp {
         }
         session.set_read_timeout(Some(Duration::from_secs(30)));
         let id = request_id(session);
-        let reply = self.serve(session, &id, started).await;
+        // Every event logged while the request is handled (vendor calls,
+        // internal errors) carries its id.
+        let span = tracing::info_span!("request", request_id = %id);
+        let reply = self.serve(session, &id, started).instrument(span).await;
         in_flight.dec();
         to_response(reply, &id)
     }
@@ -152,7 +157,11 @@ impl ApiApp {
             .observe(total.saturating_sub(handled.provider_time).as_secs_f64());
         if let Some(provider) = &handled.provider {
             m.provider_duration
-                .with_label_values(&[provider.as_str(), handled.op.as_str()])
+                .with_label_values(&[
+                    handled.frontend.as_str(),
+                    provider.as_str(),
+                    handled.op.as_str(),
+                ])
                 .observe(handled.provider_time.as_secs_f64());
         }
         m.request_size
@@ -161,24 +170,35 @@ impl ApiApp {
         m.response_size
             .with_label_values(&[handled.frontend.as_str()])
             .observe(handled.reply.body.len() as f64);
-        // Failures at info (visible by default), successes at debug.
-        macro_rules! access_log {
-            ($level:ident) => {
-                tracing::$level!(
-                    request_id = %id,
-                    frontend = %handled.frontend,
-                    op = %handled.op,
-                    outcome = handled.outcome,
-                    status = handled.reply.status,
-                    micros = total.as_micros() as u64,
-                    "request"
-                )
-            };
-        }
-        if handled.outcome == "ok" {
-            access_log!(debug);
+        // Failures of the provider or of imbridge itself are worth a line at
+        // the default level; everything else is debug.
+        let failed = [
+            ErrorKind::UpstreamError,
+            ErrorKind::UpstreamUnavailable,
+            ErrorKind::Internal,
+        ]
+        .iter()
+        .any(|k| k.as_str() == handled.outcome);
+        if failed {
+            tracing::warn!(
+                request_id = %id,
+                frontend = %handled.frontend,
+                op = %handled.op,
+                outcome = handled.outcome,
+                status = handled.reply.status,
+                micros = total.as_micros() as u64,
+                "request failed"
+            );
         } else {
-            access_log!(info);
+            tracing::debug!(
+                request_id = %id,
+                frontend = %handled.frontend,
+                op = %handled.op,
+                outcome = handled.outcome,
+                status = handled.reply.status,
+                micros = total.as_micros() as u64,
+                "request"
+            );
         }
         handled.reply
     }
