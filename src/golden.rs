@@ -371,8 +371,16 @@ fn rendered(
                     route.op, e.message
                 )
             })?;
-            render::success(&fe, route, &route.response, &request, &result, input, NOW_MS)
-                .map_err(|e| e.to_string())?
+            render::success(
+                &fe,
+                route,
+                &route.response,
+                &request,
+                &result,
+                input,
+                NOW_MS,
+            )
+            .map_err(|e| e.to_string())?
         }
         (None, Some(error)) => render::error(&fe, &route.errors, error, input, NOW_MS),
         _ => return Err("a render case has exactly one of result, error".into()),
