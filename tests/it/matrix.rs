@@ -1083,6 +1083,13 @@ macro_rules! matrix {
 matrix! {
     jmessage => ("jmessage", crate::chain::Chain::jmessage(), &["wildfire chatroom.create"]);
     wildfire => ("wildfire", crate::chain::Chain::wildfire(), &["jmessage chatroom.create"]);
-    // easemob => ("easemob", crate::chain::Chain::easemob(""), &[]);
-    // rongcloud => ("rongcloud", crate::chain::Chain::rongcloud(), &[]);
+    // Easemob rooms need an owner (WildfireChat's have none).
+    easemob => ("easemob", crate::chain::Chain::easemob(""), &["wildfire chatroom.create"]);
+    // RongCloud groups keep no description (JMessage `desc`, WildfireChat
+    // `extra`), rooms no owner (JMessage's always have one).
+    rongcloud => (
+        "rongcloud",
+        crate::chain::Chain::rongcloud(),
+        &["jmessage group.create", "wildfire group.create", "jmessage chatroom.create"]
+    );
 }
