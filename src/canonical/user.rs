@@ -95,6 +95,10 @@ pub struct UserList {
     /// Only accounts of this kind.
     #[serde(default)]
     pub kind: Option<UserKind>,
+    /// Only users that are disabled (true) or enabled (false), e.g.
+    /// RongCloud's list of blocked users.
+    #[serde(default)]
+    pub disabled: Option<bool>,
 }
 
 /// `user.password.set`: set a new password.

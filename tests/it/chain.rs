@@ -517,15 +517,41 @@ async fn rongcloud_chain_runs_the_rest_of_the_provider() {
     rc.post("/group/user/query.json", &[("groupId", &gid)])
         .await
         .rc_error(404, 1002);
-    // A chatroom with members.
-    let room = jm
+    // A chatroom with members. RongCloud rooms have no owner: JMessage's,
+    // which always names one, is refused before anything is made; an
+    // ownerless room comes through WildfireChat, its members through
+    // JMessage.
+    let owned = jm
         .post(
             "/v1/chatroom/",
             json!({"owner_username": "ann", "name": "hall", "members_username": ["ben", "cat"]}),
         )
         .await
-        .expect(201);
-    let rid = room.json["chatroom_id"].as_i64().unwrap().to_string();
+        .expect(501);
+    let message = owned.json["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("provider vendor"), "{}", owned.text);
+    let made: i64 = chain
+        .vendor
+        .db()
+        .query_row("SELECT COUNT(*) FROM rooms", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(made, 0, "nothing was made at the vendor");
+    let wf = chain.proxy.wf();
+    let room = wf
+        .post("/admin/chatroom/create", Some(json!({"title": "hall"})))
+        .await
+        .expect(200);
+    assert_eq!(room.json["code"], 0, "{}", room.text);
+    let rid = room.json["result"]["chatroomId"]
+        .as_str()
+        .expect("a room id")
+        .to_string();
+    jm.put(
+        &format!("/v1/chatroom/{rid}/members"),
+        Some(json!(["ben", "cat"])),
+    )
+    .await
+    .expect_empty(204);
     let rooms = rc
         .post("/chatroom/query.json", &[("chatroomId", &rid)])
         .await
@@ -623,7 +649,6 @@ async fn rongcloud_chain_runs_the_rest_of_the_provider() {
         groups.text
     );
     // A conversation pinned through WildfireChat.
-    let wf = chain.proxy.wf();
     let pinned = wf
         .post(
             "/admin/conversation/top",

@@ -198,18 +198,20 @@ impl EmbeddedProvider {
         Ok(Done {})
     }
 
-    /// `user.list`: oldest first, optionally of one kind.
+    /// `user.list`: oldest first, optionally of one kind and only the
+    /// disabled (or enabled) ones.
     pub(super) async fn user_list(&self, app: &str, req: UserList) -> Result<Listing<User>> {
         let page = Page::new(&req.paging, LIST)?;
-        let (app, kind) = (app.to_owned(), req.kind.map(|k| tag(&k)));
+        let (app, kind, disabled) = (app.to_owned(), req.kind.map(|k| tag(&k)), req.disabled);
         self.db
             .read(move |c| {
                 let query = Query {
                     columns: USER_COLUMNS,
-                    from: "FROM users u WHERE u.app = ?1 AND (?2 IS NULL OR u.kind = ?2)",
+                    from: "FROM users u WHERE u.app = ?1 AND (?2 IS NULL OR u.kind = ?2) \
+                           AND (?3 IS NULL OR u.disabled = ?3)",
                     order: "u.id",
                 };
-                page.fetch(c, query, &[&app, &kind], user_from_row)
+                page.fetch(c, query, &[&app, &kind, &disabled], user_from_row)
             })
             .await
     }

@@ -261,6 +261,32 @@ async fn list_pages_with_cursor_and_kind() {
     assert_eq!(names(&admins["items"]), ["root"]);
     assert_eq!(admins["items"][0]["kind"], "admin");
 
+    // Only the disabled users (or only the enabled ones), paged among
+    // themselves.
+    for name in ["user1", "user4", "user5"] {
+        h.ok("user.disable", json!({"username": name, "disabled": true}))
+            .await;
+    }
+    h.ok(
+        "user.disable",
+        json!({"username": "user5", "disabled": false}),
+    )
+    .await;
+    let disabled = h.ok("user.list", json!({"disabled": true})).await;
+    assert_eq!(names(&disabled["items"]), ["user1", "user4"]);
+    assert_eq!(disabled["total"], 2);
+    assert_eq!(disabled["items"][1]["disabled"], true);
+    let page = h
+        .ok(
+            "user.list",
+            json!({"disabled": true, "paging": {"start": 1, "count": 1}}),
+        )
+        .await;
+    assert_eq!(names(&page["items"]), ["user4"]);
+    let enabled = h.ok("user.list", json!({"disabled": false})).await;
+    assert_eq!(enabled["total"], 6);
+    assert!(!names(&enabled["items"]).contains(&"user1".to_string()));
+
     for paging in [
         json!({"cursor": "x"}),
         json!({"start": -1}),
