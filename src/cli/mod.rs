@@ -54,34 +54,38 @@ pub enum Command {
         /// Config file (default: config/imbridge.toml).
         #[arg(long)]
         config: Option<PathBuf>,
-        /// Frontend name in the config.
-        #[arg(long)]
-        frontend: String,
-        /// HTTP method.
-        #[arg(long, default_value = "GET")]
-        method: String,
-        /// Path with query string.
-        #[arg(long)]
-        path: String,
-        /// A header, `name: value` (repeatable).
-        #[arg(long = "header")]
-        headers: Vec<String>,
-        /// The body (JSON or form text).
-        #[arg(long)]
-        body: Option<String>,
-        /// Show the calls of this provider instead of the frontend's.
-        #[arg(long)]
-        provider: Option<String>,
-        /// The authenticated user (auth itself is not run).
-        #[arg(long)]
-        caller: Option<String>,
+        /// What to translate.
+        #[command(flatten)]
+        request: translate::Request,
     },
 }
 
-fn load(config: Option<&PathBuf>) -> Result<Config, ExitCode> {
-    Config::load(config.map(PathBuf::as_path)).map_err(|e| {
-        eprintln!("error: bad configuration: {e}");
-        ExitCode::from(2)
+/// Why a command failed: what to tell the operator (may be empty) and the
+/// exit code (2 for a bad configuration, 1 otherwise).
+struct Failure {
+    message: String,
+    code: u8,
+}
+
+impl Failure {
+    /// A failure with exit code 1.
+    fn new(message: impl std::fmt::Display) -> Self {
+        Failure {
+            message: message.to_string(),
+            code: 1,
+        }
+    }
+
+    /// An error with exit code 1, printed as `error: …`.
+    fn error(e: impl std::fmt::Display) -> Self {
+        Failure::new(format_args!("error: {e}"))
+    }
+}
+
+fn load(config: Option<&PathBuf>) -> Result<Config, Failure> {
+    Config::load(config.map(PathBuf::as_path)).map_err(|e| Failure {
+        message: format!("error: bad configuration: {e}"),
+        code: 2,
     })
 }
 
@@ -109,119 +113,76 @@ fn runtime() -> tokio::runtime::Runtime {
 
 /// Runs the CLI; returns the process exit code.
 pub fn main(cli: Cli) -> ExitCode {
-    match cli.command {
-        Command::Test { mappings, config } => {
-            let dir = match mappings {
-                Some(d) => d,
-                None => match load(config.as_ref()) {
-                    Ok(c) => c.mappings,
-                    Err(code) => return code,
-                },
-            };
-            let outcomes = match runtime().block_on(crate::golden::run_dir(&dir)) {
-                Ok(o) => o,
-                Err(e) => {
-                    eprintln!("{e}");
-                    return ExitCode::FAILURE;
-                }
-            };
-            let failed = outcomes.iter().filter(|o| o.failure.is_some()).count();
-            for o in &outcomes {
-                match &o.failure {
-                    None => println!("test {} ... passed", o.name),
-                    Some(f) => println!("test {} ... FAILED\n{f}\n", o.name),
-                }
+    let outcome = match cli.command {
+        Command::Test { mappings, config } => test(mappings, config),
+        Command::Translate { config, request } => load(config.as_ref()).and_then(|config| {
+            let report = runtime()
+                .block_on(translate::translate(&config, &request))
+                .map_err(Failure::error)?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).unwrap_or_default()
+            );
+            Ok(())
+        }),
+        Command::Serve { config } => load(config.as_ref()).and_then(|loaded| {
+            init_logs(&loaded);
+            crate::server::run(&loaded, config).map_err(Failure::error)
+        }),
+        Command::Check { config, markdown } => check(config, markdown),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            if !failure.message.is_empty() {
+                eprintln!("{}", failure.message);
             }
-            println!("{} passed, {failed} failed", outcomes.len() - failed);
-            if failed == 0 && !outcomes.is_empty() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            }
-        }
-        Command::Translate {
-            config,
-            frontend,
-            method,
-            path,
-            headers,
-            body,
-            provider,
-            caller,
-        } => {
-            let config = match load(config.as_ref()) {
-                Ok(c) => c,
-                Err(code) => return code,
-            };
-            let req = translate::Request {
-                frontend,
-                method,
-                path,
-                headers,
-                body,
-                provider,
-                caller,
-            };
-            match runtime().block_on(translate::translate(&config, &req)) {
-                Ok(report) => {
-                    println!(
-                        "{}",
-                        serde_json::to_string_pretty(&report).unwrap_or_default()
-                    );
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    ExitCode::FAILURE
-                }
-            }
-        }
-        Command::Serve { config } => {
-            let config_path = config.clone();
-            let config = match load(config.as_ref()) {
-                Ok(c) => c,
-                Err(code) => return code,
-            };
-            init_logs(&config);
-            match crate::server::run(&config, config_path) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    ExitCode::FAILURE
-                }
-            }
-        }
-        Command::Check { config, markdown } => {
-            let config = match load(config.as_ref()) {
-                Ok(c) => c,
-                Err(code) => return code,
-            };
-            let providers = match Providers::dry(&config) {
-                Ok(p) => std::sync::Arc::new(p),
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
-            match Registry::build(&config, &providers) {
-                Ok(registry) if markdown => {
-                    print!("{}", registry.capability_markdown(&providers));
-                    ExitCode::SUCCESS
-                }
-                Ok(registry) => {
-                    println!(
-                        "ok: {} dialects, {} listeners",
-                        registry.dialects.len(),
-                        registry.listeners.len()
-                    );
-                    print!("{}", registry.capability_matrix());
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("{e}");
-                    ExitCode::FAILURE
-                }
-            }
+            ExitCode::from(failure.code)
         }
     }
+}
+
+/// `imbridge test`: runs the golden cases of a mappings folder.
+fn test(mappings: Option<PathBuf>, config: Option<PathBuf>) -> Result<(), Failure> {
+    let dir = match mappings {
+        Some(d) => d,
+        None => load(config.as_ref())?.mappings,
+    };
+    let outcomes = runtime()
+        .block_on(crate::golden::run_dir(&dir))
+        .map_err(Failure::new)?;
+    let failed = outcomes.iter().filter(|o| o.failure.is_some()).count();
+    for o in &outcomes {
+        match &o.failure {
+            None => println!("test {} ... passed", o.name),
+            Some(f) => println!("test {} ... FAILED\n{f}\n", o.name),
+        }
+    }
+    println!("{} passed, {failed} failed", outcomes.len() - failed);
+    if failed == 0 && !outcomes.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::new(""))
+    }
+}
+
+/// `imbridge check`: compiles every mapping and prints what each frontend
+/// supports (as Markdown with `markdown`).
+fn check(config: Option<PathBuf>, markdown: bool) -> Result<(), Failure> {
+    let config = load(config.as_ref())?;
+    let providers = Providers::dry(&config)
+        .map(std::sync::Arc::new)
+        .map_err(Failure::error)?;
+    let registry = Registry::build(&config, &providers).map_err(Failure::new)?;
+    if markdown {
+        print!("{}", registry.capability_markdown(&providers));
+    } else {
+        println!(
+            "ok: {} dialects, {} listeners",
+            registry.dialects.len(),
+            registry.listeners.len()
+        );
+        print!("{}", registry.capability_matrix());
+    }
+    Ok(())
 }

@@ -24,21 +24,29 @@ use crate::provider::vendor::VendorProvider;
 use crate::provider::{CallContext, Provider};
 use crate::registry::Providers;
 
-/// What to translate.
+/// What to translate (the `translate` command's arguments).
+#[derive(Debug, clap::Args)]
 pub struct Request {
     /// Frontend name in the config.
+    #[arg(long)]
     pub frontend: String,
-    /// Method.
+    /// HTTP method.
+    #[arg(long, default_value = "GET")]
     pub method: String,
     /// Path with query string.
+    #[arg(long)]
     pub path: String,
-    /// Headers `name: value`.
+    /// A header, `name: value` (repeatable).
+    #[arg(long = "header")]
     pub headers: Vec<String>,
-    /// Body text.
+    /// The body (JSON or form text).
+    #[arg(long)]
     pub body: Option<String>,
-    /// Provider to show calls for (default: the frontend's).
+    /// Show the calls of this provider instead of the frontend's.
+    #[arg(long)]
     pub provider: Option<String>,
-    /// The user per-user auth would have authenticated (auth is not run).
+    /// The authenticated user (auth itself is not run).
+    #[arg(long)]
     pub caller: Option<String>,
 }
 

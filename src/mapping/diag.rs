@@ -87,17 +87,13 @@ impl<'a> Diagnostics<'a> {
         code: &'static str,
         message: impl Into<String>,
     ) -> Hint<'_> {
-        let (line, col) = span
-            .start()
-            .map(|m| (m.line(), m.column()))
-            .unwrap_or((0, 0));
         let width = match (span.start(), span.end()) {
             (Some(s), Some(e)) if e.line() == s.line() && e.column() > s.column() => {
                 e.column() - s.column()
             }
             _ => 1,
         };
-        self.at(line, col, width, code, message)
+        self.error_len(span, width, code, message)
     }
 
     /// Records a problem at `span`, underlining `len` characters (for scalars,

@@ -179,26 +179,25 @@ impl ApiApp {
         ]
         .iter()
         .any(|k| k.as_str() == handled.outcome);
+        // tracing wants a constant level at each call site: one line, two levels.
+        macro_rules! access_log {
+            ($level:expr, $message:literal) => {
+                tracing::event!(
+                    $level,
+                    request_id = %id,
+                    frontend = %handled.frontend,
+                    op = %handled.op,
+                    outcome = handled.outcome,
+                    status = handled.reply.status,
+                    micros = total.as_micros() as u64,
+                    $message
+                )
+            };
+        }
         if failed {
-            tracing::warn!(
-                request_id = %id,
-                frontend = %handled.frontend,
-                op = %handled.op,
-                outcome = handled.outcome,
-                status = handled.reply.status,
-                micros = total.as_micros() as u64,
-                "request failed"
-            );
+            access_log!(tracing::Level::WARN, "request failed");
         } else {
-            tracing::debug!(
-                request_id = %id,
-                frontend = %handled.frontend,
-                op = %handled.op,
-                outcome = handled.outcome,
-                status = handled.reply.status,
-                micros = total.as_micros() as u64,
-                "request"
-            );
+            access_log!(tracing::Level::DEBUG, "request");
         }
         handled.reply
     }

@@ -36,13 +36,7 @@ pub fn compile(node: &Node, cx: &FileContext, d: &mut Diagnostics) -> Option<Out
     };
     let mut ops = HashMap::new();
     for (name, node) in f.entries("ops", d) {
-        let Some(op) = OpName::parse(&name.value) else {
-            d.error_len(
-                &name.span,
-                name.value.chars().count(),
-                "E010",
-                format!("unknown operation `{}`", name.value),
-            );
+        let Some(op) = super::route::op_name_of(&name, d) else {
             continue;
         };
         if op.is_local() {

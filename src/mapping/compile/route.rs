@@ -32,21 +32,7 @@ pub fn compile(
     let f = Fields::new(node, "a route", KEYS, d)?;
     let line = f.span().start().map_or(0, |m| m.line());
     let op_name = f.required_string("op", d);
-    let op = op_name
-        .as_ref()
-        .and_then(|s| match OpName::parse(&s.value) {
-            Some(op) => Some(op),
-            None => {
-                d.error_len(
-                    &s.span,
-                    s.value.chars().count(),
-                    "E010",
-                    format!("unknown operation `{}`", s.value),
-                )
-                .hint(suggest_op(&s.value));
-                None
-            }
-        });
+    let op = op_name.as_ref().and_then(|s| op_name_of(s, d));
     let methods = methods(&f, d);
     let patterns: Vec<Pattern> = f
         .required("path", d)
@@ -178,16 +164,7 @@ fn fallback(
         return None;
     }
     let name = f.required_string("op", d)?;
-    let Some(op) = OpName::parse(&name.value) else {
-        d.error_len(
-            &name.span,
-            name.value.chars().count(),
-            "E010",
-            format!("unknown operation `{}`", name.value),
-        )
-        .hint(suggest_op(&name.value));
-        return None;
-    };
+    let op = op_name_of(&name, d)?;
     let request = request_template(f.get("request"), &f.span(), op, cx, input, d);
     let response = response(f.get("response").or(route_response), op, cx, input, d);
     Some(Fallback {
@@ -204,6 +181,22 @@ pub fn checks(node: &Node, d: &mut Diagnostics) -> Vec<Check> {
         .into_iter()
         .filter_map(|c| check(c, d))
         .collect()
+}
+
+/// The operation a name in a mapping file stands for, or E010 with the
+/// operations that share its first word.
+pub fn op_name_of(name: &Spanned<String>, d: &mut Diagnostics) -> Option<OpName> {
+    let op = OpName::parse(&name.value);
+    if op.is_none() {
+        d.error_len(
+            &name.span,
+            name.value.chars().count(),
+            "E010",
+            format!("unknown operation `{}`", name.value),
+        )
+        .hint(suggest_op(&name.value));
+    }
+    op
 }
 
 fn suggest_op(name: &str) -> String {

@@ -2,11 +2,12 @@
 //! counters, the clock. (The pool itself is `crate::sqlite::Db`.)
 
 use deadpool_sqlite::rusqlite::types::Type;
-use deadpool_sqlite::rusqlite::{self, Connection, Row};
+use deadpool_sqlite::rusqlite::{self, Connection, Params, Row, Statement};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::validate;
+use crate::canonical::common::Items;
 use crate::canonical::model::Millis;
 use crate::canonical::{Error, Reason, Result};
 
@@ -28,6 +29,18 @@ pub(super) fn tag_column<T: DeserializeOwned>(row: &Row<'_>, idx: usize) -> rusq
     let text: String = row.get(idx)?;
     serde_json::from_value(serde_json::Value::String(text))
         .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e)))
+}
+
+/// Every row `stmt` yields for `params`, each read by `read`: the body of the list operations.
+pub(super) fn items<T, P: Params>(
+    stmt: &mut Statement<'_>,
+    params: P,
+    read: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Items<T>> {
+    let items = stmt
+        .query_map(params, read)?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(Items { items })
 }
 
 /// Serializes a value for a JSON column.

@@ -3,7 +3,7 @@
 
 use deadpool_sqlite::rusqlite::{self, OptionalExtension, Row};
 
-use super::db::{json_column, tag_column};
+use super::db::{items, json_column, tag_column};
 use super::users::user_id;
 use super::EmbeddedProvider;
 use crate::canonical::common::Items;
@@ -106,14 +106,11 @@ impl EmbeddedProvider {
         self.db
             .read(move |c| {
                 user_id(c, &app, &req.username)?;
-                let items = c
-                    .prepare(&sql)?
-                    .query_map(
-                        (&app, &req.username, &req.conversation.target, req.from_time),
-                        file_from_row,
-                    )?
-                    .collect::<Result<_, _>>()?;
-                Ok(Items { items })
+                items(
+                    &mut c.prepare(&sql)?,
+                    (&app, &req.username, &req.conversation.target, req.from_time),
+                    file_from_row,
+                )
             })
             .await
     }
@@ -135,11 +132,7 @@ impl EmbeddedProvider {
         self.db
             .read(move |c| {
                 user_id(c, &app, &req.username)?;
-                let items = c
-                    .prepare(&sql)?
-                    .query_map((&app, &req.username), file_from_row)?
-                    .collect::<Result<_, _>>()?;
-                Ok(Items { items })
+                items(&mut c.prepare(&sql)?, (&app, &req.username), file_from_row)
             })
             .await
     }

@@ -3,7 +3,7 @@
 
 use deadpool_sqlite::rusqlite::{self, Connection, OptionalExtension, Row};
 
-use super::db::{claim_id, now, Counter};
+use super::db::{claim_id, items, now, Counter};
 use super::members::{insert_member, role_by_name};
 use super::paging::{Page, Query, LIST};
 use super::users::{ref_id, ref_ids, user_id};
@@ -243,15 +243,15 @@ impl EmbeddedProvider {
         self.db
             .read(move |c| {
                 let user = ref_id(c, &app, &req.user)?;
-                let items = c
-                    .prepare_cached(&format!(
+                items(
+                    &mut *c.prepare_cached(&format!(
                         "SELECT {GROUP_COLUMNS}
                          FROM group_members m JOIN chat_groups g ON g.id = m.group_id
                          WHERE m.user_id = ?1 ORDER BY m.joined, m.rowid"
-                    ))?
-                    .query_map([user], group_from_row)?
-                    .collect::<Result<_, _>>()?;
-                Ok(Items { items })
+                    ))?,
+                    [user],
+                    group_from_row,
+                )
             })
             .await
     }

@@ -265,20 +265,11 @@ impl EmbeddedProvider {
         app: &str,
         req: UserChatroomsList,
     ) -> Result<Items<Room>> {
-        let app = app.to_owned();
-        self.db
-            .read(move |c| {
-                let user = user_id(c, &app, &req.username)?;
-                let items = c
-                    .prepare_cached(&format!(
-                        "SELECT {ROOM_COLUMNS} FROM room_members m JOIN rooms r ON r.id = m.room_id
-                         WHERE m.user_id = ?1 ORDER BY m.joined, m.rowid"
-                    ))?
-                    .query_map([user], room_from_row)?
-                    .collect::<Result<_, _>>()?;
-                Ok(Items { items })
-            })
-            .await
+        let sql = format!(
+            "SELECT {ROOM_COLUMNS} FROM room_members m JOIN rooms r ON r.id = m.room_id
+             WHERE m.user_id = ?1 ORDER BY m.joined, m.rowid"
+        );
+        self.user_items(app, req.username, sql, room_from_row).await
     }
 }
 

@@ -95,7 +95,7 @@ impl EmbeddedProvider {
                     let changed = c.execute(
                         "UPDATE friends SET note_name = COALESCE(?3, note_name),
                                             others = COALESCE(?4, others)
-                         WHERE user_id = ?1 AND friend_id = ?2",
+             WHERE user_id = ?1 AND friend_id = ?2",
                         (owner, friend, &note.note_name, &note.others),
                     )?;
                     if changed == 0 {
@@ -109,27 +109,19 @@ impl EmbeddedProvider {
 
     /// `friend.list`: in the order they became friends.
     pub(super) async fn friend_list(&self, app: &str, req: OfUser) -> Result<Items<Friend>> {
-        let app = app.to_owned();
-        self.db
-            .read(move |c| {
-                let owner = user_id(c, &app, &req.username)?;
-                let items = c
-                    .prepare_cached(&format!(
-                        "SELECT {USER_COLUMNS}, f.note_name, f.others
-                         FROM friends f JOIN users u ON u.id = f.friend_id
-                         WHERE f.user_id = ?1 ORDER BY f.created, f.rowid"
-                    ))?
-                    .query_map([owner], |r| {
-                        Ok(Friend {
-                            user: user_from_row(r)?,
-                            note_name: r.get(USER_WIDTH)?,
-                            others: r.get(USER_WIDTH + 1)?,
-                        })
-                    })?
-                    .collect::<Result<_, _>>()?;
-                Ok(Items { items })
+        let sql = format!(
+            "SELECT {USER_COLUMNS}, f.note_name, f.others
+             FROM friends f JOIN users u ON u.id = f.friend_id
+             WHERE f.user_id = ?1 ORDER BY f.created, f.rowid"
+        );
+        self.user_items(app, req.username, sql, |r| {
+            Ok(Friend {
+                user: user_from_row(r)?,
+                note_name: r.get(USER_WIDTH)?,
+                others: r.get(USER_WIDTH + 1)?,
             })
-            .await
+        })
+        .await
     }
 
     /// `blacklist.add`: idempotent.
@@ -169,19 +161,10 @@ impl EmbeddedProvider {
 
     /// `blacklist.list`: in the order they were blocked.
     pub(super) async fn blacklist_list(&self, app: &str, req: OfUser) -> Result<Items<User>> {
-        let app = app.to_owned();
-        self.db
-            .read(move |c| {
-                let owner = user_id(c, &app, &req.username)?;
-                let items = c
-                    .prepare_cached(&format!(
-                        "SELECT {USER_COLUMNS} FROM blacklist b JOIN users u ON u.id = b.blocked_id
-                         WHERE b.user_id = ?1 ORDER BY b.created, b.rowid"
-                    ))?
-                    .query_map([owner], user_from_row)?
-                    .collect::<Result<_, _>>()?;
-                Ok(Items { items })
-            })
-            .await
+        let sql = format!(
+            "SELECT {USER_COLUMNS} FROM blacklist b JOIN users u ON u.id = b.blocked_id
+             WHERE b.user_id = ?1 ORDER BY b.created, b.rowid"
+        );
+        self.user_items(app, req.username, sql, user_from_row).await
     }
 }

@@ -6,10 +6,10 @@ use std::collections::HashSet;
 use deadpool_sqlite::rusqlite::{self, Connection, OptionalExtension, Row};
 use serde_json::Value;
 
-use super::db::{json_column, now, tag, tag_column, to_json};
+use super::db::{items, json_column, now, tag, tag_column, to_json};
 use super::paging::{Page, Query, LIST};
 use super::{validate, EmbeddedProvider};
-use crate::canonical::common::{Done, Listing};
+use crate::canonical::common::{Done, Items, Listing};
 use crate::canonical::model::{Profile, User, UserKind, UserRef};
 use crate::canonical::user::{UserDelete, UserGet, UserList, UserUpdate};
 use crate::canonical::{Error, Reason, Result};
@@ -149,6 +149,24 @@ fn merge_profile(profile: Profile, patch: Profile) -> Result<Profile> {
 }
 
 impl EmbeddedProvider {
+    /// The rows `sql` yields for user `username` of `app`, whose row id it
+    /// takes as `?1`: the lists a user owns (friends, blacklist, rooms).
+    pub(super) async fn user_items<T: Send + 'static>(
+        &self,
+        app: &str,
+        username: String,
+        sql: String,
+        read: fn(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Items<T>> {
+        let app = app.to_owned();
+        self.db
+            .read(move |c| {
+                let user = user_id(c, &app, &username)?;
+                items(&mut *c.prepare_cached(&sql)?, [user], read)
+            })
+            .await
+    }
+
     /// `user.get`.
     pub(super) async fn user_get(&self, app: &str, req: UserGet) -> Result<User> {
         let app = app.to_owned();

@@ -9,15 +9,7 @@ use crate::canonical::{ErrorKind, Reason};
 #[tokio::test]
 async fn upload_png_image() {
     let h = Harness::new();
-    let ctx = context(APP, vec![("pic.PNG", PNG_1X1)]);
-    let media = h
-        .call_ctx(
-            ctx,
-            "media.upload",
-            json!({"kind": "image", "file": upload(0)}),
-        )
-        .await
-        .unwrap();
+    let media = h.upload_png("pic.PNG").await;
     let id = media["media_id"].as_str().unwrap();
     let hex = id.strip_prefix("image/").unwrap();
     assert_eq!(hex.len(), 32);

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::{context, expect, upload, Harness, APP, OTHER_APP, PNG_1X1};
+use super::{expect, Harness, OTHER_APP, PNG_1X1};
 use crate::canonical::{ErrorKind, Reason};
 
 fn message(from: &str, target_type: &str, targets: &[&str], kind: &str, content: Value) -> Value {
@@ -388,15 +388,7 @@ async fn files_of_messages_and_conversations() {
 async fn media_messages_are_completed_from_uploads() {
     let h = Harness::new();
     h.users(&["alice", "bob"]).await;
-    let ctx = context(APP, vec![("pic.png", PNG_1X1)]);
-    let media = h
-        .call_ctx(
-            ctx,
-            "media.upload",
-            json!({"kind": "image", "file": upload(0)}),
-        )
-        .await
-        .unwrap();
+    let media = h.upload_png("pic.png").await;
     let content = json!({"media_id": media["media_id"]});
     let req = message("alice", "user", &["bob"], "image", content);
     let sent = h.ok("message.send", req).await;

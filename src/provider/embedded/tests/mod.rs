@@ -81,6 +81,15 @@ impl Harness {
         Ok(output.to_json())
     }
 
+    /// Uploads the 1×1 PNG as `name` into [`APP`]; returns the stored media.
+    async fn upload_png(&self, name: &str) -> Value {
+        let ctx = context(APP, vec![(name, PNG_1X1)]);
+        let request = json!({"kind": "image", "file": upload(0)});
+        self.call_ctx(ctx, "media.upload", request)
+            .await
+            .unwrap_or_else(|e| panic!("media.upload failed: {e}"))
+    }
+
     /// Runs `op` in [`APP`], expecting success.
     async fn ok(&self, op: &str, request: Value) -> Value {
         self.call_in(APP, op, request)

@@ -3,7 +3,7 @@
 use deadpool_sqlite::rusqlite::Connection;
 use serde_json::json;
 
-use super::{context, expect, names, upload, Harness, APP, OTHER_APP, PNG_1X1};
+use super::{expect, names, Harness, APP, OTHER_APP};
 use crate::canonical::{ErrorKind, Reason};
 use crate::provider::embedded::EmbeddedProvider;
 
@@ -42,15 +42,7 @@ async fn data_survives_reopening() {
     let hi = json!({"from": "alice", "target_type": "group", "targets": [gid], "kind": "text",
                     "content": {"text": "hi"}});
     let sent = h.ok("message.send", hi).await;
-    let ctx = context(APP, vec![("a.png", PNG_1X1)]);
-    let media = h
-        .call_ctx(
-            ctx,
-            "media.upload",
-            json!({"kind": "image", "file": upload(0)}),
-        )
-        .await
-        .unwrap();
+    let media = h.upload_png("a.png").await;
     h.ok("sensitive_word.add", json!({"words": ["bad"]})).await;
     h.ok("app.sdk_register.set", json!({"enabled": false}))
         .await;
