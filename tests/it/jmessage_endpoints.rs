@@ -1625,9 +1625,9 @@ mod routes {
     use crate::harness::{repo, Answer};
     use reqwest::Method;
 
-    /// The endpoint list every dialect is held to.
+    /// The endpoint list every dialect is held to (a copy of the seeds' endpoints.tsv).
     fn endpoints_tsv() -> std::path::PathBuf {
-        repo().join("../shared/seeds/endpoints.tsv")
+        repo().join("tests/seeds/endpoints.tsv")
     }
 
     /// A concrete path for a path template of endpoints.tsv: `{a|b}` takes
