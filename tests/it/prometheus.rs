@@ -30,6 +30,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::harness::{free_port, repo, wait_for_port, Imbridge, Jm, Setup, APP_KEY, MASTER_SECRET};
+use crate::wire::{closing, read_message};
 
 /// Everything must be done within this time.
 const BUDGET: Duration = Duration::from_secs(150);
@@ -242,50 +243,6 @@ impl Drop for FaultProxy {
     fn drop(&mut self) {
         self.task.abort();
     }
-}
-
-/// Reads one HTTP/1.1 message with a Content-Length body (or none).
-async fn read_message(conn: &mut TcpStream) -> Option<Vec<u8>> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 8192];
-    let head_end = loop {
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-        let n = conn.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
-    let length: usize = head
-        .lines()
-        .find_map(|l| l.strip_prefix("content-length:"))
-        .map_or(0, |v| v.trim().parse().unwrap_or(0));
-    while buf.len() < head_end + length {
-        let n = conn.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-    Some(buf)
-}
-
-/// The message with `Connection: close` (one request per connection).
-fn closing(message: &[u8]) -> Vec<u8> {
-    let end = message.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-    let head = String::from_utf8_lossy(&message[..end]);
-    let mut out: String = head
-        .split("\r\n")
-        .filter(|l| !l.to_ascii_lowercase().starts_with("connection:"))
-        .collect::<Vec<_>>()
-        .join("\r\n");
-    out.push_str("\r\nConnection: close\r\n\r\n");
-    let mut bytes = out.into_bytes();
-    bytes.extend_from_slice(&message[end + 4..]);
-    bytes
 }
 
 async fn answer(conn: &mut TcpStream, status: &str, content_type: &str, body: &str) {
