@@ -10,7 +10,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::chain::Chain;
-use crate::harness::{assert_shape, repo, run_sdk_scenario, Answer, Imbridge, Setup};
+use crate::harness::{assert_shape, json_body, repo, run_sdk_scenario, Answer, Imbridge, Setup};
 
 /// The Easemob org every test server uses.
 pub const ORG: &str = "test-org";
@@ -82,9 +82,7 @@ impl Em {
     async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Answer {
         let mut req = self.request(method, path);
         if let Some(b) = body {
-            req = req
-                .header("content-type", "application/json")
-                .body(serde_json::to_vec(&b).unwrap());
+            req = json_body(req, &b);
         }
         Answer::of(req).await
     }

@@ -352,12 +352,7 @@ master_secret = "{OTHER_MASTER_SECRET}"
 
     /// POST of a JSON body without other credentials.
     pub async fn post_json(&self, path: &str, body: Value) -> Answer {
-        Answer::of(
-            self.request(Method::POST, path)
-                .header("content-type", "application/json")
-                .body(serde_json::to_vec(&body).unwrap()),
-        )
-        .await
+        Answer::of(json_body(self.request(Method::POST, path), &body)).await
     }
 
     /// POST of a form-urlencoded body without other credentials.
@@ -446,6 +441,12 @@ master_secret = "{OTHER_MASTER_SECRET}"
         )
         .expect("the store's database opens")
     }
+}
+
+/// The request with `body` as its JSON body (`content-type: application/json`).
+pub fn json_body(req: reqwest::RequestBuilder, body: &Value) -> reqwest::RequestBuilder {
+    req.header("content-type", "application/json")
+        .body(serde_json::to_vec(body).unwrap())
 }
 
 /// An HTTP answer: status, headers and body (JSON when it parses).
@@ -680,12 +681,10 @@ impl Hx {
 
     /// POSTs `body` as it is (no token added).
     pub async fn raw(&self, path: &str, body: Value) -> Answer {
-        Answer::of(
-            self.http
-                .post(format!("{}{}", self.base, path))
-                .header("content-type", "application/json")
-                .body(serde_json::to_vec(&body).unwrap()),
-        )
+        Answer::of(json_body(
+            self.http.post(format!("{}{}", self.base, path)),
+            &body,
+        ))
         .await
     }
 }
@@ -759,9 +758,7 @@ impl Wf {
                 .header("sign", &s.sign);
         }
         if let Some(b) = body {
-            req = req
-                .header("content-type", "application/json")
-                .body(serde_json::to_vec(&b).unwrap());
+            req = json_body(req, &b);
         }
         Answer::of(req).await
     }
@@ -800,12 +797,7 @@ impl Rc {
 
     /// POST of a JSON body.
     pub async fn post_json(&self, path: &str, body: Value) -> Answer {
-        Answer::of(
-            self.request(Method::POST, path)
-                .header("content-type", "application/json")
-                .body(serde_json::to_vec(&body).unwrap()),
-        )
-        .await
+        Answer::of(json_body(self.request(Method::POST, path), &body)).await
     }
 
     /// POST of a form-urlencoded body.
