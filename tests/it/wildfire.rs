@@ -24,15 +24,16 @@ async fn fixtures(im: &Imbridge) {
 }
 
 /// A success: HTTP 200 and `code` 0, `msg` "success"; returns the body.
-fn ok(a: Answer) -> Value {
+pub fn ok(a: Answer) -> Value {
     let a = a.expect(200);
     assert_eq!(a.json["code"], 0, "{}", a.text);
     assert_eq!(a.json["msg"], "success", "{}", a.text);
     a.json
 }
 
-/// A failure: HTTP 200, exactly `{code, msg}` (business errors).
-fn fail(a: Answer, code: i64) -> String {
+/// A failure: HTTP 200, exactly `{code, msg}` (business errors); returns
+/// the message.
+pub fn fail(a: Answer, code: i64) -> String {
     let a = a.expect(200);
     assert_shape(&a.json, &[("code", "integer"), ("msg", "string")], true);
     assert_eq!(a.json["code"], code, "{}", a.text);
