@@ -10,7 +10,9 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::chain::Chain;
-use crate::harness::{assert_shape, json_body, repo, run_sdk_scenario, Answer, Imbridge, Setup};
+use crate::harness::{
+    assert_shape, json_body, repo, run_imbridge, run_sdk_scenario, Answer, Imbridge, Setup,
+};
 
 /// The Easemob org every test server uses.
 pub const ORG: &str = "test-org";
@@ -1583,18 +1585,9 @@ async fn chain_pages_members_for_rongcloud_app() {
 /// `config/emulators.toml` (imbridge as Easemob) passes `imbridge check`.
 #[test]
 fn emulator_config_passes_check() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_imbridge"))
-        .args(["check", "--config"])
-        .arg(repo().join("config/emulators.toml"))
-        .current_dir(repo())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let config = repo().join("config/emulators.toml");
+    let (ok, stdout, stderr) = run_imbridge(&["check", "--config", config.to_str().unwrap()]);
+    assert!(ok, "{stdout}{stderr}");
     assert!(
         stdout.contains("easemob (easemob) on 127.0.0.1:8092 -> provider embedded"),
         "{stdout}"

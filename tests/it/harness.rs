@@ -655,6 +655,21 @@ pub fn assert_shape(value: &Value, shape: &[(&str, &str)], exact: bool) {
     }
 }
 
+/// Runs the imbridge binary with `args` in the repository root; returns
+/// whether it succeeded, its stdout and its stderr.
+pub fn run_imbridge(args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_imbridge"))
+        .args(args)
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// Path of a file under `tests/`.
 pub fn test_file(rel: &str) -> PathBuf {
     repo().join("tests").join(rel)
