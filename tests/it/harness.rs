@@ -670,6 +670,12 @@ pub fn run_imbridge(args: &[&str]) -> (bool, String, String) {
     )
 }
 
+/// GETs `url` (a media link an answer gave) and returns the body's bytes.
+pub async fn download(http: &reqwest::Client, url: &str) -> Vec<u8> {
+    let resp = http.get(url).send().await.unwrap();
+    resp.bytes().await.unwrap().to_vec()
+}
+
 /// Path of a file under `tests/`.
 pub fn test_file(rel: &str) -> PathBuf {
     repo().join("tests").join(rel)

@@ -6,7 +6,7 @@
 
 use serde_json::{json, Value};
 
-use crate::harness::{assert_shape, Answer, Imbridge, Wf};
+use crate::harness::{assert_shape, download, Answer, Imbridge, Wf};
 
 /// The seed's example headers (secret 123456).
 const SEED_NONCE: &str = "76616";
@@ -304,16 +304,8 @@ async fn every_endpoint_with_the_seed_examples() {
         json!({"messageUid": first, "filename": "photo.png", "url": url1, "size": size})
     );
     // The URL downloads the bytes that were sent.
-    let bytes = im
-        .http
-        .get(&url1)
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    assert_eq!(&bytes[..], &crate::harness::png(5, 4, [0, 128, 255])[..]);
+    let bytes = download(&im.http, &url1).await;
+    assert_eq!(bytes, crate::harness::png(5, 4, [0, 128, 255]));
 
     // 9./10. conversation/top and is_top: the seed's answers; read back.
     let conv = json!({"type": 1, "target": "user2", "line": 0});
