@@ -142,29 +142,10 @@ impl Setup {
             }))
             .collect::<Vec<_>>()
             .join("\n");
-        let dir = self.dir.path().display();
-        let mappings = repo().join("mappings");
+        let head = self.head("max_body_bytes = 10485760\n");
         format!(
             r#"
-app_key = "{APP_KEY}"
-mappings = "{mappings}"
-
-[server]
-listen = "127.0.0.1:{port}"
-admin_listen = "127.0.0.1:{admin}"
-threads = 2
-max_body_bytes = 10485760
-grace_period_secs = 0
-
-[store]
-path = "{dir}/state.db"
-
-[providers.embedded]
-kind = "embedded"
-path = "{dir}/imbridge.db"
-media_dir = "{dir}/media"
-media_base_url = "http://127.0.0.1:{port}/media"
-{embedded}
+{head}{embedded}
 # The accounts of WildfireChat's /admin/customer and haorenao's
 # /im/customer_service_get_info/, as the seeds show them.
 [providers.embedded.customer]
@@ -178,10 +159,38 @@ name = "客服"
 {tables}
 {extra}
 "#,
-            mappings = mappings.display(),
+            embedded = self.embedded,
+        )
+    }
+
+    /// The top of a config: app key, shipped mappings, this setup's
+    /// listeners and store, and the embedded provider (without the lines of
+    /// [`Setup::with_embedded`]); `server` adds `key = value` lines to
+    /// `[server]`.
+    pub fn head(&self, server: &str) -> String {
+        let dir = self.dir.path().display();
+        format!(
+            r#"app_key = "{APP_KEY}"
+mappings = "{mappings}"
+
+[server]
+listen = "127.0.0.1:{port}"
+admin_listen = "127.0.0.1:{admin}"
+threads = 2
+grace_period_secs = 0
+{server}
+[store]
+path = "{dir}/state.db"
+
+[providers.embedded]
+kind = "embedded"
+path = "{dir}/imbridge.db"
+media_dir = "{dir}/media"
+media_base_url = "http://127.0.0.1:{port}/media"
+"#,
+            mappings = repo().join("mappings").display(),
             port = self.port,
             admin = self.admin_port,
-            embedded = self.embedded,
         )
     }
 
