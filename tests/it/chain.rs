@@ -314,12 +314,7 @@ async fn rongcloud_chain_carries_users_groups_and_messages() {
         info.text
     );
     let upload = jm
-        .upload(
-            "/v1/resource?type=image",
-            "filename",
-            "a.png",
-            crate::harness::png(2, 2, [1, 2, 3]),
-        )
+        .upload("image", "a.png", crate::harness::png(2, 2, [1, 2, 3]))
         .await
         .expect(501);
     assert!(upload.text.contains("vendor"), "{}", upload.text);

@@ -146,12 +146,7 @@ async fn one_store_behind_five_dialects() {
     // JMessage: Alice sends the group a picture; wildfire lists and finds it.
     let photo = png(6, 3, [1, 2, 3]);
     let up = jm
-        .upload(
-            "/v1/resource?type=image",
-            "filename",
-            "team.png",
-            photo.clone(),
-        )
+        .upload("image", "team.png", photo.clone())
         .await
         .expect(200);
     assert_eq!(up.json["width"], 6);

@@ -596,12 +596,14 @@ impl Jm {
         Answer::from(req.send().await.unwrap()).await
     }
 
-    /// Sends a multipart upload.
-    pub async fn upload(&self, path: &str, field: &str, filename: &str, bytes: Vec<u8>) -> Answer {
+    /// Uploads `bytes` named `filename` as a resource of `kind` (`image`,
+    /// `file`, `voice`): a multipart POST to `/v1/resource?type=<kind>` with
+    /// the file in the field `filename`.
+    pub async fn upload(&self, kind: &str, filename: &str, bytes: Vec<u8>) -> Answer {
         let part = reqwest::multipart::Part::bytes(bytes).file_name(filename.to_string());
-        let form = reqwest::multipart::Form::new().part(field.to_string(), part);
+        let form = reqwest::multipart::Form::new().part("filename", part);
         Answer::from(
-            self.request(Method::POST, path)
+            self.request(Method::POST, &format!("/v1/resource?type={kind}"))
                 .multipart(form)
                 .send()
                 .await

@@ -1148,7 +1148,7 @@ mod messages {
         sent_id(&jm, message("fang", "javen", "image", image)).await;
         // An image uploaded first: msg_body is the upload answer.
         let uploaded = jm
-            .upload("/v1/resource?type=image", "filename", "test.png", png(4, 3))
+            .upload("image", "test.png", png(4, 3))
             .await
             .expect(200)
             .json;
@@ -1208,12 +1208,7 @@ mod messages {
         let jm = im.jm();
         let bytes = png(5, 3);
         let a = jm
-            .upload(
-                "/v1/resource?type=image",
-                "filename",
-                "test.png",
-                bytes.clone(),
-            )
+            .upload("image", "test.png", bytes.clone())
             .await
             .expect(200);
         assert_shape(&a.json, IMAGE, true);
@@ -1230,12 +1225,7 @@ mod messages {
         let jm = im.jm();
         let dump = b"a crash dump".to_vec();
         let a = jm
-            .upload(
-                "/v1/resource?type=file",
-                "filename",
-                "0839d1c0.dmp",
-                dump.clone(),
-            )
+            .upload("file", "0839d1c0.dmp", dump.clone())
             .await
             .expect(200);
         assert_shape(
@@ -1254,12 +1244,7 @@ mod messages {
         assert_eq!(a.json["media_crc32"], crc32fast::hash(&dump));
         let voice = b"ID3 not really an mp3".to_vec();
         let a = jm
-            .upload(
-                "/v1/resource?type=voice",
-                "filename",
-                "test.mp3",
-                voice.clone(),
-            )
+            .upload("voice", "test.mp3", voice.clone())
             .await
             .expect(200);
         assert_shape(
@@ -1283,12 +1268,7 @@ mod messages {
         let jm = im.jm();
         let bytes = png(2, 7);
         let up = jm
-            .upload(
-                "/v1/resource?type=image",
-                "filename",
-                "test.png",
-                bytes.clone(),
-            )
+            .upload("image", "test.png", bytes.clone())
             .await
             .expect(200);
         let media_id = text(&up.json["media_id"]);

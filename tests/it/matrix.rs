@@ -353,13 +353,8 @@ async fn jmessage(cell: Cell) {
     );
     e(
         "media.upload",
-        jm.upload(
-            "/v1/resource?type=image",
-            "filename",
-            "p.png",
-            crate::harness::png(2, 2, [9, 9, 9]),
-        )
-        .await,
+        jm.upload("image", "p.png", crate::harness::png(2, 2, [9, 9, 9]))
+            .await,
     );
 
     // Chatrooms (JMessage rooms have an owner).

@@ -111,15 +111,7 @@ async fn write_everything(jm: &Jm) -> Written {
     let room = create_room(jm, "tom", "room", &["fang"]).await;
     let msg_id = sent_id(jm, text_message("fang", "single", json!("javen"), "hi")).await;
     let image = png(6, 2);
-    let up = jm
-        .upload(
-            "/v1/resource?type=image",
-            "filename",
-            "a.png",
-            image.clone(),
-        )
-        .await
-        .expect(200);
+    let up = jm.upload("image", "a.png", image.clone()).await.expect(200);
     jm.post("/v1/sensitiveword", json!(["FUCK"]))
         .await
         .expect(204);

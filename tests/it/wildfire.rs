@@ -67,7 +67,7 @@ async fn send_image(im: &Imbridge, from: &str, to: &str, to_group: bool) -> (i64
     let size = bytes.len() as i64;
     let up = im
         .jm()
-        .upload("/v1/resource?type=image", "filename", "photo.png", bytes)
+        .upload("image", "photo.png", bytes)
         .await
         .expect(200);
     let media_id = up.json["media_id"].as_str().unwrap().to_string();
