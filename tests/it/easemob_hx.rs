@@ -159,6 +159,21 @@ async fn offline(hx: &Hx, user: &str) -> i64 {
     data["data"][user].as_i64().unwrap()
 }
 
+/// `/hx/addFriends` of u3 for u1 with `kind` (`post` or `delete`); asserts
+/// a success whose data is the contacts request of that action, and
+/// returns the data.
+async fn change_friend(hx: &Hx, app_uuid: &Value, kind: &str) -> Value {
+    let data = ok(hx
+        .call(
+            "/hx/addFriends",
+            json!({"owner_username": "u1", "friend_username": "u3", "type": kind}),
+        )
+        .await);
+    assert_post_data(&data, app_uuid, "/users/u1/contacts", ("entities", "array"));
+    assert_eq!(data["action"], kind);
+    data
+}
+
 #[tokio::test]
 async fn every_endpoint_with_the_seed_examples() {
     let im = Imbridge::start();
@@ -218,19 +233,7 @@ async fn every_endpoint_with_the_seed_examples() {
     login(&im, "u4", "p2").await.unwrap();
 
     // 4. addFriends, type post.
-    let data = ok(hx
-        .call(
-            "/hx/addFriends",
-            json!({"owner_username": "u1", "friend_username": "u3", "type": "post"}),
-        )
-        .await);
-    assert_post_data(
-        &data,
-        &app_uuid,
-        "/users/u1/contacts",
-        ("entities", "array"),
-    );
-    assert_eq!(data["action"], "post");
+    let data = change_friend(&hx, &app_uuid, "post").await;
     assert_eq!(data["entities"].as_array().unwrap().len(), 1);
     assert_entity(&data["entities"][0], "u3");
     let jm_friends = im.jm().get("/v1/users/u1/friends").await.expect(200);
@@ -430,19 +433,7 @@ async fn every_endpoint_with_the_seed_examples() {
     assert_eq!(seen, expected, "every user once");
 
     // 4 again. addFriends, type delete.
-    let data = ok(hx
-        .call(
-            "/hx/addFriends",
-            json!({"owner_username": "u1", "friend_username": "u3", "type": "delete"}),
-        )
-        .await);
-    assert_post_data(
-        &data,
-        &app_uuid,
-        "/users/u1/contacts",
-        ("entities", "array"),
-    );
-    assert_eq!(data["action"], "delete");
+    let data = change_friend(&hx, &app_uuid, "delete").await;
     assert_entity(&data["entities"][0], "u3");
     assert_eq!(friends(&hx, "u1", "contacts").await, json!([]));
     assert_eq!(
@@ -521,65 +512,38 @@ async fn bad_bodies() {
     assert!(message.contains("JSON"), "{message}");
     // registerUser: users not an array, empty, over 60; no password;
     // an existing user (also in a batch: all or nothing).
-    err(
-        hx.call("/hx/registerUser", json!({"users": "u9"})).await,
-        400,
-    );
-    err(hx.call("/hx/registerUser", json!({"users": []})).await, 400);
     let many: Vec<Value> = (0..61)
         .map(|i| json!({"username": format!("bulk{i}"), "password": "p"}))
         .collect();
-    err(
-        hx.call("/hx/registerUser", json!({"users": many})).await,
-        400,
-    );
-    err(
-        hx.call("/hx/registerUser", json!({"username": "nopass"}))
-            .await,
-        400,
-    );
-    err(
-        hx.call(
-            "/hx/registerUser",
-            json!({"username": "u1", "password": "123456"}),
-        )
-        .await,
-        400,
-    );
-    err(
-        hx.call(
-            "/hx/registerUser",
-            json!({"users": [{"username": "fresh1", "password": "p"},
-                             {"username": "u2", "password": "p"}]}),
-        )
-        .await,
-        400,
-    );
+    for body in [
+        json!({"users": "u9"}),
+        json!({"users": []}),
+        json!({"users": many}),
+        json!({"username": "nopass"}),
+        json!({"username": "u1", "password": "123456"}),
+        json!({"users": [{"username": "fresh1", "password": "p"},
+                         {"username": "u2", "password": "p"}]}),
+    ] {
+        err(hx.call("/hx/registerUser", body).await, 400);
+    }
     err(
         hx.call("/hx/getUser", json!({"username": "fresh1"})).await,
         404,
     );
     // addFriends / getFriends without a known type.
-    err(
-        hx.call(
+    for (path, body) in [
+        (
             "/hx/addFriends",
             json!({"owner_username": "u1", "friend_username": "u2"}),
-        )
-        .await,
-        400,
-    );
-    err(
-        hx.call(
+        ),
+        (
             "/hx/getFriends",
             json!({"owner_username": "u1", "type": "everyone"}),
-        )
-        .await,
-        400,
-    );
-    err(
-        hx.call("/hx/addFriends", json!({"type": "post"})).await,
-        400,
-    );
+        ),
+        ("/hx/addFriends", json!({"type": "post"})),
+    ] {
+        err(hx.call(path, body).await, 400);
+    }
     // sendMessages: bad target_type, target not an array, empty from, not txt.
     let msg = json!({"type": "txt", "msg": "hi"});
     for body in [
