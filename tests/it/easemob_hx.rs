@@ -141,15 +141,20 @@ async fn login(im: &Imbridge, user: &str, password: &str) -> Result<String, Stri
     }
 }
 
-/// Usernames of a getFriends answer.
-async fn friends(hx: &Hx, owner: &str, kind: &str) -> Value {
-    let data = ok(hx
+/// A successful getFriends answer of `owner`'s `kind` list (`contacts`,
+/// `blocks`).
+async fn get_friends(hx: &Hx, owner: &str, kind: &str) -> Value {
+    ok(hx
         .call(
             "/hx/getFriends",
             json!({"owner_username": owner, "type": kind}),
         )
-        .await);
-    data["data"].clone()
+        .await)
+}
+
+/// Usernames of a getFriends answer.
+async fn friends(hx: &Hx, owner: &str, kind: &str) -> Value {
+    get_friends(hx, owner, kind).await["data"].clone()
 }
 
 async fn offline(hx: &Hx, user: &str) -> i64 {
@@ -240,12 +245,7 @@ async fn every_endpoint_with_the_seed_examples() {
     assert_eq!(jm_friends.json[0]["username"], "u3");
 
     // 5. getFriends, contacts and blocks (u1 blocks u2 through JMessage).
-    let data = ok(hx
-        .call(
-            "/hx/getFriends",
-            json!({"owner_username": "u1", "type": "contacts"}),
-        )
-        .await);
+    let data = get_friends(&hx, "u1", "contacts").await;
     assert_get_data(&data, "/users/u1/contacts/users");
     assert_eq!(data["data"], json!(["u3"]));
     assert_eq!(data["count"], 1);
@@ -253,12 +253,7 @@ async fn every_endpoint_with_the_seed_examples() {
         .put("/v1/users/u1/blacklist", Some(json!(["u2"])))
         .await
         .expect(204);
-    let data = ok(hx
-        .call(
-            "/hx/getFriends",
-            json!({"owner_username": "u1", "type": "blocks"}),
-        )
-        .await);
+    let data = get_friends(&hx, "u1", "blocks").await;
     assert_get_data(&data, "/users/u1/blocks/users");
     assert_eq!(data["data"], json!(["u2"]));
     assert_eq!(data["count"], 1);
