@@ -13,6 +13,7 @@ use crate::chain::Chain;
 use crate::harness::{
     assert_shape, json_body, repo, run_imbridge, run_sdk_scenario, Answer, Imbridge, Setup,
 };
+use crate::jm::create_group;
 
 /// The Easemob org every test server uses.
 pub const ORG: &str = "test-org";
@@ -1387,16 +1388,7 @@ async fn chain_covers_users_groups_rooms_and_messages() {
     assert_eq!(black.json[0]["username"], "u2", "{}", black.text);
 
     // Groups: update, members, owner, mute, lists, dismiss.
-    let gid = jm
-        .post(
-            "/v1/groups/",
-            json!({"owner_username": "u1", "name": "g", "members_username": ["u2"]}),
-        )
-        .await
-        .expect(201)
-        .json["gid"]
-        .as_i64()
-        .unwrap();
+    let gid = create_group(&jm, "u1", "g", &["u2"]).await;
     jm.put(
         &format!("/v1/groups/{gid}"),
         Some(json!({"name": "g2", "desc": "d2"})),
