@@ -23,6 +23,15 @@ async fn login(im: &Imbridge, id: u32) -> Rc {
     im.rc(&id.to_string(), &format!("pw{id}")).await
 }
 
+/// Creates a group with the form `fields` (`POST /api/im/group/`),
+/// asserting 201; returns the group.
+async fn new_group(rc: &Rc, fields: &[(&str, &str)]) -> Value {
+    rc.post_form("/api/im/group/", fields)
+        .await
+        .expect(201)
+        .json
+}
+
 /// An error in DRF's shape: exactly `{detail: <text>}` with `status`.
 fn detail(a: Answer, status: u16) -> String {
     let a = a.expect(status);
@@ -176,11 +185,7 @@ async fn every_endpoint_with_the_seed_examples() {
     assert_eq!(resp.headers()["content-type"], "image/png");
     assert_eq!(&resp.bytes().await.unwrap()[..], &cover[..]);
     // Not face to face: no code, no cover (form fields without a file).
-    let plain = owner
-        .post_form("/api/im/group/", &[("name", "plain")])
-        .await
-        .expect(201)
-        .json;
+    let plain = new_group(&owner, &[("name", "plain")]).await;
     assert_group(&plain);
     assert_eq!(plain["code"], "");
     assert_eq!(plain["cover"], Value::Null);
@@ -291,11 +296,7 @@ async fn wrong_missing_and_expired_credentials() {
     let im = Imbridge::start();
     fixtures(&im).await;
     let owner = login(&im, 1).await;
-    let gid = owner
-        .post_form("/api/im/group/", &[("name", "g")])
-        .await
-        .expect(201)
-        .json["id"]
+    let gid = new_group(&owner, &[("name", "g")]).await["id"]
         .as_i64()
         .unwrap();
 
@@ -432,24 +433,14 @@ async fn bad_bodies_and_ids() {
         "no group was created"
     );
     // join without userid, invite without code.
-    assert_eq!(
-        detail(
-            owner
-                .post_json(&format!("/api/im/group/{gid}/join/"), json!({}))
-                .await,
-            400
-        ),
-        "userid: This field is required."
-    );
-    assert_eq!(
-        detail(
-            owner
-                .post_json(&format!("/api/im/group/{gid}/invite/"), json!({}))
-                .await,
-            400
-        ),
-        "code: This field is required."
-    );
+    for (action, message) in [
+        ("join", "userid: This field is required."),
+        ("invite", "code: This field is required."),
+    ] {
+        let path = format!("/api/im/group/{gid}/{action}/");
+        let a = owner.post_json(&path, json!({})).await;
+        assert_eq!(detail(a, 400), message, "{action}");
+    }
     // users: pages are positive integers.
     for page in ["0", "x", "-1"] {
         assert_eq!(
@@ -496,11 +487,7 @@ async fn unknown_groups_and_users() {
     let im = Imbridge::start();
     fixtures(&im).await;
     let owner = login(&im, 1).await;
-    let gid = owner
-        .post_form("/api/im/group/", &[("name", "g")])
-        .await
-        .expect(201)
-        .json["id"]
+    let gid = new_group(&owner, &[("name", "g")]).await["id"]
         .as_i64()
         .unwrap();
     // Adding a user that does not exist.
@@ -545,11 +532,7 @@ async fn permission_errors() {
     fixtures(&im).await;
     let owner = login(&im, 1).await;
     let rc6 = login(&im, 6).await;
-    let created = owner
-        .post_form("/api/im/group/", &[("name", "owned"), ("code", "2468")])
-        .await
-        .expect(201)
-        .json;
+    let created = new_group(&owner, &[("name", "owned"), ("code", "2468")]).await;
     let gid = created["id"].as_i64().unwrap();
     // Quitting a group you are not in.
     let msg = detail(rc6.get(&format!("/api/im/group/{gid}/quit/")).await, 403);
