@@ -353,15 +353,10 @@ mod users {
         );
         assert_eq!(singles, ["username1", "username2"]);
         jm.post(url, json!({"global": 1})).await.expect_empty(204);
-        let global: bool = im
-            .db()
-            .query_row(
-                "SELECT nodisturb FROM users WHERE username = 'javen'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
-        assert!(global, "global do-not-disturb not stored");
+        assert!(
+            global_nodisturb(&im, "javen"),
+            "global do-not-disturb not stored"
+        );
     }
 
     #[tokio::test]

@@ -8,6 +8,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::harness::{assert_shape, png, Answer, Imbridge, Rc, RC_PAGE_SIZE};
+use crate::jm::group_members;
 
 /// Users (the app's numeric user ids) registered through JMessage: the
 /// seed's `1` with its nickname, and ten more.
@@ -193,14 +194,7 @@ async fn every_endpoint_with_the_seed_examples() {
     let jm = im.jm().get(&format!("/v1/groups/{gid}")).await.expect(200);
     assert_eq!(jm.json["name"], "zhang111");
     assert_eq!(jm.json["avatar"], url);
-    let members = im
-        .jm()
-        .get(&format!("/v1/groups/{gid}/members/"))
-        .await
-        .expect(200);
-    assert_eq!(members.json.as_array().unwrap().len(), 1);
-    assert_eq!(members.json[0]["username"], "1");
-    assert_eq!(members.json[0]["flag"], 1);
+    assert_eq!(group_members(&im.jm(), gid).await, ["1:1"]);
 
     // GET group/: the caller's groups.
     let a = owner.get("/api/im/group/").await.expect(200);
