@@ -314,14 +314,7 @@ master_secret = "{OTHER_MASTER_SECRET}"
 
     /// The Prometheus text of the admin listener.
     pub async fn metrics(&self) -> String {
-        self.http
-            .get(format!("{}/metrics", self.admin))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
+        body_text(self.http.get(format!("{}/metrics", self.admin))).await
     }
 
     /// The path of the SQLite file.
@@ -679,6 +672,12 @@ pub fn run_imbridge(args: &[&str]) -> (bool, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// Sends a request and returns the answer's body as text, whatever its
+/// status.
+pub async fn body_text(req: reqwest::RequestBuilder) -> String {
+    req.send().await.unwrap().text().await.unwrap()
 }
 
 /// GETs `url` (a media link an answer gave) and returns the body's bytes.

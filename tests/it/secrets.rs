@@ -20,7 +20,7 @@ use std::process::{Child, Command, Stdio};
 use base64::Engine;
 use serde_json::{json, Value};
 
-use crate::harness::{free_port, wait_for_port, Answer, Jm, Setup, Wf, APP_KEY};
+use crate::harness::{body_text, free_port, wait_for_port, Answer, Jm, Setup, Wf, APP_KEY};
 
 /// A's JMessage master secret (its callers' credentials).
 const JM_FRONT: &str = "sEcReT-jm-front-4d1f9a";
@@ -407,14 +407,7 @@ async fn scenario(a_format: &str, b_format: &str) {
 
     // Metrics of both.
     for (who, admin) in [("A", a.admin_port), ("B", b.admin_port)] {
-        let text = http
-            .get(format!("http://127.0.0.1:{admin}/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = body_text(http.get(format!("http://127.0.0.1:{admin}/metrics"))).await;
         assert!(text.contains("imbridge_requests_total"), "{text}");
         ev.add(format!("/metrics of {who}"), text);
     }
