@@ -124,7 +124,7 @@ impl Chain {
 /// `unsupported` in the caller's dialect.
 #[tokio::test]
 async fn rongcloud_chain_carries_users_groups_and_messages() {
-    use crate::rongcloud::Rong;
+    use crate::rongcloud::{group_users, Rong};
     use serde_json::json;
     let chain = Chain::rongcloud();
     let jm = chain.proxy.jm();
@@ -170,12 +170,8 @@ async fn rongcloud_chain_carries_users_groups_and_messages() {
         .expect_jm_error(404, 899002);
     // A group with a member, created through JMessage: its id is A's choice.
     let gid = create_group(&jm, "tom", "team", &["eddie"]).await;
-    let at_vendor = rc
-        .post("/group/user/query.json", &[("groupId", &gid.to_string())])
-        .await
-        .rc_ok();
     assert_eq!(
-        at_vendor.json["users"],
+        group_users(&rc, &gid.to_string()).await,
         json!([{"id": "tom"}, {"id": "eddie"}])
     );
     let members = jm
@@ -248,12 +244,8 @@ async fn rongcloud_chain_carries_users_groups_and_messages() {
         .post_form(&format!("/im/{club}/group_join/"), &login("eddie"))
         .await
         .expect(200);
-    let at_vendor = rc
-        .post("/group/user/query.json", &[("groupId", &club.to_string())])
-        .await
-        .rc_ok();
     assert_eq!(
-        at_vendor.json["users"],
+        group_users(&rc, &club.to_string()).await,
         json!([{"id": "tom"}, {"id": "eddie"}])
     );
     let listed = chain
@@ -345,7 +337,7 @@ async fn rongcloud_chain_with_a_wrong_secret_fails_upstream() {
 /// checked at B; and the vendor's refusals as the caller's errors.
 #[tokio::test]
 async fn rongcloud_chain_runs_the_rest_of_the_provider() {
-    use crate::rongcloud::Rong;
+    use crate::rongcloud::{group_users, Rong};
     use serde_json::json;
     let chain = Chain::rongcloud();
     let jm = chain.proxy.jm();
@@ -403,12 +395,8 @@ async fn rongcloud_chain_runs_the_rest_of_the_provider() {
     )
     .await
     .expect_empty(204);
-    let at_vendor = rc
-        .post("/group/user/query.json", &[("groupId", &gid)])
-        .await
-        .rc_ok();
     assert_eq!(
-        at_vendor.json["users"],
+        group_users(&rc, &gid).await,
         json!([{"id": "ann"}, {"id": "cat"}, {"id": "dan"}])
     );
     jm.post(

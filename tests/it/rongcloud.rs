@@ -134,14 +134,19 @@ pub fn ids(list: &Value, key: &str) -> Vec<String> {
         .collect()
 }
 
-/// The member ids `/group/user/query.json` lists for `group`, asserting a
+/// The `users` `/group/user/query.json` lists for `group`, asserting a
 /// success.
-pub async fn group_members(rc: &Rong, group: &str) -> Vec<String> {
+pub async fn group_users(rc: &Rong, group: &str) -> Value {
     let members = rc
         .post("/group/user/query.json", &[("groupId", group)])
         .await
         .rc_ok();
-    ids(&members.json["users"], "id")
+    members.json["users"].clone()
+}
+
+/// The member ids of `group` (see [`group_users`]).
+pub async fn group_members(rc: &Rong, group: &str) -> Vec<String> {
+    ids(&group_users(rc, group).await, "id")
 }
 
 /// An `RC:TxtMsg` from `from` through `/message/<kind>/publish.json`, with
