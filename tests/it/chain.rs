@@ -5,6 +5,7 @@
 //! B's store.
 
 use crate::harness::{Imbridge, Setup, ALL_FRONTENDS};
+use crate::jm::{create_group, sent_id, usernames};
 
 /// A running chain.
 pub struct Chain {
@@ -79,14 +80,7 @@ async fn jmessage_chain_carries_users_groups_and_messages() {
     jm.post("/v1/users/", json!([{"username": "tom", "password": "password"}, {"username": "eddie", "password": "password"}]))
         .await
         .expect(201);
-    let group = jm
-        .post(
-            "/v1/groups/",
-            json!({"owner_username": "tom", "name": "team", "members_username": ["eddie"]}),
-        )
-        .await
-        .expect(201);
-    let gid = group.json["gid"].as_i64().expect("integer gid");
+    let gid = create_group(&jm, "tom", "team", &["eddie"]).await;
     // The group really lives in B, the vendor stand-in.
     let at_vendor = chain
         .vendor
@@ -94,23 +88,13 @@ async fn jmessage_chain_carries_users_groups_and_messages() {
         .get(&format!("/v1/groups/{gid}/members/"))
         .await
         .expect(200);
-    let names: Vec<_> = at_vendor
-        .json
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["username"].clone())
-        .collect();
-    assert_eq!(names, vec![json!("tom"), json!("eddie")]);
-    let sent = jm
-        .post(
-            "/v1/messages",
-            json!({"version": 1, "target_type": "group", "target_id": gid.to_string(), "from_type": "user",
-                   "from_id": "tom", "msg_type": "text", "msg_body": {"text": "hi"}}),
-        )
-        .await
-        .expect(201);
-    assert!(sent.json["msg_id"].is_i64(), "{}", sent.text);
+    assert_eq!(usernames(&at_vendor.json), ["tom", "eddie"]);
+    sent_id(
+        &jm,
+        json!({"version": 1, "target_type": "group", "target_id": gid.to_string(), "from_type": "user",
+               "from_id": "tom", "msg_type": "text", "msg_body": {"text": "hi"}}),
+    )
+    .await;
     // A vendor error comes back as the caller's dialect error.
     jm.get("/v1/users/nobody")
         .await
@@ -140,7 +124,7 @@ impl Chain {
 /// `unsupported` in the caller's dialect.
 #[tokio::test]
 async fn rongcloud_chain_carries_users_groups_and_messages() {
-    use crate::rongcloud::Rong;
+    use crate::rongcloud::{group_users, Rong};
     use serde_json::json;
     let chain = Chain::rongcloud();
     let jm = chain.proxy.jm();
@@ -185,20 +169,9 @@ async fn rongcloud_chain_carries_users_groups_and_messages() {
         .await
         .expect_jm_error(404, 899002);
     // A group with a member, created through JMessage: its id is A's choice.
-    let group = jm
-        .post(
-            "/v1/groups/",
-            json!({"owner_username": "tom", "name": "team", "members_username": ["eddie"]}),
-        )
-        .await
-        .expect(201);
-    let gid = group.json["gid"].as_i64().expect("integer gid");
-    let at_vendor = rc
-        .post("/group/user/query.json", &[("groupId", &gid.to_string())])
-        .await
-        .rc_ok();
+    let gid = create_group(&jm, "tom", "team", &["eddie"]).await;
     assert_eq!(
-        at_vendor.json["users"],
+        group_users(&rc, &gid.to_string()).await,
         json!([{"id": "tom"}, {"id": "eddie"}])
     );
     let members = jm
@@ -220,16 +193,13 @@ async fn rongcloud_chain_carries_users_groups_and_messages() {
     );
     assert_eq!(members.json[0]["nickname"], "Tommy", "{}", members.text);
     // A text message to the group, stored at B as text.
-    let sent = jm
-        .post(
-            "/v1/messages",
-            json!({"version": 1, "target_type": "group", "target_id": gid.to_string(),
-                   "from_type": "user", "from_id": "tom", "msg_type": "text",
-                   "msg_body": {"text": "hello team"}}),
-        )
-        .await
-        .expect(201);
-    let msg_id = sent.json["msg_id"].as_i64().expect("integer msg_id");
+    let msg_id = sent_id(
+        &jm,
+        json!({"version": 1, "target_type": "group", "target_id": gid.to_string(),
+               "from_type": "user", "from_id": "tom", "msg_type": "text",
+               "msg_body": {"text": "hello team"}}),
+    )
+    .await;
     let (target, kind, content): (String, String, String) = chain
         .vendor
         .db()
@@ -274,12 +244,8 @@ async fn rongcloud_chain_carries_users_groups_and_messages() {
         .post_form(&format!("/im/{club}/group_join/"), &login("eddie"))
         .await
         .expect(200);
-    let at_vendor = rc
-        .post("/group/user/query.json", &[("groupId", &club.to_string())])
-        .await
-        .rc_ok();
     assert_eq!(
-        at_vendor.json["users"],
+        group_users(&rc, &club.to_string()).await,
         json!([{"id": "tom"}, {"id": "eddie"}])
     );
     let listed = chain
@@ -314,12 +280,7 @@ async fn rongcloud_chain_carries_users_groups_and_messages() {
         info.text
     );
     let upload = jm
-        .upload(
-            "/v1/resource?type=image",
-            "filename",
-            "a.png",
-            crate::harness::png(2, 2, [1, 2, 3]),
-        )
+        .upload("image", "a.png", crate::harness::png(2, 2, [1, 2, 3]))
         .await
         .expect(501);
     assert!(upload.text.contains("vendor"), "{}", upload.text);
@@ -376,7 +337,7 @@ async fn rongcloud_chain_with_a_wrong_secret_fails_upstream() {
 /// checked at B; and the vendor's refusals as the caller's errors.
 #[tokio::test]
 async fn rongcloud_chain_runs_the_rest_of_the_provider() {
-    use crate::rongcloud::Rong;
+    use crate::rongcloud::{group_users, Rong};
     use serde_json::json;
     let chain = Chain::rongcloud();
     let jm = chain.proxy.jm();
@@ -427,26 +388,15 @@ async fn rongcloud_chain_runs_the_rest_of_the_provider() {
         .await
         .rc_ok();
     // Group members added and removed, mutes, errors in JMessage's codes.
-    let group = jm
-        .post(
-            "/v1/groups/",
-            json!({"owner_username": "ann", "name": "g", "members_username": ["ben"]}),
-        )
-        .await
-        .expect(201);
-    let gid = group.json["gid"].as_i64().unwrap().to_string();
+    let gid = create_group(&jm, "ann", "g", &["ben"]).await.to_string();
     jm.post(
         &format!("/v1/groups/{gid}/members"),
         json!({"add": ["cat", "dan"], "remove": ["ben"]}),
     )
     .await
     .expect_empty(204);
-    let at_vendor = rc
-        .post("/group/user/query.json", &[("groupId", &gid)])
-        .await
-        .rc_ok();
     assert_eq!(
-        at_vendor.json["users"],
+        group_users(&rc, &gid).await,
         json!([{"id": "ann"}, {"id": "cat"}, {"id": "dan"}])
     );
     jm.post(
@@ -621,14 +571,7 @@ async fn rongcloud_chain_runs_the_rest_of_the_provider() {
         token.text
     );
     // haorenao's group_sync re-syncs what RongCloud knows: nothing changes.
-    let g = jm
-        .post(
-            "/v1/groups/",
-            json!({"owner_username": "ann", "name": "kept", "members_username": []}),
-        )
-        .await
-        .expect(201);
-    let kept = g.json["gid"].as_i64().unwrap().to_string();
+    let kept = create_group(&jm, "ann", "kept", &[]).await.to_string();
     let synced = chain
         .proxy
         .post_form(

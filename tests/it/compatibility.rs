@@ -4,11 +4,10 @@
 //! changes what a provider can do.
 
 use std::collections::BTreeSet;
-use std::process::Command;
 
 use imbridge::canonical::OpName;
 
-use crate::harness::{repo, Setup, MASTER_SECRET, WILDFIRE_SECRET};
+use crate::harness::{repo, run_imbridge, Setup, MASTER_SECRET, WILDFIRE_SECRET};
 use crate::matrix::declared_ops;
 
 /// The operations (not run by imbridge itself) a frontend dialect serves.
@@ -30,20 +29,6 @@ fn routes(dialect: &str) -> usize {
     let (dialects, _) = imbridge::mapping::compile::compile_dir(&repo().join("mappings"));
     let d = dialects.iter().find(|d| d.name == dialect).unwrap();
     d.inbound.as_ref().unwrap().routes.len()
-}
-
-fn check(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_imbridge"))
-        .current_dir(repo())
-        .arg("check")
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 #[test]
@@ -74,7 +59,7 @@ secret = "{WILDFIRE_SECRET}"
     );
     let path = setup.dir.path().join("vendors.toml");
     std::fs::write(&path, text).unwrap();
-    let (ok, stdout, stderr) = check(&["--config", path.to_str().unwrap()]);
+    let (ok, stdout, stderr) = run_imbridge(&["check", "--config", path.to_str().unwrap()]);
     assert!(ok, "{stdout}{stderr}");
     for (frontend, provider, dialect) in [
         ("jmessage", "wf", "wildfire"),
@@ -109,7 +94,12 @@ secret = "{WILDFIRE_SECRET}"
 
 #[test]
 fn compatibility_doc_is_current() {
-    let (ok, stdout, stderr) = check(&["--config", "config/compatibility.toml", "--markdown"]);
+    let (ok, stdout, stderr) = run_imbridge(&[
+        "check",
+        "--config",
+        "config/compatibility.toml",
+        "--markdown",
+    ]);
     assert!(ok, "{stderr}");
     // Every shipped vendor provider is a column.
     for dialect in ["jmessage", "wildfire"] {

@@ -7,7 +7,8 @@
 
 use serde_json::{json, Value};
 
-use crate::harness::{png, Imbridge};
+use crate::harness::{download, png, Imbridge};
+use crate::jm::usernames;
 
 /// haorenao's answer for a JSON body, asserting `ret` is "ok".
 async fn hr(im: &Imbridge, path: &str, body: Value) -> Value {
@@ -91,12 +92,7 @@ async fn one_store_behind_five_dialects() {
         creds("1003", "carol-pw"),
     )
     .await;
-    let mut names: Vec<&str> = users["userinfos"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| u["username"].as_str().unwrap())
-        .collect();
+    let mut names = usernames(&users["userinfos"]);
     names.sort_unstable();
     assert_eq!(names, ["1001", "1002", "1003"]);
     let members = jm
@@ -150,12 +146,7 @@ async fn one_store_behind_five_dialects() {
     // JMessage: Alice sends the group a picture; wildfire lists and finds it.
     let photo = png(6, 3, [1, 2, 3]);
     let up = jm
-        .upload(
-            "/v1/resource?type=image",
-            "filename",
-            "team.png",
-            photo.clone(),
-        )
+        .upload("image", "team.png", photo.clone())
         .await
         .expect(200);
     assert_eq!(up.json["width"], 6);
@@ -192,16 +183,7 @@ async fn one_store_behind_five_dialects() {
         .json;
     assert_eq!(file["result"]["filename"], "team.png");
     let url = file["result"]["url"].as_str().unwrap().to_string();
-    let bytes = im
-        .http
-        .get(&url)
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    assert_eq!(&bytes[..], &photo[..]);
+    assert_eq!(download(&im.http, &url).await, photo);
 
     // wildfire: Carol's settings and her pinned group conversation.
     let put = wf

@@ -4,9 +4,8 @@
 //! Run with `BLESS=1` to rewrite the headers after a deliberate change.
 
 use std::path::Path;
-use std::process::Command;
 
-use crate::harness::{repo, Setup};
+use crate::harness::{repo, run_imbridge, Setup};
 
 const HEADER: &str = "# result:";
 
@@ -45,18 +44,14 @@ fn check(mapping: &str) -> (bool, String) {
         ),
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_imbridge"))
-        .args(["check", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr)
+    let (ok, _, stderr) = run_imbridge(&["check", "--config", config.to_str().unwrap()]);
+    let stderr = stderr
         .replace(&format!("{}/", dir.display()), "")
         .lines()
         .map(str::trim_end)
         .collect::<Vec<_>>()
         .join("\n");
-    (out.status.success(), stderr)
+    (ok, stderr)
 }
 
 #[test]
@@ -102,19 +97,9 @@ fn write_header(path: &Path, report: &str, mapping: &str) {
 
 #[test]
 fn shipped_mappings_and_default_config_pass_check() {
-    let out = Command::new(env!("CARGO_BIN_EXE_imbridge"))
-        .args(["check", "--config"])
-        .arg(repo().join("config/imbridge.toml"))
-        .current_dir(repo())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}{}",
-        stdout,
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let config = repo().join("config/imbridge.toml");
+    let (ok, stdout, stderr) = run_imbridge(&["check", "--config", config.to_str().unwrap()]);
+    assert!(ok, "{stdout}{stderr}");
     assert!(
         stdout.contains("jmessage (jmessage) on 127.0.0.1:8080 -> provider embedded"),
         "{stdout}"

@@ -10,7 +10,10 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::chain::Chain;
-use crate::harness::{assert_shape, repo, run_sdk_scenario, Answer, Imbridge, Setup};
+use crate::harness::{
+    assert_shape, json_body, repo, run_imbridge, run_sdk_scenario, Answer, Imbridge, Setup,
+};
+use crate::jm::create_group;
 
 /// The Easemob org every test server uses.
 pub const ORG: &str = "test-org";
@@ -82,9 +85,7 @@ impl Em {
     async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Answer {
         let mut req = self.request(method, path);
         if let Some(b) = body {
-            req = req
-                .header("content-type", "application/json")
-                .body(serde_json::to_vec(&b).unwrap());
+            req = json_body(req, &b);
         }
         Answer::of(req).await
     }
@@ -1387,16 +1388,7 @@ async fn chain_covers_users_groups_rooms_and_messages() {
     assert_eq!(black.json[0]["username"], "u2", "{}", black.text);
 
     // Groups: update, members, owner, mute, lists, dismiss.
-    let gid = jm
-        .post(
-            "/v1/groups/",
-            json!({"owner_username": "u1", "name": "g", "members_username": ["u2"]}),
-        )
-        .await
-        .expect(201)
-        .json["gid"]
-        .as_i64()
-        .unwrap();
+    let gid = create_group(&jm, "u1", "g", &["u2"]).await;
     jm.put(
         &format!("/v1/groups/{gid}"),
         Some(json!({"name": "g2", "desc": "d2"})),
@@ -1585,18 +1577,9 @@ async fn chain_pages_members_for_rongcloud_app() {
 /// `config/emulators.toml` (imbridge as Easemob) passes `imbridge check`.
 #[test]
 fn emulator_config_passes_check() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_imbridge"))
-        .args(["check", "--config"])
-        .arg(repo().join("config/emulators.toml"))
-        .current_dir(repo())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let config = repo().join("config/emulators.toml");
+    let (ok, stdout, stderr) = run_imbridge(&["check", "--config", config.to_str().unwrap()]);
+    assert!(ok, "{stdout}{stderr}");
     assert!(
         stdout.contains("easemob (easemob) on 127.0.0.1:8092 -> provider embedded"),
         "{stdout}"

@@ -141,15 +141,20 @@ async fn login(im: &Imbridge, user: &str, password: &str) -> Result<String, Stri
     }
 }
 
-/// Usernames of a getFriends answer.
-async fn friends(hx: &Hx, owner: &str, kind: &str) -> Value {
-    let data = ok(hx
+/// A successful getFriends answer of `owner`'s `kind` list (`contacts`,
+/// `blocks`).
+async fn get_friends(hx: &Hx, owner: &str, kind: &str) -> Value {
+    ok(hx
         .call(
             "/hx/getFriends",
             json!({"owner_username": owner, "type": kind}),
         )
-        .await);
-    data["data"].clone()
+        .await)
+}
+
+/// Usernames of a getFriends answer.
+async fn friends(hx: &Hx, owner: &str, kind: &str) -> Value {
+    get_friends(hx, owner, kind).await["data"].clone()
 }
 
 async fn offline(hx: &Hx, user: &str) -> i64 {
@@ -157,6 +162,21 @@ async fn offline(hx: &Hx, user: &str) -> i64 {
         .call("/hx/offlineMsgCount", json!({"owner_username": user}))
         .await);
     data["data"][user].as_i64().unwrap()
+}
+
+/// `/hx/addFriends` of u3 for u1 with `kind` (`post` or `delete`); asserts
+/// a success whose data is the contacts request of that action, and
+/// returns the data.
+async fn change_friend(hx: &Hx, app_uuid: &Value, kind: &str) -> Value {
+    let data = ok(hx
+        .call(
+            "/hx/addFriends",
+            json!({"owner_username": "u1", "friend_username": "u3", "type": kind}),
+        )
+        .await);
+    assert_post_data(&data, app_uuid, "/users/u1/contacts", ("entities", "array"));
+    assert_eq!(data["action"], kind);
+    data
 }
 
 #[tokio::test]
@@ -218,31 +238,14 @@ async fn every_endpoint_with_the_seed_examples() {
     login(&im, "u4", "p2").await.unwrap();
 
     // 4. addFriends, type post.
-    let data = ok(hx
-        .call(
-            "/hx/addFriends",
-            json!({"owner_username": "u1", "friend_username": "u3", "type": "post"}),
-        )
-        .await);
-    assert_post_data(
-        &data,
-        &app_uuid,
-        "/users/u1/contacts",
-        ("entities", "array"),
-    );
-    assert_eq!(data["action"], "post");
+    let data = change_friend(&hx, &app_uuid, "post").await;
     assert_eq!(data["entities"].as_array().unwrap().len(), 1);
     assert_entity(&data["entities"][0], "u3");
     let jm_friends = im.jm().get("/v1/users/u1/friends").await.expect(200);
     assert_eq!(jm_friends.json[0]["username"], "u3");
 
     // 5. getFriends, contacts and blocks (u1 blocks u2 through JMessage).
-    let data = ok(hx
-        .call(
-            "/hx/getFriends",
-            json!({"owner_username": "u1", "type": "contacts"}),
-        )
-        .await);
+    let data = get_friends(&hx, "u1", "contacts").await;
     assert_get_data(&data, "/users/u1/contacts/users");
     assert_eq!(data["data"], json!(["u3"]));
     assert_eq!(data["count"], 1);
@@ -250,12 +253,7 @@ async fn every_endpoint_with_the_seed_examples() {
         .put("/v1/users/u1/blacklist", Some(json!(["u2"])))
         .await
         .expect(204);
-    let data = ok(hx
-        .call(
-            "/hx/getFriends",
-            json!({"owner_username": "u1", "type": "blocks"}),
-        )
-        .await);
+    let data = get_friends(&hx, "u1", "blocks").await;
     assert_get_data(&data, "/users/u1/blocks/users");
     assert_eq!(data["data"], json!(["u2"]));
     assert_eq!(data["count"], 1);
@@ -430,19 +428,7 @@ async fn every_endpoint_with_the_seed_examples() {
     assert_eq!(seen, expected, "every user once");
 
     // 4 again. addFriends, type delete.
-    let data = ok(hx
-        .call(
-            "/hx/addFriends",
-            json!({"owner_username": "u1", "friend_username": "u3", "type": "delete"}),
-        )
-        .await);
-    assert_post_data(
-        &data,
-        &app_uuid,
-        "/users/u1/contacts",
-        ("entities", "array"),
-    );
-    assert_eq!(data["action"], "delete");
+    let data = change_friend(&hx, &app_uuid, "delete").await;
     assert_entity(&data["entities"][0], "u3");
     assert_eq!(friends(&hx, "u1", "contacts").await, json!([]));
     assert_eq!(
@@ -521,65 +507,38 @@ async fn bad_bodies() {
     assert!(message.contains("JSON"), "{message}");
     // registerUser: users not an array, empty, over 60; no password;
     // an existing user (also in a batch: all or nothing).
-    err(
-        hx.call("/hx/registerUser", json!({"users": "u9"})).await,
-        400,
-    );
-    err(hx.call("/hx/registerUser", json!({"users": []})).await, 400);
     let many: Vec<Value> = (0..61)
         .map(|i| json!({"username": format!("bulk{i}"), "password": "p"}))
         .collect();
-    err(
-        hx.call("/hx/registerUser", json!({"users": many})).await,
-        400,
-    );
-    err(
-        hx.call("/hx/registerUser", json!({"username": "nopass"}))
-            .await,
-        400,
-    );
-    err(
-        hx.call(
-            "/hx/registerUser",
-            json!({"username": "u1", "password": "123456"}),
-        )
-        .await,
-        400,
-    );
-    err(
-        hx.call(
-            "/hx/registerUser",
-            json!({"users": [{"username": "fresh1", "password": "p"},
-                             {"username": "u2", "password": "p"}]}),
-        )
-        .await,
-        400,
-    );
+    for body in [
+        json!({"users": "u9"}),
+        json!({"users": []}),
+        json!({"users": many}),
+        json!({"username": "nopass"}),
+        json!({"username": "u1", "password": "123456"}),
+        json!({"users": [{"username": "fresh1", "password": "p"},
+                         {"username": "u2", "password": "p"}]}),
+    ] {
+        err(hx.call("/hx/registerUser", body).await, 400);
+    }
     err(
         hx.call("/hx/getUser", json!({"username": "fresh1"})).await,
         404,
     );
     // addFriends / getFriends without a known type.
-    err(
-        hx.call(
+    for (path, body) in [
+        (
             "/hx/addFriends",
             json!({"owner_username": "u1", "friend_username": "u2"}),
-        )
-        .await,
-        400,
-    );
-    err(
-        hx.call(
+        ),
+        (
             "/hx/getFriends",
             json!({"owner_username": "u1", "type": "everyone"}),
-        )
-        .await,
-        400,
-    );
-    err(
-        hx.call("/hx/addFriends", json!({"type": "post"})).await,
-        400,
-    );
+        ),
+        ("/hx/addFriends", json!({"type": "post"})),
+    ] {
+        err(hx.call(path, body).await, 400);
+    }
     // sendMessages: bad target_type, target not an array, empty from, not txt.
     let msg = json!({"type": "txt", "msg": "hi"});
     for body in [

@@ -1,26 +1,11 @@
 //! `imbridge test` and `imbridge translate`, as operators run them: the real
 //! binary, offline.
 
-use std::process::Command;
-
-use crate::harness::{repo, Setup};
-
-fn imbridge(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_imbridge"))
-        .args(args)
-        .current_dir(repo())
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use crate::harness::{repo, run_imbridge, Setup};
 
 #[test]
 fn shipped_golden_cases_pass() {
-    let (ok, stdout, stderr) = imbridge(&["test"]);
+    let (ok, stdout, stderr) = run_imbridge(&["test"]);
     assert!(ok, "{stdout}{stderr}");
     for dialect in [
         "jmessage",
@@ -68,7 +53,7 @@ cases:
 "#,
     )
     .unwrap();
-    let (ok, stdout, _) = imbridge(&["test", "--mappings", dir.to_str().unwrap()]);
+    let (ok, stdout, _) = run_imbridge(&["test", "--mappings", dir.to_str().unwrap()]);
     assert!(!ok, "a wrong case passed: {stdout}");
     assert!(
         stdout.contains("test jmessage/wrong.yaml: a missing user is not 899001 ... FAILED"),
@@ -111,7 +96,7 @@ provider = "jm"
         ),
     )
     .unwrap();
-    let (ok, stdout, stderr) = imbridge(&[
+    let (ok, stdout, stderr) = run_imbridge(&[
         "translate",
         "--config",
         config.to_str().unwrap(),

@@ -6,6 +6,7 @@
 use serde_json::{json, Value};
 
 use crate::harness::{assert_shape, Answer, Imbridge};
+use crate::jm::{group_members, usernames};
 
 /// The seed's user and the profile its get_userinfo example shows.
 const SEED_USER: &str = "18516271364";
@@ -207,10 +208,7 @@ async fn every_endpoint_with_the_seed_examples() {
         infos[0],
         json!({"username": SEED_USER, "nickname": "9527", "thumb": SEED_THUMB})
     );
-    let mut names: Vec<&str> = infos
-        .iter()
-        .map(|u| u["username"].as_str().unwrap())
-        .collect();
+    let mut names = usernames(&list["userinfos"]);
     names.sort_unstable();
     assert_eq!(names, ["13900000002", "13900000003", SEED_USER]);
     assert_eq!(infos[1]["nickname"], "two");
@@ -271,12 +269,7 @@ async fn every_endpoint_with_the_seed_examples() {
         .await);
     assert_eq!(quit, json!({"ret": "ok", "reason": ""}));
     assert!(group_ids(&im, "13900000003", "secret3").await.is_empty());
-    let members = im
-        .jm()
-        .get(&format!("/v1/groups/{gid}/members/"))
-        .await
-        .expect(200);
-    assert_eq!(members.json.as_array().unwrap().len(), 2);
+    assert_eq!(group_members(&im.jm(), gid).await.len(), 2);
 
     // 解散群组 — the owner dismisses; the group is gone everywhere.
     let dismissed = ok(im

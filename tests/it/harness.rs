@@ -142,29 +142,10 @@ impl Setup {
             }))
             .collect::<Vec<_>>()
             .join("\n");
-        let dir = self.dir.path().display();
-        let mappings = repo().join("mappings");
+        let head = self.head("max_body_bytes = 10485760\n");
         format!(
             r#"
-app_key = "{APP_KEY}"
-mappings = "{mappings}"
-
-[server]
-listen = "127.0.0.1:{port}"
-admin_listen = "127.0.0.1:{admin}"
-threads = 2
-max_body_bytes = 10485760
-grace_period_secs = 0
-
-[store]
-path = "{dir}/state.db"
-
-[providers.embedded]
-kind = "embedded"
-path = "{dir}/imbridge.db"
-media_dir = "{dir}/media"
-media_base_url = "http://127.0.0.1:{port}/media"
-{embedded}
+{head}{embedded}
 # The accounts of WildfireChat's /admin/customer and haorenao's
 # /im/customer_service_get_info/, as the seeds show them.
 [providers.embedded.customer]
@@ -178,10 +159,38 @@ name = "客服"
 {tables}
 {extra}
 "#,
-            mappings = mappings.display(),
+            embedded = self.embedded,
+        )
+    }
+
+    /// The top of a config: app key, shipped mappings, this setup's
+    /// listeners and store, and the embedded provider (without the lines of
+    /// [`Setup::with_embedded`]); `server` adds `key = value` lines to
+    /// `[server]`.
+    pub fn head(&self, server: &str) -> String {
+        let dir = self.dir.path().display();
+        format!(
+            r#"app_key = "{APP_KEY}"
+mappings = "{mappings}"
+
+[server]
+listen = "127.0.0.1:{port}"
+admin_listen = "127.0.0.1:{admin}"
+threads = 2
+grace_period_secs = 0
+{server}
+[store]
+path = "{dir}/state.db"
+
+[providers.embedded]
+kind = "embedded"
+path = "{dir}/imbridge.db"
+media_dir = "{dir}/media"
+media_base_url = "http://127.0.0.1:{port}/media"
+"#,
+            mappings = repo().join("mappings").display(),
             port = self.port,
             admin = self.admin_port,
-            embedded = self.embedded,
         )
     }
 
@@ -305,14 +314,7 @@ master_secret = "{OTHER_MASTER_SECRET}"
 
     /// The Prometheus text of the admin listener.
     pub async fn metrics(&self) -> String {
-        self.http
-            .get(format!("{}/metrics", self.admin))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
+        body_text(self.http.get(format!("{}/metrics", self.admin))).await
     }
 
     /// The path of the SQLite file.
@@ -352,12 +354,7 @@ master_secret = "{OTHER_MASTER_SECRET}"
 
     /// POST of a JSON body without other credentials.
     pub async fn post_json(&self, path: &str, body: Value) -> Answer {
-        Answer::of(
-            self.request(Method::POST, path)
-                .header("content-type", "application/json")
-                .body(serde_json::to_vec(&body).unwrap()),
-        )
-        .await
+        Answer::of(json_body(self.request(Method::POST, path), &body)).await
     }
 
     /// POST of a form-urlencoded body without other credentials.
@@ -446,6 +443,12 @@ master_secret = "{OTHER_MASTER_SECRET}"
         )
         .expect("the store's database opens")
     }
+}
+
+/// The request with `body` as its JSON body (`content-type: application/json`).
+pub fn json_body(req: reqwest::RequestBuilder, body: &Value) -> reqwest::RequestBuilder {
+    req.header("content-type", "application/json")
+        .body(serde_json::to_vec(body).unwrap())
 }
 
 /// An HTTP answer: status, headers and body (JSON when it parses).
@@ -586,12 +589,14 @@ impl Jm {
         Answer::from(req.send().await.unwrap()).await
     }
 
-    /// Sends a multipart upload.
-    pub async fn upload(&self, path: &str, field: &str, filename: &str, bytes: Vec<u8>) -> Answer {
+    /// Uploads `bytes` named `filename` as a resource of `kind` (`image`,
+    /// `file`, `voice`): a multipart POST to `/v1/resource?type=<kind>` with
+    /// the file in the field `filename`.
+    pub async fn upload(&self, kind: &str, filename: &str, bytes: Vec<u8>) -> Answer {
         let part = reqwest::multipart::Part::bytes(bytes).file_name(filename.to_string());
-        let form = reqwest::multipart::Form::new().part(field.to_string(), part);
+        let form = reqwest::multipart::Form::new().part("filename", part);
         Answer::from(
-            self.request(Method::POST, path)
+            self.request(Method::POST, &format!("/v1/resource?type={kind}"))
                 .multipart(form)
                 .send()
                 .await
@@ -654,6 +659,33 @@ pub fn assert_shape(value: &Value, shape: &[(&str, &str)], exact: bool) {
     }
 }
 
+/// Runs the imbridge binary with `args` in the repository root; returns
+/// whether it succeeded, its stdout and its stderr.
+pub fn run_imbridge(args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_imbridge"))
+        .args(args)
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Sends a request and returns the answer's body as text, whatever its
+/// status.
+pub async fn body_text(req: reqwest::RequestBuilder) -> String {
+    req.send().await.unwrap().text().await.unwrap()
+}
+
+/// GETs `url` (a media link an answer gave) and returns the body's bytes.
+pub async fn download(http: &reqwest::Client, url: &str) -> Vec<u8> {
+    let resp = http.get(url).send().await.unwrap();
+    resp.bytes().await.unwrap().to_vec()
+}
+
 /// Path of a file under `tests/`.
 pub fn test_file(rel: &str) -> PathBuf {
     repo().join("tests").join(rel)
@@ -680,12 +712,10 @@ impl Hx {
 
     /// POSTs `body` as it is (no token added).
     pub async fn raw(&self, path: &str, body: Value) -> Answer {
-        Answer::of(
-            self.http
-                .post(format!("{}{}", self.base, path))
-                .header("content-type", "application/json")
-                .body(serde_json::to_vec(&body).unwrap()),
-        )
+        Answer::of(json_body(
+            self.http.post(format!("{}{}", self.base, path)),
+            &body,
+        ))
         .await
     }
 }
@@ -759,9 +789,7 @@ impl Wf {
                 .header("sign", &s.sign);
         }
         if let Some(b) = body {
-            req = req
-                .header("content-type", "application/json")
-                .body(serde_json::to_vec(&b).unwrap());
+            req = json_body(req, &b);
         }
         Answer::of(req).await
     }
@@ -800,12 +828,7 @@ impl Rc {
 
     /// POST of a JSON body.
     pub async fn post_json(&self, path: &str, body: Value) -> Answer {
-        Answer::of(
-            self.request(Method::POST, path)
-                .header("content-type", "application/json")
-                .body(serde_json::to_vec(&body).unwrap()),
-        )
-        .await
+        Answer::of(json_body(self.request(Method::POST, path), &body)).await
     }
 
     /// POST of a form-urlencoded body.

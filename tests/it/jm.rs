@@ -191,6 +191,18 @@ pub fn password_is(im: &Imbridge, username: &str, password: &str) -> bool {
         .is_ok()
 }
 
+/// Whether `username`'s global do-not-disturb is on in the store (JMessage
+/// cannot read it back).
+pub fn global_nodisturb(im: &Imbridge, username: &str) -> bool {
+    im.db()
+        .query_row(
+            "SELECT nodisturb FROM users WHERE username = ?1",
+            [username],
+            |r| r.get(0),
+        )
+        .unwrap()
+}
+
 /// The strings a query on the store returns for one username parameter (for
 /// settings JMessage cannot read back).
 pub fn stored_strings(im: &Imbridge, sql: &str, username: &str) -> Vec<String> {

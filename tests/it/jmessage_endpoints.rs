@@ -353,15 +353,10 @@ mod users {
         );
         assert_eq!(singles, ["username1", "username2"]);
         jm.post(url, json!({"global": 1})).await.expect_empty(204);
-        let global: bool = im
-            .db()
-            .query_row(
-                "SELECT nodisturb FROM users WHERE username = 'javen'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
-        assert!(global, "global do-not-disturb not stored");
+        assert!(
+            global_nodisturb(&im, "javen"),
+            "global do-not-disturb not stored"
+        );
     }
 
     #[tokio::test]
@@ -1148,7 +1143,7 @@ mod messages {
         sent_id(&jm, message("fang", "javen", "image", image)).await;
         // An image uploaded first: msg_body is the upload answer.
         let uploaded = jm
-            .upload("/v1/resource?type=image", "filename", "test.png", png(4, 3))
+            .upload("image", "test.png", png(4, 3))
             .await
             .expect(200)
             .json;
@@ -1208,12 +1203,7 @@ mod messages {
         let jm = im.jm();
         let bytes = png(5, 3);
         let a = jm
-            .upload(
-                "/v1/resource?type=image",
-                "filename",
-                "test.png",
-                bytes.clone(),
-            )
+            .upload("image", "test.png", bytes.clone())
             .await
             .expect(200);
         assert_shape(&a.json, IMAGE, true);
@@ -1230,12 +1220,7 @@ mod messages {
         let jm = im.jm();
         let dump = b"a crash dump".to_vec();
         let a = jm
-            .upload(
-                "/v1/resource?type=file",
-                "filename",
-                "0839d1c0.dmp",
-                dump.clone(),
-            )
+            .upload("file", "0839d1c0.dmp", dump.clone())
             .await
             .expect(200);
         assert_shape(
@@ -1254,12 +1239,7 @@ mod messages {
         assert_eq!(a.json["media_crc32"], crc32fast::hash(&dump));
         let voice = b"ID3 not really an mp3".to_vec();
         let a = jm
-            .upload(
-                "/v1/resource?type=voice",
-                "filename",
-                "test.mp3",
-                voice.clone(),
-            )
+            .upload("voice", "test.mp3", voice.clone())
             .await
             .expect(200);
         assert_shape(
@@ -1283,12 +1263,7 @@ mod messages {
         let jm = im.jm();
         let bytes = png(2, 7);
         let up = jm
-            .upload(
-                "/v1/resource?type=image",
-                "filename",
-                "test.png",
-                bytes.clone(),
-            )
+            .upload("image", "test.png", bytes.clone())
             .await
             .expect(200);
         let media_id = text(&up.json["media_id"]);

@@ -447,15 +447,10 @@ async fn nodisturb_with_an_unknown_group_is_899051_and_stores_nothing() {
     jm.post(url, json!({"group": {"remove": [gid]}}))
         .await
         .expect_jm_error(400, 899053);
-    let global: bool = im
-        .db()
-        .query_row(
-            "SELECT nodisturb FROM users WHERE username = 'javen'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert!(!global, "global do-not-disturb was stored");
+    assert!(
+        !global_nodisturb(&im, "javen"),
+        "global do-not-disturb was stored"
+    );
 }
 
 /// Sends fang's text message to javen; returns its id.

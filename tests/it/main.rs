@@ -28,3 +28,4 @@ mod secrets;
 mod wildfire;
 mod wildfire_admin;
 mod wildfire_chain;
+mod wire;

@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 
 use crate::chain::Chain;
 use crate::harness::{repo, Answer, Imbridge};
+use crate::jm::usernames;
 
 /// The name the chain gives A's provider (what `unsupported` messages name).
 const PROVIDER: &str = "vendor";
@@ -293,13 +294,7 @@ async fn jmessage(cell: Cell) {
         jm.get(&format!("/v1/groups/{gid}/members/")).await,
     )
     .unwrap();
-    let mut names: Vec<&str> = members
-        .json
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["username"].as_str().unwrap())
-        .collect();
+    let mut names = usernames(&members.json);
     names.sort_unstable();
     assert_eq!(names, ["u1", "u2", "u3"]);
     if let Some(a) = e("user.groups.list", jm.get("/v1/users/u3/groups/").await) {
@@ -358,13 +353,8 @@ async fn jmessage(cell: Cell) {
     );
     e(
         "media.upload",
-        jm.upload(
-            "/v1/resource?type=image",
-            "filename",
-            "p.png",
-            crate::harness::png(2, 2, [9, 9, 9]),
-        )
-        .await,
+        jm.upload("image", "p.png", crate::harness::png(2, 2, [9, 9, 9]))
+            .await,
     );
 
     // Chatrooms (JMessage rooms have an owner).
@@ -487,12 +477,7 @@ async fn haorenao(cell: Cell) {
             .await,
     )
     .unwrap();
-    let mut names: Vec<&str> = users.json["userinfos"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| u["username"].as_str().unwrap())
-        .collect();
+    let mut names = usernames(&users.json["userinfos"]);
     names.sort_unstable();
     assert_eq!(names, ["h1", "h2"]);
     assert_eq!(users.json["group_name"], "好人", "{}", users.text);

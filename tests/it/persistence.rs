@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::harness::{wait_for_port, Jm, Setup};
+use crate::harness::{download, wait_for_port, Jm, Setup};
 use crate::jm::*;
 
 /// A running `imbridge serve`, killed when dropped (a failing test leaves no
@@ -111,15 +111,7 @@ async fn write_everything(jm: &Jm) -> Written {
     let room = create_room(jm, "tom", "room", &["fang"]).await;
     let msg_id = sent_id(jm, text_message("fang", "single", json!("javen"), "hi")).await;
     let image = png(6, 2);
-    let up = jm
-        .upload(
-            "/v1/resource?type=image",
-            "filename",
-            "a.png",
-            image.clone(),
-        )
-        .await
-        .expect(200);
+    let up = jm.upload("image", "a.png", image.clone()).await.expect(200);
     jm.post("/v1/sensitiveword", json!(["FUCK"]))
         .await
         .expect(204);
@@ -174,16 +166,8 @@ async fn everything_survives_sigkill_and_restart() {
         .get(&format!("/v1/resource?mediaId={}", written.media_id))
         .await
         .expect(200);
-    let bytes = jm
-        .http
-        .get(text(&a.json["url"]))
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    assert_eq!(bytes.as_ref(), written.image.as_slice());
+    let bytes = download(&jm.http, &text(&a.json["url"])).await;
+    assert_eq!(bytes, written.image);
     // New ids continue after the old ones.
     let gid = create_group(&jm, "tom", "after", &[]).await;
     assert!(gid > written.gid, "gid {gid} reused after {}", written.gid);

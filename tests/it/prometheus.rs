@@ -29,7 +29,10 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::harness::{free_port, repo, wait_for_port, Imbridge, Jm, Setup, APP_KEY, MASTER_SECRET};
+use crate::harness::{
+    body_text, free_port, repo, wait_for_port, Imbridge, Jm, Setup, APP_KEY, MASTER_SECRET,
+};
+use crate::wire::{closing, read_message};
 
 /// Everything must be done within this time.
 const BUDGET: Duration = Duration::from_secs(150);
@@ -158,6 +161,15 @@ impl Prometheus {
     }
 
     /// Waits until every target has been scraped, successfully, after now.
+    /// The 90th percentile of `histogram` over JMessage's `user.get` calls.
+    async fn user_get_p90(&self, histogram: &str) -> Vec<(Value, f64)> {
+        self.samples(&format!(
+            r#"histogram_quantile(0.9, sum by (le) (rate({histogram}_bucket{{frontend="jmessage",op="user.get"}}[{RATE_INTERVAL}])))"#
+        ))
+        .await
+        .unwrap()
+    }
+
     async fn scraped_after_now(&self, targets: usize, deadline: Instant) {
         let now = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
         loop {
@@ -242,50 +254,6 @@ impl Drop for FaultProxy {
     fn drop(&mut self) {
         self.task.abort();
     }
-}
-
-/// Reads one HTTP/1.1 message with a Content-Length body (or none).
-async fn read_message(conn: &mut TcpStream) -> Option<Vec<u8>> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 8192];
-    let head_end = loop {
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-        let n = conn.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
-    let length: usize = head
-        .lines()
-        .find_map(|l| l.strip_prefix("content-length:"))
-        .map_or(0, |v| v.trim().parse().unwrap_or(0));
-    while buf.len() < head_end + length {
-        let n = conn.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-    Some(buf)
-}
-
-/// The message with `Connection: close` (one request per connection).
-fn closing(message: &[u8]) -> Vec<u8> {
-    let end = message.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-    let head = String::from_utf8_lossy(&message[..end]);
-    let mut out: String = head
-        .split("\r\n")
-        .filter(|l| !l.to_ascii_lowercase().starts_with("connection:"))
-        .collect::<Vec<_>>()
-        .join("\r\n");
-    out.push_str("\r\nConnection: close\r\n\r\n");
-    let mut bytes = out.into_bytes();
-    bytes.extend_from_slice(&message[end + 4..]);
-    bytes
 }
 
 async fn answer(conn: &mut TcpStream, status: &str, content_type: &str, body: &str) {
@@ -891,37 +859,27 @@ async fn every_dashboard_query_returns_data_on_a_real_prometheus() {
     );
     // The slow vendor shows as provider time, not as imbridge's.
     let p = prom
-        .samples(&format!(
-            r#"histogram_quantile(0.9, sum by (le) (rate(imbridge_provider_duration_seconds_bucket{{frontend="jmessage",op="user.get"}}[{RATE_INTERVAL}])))"#
-        ))
-        .await
-        .unwrap();
+        .user_get_p90("imbridge_provider_duration_seconds")
+        .await;
     assert!(
         p[0].1 >= SLOW.as_secs_f64() / 2.0,
         "provider p90 of user.get: {p:?}"
     );
     let o = prom
-        .samples(&format!(
-            r#"histogram_quantile(0.9, sum by (le) (rate(imbridge_overhead_duration_seconds_bucket{{frontend="jmessage",op="user.get"}}[{RATE_INTERVAL}])))"#
-        ))
-        .await
-        .unwrap();
+        .user_get_p90("imbridge_overhead_duration_seconds")
+        .await;
     assert!(
         o[0].1 < p[0].1,
         "overhead {o:?} not below provider time {p:?}"
     );
 
     // No label value carries a user, a path or anything the callers sent.
-    let series = prom
-        .http
-        .get(format!("{}/api/v1/series", prom.base))
-        .query(&[("match[]", r#"{__name__=~"imbridge_.+"}"#)])
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let series = body_text(
+        prom.http
+            .get(format!("{}/api/v1/series", prom.base))
+            .query(&[("match[]", r#"{__name__=~"imbridge_.+"}"#)]),
+    )
+    .await;
     for word in [
         "alice",
         "bob",

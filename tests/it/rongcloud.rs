@@ -125,12 +125,81 @@ impl Answer {
     }
 }
 
-fn ids(list: &Value, key: &str) -> Vec<String> {
+/// The string `key` of every element of the array `list` ("" when absent).
+pub fn ids(list: &Value, key: &str) -> Vec<String> {
     list.as_array()
         .unwrap_or_else(|| panic!("expected an array, got {list}"))
         .iter()
         .map(|v| v[key].as_str().unwrap_or_default().to_string())
         .collect()
+}
+
+/// The `users` `/group/user/query.json` lists for `group`, asserting a
+/// success.
+pub async fn group_users(rc: &Rong, group: &str) -> Value {
+    let members = rc
+        .post("/group/user/query.json", &[("groupId", group)])
+        .await
+        .rc_ok();
+    members.json["users"].clone()
+}
+
+/// The member ids of `group` (see [`group_users`]).
+pub async fn group_members(rc: &Rong, group: &str) -> Vec<String> {
+    ids(&group_users(rc, group).await, "id")
+}
+
+/// An `RC:TxtMsg` from `from` through `/message/<kind>/publish.json`, with
+/// the recipient fields `to` (`toUserId`, `toGroupId`) and `content`.
+async fn publish_text(
+    rc: &Rong,
+    kind: &str,
+    from: &str,
+    to: &[(&str, &str)],
+    content: &str,
+) -> Answer {
+    let mut fields = vec![("fromUserId", from)];
+    fields.extend_from_slice(to);
+    fields.extend([("objectName", "RC:TxtMsg"), ("content", content)]);
+    rc.post(&format!("/message/{kind}/publish.json"), &fields)
+        .await
+}
+
+/// Mutes (`"1"`) or unmutes (`"0"`) the conversation of `conversation_type`
+/// with `target` for user `p1`.
+async fn set_muted(rc: &Rong, conversation_type: &str, target: &str, muted: &str) -> Answer {
+    rc.post(
+        "/conversation/notification/set.json",
+        &[
+            ("conversationType", conversation_type),
+            ("requestId", "p1"),
+            ("targetId", target),
+            ("isMuted", muted),
+        ],
+    )
+    .await
+}
+
+/// Pins (`"true"`) or unpins (`"false"`) the conversation of
+/// `conversation_type` with `g9` for user `p1`.
+async fn set_top(rc: &Rong, conversation_type: &str, top: &str) -> Answer {
+    rc.post(
+        "/conversation/top/set.json",
+        &[
+            ("userId", "p1"),
+            ("conversationType", conversation_type),
+            ("targetId", "g9"),
+            ("setTop", top),
+        ],
+    )
+    .await
+}
+
+/// How many rows the store's `table` holds.
+fn count(im: &Imbridge, table: &str) -> i64 {
+    im.db()
+        .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+        .unwrap()
 }
 
 async fn register(rc: &Rong, user: &str, name: &str) -> String {
@@ -370,19 +439,14 @@ async fn block_and_blacklist() {
         .await
         .rc_ok();
     let text = r#"{"content":"hi"}"#;
-    let send = [
-        ("fromUserId", "bob"),
-        ("toUserId", "carol"),
-        ("objectName", "RC:TxtMsg"),
-        ("content", text),
-    ];
-    rc.post("/message/private/publish.json", &send)
+    let carol = [("toUserId", "carol")];
+    publish_text(&rc, "private", "bob", &carol, text)
         .await
         .rc_error(403, 1002);
     rc.post("/user/unblock.json", &[("userId", "bob")])
         .await
         .rc_ok();
-    rc.post("/message/private/publish.json", &send)
+    publish_text(&rc, "private", "bob", &carol, text)
         .await
         .rc_ok();
     rc.post("/user/block.json", &[("userId", "bob")])
@@ -417,11 +481,7 @@ async fn groups_with_caller_chosen_ids() {
     )
     .await
     .rc_ok();
-    let members = rc
-        .post("/group/user/query.json", &[("groupId", "g-1")])
-        .await
-        .rc_ok();
-    assert_eq!(ids(&members.json["users"], "id"), ["u1", "u2"]);
+    assert_eq!(group_members(&rc, "g-1").await, ["u1", "u2"]);
     rc.post(
         "/group/join.json",
         &[
@@ -436,11 +496,7 @@ async fn groups_with_caller_chosen_ids() {
     rc.post("/group/quit.json", &[("userId", "u2"), ("groupId", "g-1")])
         .await
         .rc_ok();
-    let members = rc
-        .post("/group/user/query.json", &[("groupId", "g-1")])
-        .await
-        .rc_ok();
-    assert_eq!(ids(&members.json["users"], "id"), ["u1", "u3", "u4"]);
+    assert_eq!(group_members(&rc, "g-1").await, ["u1", "u3", "u4"]);
     rc.post(
         "/group/refresh.json",
         &[("groupId", "g-1"), ("groupName", "renamed")],
@@ -651,19 +707,8 @@ async fn messages_text_custom_and_recall() {
         register(&rc, u, u).await;
     }
     let text = r#"{"content":"你好 hello","extra":"e1"}"#;
-    let sent = rc
-        .post(
-            "/message/private/publish.json",
-            &[
-                ("fromUserId", "m1"),
-                ("toUserId", "m2"),
-                ("toUserId", "m3"),
-                ("objectName", "RC:TxtMsg"),
-                ("content", text),
-            ],
-        )
-        .await
-        .rc_ok();
+    let to = [("toUserId", "m2"), ("toUserId", "m3")];
+    let sent = publish_text(&rc, "private", "m1", &to, text).await.rc_ok();
     let uids = sent.json["messageUIDs"].as_array().expect("messageUIDs");
     assert_eq!(
         ids(&sent.json["messageUIDs"], "userId"),
@@ -748,62 +793,25 @@ async fn messages_text_custom_and_recall() {
     recall(uid.clone()).await.rc_ok();
     recall(uid).await.rc_error(409, 1002);
     recall("999999999999".into()).await.rc_error(404, 1002);
-    // Bad input.
-    rc.post(
-        "/message/private/publish.json",
-        &[
-            ("fromUserId", "m1"),
-            ("toUserId", "m2"),
-            ("objectName", "RC:TxtMsg"),
-            ("content", "not json"),
-        ],
-    )
-    .await
-    .rc_error(400, 1002);
-    rc.post(
-        "/message/private/publish.json",
-        &[
-            ("fromUserId", "m1"),
-            ("objectName", "RC:TxtMsg"),
-            ("content", text),
-        ],
-    )
-    .await
-    .rc_error(400, 1002);
-    rc.post(
-        "/message/group/publish.json",
-        &[
-            ("fromUserId", "m1"),
-            ("toGroupId", "mg"),
-            ("toUserId", "m2"),
-            ("objectName", "RC:TxtMsg"),
-            ("content", text),
-        ],
-    )
-    .await
-    .rc_error(430, 1009);
-    rc.post(
-        "/message/group/publish.json",
-        &[
-            ("fromUserId", "m3"),
-            ("toGroupId", "mg"),
-            ("objectName", "RC:TxtMsg"),
-            ("content", text),
-        ],
-    )
-    .await
-    .rc_error(403, 1002);
-    rc.post(
-        "/message/group/publish.json",
-        &[
-            ("fromUserId", "m1"),
-            ("toGroupId", "nope"),
-            ("objectName", "RC:TxtMsg"),
-            ("content", text),
-        ],
-    )
-    .await
-    .rc_error(404, 1002);
+    // Bad input: content not JSON, no recipient, a group message to one
+    // member, a sender not in the group, an unknown group.
+    let to_m2 = [("toUserId", "m2")];
+    publish_text(&rc, "private", "m1", &to_m2, "not json")
+        .await
+        .rc_error(400, 1002);
+    publish_text(&rc, "private", "m1", &[], text)
+        .await
+        .rc_error(400, 1002);
+    let to_one = [("toGroupId", "mg"), ("toUserId", "m2")];
+    publish_text(&rc, "group", "m1", &to_one, text)
+        .await
+        .rc_error(430, 1009);
+    publish_text(&rc, "group", "m3", &[("toGroupId", "mg")], text)
+        .await
+        .rc_error(403, 1002);
+    publish_text(&rc, "group", "m1", &[("toGroupId", "nope")], text)
+        .await
+        .rc_error(404, 1002);
 }
 
 #[tokio::test]
@@ -859,60 +867,12 @@ async fn sensitive_words_and_conversation_top() {
     register(&rc, "p1", "p1").await;
     // Do not disturb, per conversation.
     register(&rc, "p2", "p2").await;
-    rc.post(
-        "/conversation/notification/set.json",
-        &[
-            ("conversationType", "1"),
-            ("requestId", "p1"),
-            ("targetId", "p2"),
-            ("isMuted", "1"),
-        ],
-    )
-    .await
-    .rc_ok();
-    let muted: i64 = im
-        .db()
-        .query_row("SELECT COUNT(*) FROM nodisturb_users", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(muted, 1);
-    rc.post(
-        "/conversation/notification/set.json",
-        &[
-            ("conversationType", "1"),
-            ("requestId", "p1"),
-            ("targetId", "p2"),
-            ("isMuted", "0"),
-        ],
-    )
-    .await
-    .rc_ok();
-    let muted: i64 = im
-        .db()
-        .query_row("SELECT COUNT(*) FROM nodisturb_users", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(muted, 0);
-    rc.post(
-        "/conversation/notification/set.json",
-        &[
-            ("conversationType", "4"),
-            ("requestId", "p1"),
-            ("targetId", "r"),
-            ("isMuted", "1"),
-        ],
-    )
-    .await
-    .rc_error(430, 1009);
-    rc.post(
-        "/conversation/top/set.json",
-        &[
-            ("userId", "p1"),
-            ("conversationType", "3"),
-            ("targetId", "g9"),
-            ("setTop", "true"),
-        ],
-    )
-    .await
-    .rc_ok();
+    set_muted(&rc, "1", "p2", "1").await.rc_ok();
+    assert_eq!(count(&im, "nodisturb_users"), 1);
+    set_muted(&rc, "1", "p2", "0").await.rc_ok();
+    assert_eq!(count(&im, "nodisturb_users"), 0);
+    set_muted(&rc, "4", "r", "1").await.rc_error(430, 1009);
+    set_top(&rc, "3", "true").await.rc_ok();
     let pinned: Vec<(i64, String)> = {
         let db = im.db();
         let mut stmt = db
@@ -924,31 +884,7 @@ async fn sensitive_words_and_conversation_top() {
             .collect()
     };
     assert_eq!(pinned, vec![(1, "g9".to_string())]);
-    rc.post(
-        "/conversation/top/set.json",
-        &[
-            ("userId", "p1"),
-            ("conversationType", "3"),
-            ("targetId", "g9"),
-            ("setTop", "false"),
-        ],
-    )
-    .await
-    .rc_ok();
-    let count: i64 = im
-        .db()
-        .query_row("SELECT COUNT(*) FROM conversation_tops", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(count, 0);
-    rc.post(
-        "/conversation/top/set.json",
-        &[
-            ("userId", "p1"),
-            ("conversationType", "6"),
-            ("targetId", "g9"),
-            ("setTop", "true"),
-        ],
-    )
-    .await
-    .rc_error(430, 1009);
+    set_top(&rc, "3", "false").await.rc_ok();
+    assert_eq!(count(&im, "conversation_tops"), 0);
+    set_top(&rc, "6", "true").await.rc_error(430, 1009);
 }

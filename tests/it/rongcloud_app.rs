@@ -8,6 +8,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::harness::{assert_shape, png, Answer, Imbridge, Rc, RC_PAGE_SIZE};
+use crate::jm::group_members;
 
 /// Users (the app's numeric user ids) registered through JMessage: the
 /// seed's `1` with its nickname, and ten more.
@@ -21,6 +22,15 @@ async fn fixtures(im: &Imbridge) {
 
 async fn login(im: &Imbridge, id: u32) -> Rc {
     im.rc(&id.to_string(), &format!("pw{id}")).await
+}
+
+/// Creates a group with the form `fields` (`POST /api/im/group/`),
+/// asserting 201; returns the group.
+async fn new_group(rc: &Rc, fields: &[(&str, &str)]) -> Value {
+    rc.post_form("/api/im/group/", fields)
+        .await
+        .expect(201)
+        .json
 }
 
 /// An error in DRF's shape: exactly `{detail: <text>}` with `status`.
@@ -176,11 +186,7 @@ async fn every_endpoint_with_the_seed_examples() {
     assert_eq!(resp.headers()["content-type"], "image/png");
     assert_eq!(&resp.bytes().await.unwrap()[..], &cover[..]);
     // Not face to face: no code, no cover (form fields without a file).
-    let plain = owner
-        .post_form("/api/im/group/", &[("name", "plain")])
-        .await
-        .expect(201)
-        .json;
+    let plain = new_group(&owner, &[("name", "plain")]).await;
     assert_group(&plain);
     assert_eq!(plain["code"], "");
     assert_eq!(plain["cover"], Value::Null);
@@ -188,14 +194,7 @@ async fn every_endpoint_with_the_seed_examples() {
     let jm = im.jm().get(&format!("/v1/groups/{gid}")).await.expect(200);
     assert_eq!(jm.json["name"], "zhang111");
     assert_eq!(jm.json["avatar"], url);
-    let members = im
-        .jm()
-        .get(&format!("/v1/groups/{gid}/members/"))
-        .await
-        .expect(200);
-    assert_eq!(members.json.as_array().unwrap().len(), 1);
-    assert_eq!(members.json[0]["username"], "1");
-    assert_eq!(members.json[0]["flag"], 1);
+    assert_eq!(group_members(&im.jm(), gid).await, ["1:1"]);
 
     // GET group/: the caller's groups.
     let a = owner.get("/api/im/group/").await.expect(200);
@@ -291,11 +290,7 @@ async fn wrong_missing_and_expired_credentials() {
     let im = Imbridge::start();
     fixtures(&im).await;
     let owner = login(&im, 1).await;
-    let gid = owner
-        .post_form("/api/im/group/", &[("name", "g")])
-        .await
-        .expect(201)
-        .json["id"]
+    let gid = new_group(&owner, &[("name", "g")]).await["id"]
         .as_i64()
         .unwrap();
 
@@ -432,24 +427,14 @@ async fn bad_bodies_and_ids() {
         "no group was created"
     );
     // join without userid, invite without code.
-    assert_eq!(
-        detail(
-            owner
-                .post_json(&format!("/api/im/group/{gid}/join/"), json!({}))
-                .await,
-            400
-        ),
-        "userid: This field is required."
-    );
-    assert_eq!(
-        detail(
-            owner
-                .post_json(&format!("/api/im/group/{gid}/invite/"), json!({}))
-                .await,
-            400
-        ),
-        "code: This field is required."
-    );
+    for (action, message) in [
+        ("join", "userid: This field is required."),
+        ("invite", "code: This field is required."),
+    ] {
+        let path = format!("/api/im/group/{gid}/{action}/");
+        let a = owner.post_json(&path, json!({})).await;
+        assert_eq!(detail(a, 400), message, "{action}");
+    }
     // users: pages are positive integers.
     for page in ["0", "x", "-1"] {
         assert_eq!(
@@ -496,11 +481,7 @@ async fn unknown_groups_and_users() {
     let im = Imbridge::start();
     fixtures(&im).await;
     let owner = login(&im, 1).await;
-    let gid = owner
-        .post_form("/api/im/group/", &[("name", "g")])
-        .await
-        .expect(201)
-        .json["id"]
+    let gid = new_group(&owner, &[("name", "g")]).await["id"]
         .as_i64()
         .unwrap();
     // Adding a user that does not exist.
@@ -545,11 +526,7 @@ async fn permission_errors() {
     fixtures(&im).await;
     let owner = login(&im, 1).await;
     let rc6 = login(&im, 6).await;
-    let created = owner
-        .post_form("/api/im/group/", &[("name", "owned"), ("code", "2468")])
-        .await
-        .expect(201)
-        .json;
+    let created = new_group(&owner, &[("name", "owned"), ("code", "2468")]).await;
     let gid = created["id"].as_i64().unwrap();
     // Quitting a group you are not in.
     let msg = detail(rc6.get(&format!("/api/im/group/{gid}/quit/")).await, 403);

@@ -6,7 +6,7 @@
 
 use serde_json::{json, Value};
 
-use crate::harness::{run_sdk_scenario, Imbridge, Jm, APP_KEY, MASTER_SECRET};
+use crate::harness::{download, run_sdk_scenario, Imbridge, Jm, APP_KEY, MASTER_SECRET};
 use crate::jm::*;
 
 /// Runs the scenario against `im`; returns its JSON summary.
@@ -188,15 +188,7 @@ async fn check_messages_and_media(jm: &Jm, summary: &Value) {
         .get(&format!("/v1/resource?mediaId={media_id}"))
         .await
         .expect(200);
-    let bytes = jm
-        .http
-        .get(text(&a.json["url"]))
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let bytes = download(&jm.http, &text(&a.json["url"])).await;
     assert!(
         bytes.starts_with(b"\x89PNG\r\n\x1a\n"),
         "not the uploaded PNG"

@@ -10,7 +10,7 @@
 use serde_json::{json, Value};
 
 use crate::harness::{run_sdk_scenario, Imbridge, APP_KEY};
-use crate::rongcloud::{start_with_secret, Rong, RC_SECRET};
+use crate::rongcloud::{group_members, ids, start_with_secret, Rong, RC_SECRET};
 
 /// Runs `script` with the venv `venv` against `im`; returns its JSON summary.
 async fn run_scenario(venv: &str, script: &str, im: &Imbridge) -> Value {
@@ -20,14 +20,6 @@ async fn run_scenario(venv: &str, script: &str, im: &Imbridge) -> Value {
         &[&im.base, APP_KEY, RC_SECRET],
     )
     .await
-}
-
-fn ids(list: &Value, key: &str) -> Vec<String> {
-    list.as_array()
-        .unwrap_or_else(|| panic!("expected an array, got {list}"))
-        .iter()
-        .map(|v| v[key].as_str().unwrap_or_default().to_string())
-        .collect()
 }
 
 /// Messages the store keeps: (sender, target type, target, kind, content,
@@ -89,11 +81,7 @@ async fn rc_server_sdk_scenario_is_stored() {
         .unwrap();
     assert!(!disabled, "unblocked again");
     // Groups.
-    let members = rc
-        .post("/group/user/query.json", &[("groupId", "sdk_g1")])
-        .await
-        .rc_ok();
-    assert_eq!(ids(&members.json["users"], "id"), ["sdk_u1", "sdk_u3"]);
+    assert_eq!(group_members(&rc, "sdk_g1").await, ["sdk_u1", "sdk_u3"]);
     let groups = rc
         .post("/user/group/query.json", &[("userId", "sdk_u2")])
         .await
@@ -169,11 +157,7 @@ async fn rongcloud_sdk_scenario_is_stored() {
         .await
         .rc_ok();
     assert_eq!(black.json["users"], json!([]));
-    let members = rc
-        .post("/group/user/query.json", &[("groupId", "py_g1")])
-        .await
-        .rc_ok();
-    assert_eq!(ids(&members.json["users"], "id"), ["py_u1", "py_u3"]);
+    assert_eq!(group_members(&rc, "py_g1").await, ["py_u1", "py_u3"]);
     let groups = rc
         .post("/user/group/query.json", &[("userId", "py_u3")])
         .await

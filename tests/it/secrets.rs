@@ -20,7 +20,7 @@ use std::process::{Child, Command, Stdio};
 use base64::Engine;
 use serde_json::{json, Value};
 
-use crate::harness::{free_port, repo, wait_for_port, Answer, Jm, Setup, Wf, APP_KEY};
+use crate::harness::{body_text, free_port, wait_for_port, Answer, Jm, Setup, Wf, APP_KEY};
 
 /// A's JMessage master secret (its callers' credentials).
 const JM_FRONT: &str = "sEcReT-jm-front-4d1f9a";
@@ -80,33 +80,9 @@ impl Drop for Server {
     }
 }
 
+/// The top of a config of `setup` logging in `log_format`.
 fn head(setup: &Setup, log_format: &str) -> String {
-    let dir = setup.dir.path().display();
-    format!(
-        r#"app_key = "{APP_KEY}"
-mappings = "{mappings}"
-
-[server]
-listen = "127.0.0.1:{port}"
-admin_listen = "127.0.0.1:{admin}"
-threads = 2
-grace_period_secs = 0
-log_format = "{log_format}"
-
-[store]
-path = "{dir}/state.db"
-
-[providers.embedded]
-kind = "embedded"
-path = "{dir}/imbridge.db"
-media_dir = "{dir}/media"
-media_base_url = "http://127.0.0.1:{port}/media"
-
-"#,
-        mappings = repo().join("mappings").display(),
-        port = setup.port,
-        admin = setup.admin_port,
-    )
+    setup.head(&format!("log_format = \"{log_format}\"\n")) + "\n"
 }
 
 fn provider(name: &str, dialect: &str, base: &str, params: &str) -> String {
@@ -431,14 +407,7 @@ async fn scenario(a_format: &str, b_format: &str) {
 
     // Metrics of both.
     for (who, admin) in [("A", a.admin_port), ("B", b.admin_port)] {
-        let text = http
-            .get(format!("http://127.0.0.1:{admin}/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = body_text(http.get(format!("http://127.0.0.1:{admin}/metrics"))).await;
         assert!(text.contains("imbridge_requests_total"), "{text}");
         ev.add(format!("/metrics of {who}"), text);
     }

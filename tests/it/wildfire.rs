@@ -6,7 +6,7 @@
 
 use serde_json::{json, Value};
 
-use crate::harness::{assert_shape, Answer, Imbridge, Wf};
+use crate::harness::{assert_shape, download, Answer, Imbridge, Wf};
 
 /// The seed's example headers (secret 123456).
 const SEED_NONCE: &str = "76616";
@@ -24,15 +24,16 @@ async fn fixtures(im: &Imbridge) {
 }
 
 /// A success: HTTP 200 and `code` 0, `msg` "success"; returns the body.
-fn ok(a: Answer) -> Value {
+pub fn ok(a: Answer) -> Value {
     let a = a.expect(200);
     assert_eq!(a.json["code"], 0, "{}", a.text);
     assert_eq!(a.json["msg"], "success", "{}", a.text);
     a.json
 }
 
-/// A failure: HTTP 200, exactly `{code, msg}` (business errors).
-fn fail(a: Answer, code: i64) -> String {
+/// A failure: HTTP 200, exactly `{code, msg}` (business errors); returns
+/// the message.
+pub fn fail(a: Answer, code: i64) -> String {
     let a = a.expect(200);
     assert_shape(&a.json, &[("code", "integer"), ("msg", "string")], true);
     assert_eq!(a.json["code"], code, "{}", a.text);
@@ -66,7 +67,7 @@ async fn send_image(im: &Imbridge, from: &str, to: &str, to_group: bool) -> (i64
     let size = bytes.len() as i64;
     let up = im
         .jm()
-        .upload("/v1/resource?type=image", "filename", "photo.png", bytes)
+        .upload("image", "photo.png", bytes)
         .await
         .expect(200);
     let media_id = up.json["media_id"].as_str().unwrap().to_string();
@@ -303,16 +304,8 @@ async fn every_endpoint_with_the_seed_examples() {
         json!({"messageUid": first, "filename": "photo.png", "url": url1, "size": size})
     );
     // The URL downloads the bytes that were sent.
-    let bytes = im
-        .http
-        .get(&url1)
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    assert_eq!(&bytes[..], &crate::harness::png(5, 4, [0, 128, 255])[..]);
+    let bytes = download(&im.http, &url1).await;
+    assert_eq!(bytes, crate::harness::png(5, 4, [0, 128, 255]));
 
     // 9./10. conversation/top and is_top: the seed's answers; read back.
     let conv = json!({"type": 1, "target": "user2", "line": 0});

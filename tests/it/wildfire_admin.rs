@@ -7,22 +7,7 @@
 use serde_json::{json, Value};
 
 use crate::harness::{assert_shape, Answer, Imbridge, Wf};
-
-/// `{code: 0, msg: "success"}` with HTTP 200; returns the body.
-fn ok(a: Answer) -> Value {
-    let a = a.expect(200);
-    assert_eq!(a.json["code"], 0, "{}", a.text);
-    assert_eq!(a.json["msg"], "success", "{}", a.text);
-    a.json
-}
-
-/// A business error: HTTP 200 and exactly `{code, msg}`.
-fn fail(a: Answer, code: i64) -> String {
-    let a = a.expect(200);
-    assert_shape(&a.json, &[("code", "integer"), ("msg", "string")], true);
-    assert_eq!(a.json["code"], code, "{}", a.text);
-    a.json["msg"].as_str().unwrap().to_string()
-}
+use crate::wildfire::{fail, ok};
 
 async fn call(wf: &Wf, path: &str, body: Value) -> Answer {
     wf.post(path, Some(body)).await

@@ -250,13 +250,8 @@ async fn jmessage_on_wildfire_users_groups_messages_and_errors() {
     let msg = unsupported(jm.get("/v1/sensitiveword/status").await, 501);
     assert!(msg.contains("sensitive_word.status.get"), "{msg}");
     unsupported(
-        jm.upload(
-            "/v1/resource?type=image",
-            "filename",
-            "a.png",
-            crate::harness::png(2, 2, [0, 0, 0]),
-        )
-        .await,
+        jm.upload("image", "a.png", crate::harness::png(2, 2, [0, 0, 0]))
+            .await,
         501,
     );
 
