@@ -256,13 +256,15 @@ fn time_formats(top: &Fields, d: &mut Diagnostics) -> HashMap<String, Arc<TimeFo
                 }
             },
         };
-        out.insert(
-            name.value,
-            Arc::new(TimeFormat {
-                pattern: pattern.value,
-                offset_secs,
-            }),
-        );
+        match TimeFormat::new(&pattern.value, offset_secs) {
+            Ok(f) => {
+                out.insert(name.value, Arc::new(f));
+            }
+            Err(e) => {
+                d.error(&pattern.span, "E018", e)
+                    .hint("see strftime in chrono's docs: %Y-%m-%d %H:%M:%S");
+            }
+        }
     }
     out
 }

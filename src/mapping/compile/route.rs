@@ -477,7 +477,7 @@ fn response(
     let doc = DocShape::new(vec![
         ("result", Shape::schema(op.result_schema().to_value())),
         ("request", Shape::schema(op.request_schema().to_value())),
-        ("input", Shape::Keys(Arc::new(input_names(input)))),
+        ("input", input.as_shape()),
         ("config", Shape::Keys(Arc::new(cx.public_params()))),
     ]);
     let tcx = cx.templates(&doc);
@@ -500,14 +500,6 @@ fn response(
         body,
         headers,
     })
-}
-
-fn input_names(_input: &DocShape) -> Vec<String> {
-    [
-        "method", "url", "path", "query", "headers", "body", "files", "caller", "config",
-    ]
-    .map(String::from)
-    .to_vec()
 }
 
 /// Reports routes of one dialect that would match the same requests.

@@ -613,10 +613,13 @@ impl Compiler<'_, '_, '_> {
             return Some(f.clone());
         }
         if name.contains('%') {
-            return Some(Arc::new(TimeFormat {
-                pattern: name.to_string(),
-                offset_secs: 0,
-            }));
+            return match TimeFormat::new(name, 0) {
+                Ok(f) => Some(Arc::new(f)),
+                Err(e) => {
+                    self.error(text.span(), "E018", e, None);
+                    None
+                }
+            };
         }
         self.error(
             text.span(),

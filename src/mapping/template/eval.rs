@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone};
+use chrono::{DateTime, FixedOffset, TimeZone};
 use serde_json::{Map, Number, Value};
 
 use super::{CodeTable, Conversion, Func, Template, TimeFormat};
@@ -567,17 +567,20 @@ pub fn format_time(ms: i64, format: &TimeFormat) -> String {
     match DateTime::from_timestamp_millis(ms) {
         Some(t) => t
             .with_timezone(&offset(format))
-            .format(&format.pattern)
+            .format_with_items(format.items.iter())
             .to_string(),
         None => String::new(),
     }
 }
 
 fn parse_time(text: &str, format: &TimeFormat) -> Result<i64, EvalError> {
-    let naive = NaiveDateTime::parse_from_str(text, &format.pattern)
-        .or_else(|_| {
-            chrono::NaiveDate::parse_from_str(text, &format.pattern)
-                .map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default())
+    let mut parsed = chrono::format::Parsed::new();
+    let naive = chrono::format::parse(&mut parsed, text, format.items.iter())
+        .and_then(|()| match parsed.to_naive_time() {
+            Ok(time) => parsed.to_naive_date().map(|d| d.and_time(time)),
+            Err(_) => parsed
+                .to_naive_date()
+                .map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default()),
         })
         .map_err(|_| EvalError {
             message: format!("expected a time like {}, got {text:?}", format.pattern),

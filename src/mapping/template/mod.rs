@@ -59,13 +59,29 @@ pub struct Table {
     pub entries: HashMap<String, Value>,
 }
 
-/// A time format (`$time`, `$parse_time`).
+/// A time format (`$time`, `$parse_time`), its pattern parsed at load.
 #[derive(Debug, Clone)]
 pub struct TimeFormat {
-    /// strftime pattern.
+    /// strftime pattern, for messages.
     pub pattern: String,
+    /// The pattern, parsed.
+    pub items: Vec<chrono::format::Item<'static>>,
     /// Offset from UTC in seconds.
     pub offset_secs: i32,
+}
+
+impl TimeFormat {
+    /// Parses a strftime `pattern`; says what is wrong with a bad one.
+    pub fn new(pattern: &str, offset_secs: i32) -> Result<Self, String> {
+        let items = chrono::format::StrftimeItems::new(pattern)
+            .parse_to_owned()
+            .map_err(|e| format!("bad strftime pattern `{pattern}`: {e}"))?;
+        Ok(TimeFormat {
+            pattern: pattern.to_string(),
+            items,
+            offset_secs,
+        })
+    }
 }
 
 /// The functions a template can call.
