@@ -155,10 +155,7 @@ impl InboundAuth {
                     .get(http::header::AUTHORIZATION)
                     .and_then(|v| v.to_str().ok())
                     .ok_or_else(missing)?;
-                let encoded = value
-                    .strip_prefix("Basic ")
-                    .or_else(|| value.strip_prefix("basic "))
-                    .ok_or_else(missing)?;
+                let encoded = strip_prefix_ignore_case(value, "Basic ").ok_or_else(missing)?;
                 let decoded = base64::engine::general_purpose::STANDARD
                     .decode(encoded.trim())
                     .map_err(|_| missing())?;
@@ -231,10 +228,10 @@ impl InboundAuth {
                 let missing = || Error::unauthenticated(Reason::Credentials, "a token is required");
                 let raw = text_at(token, cx.input).ok_or_else(missing)?;
                 let value = match prefix {
-                    Some(p) if raw.len() >= p.len() && raw[..p.len()].eq_ignore_ascii_case(p) => {
-                        raw[p.len()..].trim().to_string()
-                    }
-                    Some(_) => return Err(missing()),
+                    Some(p) => strip_prefix_ignore_case(&raw, p)
+                        .ok_or_else(missing)?
+                        .trim()
+                        .to_string(),
                     None => raw,
                 };
                 let store = cx
@@ -280,7 +277,10 @@ impl SignatureCheck {
             }
         }
         if let Some(max_age) = self.max_age {
-            if (now_ms - ts_ms).unsigned_abs() > max_age.as_millis() as u64 {
+            let age = now_ms
+                .checked_sub(ts_ms)
+                .map_or(u64::MAX, i64::unsigned_abs);
+            if age > max_age.as_millis() as u64 {
                 return Err(Error::unauthenticated(Reason::Expired, "signature expired"));
             }
         }
@@ -305,6 +305,13 @@ impl SignatureCheck {
     }
 }
 
+/// `text` without `prefix`, compared ignoring ASCII case (`Bearer`, `bearer`).
+fn strip_prefix_ignore_case<'t>(text: &'t str, prefix: &str) -> Option<&'t str> {
+    let head = text.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &text[prefix.len()..])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -320,6 +327,17 @@ mod tests {
         async fn execute(&self, op: Op, _: &CallContext) -> crate::canonical::Result<Output> {
             Err(Error::unsupported("none", op.name().as_str()))
         }
+    }
+
+    #[test]
+    fn prefixes_match_ignoring_case_and_never_split_a_character() {
+        assert_eq!(
+            strip_prefix_ignore_case("bearer abc", "Bearer "),
+            Some("abc")
+        );
+        assert_eq!(strip_prefix_ignore_case("BASIC x", "Basic "), Some("x"));
+        assert_eq!(strip_prefix_ignore_case("Beare€x", "Bearer "), None);
+        assert_eq!(strip_prefix_ignore_case("Bea", "Bearer "), None);
     }
 
     /// Runs a scheme on headers alone.

@@ -73,12 +73,24 @@ impl Layout {
 /// (vendors' SDKs send both; values below 10^11 are taken as seconds).
 pub fn timestamp_ms(text: &str) -> Option<i64> {
     let v: i64 = text.trim().parse().ok()?;
-    Some(if v < 100_000_000_000 { v * 1000 } else { v })
+    if v < 100_000_000_000 {
+        v.checked_mul(1000)
+    } else {
+        Some(v)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timestamps_in_seconds_or_millis_and_no_overflow() {
+        assert_eq!(timestamp_ms("1558350862"), Some(1_558_350_862_000));
+        assert_eq!(timestamp_ms("1558350862502"), Some(1_558_350_862_502));
+        assert_eq!(timestamp_ms("-9223372036854775808"), None);
+        assert_eq!(timestamp_ms("x"), None);
+    }
 
     #[test]
     fn wildfire_seed_vector() {
