@@ -312,6 +312,9 @@ impl Registry {
         for d in &dialects {
             media_collisions(d, &mut err.diagnostics);
         }
+        // In address order: a reload with the same addresses keeps each
+        // listener's index, which the running services hold.
+        by_addr.sort_by(|a, b| a.0.cmp(&b.0));
         let mut listeners = Vec::new();
         for (addr, frontends) in by_addr {
             match RouteTable::build(frontends) {

@@ -58,24 +58,18 @@ async fn rebuild(state: &State) -> Result<(), String> {
     {
         return Err("listener addresses changed: that needs a restart".into());
     }
-    let providers = Arc::new(
-        Providers::reopen(&config, state.metrics.clone(), Some(&current.providers))
-            .map_err(|e| e.to_string())?,
-    );
     let cfg = config.clone();
-    // Compiling reads files and builds templates: keep it off the async threads.
-    let registry = tokio::task::spawn_blocking(move || Registry::build(&cfg, &providers))
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())?;
-    let same_order = registry
-        .listeners
-        .iter()
-        .map(|l| &l.addr)
-        .eq(current.listeners.iter().map(|l| &l.addr));
-    if !same_order {
-        return Err("listener addresses changed: that needs a restart".into());
-    }
+    let metrics = state.metrics.clone();
+    // Opening stores and compiling reads files and builds templates: keep it
+    // off the async threads. Listeners come in address order, so the same
+    // addresses keep their indexes.
+    let registry = tokio::task::spawn_blocking(move || {
+        let providers = Providers::reopen(&cfg, metrics, Some(&current.providers))
+            .map_err(|e| e.to_string())?;
+        Registry::build(&cfg, &Arc::new(providers)).map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| e.to_string())??;
     state.registry.store(Arc::new(registry));
     state.config.store(Arc::new(config));
     Ok(())

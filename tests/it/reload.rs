@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::harness::{repo, Imbridge, Setup};
+use crate::harness::{free_port, repo, wait_for_port, Imbridge, Jm, Setup, APP_KEY, MASTER_SECRET};
 
 /// Copies the shipped mappings into the setup's dir and writes a config that
 /// reads them from there.
@@ -153,6 +153,38 @@ async fn reloads_under_load_never_fail_a_request() {
         metrics.contains("imbridge_config_last_reload_successful 1"),
         "{metrics}"
     );
+}
+
+/// Renaming frontends reorders them, not their listeners: a reload with the
+/// same addresses is taken and both listeners keep serving.
+#[tokio::test]
+async fn renaming_frontends_on_the_same_listeners_reloads() {
+    let setup = Setup::new();
+    const OTHER_SECRET: &str = "the-other-master-secret";
+    let other = free_port();
+    let head = setup.head("");
+    let config = |first: &str, second: &str| {
+        format!(
+            "{head}\n[frontends.{first}]\ndialect = \"jmessage\"\nprovider = \"embedded\"\n\
+             listen = \"127.0.0.1:{other}\"\n[frontends.{first}.params]\nmaster_secret = \"{OTHER_SECRET}\"\n\
+             [frontends.{second}]\ndialect = \"jmessage\"\nprovider = \"embedded\"\n\
+             [frontends.{second}.params]\nmaster_secret = \"{MASTER_SECRET}\"\n",
+        )
+    };
+    let file = setup.dir.path().join("imbridge.toml");
+    // By name, `a` (the other port) comes first; after the rename, `c` does.
+    std::fs::write(&file, config("a", "b")).unwrap();
+    let im = Imbridge::start_file(setup, &file);
+    wait_for_port(other);
+    std::fs::write(&file, config("d", "c")).unwrap();
+    let r = reload(&im).await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    // Each listener still serves its own frontend.
+    let on_other = Jm::for_port(other);
+    on_other.get("/v1/sdkregister/status").await.expect(401);
+    let on_other = on_other.with_auth(Some((APP_KEY, OTHER_SECRET)));
+    on_other.get("/v1/sdkregister/status").await.expect(200);
+    im.jm().get("/v1/sdkregister/status").await.expect(200);
 }
 
 /// Sends SIGHUP to this process.
