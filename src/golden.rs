@@ -304,11 +304,11 @@ async fn inbound(
         Lookup::Found(_, candidates) => {
             let mut input = Value::Null;
             match prepare(&fe, candidates, &mut req, &mut input).await {
-                Ok(mut p) => {
+                Ok(p) => {
                     if let Some(c) = &case.caller {
-                        p.input["caller"] = Value::String(c.clone());
+                        input["caller"] = Value::String(c.clone());
                     }
-                    extract(&p.route, &p.input, NOW_MS)
+                    extract(&p.route, &input, NOW_MS)
                 }
                 Err(e) => Err(e),
             }
@@ -365,7 +365,7 @@ fn rendered(
         .iter()
         .find(|r| r.name == case.route)
         .ok_or_else(|| format!("no route named {}", case.route))?;
-    let input = case.input.clone().unwrap_or_else(|| json!({}));
+    let mut input = case.input.clone().unwrap_or_else(|| json!({}));
     let reply = match (&case.result, &case.error) {
         (Some(result), None) => {
             let request = route
@@ -384,7 +384,7 @@ fn rendered(
                 &route.response,
                 &request,
                 &result,
-                input,
+                &mut input,
                 NOW_MS,
             )
             .map_err(|e| e.to_string())?

@@ -190,15 +190,15 @@ pub async fn translate(config: &Config, req: &Request) -> Result<Value, String> 
         ));
     };
     let mut input = Value::Null;
-    let mut prepared = prepare(&fe, candidates, &mut inbound, &mut input)
+    let prepared = prepare(&fe, candidates, &mut inbound, &mut input)
         .await
         .map_err(|e| e.to_string())?;
     if let Some(c) = &req.caller {
-        prepared.input["caller"] = Value::String(c.clone());
+        input["caller"] = Value::String(c.clone());
     }
     let op = extract(
         &prepared.route,
-        &prepared.input,
+        &input,
         chrono::Utc::now().timestamp_millis(),
     )
     .map_err(|e| e.to_string())?;

@@ -3,6 +3,7 @@
 //! capability → provider → render. Every failure becomes a canonical error
 //! rendered in the caller's dialect.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,11 +14,11 @@ use super::request::{header_object, parse_body, Body, InboundRequest, ParsedBody
 use super::route::{Candidate, Lookup, RouteTable};
 use super::Frontend;
 use crate::auth::AuthInput;
-use crate::canonical::{Error, ErrorKind, Op, Output, Reason};
+use crate::canonical::{Error, ErrorKind, Op, OpName, Output, Reason};
 use crate::mapping::path::Found;
 use crate::mapping::plan::{Check, CheckRule, Condition, ErrorPlan, Route};
-use crate::mapping::template::eval::scalar_text;
-use crate::mapping::template::{eval, EvalEnv};
+use crate::mapping::template::eval::{loose_eq, scalar_text};
+use crate::mapping::template::{eval, EvalEnv, Template};
 use crate::provider::CallContext;
 
 /// A handled request: the reply plus what metrics need to know.
@@ -122,18 +123,18 @@ fn dialect_ctx(frontend: &Arc<Frontend>, now_ms: i64) -> Ctx<'_> {
     }
 }
 
-/// A request matched to its route, with the input document templates read.
+/// A request matched to its route (its input document is in the `input`
+/// given to [`prepare`]).
 pub struct Prepared {
     /// The route chosen (path, method, `when`).
     pub route: Arc<Route>,
-    /// The input document (`$.path`, `$.query`, `$.body`, ...).
-    pub input: Value,
     /// Files uploaded with the request.
     pub attachments: Vec<crate::provider::Attachment>,
 }
 
 /// Parses the body and chooses among the candidates (route lookup done).
-/// `input` receives the document as far as it got, for error rendering.
+/// `input` receives the document templates read (`$.path`, `$.query`,
+/// `$.body`, ...), as far as it got on failure, for error rendering.
 pub async fn prepare(
     frontend: &Frontend,
     candidates: Vec<Candidate>,
@@ -172,11 +173,7 @@ pub async fn prepare(
     input["body"] = body;
     input["files"] = files;
     let route = select(candidates, input)?;
-    Ok(Prepared {
-        route,
-        input: input.clone(),
-        attachments,
-    })
+    Ok(Prepared { route, attachments })
 }
 
 /// Runs the route's checks and request template: the canonical operation.
@@ -184,15 +181,20 @@ pub fn extract(route: &Route, input: &Value, now_ms: i64) -> Result<crate::canon
     for check in &route.checks {
         run_check(check, input)?;
     }
+    request_op(&route.request, route.op, input, now_ms)
+}
+
+/// Evaluates a request template on the input document and decodes it as `op`.
+fn request_op(template: &Template, op: OpName, input: &Value, now_ms: i64) -> Result<Op, Error> {
     let env = EvalEnv {
         doc: input,
         codes: None,
         now_ms,
     };
-    let request = eval(&route.request, &env)
+    let request = eval(template, &env)
         .map_err(|e| Error::invalid(Reason::Param, e.message))?
         .unwrap_or(Value::Object(Map::new()));
-    route.op.decode_request(request)
+    op.decode_request(request)
 }
 
 async fn run(
@@ -206,11 +208,8 @@ async fn run(
         .inbound
         .as_ref()
         .ok_or_else(|| Error::internal("frontend without inbound half"))?;
-    let Prepared {
-        route,
-        mut input,
-        attachments,
-    } = prepare(frontend, candidates, &mut req, &mut ctx.input).await?;
+    let Prepared { route, attachments } =
+        prepare(frontend, candidates, &mut req, &mut ctx.input).await?;
     ctx.op = route.name.clone();
     ctx.errors = route.errors.clone();
     let call = CallContext {
@@ -222,7 +221,7 @@ async fn run(
     let caller = auth
         .check(&AuthInput {
             headers: &req.headers,
-            input: &input,
+            input: &ctx.input,
             params: &frontend.params,
             now_ms: ctx.now_ms,
             frontend: &frontend.name,
@@ -232,9 +231,9 @@ async fn run(
         })
         .await?;
     if let Some(user) = caller.username {
-        input["caller"] = Value::String(user);
+        ctx.input["caller"] = Value::String(user);
     }
-    let op = extract(&route, &input, ctx.now_ms)?;
+    let op = extract(&route, &ctx.input, ctx.now_ms)?;
     match execute(ctx, &op, &call).await {
         Ok(result) => render::success(
             frontend,
@@ -242,36 +241,27 @@ async fn run(
             &route.response,
             &op,
             &result,
-            input,
+            &mut ctx.input,
             ctx.now_ms,
         ),
         // Create-or-update endpoints: the route's operation failed in a way
         // its fallback handles (e.g. the user exists: update instead).
-        Err(err) if route.fallback.as_ref().is_some_and(|f| f.catches(&err)) => {
-            let Some(fallback) = route.fallback.as_ref() else {
-                return Err(err);
-            };
-            let env = EvalEnv {
-                doc: &input,
-                codes: None,
-                now_ms: ctx.now_ms,
-            };
-            let request = eval(&fallback.request, &env)
-                .map_err(|e| Error::invalid(Reason::Param, e.message))?
-                .unwrap_or(Value::Object(Map::new()));
-            let op = fallback.op.decode_request(request)?;
-            let result = execute(ctx, &op, &call).await?;
-            render::success(
-                frontend,
-                &route,
-                &fallback.response,
-                &op,
-                &result,
-                input,
-                ctx.now_ms,
-            )
-        }
-        Err(err) => Err(err),
+        Err(err) => match route.fallback.as_ref().filter(|f| f.catches(&err)) {
+            Some(fallback) => {
+                let op = request_op(&fallback.request, fallback.op, &ctx.input, ctx.now_ms)?;
+                let result = execute(ctx, &op, &call).await?;
+                render::success(
+                    frontend,
+                    &route,
+                    &fallback.response,
+                    &op,
+                    &result,
+                    &mut ctx.input,
+                    ctx.now_ms,
+                )
+            }
+            None => Err(err),
+        },
     }
 }
 
@@ -316,12 +306,13 @@ fn select(candidates: Vec<Candidate>, input: &mut Value) -> Result<Arc<Route>, E
     ))
 }
 
-fn found(path: &crate::mapping::path::Path, input: &Value) -> Option<Value> {
+/// What a path finds, unless missing or null (several matches as an array).
+fn found<'v>(path: &crate::mapping::path::Path, input: &'v Value) -> Option<Cow<'v, Value>> {
     match path.find(input) {
         Found::Missing => None,
-        Found::One(v) => Some(v.clone()),
+        Found::One(v) => Some(Cow::Borrowed(v)),
         Found::Many(vs) if vs.is_empty() => None,
-        Found::Many(vs) => Some(Value::Array(vs.into_iter().cloned().collect())),
+        Found::Many(vs) => Some(Cow::Owned(Value::Array(vs.into_iter().cloned().collect()))),
     }
     .filter(|v| !v.is_null())
 }
@@ -330,7 +321,7 @@ fn holds(cond: &Condition, input: &Value) -> bool {
     match cond {
         Condition::Present(path, want) => found(path, input).is_some() == *want,
         Condition::Equals(path, expected) => match found(path, input) {
-            Some(v) => v == *expected || scalar_text(&v) == scalar_text(expected),
+            Some(v) => loose_eq(&v, expected),
             None => false,
         },
     }
@@ -345,12 +336,12 @@ fn as_f64(v: &Value) -> Option<f64> {
 }
 
 fn run_check(check: &Check, input: &Value) -> Result<(), Error> {
-    let values: Vec<Value> = match check.path.find(input) {
+    let mut values: Vec<&Value> = match check.path.find(input) {
         Found::Missing => Vec::new(),
-        Found::One(v) => vec![v.clone()],
-        Found::Many(vs) => vs.into_iter().cloned().collect(),
+        Found::One(v) => vec![v],
+        Found::Many(vs) => vs,
     };
-    let values: Vec<&Value> = values.iter().filter(|v| !v.is_null()).collect();
+    values.retain(|v| !v.is_null());
     let ok = match &check.rule {
         CheckRule::Required => !values.is_empty(),
         CheckRule::IsArray => values.iter().all(|v| v.is_array()),
@@ -375,11 +366,9 @@ fn run_check(check: &Check, input: &Value) -> Result<(), Error> {
                 .iter()
                 .all(|v| expected.as_deref() == Some(scalar_text(v).as_str()))
         }
-        CheckRule::OneOf(options) => values.iter().all(|v| {
-            options
-                .iter()
-                .any(|o| o == *v || scalar_text(o) == scalar_text(v))
-        }),
+        CheckRule::OneOf(options) => values
+            .iter()
+            .all(|v| options.iter().any(|o| loose_eq(o, v))),
     };
     if ok {
         Ok(())

@@ -40,17 +40,40 @@ pub fn success(
     response: &ResponsePlan,
     request: &Op,
     result: &Output,
-    input: Value,
+    input: &mut Value,
     now_ms: i64,
 ) -> Result<Reply, Error> {
-    let doc = json!({
-        "result": result.to_json(),
-        "request": request.to_json(),
-        "input": input,
-        "config": frontend.config_doc,
-    });
+    // The input moves into the document and back out, never copied.
+    let mut doc = document([
+        ("result", result.to_json()),
+        ("request", request.to_json()),
+        ("input", std::mem::take(input)),
+        ("config", frontend.config_doc.clone()),
+    ]);
+    let reply = render_success(frontend, route, response, &doc, now_ms);
+    *input = doc["input"].take();
+    reply
+}
+
+/// A JSON object of these members, moved in (`json!` would copy them).
+fn document<const N: usize>(members: [(&str, Value); N]) -> Value {
+    Value::Object(
+        members
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+    )
+}
+
+fn render_success(
+    frontend: &Frontend,
+    route: &Route,
+    response: &ResponsePlan,
+    doc: &Value,
+    now_ms: i64,
+) -> Result<Reply, Error> {
     let env = EvalEnv {
-        doc: &doc,
+        doc,
         codes: Some(route.errors.as_ref()),
         now_ms,
     };
@@ -58,10 +81,12 @@ pub fn success(
     let mut headers = vec![("content-type".to_string(), content_type.to_string())];
     for (name, t) in &response.headers {
         if let Some(v) = eval(t, &env).map_err(|e| render_failure(frontend, route, &e))? {
-            headers.push((
-                name.clone(),
-                crate::mapping::template::eval::scalar_text(&v),
-            ));
+            let text = crate::mapping::template::eval::scalar_text(&v);
+            if http::HeaderValue::from_str(&text).is_err() {
+                let e = format!("header {name} is not a valid header value");
+                return Err(render_failure(frontend, route, &e));
+            }
+            headers.push((name.clone(), text));
         }
     }
     let body = match &response.body {
@@ -116,7 +141,11 @@ pub fn error(
             &json!({"error": error_doc}),
         );
     };
-    let doc = json!({"error": error_doc, "input": input, "config": frontend.config_doc});
+    let doc = document([
+        ("error", error_doc.clone()),
+        ("input", input),
+        ("config", frontend.config_doc.clone()),
+    ]);
     let env = EvalEnv {
         doc: &doc,
         codes: Some(plan),

@@ -493,6 +493,13 @@ fn response(
     };
     let mut headers = Vec::new();
     for (name, value) in f.entries("headers", d) {
+        if http::HeaderName::from_bytes(name.value.as_bytes()).is_err() {
+            d.error(
+                &name.span,
+                "E004",
+                format!("`{}` is not a valid header name", name.value),
+            );
+        }
         headers.push((name.value, compile_template(value, &Shape::Open, &tcx, d)?));
     }
     Some(ResponsePlan {

@@ -483,6 +483,12 @@ pub fn scalar_text(v: &Value) -> String {
     }
 }
 
+/// Equal, or equal as text (`1` and `"1"`): how conditions, checks and
+/// vendor error rules compare a value with one written in a mapping.
+pub fn loose_eq(a: &Value, b: &Value) -> bool {
+    a == b || scalar_text(a) == scalar_text(b)
+}
+
 fn render_value(v: &Value) -> String {
     let text = v.to_string();
     if text.len() > 60 {

@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::http::{upstream, Answer};
 use crate::canonical::{Error, Source};
 use crate::mapping::outbound::{ErrorRule, VendorErrors};
-use crate::mapping::template::eval::{scalar_text, truthy};
+use crate::mapping::template::eval::{loose_eq, scalar_text, truthy};
 use crate::mapping::template::{eval, EvalEnv};
 
 /// Ok when the answer is a success (or a rule says the error is fine),
@@ -70,11 +70,7 @@ pub fn check(
 
 fn matches(rule: &ErrorRule, status: u16, code: Option<&Value>) -> bool {
     let status_ok = rule.status.is_empty() || rule.status.contains(&status);
-    let code_ok = rule.code.is_empty()
-        || code.is_some_and(|c| {
-            rule.code
-                .iter()
-                .any(|r| r == c || scalar_text(r) == scalar_text(c))
-        });
+    let code_ok =
+        rule.code.is_empty() || code.is_some_and(|c| rule.code.iter().any(|r| loose_eq(r, c)));
     status_ok && code_ok
 }
