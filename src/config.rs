@@ -168,6 +168,11 @@ impl Config {
         }
     }
 
+    /// The app key of a frontend: its own, else the config's.
+    pub fn app_key_of(&self, fe: &FrontendConfig) -> String {
+        fe.app_key.clone().unwrap_or_else(|| self.app_key.clone())
+    }
+
     /// The listener of a frontend.
     pub fn listen_of<'a>(&'a self, fe: &'a FrontendConfig) -> &'a str {
         fe.listen.as_deref().unwrap_or(&self.server.listen)

@@ -19,7 +19,7 @@
 //!     expect: {calls: [{method: GET, path: /v1/users/a}], result: {...}}
 //! ```
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -221,7 +221,7 @@ fn filled(dialect: &Dialect, params: &BTreeMap<String, String>) -> BTreeMap<Stri
 
 /// A frontend of `dialect` on no provider, every required param filled.
 fn frontend(dialect: &Arc<Dialect>, params: &BTreeMap<String, String>) -> Result<Frontend, String> {
-    let values: HashMap<String, Secret> = filled(dialect, params).into_iter().collect();
+    let values = filled(dialect, params);
     let provider: crate::provider::SharedProvider = Arc::new(NoProvider);
     Frontend::new(
         dialect.name.clone(),

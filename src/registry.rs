@@ -276,17 +276,11 @@ impl Registry {
                 }
                 _ => provider.clone(),
             };
-            let app_key = fc.app_key.clone().unwrap_or_else(|| config.app_key.clone());
-            let params = fc
-                .params
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
             match Frontend::new(
                 name.clone(),
                 dialect.clone(),
-                app_key,
-                &params,
+                config.app_key_of(fc),
+                &fc.params,
                 provider,
                 providers.store.clone(),
             ) {
@@ -345,14 +339,7 @@ impl Registry {
                 let Some(inbound) = &fe.dialect.inbound else {
                     continue;
                 };
-                let mut ops: Vec<OpName> = inbound
-                    .routes
-                    .iter()
-                    .map(|r| r.op)
-                    .filter(|op| !op.is_local())
-                    .collect();
-                ops.sort();
-                ops.dedup();
+                let ops = fe.canonical_ops();
                 let unsupported: Vec<&str> = ops
                     .iter()
                     .filter(|op| !fe.provider.supports(**op))
@@ -391,18 +378,6 @@ impl Registry {
             .flat_map(|l| l.table.frontends())
             .collect();
         frontends.sort_by(|a, b| a.name.cmp(&b.name));
-        let ops_of = |fe: &Frontend| -> Vec<OpName> {
-            let mut ops: Vec<OpName> = fe
-                .dialect
-                .inbound
-                .iter()
-                .flat_map(|i| i.routes.iter().map(|r| r.op))
-                .filter(|op| !op.is_local())
-                .collect();
-            ops.sort();
-            ops.dedup();
-            ops
-        };
         let header = |out: &mut String, first: &str| {
             out.push_str(&format!("| {first} |"));
             for (name, kind, _) in &providers {
@@ -426,7 +401,7 @@ impl Registry {
         );
         header(&mut out, "frontend");
         for fe in &frontends {
-            let ops = ops_of(fe);
+            let ops = fe.canonical_ops();
             out.push_str(&format!("| {} |", fe.name));
             for (_, _, p) in &providers {
                 let n = ops.iter().filter(|op| p.supports(**op)).count();
@@ -440,7 +415,7 @@ impl Registry {
                 fe.name, fe.dialect.name
             ));
             header(&mut out, "operation");
-            for op in ops_of(fe) {
+            for op in fe.canonical_ops() {
                 out.push_str(&format!("| `{op}` |"));
                 for (_, _, p) in &providers {
                     out.push_str(if p.supports(op) { " ✓ |" } else { " — |" });

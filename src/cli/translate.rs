@@ -5,14 +5,12 @@
 //! provider's params, credential headers, and password and secret fields
 //! such as a registered user's password). Nothing is sent anywhere.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use http::{HeaderMap, Method};
 use serde_json::{json, Value};
 
-use crate::auth::Secret;
 use crate::config::{Config, ProviderConfig};
 use crate::frontend::handle::{extract, prepare};
 use crate::frontend::route::{Lookup, RouteTable};
@@ -64,8 +62,6 @@ impl Transport for Recording {
     }
 }
 
-const SECRET_HEADERS: &[&str] = &["authorization", "sign", "signature", "rc-signature"];
-
 /// Fields whose values are credentials wherever they appear (a user's
 /// password in a registration, a client secret in a token request).
 fn secret_field(name: &str) -> bool {
@@ -90,7 +86,9 @@ fn secret_values(value: &Value, out: &mut Vec<String>) {
     }
 }
 
-fn redact(mut value: Value, secrets: &[String]) -> Value {
+/// `value` with every secret value and every member named in `credentials`
+/// (headers that carry credentials, matched ignoring case) redacted.
+fn redact(mut value: Value, secrets: &[String], credentials: &[&str]) -> Value {
     match &mut value {
         Value::String(s) => {
             for secret in secrets.iter().filter(|s| s.len() >= 3) {
@@ -101,15 +99,15 @@ fn redact(mut value: Value, secrets: &[String]) -> Value {
         }
         Value::Array(items) => items
             .iter_mut()
-            .for_each(|v| *v = redact(v.take(), secrets)),
+            .for_each(|v| *v = redact(v.take(), secrets, credentials)),
         Value::Object(map) => {
             for (k, v) in map.iter_mut() {
-                let credential = SECRET_HEADERS.contains(&k.as_str())
+                let credential = credentials.iter().any(|c| c.eq_ignore_ascii_case(k))
                     || (secret_field(k) && (v.is_string() || v.is_number()));
                 *v = if credential {
                     Value::String("**REDACTED**".into())
                 } else {
-                    redact(v.take(), secrets)
+                    redact(v.take(), secrets, credentials)
                 };
             }
         }
@@ -132,11 +130,6 @@ pub async fn translate(config: &Config, req: &Request) -> Result<Value, String> 
     let dialect =
         find(fc.dialect(&req.frontend)).ok_or("the frontend's dialect has no mapping file")?;
     let providers = Providers::dry(config).map_err(|e| e.to_string())?;
-    let values: HashMap<String, Secret> = fc
-        .params
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
     let provider = providers
         .get(&fc.provider)
         .ok_or("unknown provider")?
@@ -144,8 +137,8 @@ pub async fn translate(config: &Config, req: &Request) -> Result<Value, String> 
     let fe = Arc::new(Frontend::new(
         req.frontend.clone(),
         dialect,
-        fc.app_key.clone().unwrap_or_else(|| config.app_key.clone()),
-        &values,
+        config.app_key_of(fc),
+        &fc.params,
         provider,
         None,
     )?);
@@ -211,7 +204,7 @@ pub async fn translate(config: &Config, req: &Request) -> Result<Value, String> 
         "frontend": req.frontend,
         "route": prepared.route.name,
         "op": op.name().as_str(),
-        "request": redact(request, &caller_secrets),
+        "request": redact(request, &caller_secrets, &[]),
     });
     let provider_name = req.provider.clone().unwrap_or_else(|| fc.provider.clone());
     match config.providers.get(&provider_name) {
@@ -224,7 +217,12 @@ pub async fn translate(config: &Config, req: &Request) -> Result<Value, String> 
                 Arc::new(Metrics::new()),
                 recording.clone(),
             );
-            vendor.install(vendor.prepare(dialect)?);
+            vendor.install(vendor.prepare(dialect.clone())?);
+            let credentials: Vec<&str> = dialect
+                .outbound
+                .iter()
+                .flat_map(|o| o.auth.credential_headers())
+                .collect();
             let secrets: Vec<String> = cfg
                 .params
                 .values()
@@ -250,7 +248,7 @@ pub async fn translate(config: &Config, req: &Request) -> Result<Value, String> 
                 })
                 .collect();
             report["provider"] = Value::String(provider_name);
-            report["calls"] = redact(Value::Array(calls), &secrets);
+            report["calls"] = redact(Value::Array(calls), &secrets, &credentials);
             report["note"] = Value::String("answers were stubbed as `200 {}`: later calls that use earlier answers show what they can".into());
             if let Err(e) = outcome {
                 report["outcome"] = Value::String(format!("with stubbed answers: {e}"));

@@ -9,13 +9,14 @@ pub mod render;
 pub mod request;
 pub mod route;
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
 use crate::auth::{Params, Secret};
-use crate::mapping::plan::Dialect;
+use crate::canonical::OpName;
+use crate::mapping::plan::{Dialect, JSON_CONTENT_TYPE};
 use crate::provider::SharedProvider;
 use crate::store::Store;
 
@@ -50,7 +51,7 @@ impl Frontend {
         name: String,
         dialect: Arc<Dialect>,
         app_key: String,
-        values: &HashMap<String, Secret>,
+        values: &BTreeMap<String, Secret>,
         provider: SharedProvider,
         store: Option<Arc<Store>>,
     ) -> Result<Self, String> {
@@ -97,13 +98,26 @@ impl Frontend {
         })
     }
 
+    /// The provider operations this frontend's routes run, sorted, each once
+    /// (local operations left out).
+    pub fn canonical_ops(&self) -> Vec<OpName> {
+        let mut ops: Vec<OpName> = self
+            .dialect
+            .inbound
+            .iter()
+            .flat_map(|i| i.routes.iter().map(|r| r.op))
+            .filter(|op| !op.is_local())
+            .collect();
+        ops.sort();
+        ops.dedup();
+        ops
+    }
+
     /// Content type of this dialect's bodies.
     pub fn content_type(&self) -> &str {
         self.dialect
             .inbound
             .as_ref()
-            .map_or("application/json; charset=utf-8", |i| {
-                i.content_type.as_str()
-            })
+            .map_or(JSON_CONTENT_TYPE, |i| i.content_type.as_str())
     }
 }

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use super::Frontend;
 use crate::canonical::{Error, Op, Output, Reason};
-use crate::mapping::plan::{ErrorPlan, ResponsePlan, Route};
+use crate::mapping::plan::{ErrorPlan, ResponsePlan, Route, JSON_CONTENT_TYPE};
 use crate::mapping::template::{eval, EvalEnv};
 
 /// A response ready to be written.
@@ -173,7 +173,7 @@ pub fn error(
 pub fn no_route(method: &str, path: &str) -> Reply {
     Reply::json(
         404,
-        "application/json; charset=utf-8",
+        JSON_CONTENT_TYPE,
         &json!({"error": {"kind": "not_found", "reason": "route", "message": format!("no route for {method} {path}")}}),
     )
 }

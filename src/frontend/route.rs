@@ -150,7 +150,10 @@ impl RouteTable {
 
 fn under_prefix(path: &str, prefix: &str) -> bool {
     let prefix = prefix.trim_end_matches('/');
-    path == prefix || path.starts_with(&format!("{prefix}/")) || prefix.is_empty()
+    prefix.is_empty()
+        || path
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
 fn match_segments(pattern: &[Segment], path: &[String]) -> Option<Vec<(String, String)>> {

@@ -41,6 +41,18 @@ pub enum OutboundAuth {
     Token(Box<TokenAuth>),
 }
 
+impl OutboundAuth {
+    /// The headers that carry credentials in calls (to redact them).
+    pub fn credential_headers(&self) -> Vec<&str> {
+        match self {
+            OutboundAuth::None => Vec::new(),
+            OutboundAuth::Basic { .. } => vec!["authorization"],
+            OutboundAuth::Signature(s) => vec![s.sign.as_str()],
+            OutboundAuth::Token(t) => vec![t.header.as_str()],
+        }
+    }
+}
+
 /// Per-request signature headers.
 #[derive(Debug)]
 pub struct OutboundSignature {

@@ -176,7 +176,7 @@ fn unquote(name: &str) -> String {
 }
 
 /// Walks simple steps.
-pub fn walk<'a>(mut value: &'a Value, steps: &[Step]) -> Option<&'a Value> {
+fn walk<'a>(mut value: &'a Value, steps: &[Step]) -> Option<&'a Value> {
     for step in steps {
         value = match (step, value) {
             (Step::Key(k), Value::Object(map)) => map.get(k)?,

@@ -14,6 +14,9 @@ use super::template::{CodeTable, Template};
 use crate::auth::InboundAuth;
 use crate::canonical::{Error, ErrorKind, OpName, Reason};
 
+/// The content type of JSON bodies unless a dialect names another.
+pub const JSON_CONTENT_TYPE: &str = "application/json; charset=utf-8";
+
 /// A compiled dialect.
 #[derive(Debug)]
 pub struct Dialect {

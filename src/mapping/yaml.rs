@@ -59,11 +59,6 @@ pub fn parse(text: &str, d: &mut Diagnostics) -> Option<Node> {
     }
 }
 
-/// The span of any node.
-pub fn span_of(node: &Node) -> Span {
-    *node.span()
-}
-
 /// Reads the keys of one YAML mapping, remembering which were read so the
 /// rest can be reported as unknown.
 pub struct Fields<'n> {

@@ -99,7 +99,11 @@ impl ApiApp {
         let query = head.uri.query().map(str::to_string);
         let headers = head.headers.clone();
         if method == Method::GET {
-            if let Some(media_id) = path.strip_prefix(&format!("/{MEDIA_PREFIX}/")) {
+            let media_id = path
+                .strip_prefix('/')
+                .and_then(|p| p.strip_prefix(MEDIA_PREFIX))
+                .and_then(|p| p.strip_prefix('/'));
+            if let Some(media_id) = media_id {
                 if let Some(reply) = self.media(media_id).await {
                     return reply;
                 }

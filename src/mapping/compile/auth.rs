@@ -28,6 +28,9 @@ const KEYS: &[&str] = &[
     "lowercase",
 ];
 
+/// The keys of a signature's `headers:` (inbound and outbound).
+pub const SIGNATURE_HEADERS: &[&str] = &["nonce", "timestamp", "sign", "app_key"];
+
 /// Compiles an `auth:` mapping (or the scalar `none`).
 pub fn compile(node: &Node, cx: &FileContext, d: &mut Diagnostics) -> Option<InboundAuth> {
     if node.as_scalar().is_some_and(|s| s.as_str() == "none") {
@@ -48,7 +51,7 @@ pub fn compile(node: &Node, cx: &FileContext, d: &mut Diagnostics) -> Option<Inb
             let headers = Fields::new(
                 f.required("headers", d)?,
                 "signature headers",
-                &["nonce", "timestamp", "sign", "app_key"],
+                SIGNATURE_HEADERS,
                 d,
             )?;
             let names = |key: &str, d: &mut Diagnostics| -> Vec<String> {

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use marked_yaml::Node;
 
 use super::diag::{Diagnostic, Diagnostics};
-use super::plan::{Dialect, Inbound, Param};
+use super::plan::{Dialect, Inbound, Param, JSON_CONTENT_TYPE};
 use super::template::{
     compile::compile_partial, DocShape, Shape, Table, Template, TemplateContext, TimeFormat,
 };
@@ -301,7 +301,7 @@ fn inbound(node: &Node, cx: &FileContext, d: &mut Diagnostics) -> Option<Inbound
     let content_type = f
         .string("content_type", d)
         .map(|s| s.value)
-        .unwrap_or_else(|| "application/json; charset=utf-8".to_string());
+        .unwrap_or_else(|| JSON_CONTENT_TYPE.to_string());
     let auth = match f.get("auth") {
         Some(n) => auth::compile(n, cx, d)?,
         None => crate::auth::InboundAuth::None,

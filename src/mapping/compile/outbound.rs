@@ -150,22 +150,7 @@ fn step(node: &Node, cx: &FileContext, doc: &DocShape, d: &mut Diagnostics) -> O
         Some(n) => Some(template(n, &open, cx, doc, false, d)?),
         None => None,
     };
-    let method_name = f.required_string("method", d)?;
-    let method = match method_name.value.to_ascii_uppercase().as_str() {
-        "GET" => Method::GET,
-        "POST" => Method::POST,
-        "PUT" => Method::PUT,
-        "DELETE" => Method::DELETE,
-        "PATCH" => Method::PATCH,
-        other => {
-            d.error(
-                &method_name.span,
-                "E023",
-                format!("unknown HTTP method `{other}`"),
-            );
-            return None;
-        }
-    };
+    let method = super::route::method(&f.required_string("method", d)?, d)?;
     // A path is text with `{path}` holes, or any template giving the text.
     let path = match f.required("path", d)? {
         Node::Scalar(_) => {
@@ -307,7 +292,7 @@ fn auth(node: &Node, cx: &FileContext, d: &mut Diagnostics) -> Option<OutboundAu
             let h = Fields::new(
                 f.required("headers", d)?,
                 "signature headers",
-                &["nonce", "timestamp", "sign", "app_key"],
+                super::auth::SIGNATURE_HEADERS,
                 d,
             )?;
             let millis = match f.string("timestamp", d) {

@@ -26,7 +26,7 @@ const KEYS: &[&str] = &[
 pub fn compile(
     node: &Node,
     cx: &FileContext,
-    dialect_errors: &ErrorPlan,
+    dialect_errors: &Arc<ErrorPlan>,
     d: &mut Diagnostics,
 ) -> Option<Route> {
     let f = Fields::new(node, "a route", KEYS, d)?;
@@ -64,7 +64,10 @@ pub fn compile(
         .and_then(|n| super::auth::compile(n, cx, d))
         .map(Arc::new);
     let errors = match f.get("errors") {
-        Some(n) => super::errors::compile(n, cx, false, d).map(|e| dialect_errors.overlay(&e)),
+        Some(n) => {
+            super::errors::compile(n, cx, false, d).map(|e| Arc::new(dialect_errors.overlay(&e)))
+        }
+        // Most routes share the dialect's plan.
         None => Some(dialect_errors.clone()),
     };
     let op = op?;
@@ -88,7 +91,7 @@ pub fn compile(
         auth,
         request: request?,
         response: response?,
-        errors: Arc::new(errors?),
+        errors: errors?,
         fallback,
     })
 }
@@ -228,24 +231,30 @@ fn methods(f: &Fields, d: &mut Diagnostics) -> Vec<Method> {
         return Vec::new();
     };
     yaml::strings(node, "method", d)
-        .into_iter()
-        .filter_map(|m| match m.value.to_ascii_uppercase().as_str() {
-            "GET" => Some(Method::GET),
-            "POST" => Some(Method::POST),
-            "PUT" => Some(Method::PUT),
-            "DELETE" => Some(Method::DELETE),
-            "PATCH" => Some(Method::PATCH),
-            _ => {
-                d.error(
-                    &m.span,
-                    "E023",
-                    format!("unknown HTTP method `{}`", m.value),
-                )
-                .hint("methods: GET, POST, PUT, DELETE, PATCH");
-                None
-            }
-        })
+        .iter()
+        .filter_map(|m| method(m, d))
         .collect()
+}
+
+/// An HTTP method of a route or an outbound step, or E023.
+pub fn method(name: &Spanned<String>, d: &mut Diagnostics) -> Option<Method> {
+    let method = match name.value.to_ascii_uppercase().as_str() {
+        "GET" => Method::GET,
+        "POST" => Method::POST,
+        "PUT" => Method::PUT,
+        "DELETE" => Method::DELETE,
+        "PATCH" => Method::PATCH,
+        _ => {
+            d.error(
+                &name.span,
+                "E023",
+                format!("unknown HTTP method `{}`", name.value),
+            )
+            .hint("methods: GET, POST, PUT, DELETE, PATCH");
+            return None;
+        }
+    };
+    Some(method)
 }
 
 fn pattern(text: &Spanned<String>, d: &mut Diagnostics) -> Option<Pattern> {

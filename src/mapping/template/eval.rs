@@ -154,10 +154,8 @@ fn call(func: &Func, env: &EvalEnv, scope: &mut Vec<&Value>) -> Result<Option<Va
                     type_name(&items)
                 ));
             };
-            map_items(&items, env, scope, |item_env, scope| {
-                eval_in(to, item_env, scope)
-            })
-            .map(|vs| Some(Value::Array(vs.into_iter().flatten().collect())))
+            map_items(&items, scope, |scope| eval_in(to, env, scope))
+                .map(|vs| Some(Value::Array(vs.into_iter().flatten().collect())))
         }
         Func::Flatten(t) => match present(t, env, scope)? {
             None => Ok(None),
@@ -274,9 +272,9 @@ fn call(func: &Func, env: &EvalEnv, scope: &mut Vec<&Value>) -> Result<Option<Va
                     type_name(&items)
                 ));
             };
-            let pairs = map_items(&items, env, scope, |item_env, scope| {
-                let k = present(key, item_env, scope)?;
-                let v = eval_in(value, item_env, scope)?;
+            let pairs = map_items(&items, scope, |scope| {
+                let k = present(key, env, scope)?;
+                let v = eval_in(value, env, scope)?;
                 Ok(k.zip(v))
             })?;
             Ok(Some(Value::Object(
@@ -459,9 +457,8 @@ fn arithmetic(
 /// Runs `f` once per item with the item pushed on the scope.
 fn map_items<T>(
     items: &[Value],
-    env: &EvalEnv,
     scope: &[&Value],
-    mut f: impl FnMut(&EvalEnv, &mut Vec<&Value>) -> Result<T, EvalError>,
+    mut f: impl FnMut(&mut Vec<&Value>) -> Result<T, EvalError>,
 ) -> Result<Vec<T>, EvalError> {
     let mut out = Vec::with_capacity(items.len());
     let mut inner: Vec<&Value> = scope.to_vec();
@@ -469,7 +466,7 @@ fn map_items<T>(
     let last = inner.len() - 1;
     for item in items {
         inner[last] = item;
-        out.push(f(env, &mut inner)?);
+        out.push(f(&mut inner)?);
     }
     Ok(out)
 }
