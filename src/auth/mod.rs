@@ -186,10 +186,7 @@ impl InboundAuth {
                         "username and password are required",
                     ));
                 };
-                match cx
-                    .store
-                    .filter(|_| !cx.provider.supports(OpName::UserAuthenticate))
-                {
+                match password_keeper(cx.store, cx.provider) {
                     // The provider cannot check passwords: imbridge kept them.
                     Some(store) => store.check_password(&cx.call.app_key, &user, &pass).await?,
                     None => {
@@ -303,6 +300,12 @@ impl SignatureCheck {
         }
         Ok(Caller::default())
     }
+}
+
+/// The store that keeps and checks passwords for a provider that cannot
+/// check them itself (`user.authenticate`), if any.
+pub fn password_keeper<'s>(store: Option<&'s Store>, provider: &dyn Provider) -> Option<&'s Store> {
+    store.filter(|_| !provider.supports(OpName::UserAuthenticate))
 }
 
 /// `text` without `prefix`, compared ignoring ASCII case (`Bearer`, `bearer`).

@@ -5,16 +5,12 @@
 //! imbridge log in once a password was set through imbridge.
 
 use super::Frontend;
-use crate::canonical::{Op, OpName, Output, Result};
-
-/// Whether logins of this frontend are checked by imbridge's store.
-pub fn shadowed(frontend: &Frontend) -> bool {
-    frontend.store.is_some() && !frontend.provider.supports(OpName::UserAuthenticate)
-}
+use crate::auth::password_keeper;
+use crate::canonical::{Op, Output, Result};
 
 /// After a successful operation, records what it changed about passwords.
 pub async fn record(frontend: &Frontend, op: &Op, result: &Output, now_ms: i64) -> Result<()> {
-    let Some(store) = frontend.store.as_ref().filter(|_| shadowed(frontend)) else {
+    let Some(store) = password_keeper(frontend.store.as_deref(), frontend.provider.as_ref()) else {
         return Ok(());
     };
     let app = frontend.app_key.as_str();

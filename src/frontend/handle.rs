@@ -203,11 +203,7 @@ async fn run(
     mut req: InboundRequest,
 ) -> Result<Reply, Error> {
     let frontend = ctx.frontend;
-    let inbound = frontend
-        .dialect
-        .inbound
-        .as_ref()
-        .ok_or_else(|| Error::internal("frontend without inbound half"))?;
+
     let Prepared { route, attachments } =
         prepare(frontend, candidates, &mut req, &mut ctx.input).await?;
     ctx.op = route.name.clone();
@@ -217,8 +213,8 @@ async fn run(
         request_id: req.request_id.clone(),
         attachments: Arc::new(attachments),
     };
-    let auth = route.auth.as_ref().unwrap_or(&inbound.auth);
-    let caller = auth
+    let caller = route
+        .auth
         .check(&AuthInput {
             headers: &req.headers,
             input: &ctx.input,

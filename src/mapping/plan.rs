@@ -162,8 +162,8 @@ pub struct Route {
     pub when: Vec<Condition>,
     /// Limits checked first.
     pub checks: Vec<Check>,
-    /// Auth override.
-    pub auth: Option<Arc<InboundAuth>>,
+    /// How callers authenticate: the route's own scheme, else the dialect's.
+    pub auth: Arc<InboundAuth>,
     /// Template producing the canonical request.
     pub request: Template,
     /// How the result is rendered.

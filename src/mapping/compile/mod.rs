@@ -302,10 +302,10 @@ fn inbound(node: &Node, cx: &FileContext, d: &mut Diagnostics) -> Option<Inbound
         .string("content_type", d)
         .map(|s| s.value)
         .unwrap_or_else(|| JSON_CONTENT_TYPE.to_string());
-    let auth = match f.get("auth") {
+    let auth = Arc::new(match f.get("auth") {
         Some(n) => auth::compile(n, cx, d)?,
         None => crate::auth::InboundAuth::None,
-    };
+    });
     let errors = match f.get("errors") {
         Some(n) => errors::compile(n, cx, true, d)?,
         None => Default::default(),
@@ -319,7 +319,7 @@ fn inbound(node: &Node, cx: &FileContext, d: &mut Diagnostics) -> Option<Inbound
     let routes = match f.required("routes", d) {
         Some(Node::Sequence(seq)) => seq
             .iter()
-            .filter_map(|n| route::compile(n, cx, &errors, d))
+            .filter_map(|n| route::compile(n, cx, &errors, &auth, d))
             .map(|mut r| {
                 r.checks.splice(0..0, common.iter().cloned());
                 Arc::new(r)
@@ -357,7 +357,7 @@ fn inbound(node: &Node, cx: &FileContext, d: &mut Diagnostics) -> Option<Inbound
     Some(Inbound {
         prefixes,
         content_type,
-        auth: Arc::new(auth),
+        auth,
         errors,
         routes,
         integer_ids,

@@ -8,6 +8,7 @@ use marked_yaml::Node;
 use serde_json::Value;
 
 use super::FileContext;
+use crate::auth::InboundAuth;
 use crate::canonical::{Error, ErrorKind, OpName};
 use crate::mapping::diag::Diagnostics;
 use crate::mapping::path::{split_root, Path, Root, RootName};
@@ -27,6 +28,7 @@ pub fn compile(
     node: &Node,
     cx: &FileContext,
     dialect_errors: &Arc<ErrorPlan>,
+    dialect_auth: &Arc<InboundAuth>,
     d: &mut Diagnostics,
 ) -> Option<Route> {
     let f = Fields::new(node, "a route", KEYS, d)?;
@@ -62,7 +64,7 @@ pub fn compile(
     let auth = f
         .get("auth")
         .and_then(|n| super::auth::compile(n, cx, d))
-        .map(Arc::new);
+        .map_or_else(|| dialect_auth.clone(), Arc::new);
     let errors = match f.get("errors") {
         Some(n) => {
             super::errors::compile(n, cx, false, d).map(|e| Arc::new(dialect_errors.overlay(&e)))
