@@ -131,7 +131,7 @@ pub fn error(
         "kind": err.kind.as_str(),
         "reason": err.reason.map(Reason::as_str),
         "code": code,
-                "message": plan.message(err.kind, err.reason, &err.message),
+        "message": plan.message(err.kind, err.reason, &err.message),
         "status": status,
     });
     let Some(body) = &plan.body else {
