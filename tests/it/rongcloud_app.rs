@@ -153,15 +153,21 @@ async fn every_endpoint_with_the_seed_examples() {
         )
         .await
         .expect(200);
+    assert_shape(&form.json, &[("token", "string")], true);
     assert_ne!(form.json["token"], a.json["token"]);
 
     // token: {key}, the user's stable RongCloud token.
     let a = owner.get("/api/im/token/").await.expect(200);
     assert_shape(&a.json, &[("key", "string")], true);
     let key = a.json["key"].clone();
-    assert_eq!(owner.get("/api/im/token/").await.json["key"], key);
+    assert_eq!(
+        owner.get("/api/im/token/").await.expect(200).json["key"],
+        key
+    );
     let rc6 = login(&im, 6).await;
-    assert_ne!(rc6.get("/api/im/token/").await.json["key"], key);
+    let other = rc6.get("/api/im/token/").await.expect(200);
+    assert_shape(&other.json, &[("key", "string")], true);
+    assert_ne!(other.json["key"], key);
 
     // create: multipart name, code and a cover image; the creator is in.
     let cover = png(16, 9, [200, 30, 30]);
