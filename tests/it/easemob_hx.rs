@@ -6,6 +6,7 @@
 use serde_json::{json, Value};
 
 use crate::harness::{assert_shape, Answer, Hx, Imbridge};
+use crate::jm::assert_millis_now;
 
 /// Users the seed's examples name besides the ones it registers.
 async fn fixtures(im: &Imbridge) {
@@ -65,6 +66,8 @@ fn assert_entity(e: &Value, username: &str) {
         ],
         true,
     );
+    assert_millis_now(&e["created"]);
+    assert_millis_now(&e["modified"]);
     assert_eq!(e["type"], "user");
     assert_eq!(e["username"], username);
     assert_eq!(e["activated"], true);
@@ -96,6 +99,7 @@ fn assert_get_data(data: &Value, uri_tail: &str) {
         ],
         true,
     );
+    assert_millis_now(&data["timestamp"]);
     assert_eq!(data["action"], "get");
     assert_eq!(data["entities"], json!([]));
     let uri = data["uri"].as_str().unwrap();
@@ -119,6 +123,7 @@ fn assert_post_data(data: &Value, app_uuid: &Value, path: &str, payload: (&str, 
         ],
         true,
     );
+    assert_millis_now(&data["timestamp"]);
     assert_eq!(data["path"], path);
     assert_eq!(&data["application"], app_uuid);
     let uri = data["uri"].as_str().unwrap();
@@ -264,6 +269,7 @@ async fn every_endpoint_with_the_seed_examples() {
         .await);
     assert_get_data(&data, "/users/u1/status");
     assert_eq!(data["data"], json!({"u1": "offline"}));
+    assert_eq!(data["count"], 0, "the seed's count: {data}");
 
     // 7. offlineMsgCount, before anything was sent.
     let data = ok(hx
@@ -271,6 +277,7 @@ async fn every_endpoint_with_the_seed_examples() {
         .await);
     assert_get_data(&data, "/users/u1/offline_msg_count");
     assert_eq!(data["data"], json!({"u1": 0}));
+    assert_eq!(data["count"], 0, "the seed's count: {data}");
 
     // 8. sendMessages: the seed's example, word for word.
     let data = ok(hx
