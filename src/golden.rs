@@ -18,6 +18,13 @@
 //!     outbound: {op: user.get, request: {username: a}, answers: [{status: 200, body: {...}}]}
 //!     expect: {calls: [{method: GET, path: /v1/users/a}], result: {...}}
 //! ```
+//!
+//! `expect` is read strictly: an unknown key is an error, an inbound case
+//! states `op` (with `request`) or `error`, an outbound case states its
+//! `calls` and `result` or `error`. An expected error is `{kind, reason}`
+//! and, optionally, `message_contains`: a substring of the error's message.
+//! The outbound half runs on the real clock: `$now` in an expected result
+//! matches a time in milliseconds taken while the operation ran.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
@@ -113,12 +120,61 @@ struct OutboundCase {
 struct CannedAnswer {
     #[serde(default = "ok_status")]
     status: u16,
-    #[serde(default)]
     body: Value,
 }
 
 fn ok_status() -> u16 {
     200
+}
+
+/// An expected canonical error: kind and reason compared exactly, the
+/// message only when `message_contains` is given (as a substring).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ErrorExpect {
+    kind: String,
+    #[serde(default)]
+    reason: Option<String>,
+    #[serde(default)]
+    message_contains: Option<String>,
+}
+
+/// What an inbound case expects: the operation (and its request) or an error.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InboundExpect {
+    #[serde(default)]
+    op: Option<String>,
+    #[serde(default)]
+    request: Option<Value>,
+    #[serde(default)]
+    error: Option<ErrorExpect>,
+}
+
+/// What a render case expects: the status (200 when left out) and the body
+/// (`null` for none).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RenderExpect {
+    #[serde(default = "ok_status")]
+    status: u16,
+    body: Value,
+}
+
+/// What an outbound case expects: the vendor calls, and a result or an error.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OutboundExpect {
+    calls: Value,
+    #[serde(default)]
+    result: Option<Value>,
+    #[serde(default)]
+    error: Option<ErrorExpect>,
+}
+
+/// `expect` read as `T`, an unknown or missing key named.
+fn expectation<T: serde::de::DeserializeOwned>(expect: &Value) -> Result<T, String> {
+    T::deserialize(expect).map_err(|e| format!("`expect` is not valid here: {e}"))
 }
 
 /// The outcome of one case.
@@ -197,9 +253,9 @@ async fn run_case(
     case: &Case,
 ) -> Result<(), String> {
     match (&case.inbound, &case.render, &case.outbound) {
-        (Some(i), None, None) => inbound(dialect, params, i, &case.expect).await,
-        (None, Some(r), None) => rendered(dialect, params, r, &case.expect),
-        (None, None, Some(o)) => outbound(dialect, params, o, &case.expect).await,
+        (Some(i), None, None) => inbound(dialect, params, i, &expectation(&case.expect)?).await,
+        (None, Some(r), None) => rendered(dialect, params, r, &expectation(&case.expect)?),
+        (None, None, Some(o)) => outbound(dialect, params, o, &expectation(&case.expect)?).await,
         _ => Err("a case has exactly one of inbound, render, outbound".into()),
     }
 }
@@ -257,15 +313,27 @@ fn differ(what: &str, expected: &Value, got: &Value) -> String {
     )
 }
 
-fn error_json(e: &Error) -> Value {
-    json!({"kind": e.kind.as_str(), "reason": e.reason.map(|r| r.as_str())})
+/// `got` against an expected error: kind and reason, then the message.
+fn compare_error(want: &ErrorExpect, got: &Error) -> Result<(), String> {
+    compare(
+        "error",
+        &json!({"kind": want.kind, "reason": want.reason}),
+        &json!({"kind": got.kind.as_str(), "reason": got.reason.map(|r| r.as_str())}),
+    )?;
+    match &want.message_contains {
+        Some(part) if !got.message.contains(part.as_str()) => Err(format!(
+            "the error message {:?} does not contain {part:?}",
+            got.message
+        )),
+        _ => Ok(()),
+    }
 }
 
 async fn inbound(
     dialect: &Arc<Dialect>,
     params: &BTreeMap<String, String>,
     case: &InboundCase,
-    expect: &Value,
+    expect: &InboundExpect,
 ) -> Result<(), String> {
     let fe = Arc::new(frontend(dialect, params)?);
     let table =
@@ -316,8 +384,13 @@ async fn inbound(
         Lookup::WrongMethod(_) => Err(Error::invalid(crate::canonical::Reason::Method, "method")),
         Lookup::NoRoute(_) => Err(Error::not_found(crate::canonical::Reason::Route, "route")),
     };
-    match (outcome, expect.get("error")) {
-        (Err(e), Some(want)) => compare("error", want, &error_json(&e)),
+    let want_op = match (&expect.op, &expect.error, &expect.request) {
+        (Some(op), None, _) => Some(op.as_str()),
+        (None, Some(_), None) => None,
+        _ => return Err("`expect` of an inbound case has `op` (and `request`) or `error`".into()),
+    };
+    match (outcome, &expect.error) {
+        (Err(e), Some(want)) => compare_error(want, &e),
         (Err(e), None) => Err(format!("the request failed: {e}")),
         (Ok(op), Some(_)) => Err(format!(
             "expected an error, got operation {}: {}",
@@ -325,11 +398,11 @@ async fn inbound(
             op.to_json()
         )),
         (Ok(op), None) => {
-            let want_op = expect.get("op").and_then(Value::as_str).unwrap_or_default();
+            let want_op = want_op.unwrap_or_default();
             if op.name().as_str() != want_op {
                 return Err(format!("expected operation {want_op}, got {}", op.name()));
             }
-            let want = expect.get("request").cloned().unwrap_or_else(|| json!({}));
+            let want = expect.request.clone().unwrap_or_else(|| json!({}));
             let want = op.name().decode_request(want).map_err(|e| {
                 format!(
                     "the expected request is not a valid {want_op}: {}",
@@ -353,7 +426,7 @@ fn rendered(
     dialect: &Arc<Dialect>,
     params: &BTreeMap<String, String>,
     case: &RenderCase,
-    expect: &Value,
+    expect: &RenderExpect,
 ) -> Result<(), String> {
     let fe = frontend(dialect, params)?;
     let inbound = dialect
@@ -398,7 +471,7 @@ fn rendered(
         serde_json::from_slice(&reply.body).map_err(|e| e.to_string())?
     };
     let got = json!({"status": reply.status, "body": body});
-    let want = json!({"status": expect.get("status").cloned().unwrap_or(json!(200)), "body": expect.get("body").cloned().unwrap_or(Value::Null)});
+    let want = json!({"status": expect.status, "body": expect.body});
     compare("response", &want, &got)
 }
 
@@ -468,8 +541,11 @@ async fn outbound(
     dialect: &Arc<Dialect>,
     params: &BTreeMap<String, String>,
     case: &OutboundCase,
-    expect: &Value,
+    expect: &OutboundExpect,
 ) -> Result<(), String> {
+    if expect.result.is_some() == expect.error.is_some() {
+        return Err("`expect` of an outbound case has exactly one of `result`, `error`".into());
+    }
     let op_name =
         OpName::parse(&case.op).ok_or_else(|| format!("unknown operation {}", case.op))?;
     let op = op_name
@@ -496,7 +572,9 @@ async fn outbound(
         app_key: "test-app".into(),
         ..CallContext::default()
     };
+    let started = chrono::Utc::now().timestamp_millis();
     let outcome = provider.execute(op, &ctx).await;
+    let ran = started..=chrono::Utc::now().timestamp_millis();
     let calls = Value::Array(transport.calls.lock().expect("not poisoned").clone());
     // Token fetches (auth) are not part of what a case states.
     let calls = match calls {
@@ -510,21 +588,55 @@ async fn outbound(
         }
         other => other,
     };
-    if let Some(want) = expect.get("calls") {
-        compare("vendor calls", want, &calls)?;
+    compare("vendor calls", &expect.calls, &calls)?;
+    match (outcome, &expect.error, &expect.result) {
+        (Err(e), Some(want), _) => compare_error(want, &e),
+        (Err(e), None, _) => Err(format!("the operation failed: {e}")),
+        (Ok(out), Some(_), _) => Err(format!("expected an error, got {}", out.to_json())),
+        (Ok(out), None, want) => {
+            let got = out.to_json();
+            let mut want = want.clone().unwrap_or_default();
+            bind_now(&mut want, &got, &ran, "result")?;
+            let want = op_name
+                .decode_result(want)
+                .map_err(|e| format!("the expected result is not valid: {}", e.message))?;
+            compare("result", &want.to_json(), &got)
+        }
     }
-    match (outcome, expect.get("error")) {
-        (Err(e), Some(want)) => compare("error", want, &error_json(&e)),
-        (Err(e), None) => Err(format!("the operation failed: {e}")),
-        (Ok(out), Some(_)) => Err(format!("expected an error, got {}", out.to_json())),
-        (Ok(out), None) => match expect.get("result") {
-            Some(want) => {
-                let want = op_name
-                    .decode_result(want.clone())
-                    .map_err(|e| format!("the expected result is not valid: {}", e.message))?;
-                compare("result", &want.to_json(), &out.to_json())
+}
+
+/// Every `"$now"` in `want` replaced by what `got` holds at the same place,
+/// once that is checked to be a time (milliseconds) within `ran`.
+fn bind_now(
+    want: &mut Value,
+    got: &Value,
+    ran: &std::ops::RangeInclusive<i64>,
+    at: &str,
+) -> Result<(), String> {
+    match want {
+        Value::String(s) if s == "$now" => match got.as_i64() {
+            Some(t) if ran.contains(&t) => {
+                *want = got.clone();
+                Ok(())
             }
-            None => Ok(()),
+            _ => Err(format!("{at} is {got}, not a time while the operation ran")),
         },
+        Value::Object(fields) => fields.iter_mut().try_for_each(|(k, v)| {
+            bind_now(
+                v,
+                got.get(k).unwrap_or(&Value::Null),
+                ran,
+                &format!("{at}.{k}"),
+            )
+        }),
+        Value::Array(items) => items.iter_mut().enumerate().try_for_each(|(i, v)| {
+            bind_now(
+                v,
+                got.get(i).unwrap_or(&Value::Null),
+                ran,
+                &format!("{at}[{i}]"),
+            )
+        }),
+        _ => Ok(()),
     }
 }

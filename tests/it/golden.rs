@@ -70,6 +70,76 @@ cases:
     assert!(stdout.contains("1 passed, 1 failed"), "{stdout}");
 }
 
+/// Runs `cases` (a case file of the jmessage dialect) with `imbridge test`:
+/// whether it passed, and what it printed.
+fn run_jmessage_cases(cases: &str) -> (bool, String) {
+    let setup = Setup::new();
+    let dir = setup.dir.path().join("mappings");
+    std::fs::create_dir_all(dir.join("tests/jmessage")).unwrap();
+    std::fs::copy(
+        repo().join("mappings/jmessage.yaml"),
+        dir.join("jmessage.yaml"),
+    )
+    .unwrap();
+    std::fs::write(dir.join("tests/jmessage/cases.yaml"), cases).unwrap();
+    let (ok, stdout, _) = run_imbridge(&["test", "--mappings", dir.to_str().unwrap()]);
+    (ok, stdout)
+}
+
+#[test]
+fn an_expectation_that_checks_nothing_or_is_misspelt_fails() {
+    let (ok, stdout) = run_jmessage_cases(
+        r#"
+cases:
+  - name: an empty expectation
+    outbound:
+      op: user.get
+      request: {username: a}
+      answers: [{body: {username: a, ctime: "2023-11-15 06:13:20"}}]
+    expect: {}
+  - name: calls but no result
+    outbound:
+      op: user.get
+      request: {username: a}
+      answers: [{body: {username: a, ctime: "2023-11-15 06:13:20"}}]
+    expect:
+      calls: [{method: GET, path: /v1/users/a}]
+  - name: a misspelt result
+    outbound:
+      op: user.get
+      request: {username: a}
+      answers: [{body: {username: a, ctime: "2023-11-15 06:13:20"}}]
+    expect:
+      calls: [{method: GET, path: /v1/users/a}]
+      results: {username: a}
+  - name: an inbound case without op or error
+    inbound: {method: GET, path: /v1/users/a}
+    expect: {request: {username: a}}
+  - name: a misspelt error field
+    render:
+      route: user.get
+      error: {kind: not_found, reason: user, message: gone}
+    expect: {status: 404, bdy: {error: {code: 899002, message: gone}}}
+  - name: a message that does not contain the words
+    outbound:
+      op: user.list
+      request: {disabled: true}
+    expect:
+      calls: []
+      error: {kind: unsupported, reason: param, message_contains: "no such words"}
+"#,
+    );
+    assert!(!ok, "{stdout}");
+    assert!(stdout.contains("0 passed, 6 failed"), "{stdout}");
+    assert!(stdout.contains("missing field `calls`"), "{stdout}");
+    assert!(stdout.contains("unknown field `results`"), "{stdout}");
+    assert!(stdout.contains("unknown field `bdy`"), "{stdout}");
+    assert!(
+        stdout.contains("does not contain \"no such words\""),
+        "{stdout}"
+    );
+}
+
 #[test]
 fn translate_shows_the_operation_and_the_vendor_calls_without_secrets() {
     let setup = Setup::new();

@@ -373,13 +373,9 @@ master_secret = "{OTHER_MASTER_SECRET}"
     }
 
     /// Registers users through JMessage (a JSON array of JMessage user
-    /// objects), asserting they were all created.
+    /// objects), asserting the answer is one `{username}` per user, in order.
     pub async fn register(&self, users: Value) {
-        let answer = self.jm().post("/v1/users/", users).await.expect(201);
-        let items = answer.json.as_array().expect("an array of users");
-        for item in items {
-            assert!(item.get("error").is_none(), "registration failed: {item}");
-        }
+        crate::jm::register_users(&self.jm(), users).await;
     }
 
     /// An easemob-hx client holding a fresh admin token.

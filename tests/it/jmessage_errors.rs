@@ -180,13 +180,16 @@ fn case(method: Method, path: &str, body: Option<Value>) -> Case {
     (method, path.to_string(), body)
 }
 
-/// Sends every case; each must fail with this status and JMessage code.
+/// Sends every case; each must fail with this status and JMessage code,
+/// and a string `error.message`.
 async fn expect_all(jm: &Jm, cases: &[Case], status: u16, code: i64) {
     for (method, path, body) in cases {
         let a = jm.call(method.clone(), path, body.clone()).await;
         assert!(
-            a.status == status && a.json["error"]["code"] == code,
-            "{method} {path}: expected {status} with {code}, got {} {}",
+            a.status == status
+                && a.json["error"]["code"] == code
+                && a.json["error"]["message"].is_string(),
+            "{method} {path}: expected {status} with {code} and a message, got {} {}",
             a.status,
             a.text
         );

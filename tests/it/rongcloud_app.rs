@@ -40,13 +40,10 @@ fn detail(a: Answer, status: u16) -> String {
     a.json["detail"].as_str().unwrap().to_string()
 }
 
-/// Asserts the seed's group object: exactly {id, name, code, cover}.
-fn assert_group(g: &Value) {
-    let cover = if g["cover"].is_null() {
-        "null"
-    } else {
-        "string"
-    };
+/// Asserts the seed's group object: exactly {id, name, code, cover}, the
+/// cover a URL string when the group has one, else null.
+fn assert_group(g: &Value, has_cover: bool) {
+    let cover = if has_cover { "string" } else { "null" };
     assert_shape(
         g,
         &[
@@ -70,16 +67,11 @@ async fn all_members(rc: &Rc, gid: i64) -> (Vec<i64>, usize) {
         let a = rc.get(&url).await.expect(200);
         pages += 1;
         let page = a.json;
-        let next_kind = if page["next"].is_null() {
-            "null"
-        } else {
-            "string"
-        };
-        let prev_kind = if page["previous"].is_null() {
-            "null"
-        } else {
-            "string"
-        };
+        // A link to the next page while members remain after this one; to
+        // the previous page on every page but the first.
+        let more = ids.len() + RC_PAGE_SIZE < page["count"].as_u64().unwrap_or(0) as usize;
+        let next_kind = if more { "string" } else { "null" };
+        let prev_kind = if pages == 1 { "null" } else { "string" };
         assert_shape(
             &page,
             &[
@@ -153,15 +145,21 @@ async fn every_endpoint_with_the_seed_examples() {
         )
         .await
         .expect(200);
+    assert_shape(&form.json, &[("token", "string")], true);
     assert_ne!(form.json["token"], a.json["token"]);
 
     // token: {key}, the user's stable RongCloud token.
     let a = owner.get("/api/im/token/").await.expect(200);
     assert_shape(&a.json, &[("key", "string")], true);
     let key = a.json["key"].clone();
-    assert_eq!(owner.get("/api/im/token/").await.json["key"], key);
+    assert_eq!(
+        owner.get("/api/im/token/").await.expect(200).json["key"],
+        key
+    );
     let rc6 = login(&im, 6).await;
-    assert_ne!(rc6.get("/api/im/token/").await.json["key"], key);
+    let other = rc6.get("/api/im/token/").await.expect(200);
+    assert_shape(&other.json, &[("key", "string")], true);
+    assert_ne!(other.json["key"], key);
 
     // create: multipart name, code and a cover image; the creator is in.
     let cover = png(16, 9, [200, 30, 30]);
@@ -174,7 +172,7 @@ async fn every_endpoint_with_the_seed_examples() {
         .await
         .expect(201);
     let created = a.json;
-    assert_group(&created);
+    assert_group(&created, true);
     assert_eq!(created["name"], "zhang111");
     assert_eq!(created["code"], "4321");
     let gid = created["id"].as_i64().unwrap();
@@ -187,7 +185,7 @@ async fn every_endpoint_with_the_seed_examples() {
     assert_eq!(&resp.bytes().await.unwrap()[..], &cover[..]);
     // Not face to face: no code, no cover (form fields without a file).
     let plain = new_group(&owner, &[("name", "plain")]).await;
-    assert_group(&plain);
+    assert_group(&plain, false);
     assert_eq!(plain["code"], "");
     assert_eq!(plain["cover"], Value::Null);
     // Stored: JMessage sees the group, owned by user 1, cover as avatar.
@@ -198,6 +196,16 @@ async fn every_endpoint_with_the_seed_examples() {
 
     // GET group/: the caller's groups.
     let a = owner.get("/api/im/group/").await.expect(200);
+    assert_shape(
+        &a.json,
+        &[
+            ("count", "integer"),
+            ("next", "null"),
+            ("previous", "null"),
+            ("results", "array"),
+        ],
+        true,
+    );
     assert_eq!(a.json["count"], 2);
     assert_eq!(a.json["results"], json!([created, plain]));
 

@@ -7,6 +7,7 @@
 use serde_json::{json, Value};
 
 use crate::harness::{assert_shape, Answer, Imbridge, Wf};
+use crate::jm::assert_millis_now;
 use crate::wildfire::{fail, ok};
 
 async fn call(wf: &Wf, path: &str, body: Value) -> Answer {
@@ -61,6 +62,7 @@ async fn users_create_read_update_block_and_destroy() {
         ],
         true,
     );
+    assert_millis_now(&user["updateDt"]);
     assert_eq!(user["displayName"], "User One");
     assert_eq!(user["portrait"], "http://img/u1.png");
     assert_eq!(user["gender"], 1);
@@ -396,6 +398,9 @@ async fn groups_members_owners_and_mutes() {
             true,
         );
     }
+    for m in &members {
+        assert_millis_now(&m["createDt"]);
+    }
     assert_eq!(members[0]["type"], 2);
     assert_eq!(members[1]["type"], 0);
     ok(call(
@@ -487,6 +492,7 @@ async fn messages_send_multicast_and_recall() {
         &[("messageUid", "integer"), ("timestamp", "integer")],
         true,
     );
+    assert_millis_now(&sent["result"]["timestamp"]);
     let uid = sent["result"]["messageUid"].as_i64().unwrap();
     // r1 has it waiting (easemob-hx counts offline messages).
     let hx = im.hx().await;
@@ -527,20 +533,24 @@ async fn messages_send_multicast_and_recall() {
                          "members": [{"member_id": "r1"}]}}),
     )
     .await);
-    ok(call(
-        &wf,
-        "/admin/message/send",
-        json!({"sender": "s", "conv": {"type": 1, "target": "g", "line": 0},
-               "payload": {"type": 3, "remoteMediaUrl": "http://img/p.png"}}),
-    )
-    .await);
-    ok(call(
-        &wf,
-        "/admin/message/send",
-        json!({"sender": "s", "conv": {"type": 1, "target": "g", "line": 0},
-               "payload": {"type": 1001, "content": "{\"x\":1}"}}),
-    )
-    .await);
+    for payload in [
+        json!({"type": 3, "remoteMediaUrl": "http://img/p.png"}),
+        json!({"type": 1001, "content": "{\"x\":1}"}),
+    ] {
+        let sent = ok(call(
+            &wf,
+            "/admin/message/send",
+            json!({"sender": "s", "conv": {"type": 1, "target": "g", "line": 0},
+                   "payload": payload}),
+        )
+        .await);
+        assert_shape(
+            &sent["result"],
+            &[("messageUid", "integer"), ("timestamp", "integer")],
+            true,
+        );
+        assert_millis_now(&sent["result"]["timestamp"]);
+    }
     // Channels (3) have no canonical target; a missing group is 253.
     fail(
         call(
@@ -587,6 +597,8 @@ async fn chatrooms_and_sensitive_words() {
         ],
         true,
     );
+    assert_millis_now(&info["result"]["createDt"]);
+    assert_millis_now(&info["result"]["updateDt"]);
     assert_eq!(info["result"]["title"], "Lobby");
     assert_eq!(info["result"]["desc"], "everyone");
     assert_eq!(info["result"]["memberCount"], 0);
