@@ -37,10 +37,10 @@ use serde_json::{json, Value};
 
 use crate::auth::Secret;
 use crate::canonical::{Error, OpName};
-use crate::frontend::handle::{extract, prepare};
+use crate::frontend::handle::offline_op;
 use crate::frontend::render;
-use crate::frontend::route::{Lookup, RouteTable};
-use crate::frontend::{Body, Frontend, InboundRequest};
+use crate::frontend::route::RouteTable;
+use crate::frontend::Frontend;
 use crate::mapping::compile::compile_dir;
 use crate::mapping::plan::Dialect;
 use crate::metrics::Metrics;
@@ -338,10 +338,6 @@ async fn inbound(
     let fe = Arc::new(frontend(dialect, params)?);
     let table =
         RouteTable::build(vec![fe.clone()]).map_err(|d| crate::mapping::diag::render(&d))?;
-    let (path, query) = match case.path.split_once('?') {
-        Some((p, q)) => (p.to_string(), Some(q.to_string())),
-        None => (case.path.clone(), None),
-    };
     let method = Method::from_bytes(case.method.as_bytes()).map_err(|e| e.to_string())?;
     let mut headers = HeaderMap::new();
     for (k, v) in &case.headers {
@@ -360,30 +356,10 @@ async fn inbound(
         }
         (None, None) => Vec::new(),
     };
-    let mut req = InboundRequest {
-        method: method.clone(),
-        path: path.clone(),
-        query,
-        headers,
-        body: Body::Complete(body.into()),
-        request_id: "golden".into(),
-    };
-    let outcome = match table.lookup(&method, &path) {
-        Lookup::Found(_, candidates) => {
-            let mut input = Value::Null;
-            match prepare(&fe, candidates, &mut req, &mut input).await {
-                Ok(p) => {
-                    if let Some(c) = &case.caller {
-                        input["caller"] = Value::String(c.clone());
-                    }
-                    extract(&p.route, &input, NOW_MS)
-                }
-                Err(e) => Err(e),
-            }
-        }
-        Lookup::WrongMethod(_) => Err(Error::invalid(crate::canonical::Reason::Method, "method")),
-        Lookup::NoRoute(_) => Err(Error::not_found(crate::canonical::Reason::Route, "route")),
-    };
+    let caller = case.caller.as_deref();
+    let outcome = offline_op(&table, method, &case.path, headers, body, caller, NOW_MS)
+        .await
+        .map(|(_, op)| op);
     let want_op = match (&expect.op, &expect.error, &expect.request) {
         (Some(op), None, _) => Some(op.as_str()),
         (None, Some(_), None) => None,

@@ -12,9 +12,9 @@ use http::{HeaderMap, Method};
 use serde_json::{json, Value};
 
 use crate::config::{Config, ProviderConfig};
-use crate::frontend::handle::{extract, prepare};
-use crate::frontend::route::{Lookup, RouteTable};
-use crate::frontend::{Body, Frontend, InboundRequest};
+use crate::frontend::handle::offline_op;
+use crate::frontend::route::RouteTable;
+use crate::frontend::Frontend;
 use crate::mapping::compile::compile_dir;
 use crate::metrics::Metrics;
 use crate::provider::vendor::http::{Answer, Outgoing, Sent, Transport};
@@ -146,10 +146,6 @@ pub async fn translate(config: &Config, req: &Request) -> Result<Value, String> 
         RouteTable::build(vec![fe.clone()]).map_err(|d| crate::mapping::diag::render(&d))?;
     let method = Method::from_bytes(req.method.to_ascii_uppercase().as_bytes())
         .map_err(|e| e.to_string())?;
-    let (path, query) = match req.path.split_once('?') {
-        Some((p, q)) => (p.to_string(), Some(q.to_string())),
-        None => (req.path.clone(), None),
-    };
     let mut headers = HeaderMap::new();
     for h in &req.headers {
         let (k, v) = h
@@ -168,33 +164,17 @@ pub async fn translate(config: &Config, req: &Request) -> Result<Value, String> 
             "application/json".parse().expect("static"),
         );
     }
-    let mut inbound = InboundRequest {
-        method: method.clone(),
-        path: path.clone(),
-        query,
+    let (route, op) = offline_op(
+        &table,
+        method,
+        &req.path,
         headers,
-        body: Body::Complete(req.body.clone().unwrap_or_default().into()),
-        request_id: "translate".into(),
-    };
-    let Lookup::Found(_, candidates) = table.lookup(&method, &path) else {
-        return Err(format!(
-            "no route of `{}` for {} {}",
-            req.frontend, req.method, req.path
-        ));
-    };
-    let mut input = Value::Null;
-    let prepared = prepare(&fe, candidates, &mut inbound, &mut input)
-        .await
-        .map_err(|e| e.to_string())?;
-    if let Some(c) = &req.caller {
-        input["caller"] = Value::String(c.clone());
-    }
-    let op = extract(
-        &prepared.route,
-        &input,
+        req.body.clone().unwrap_or_default().into_bytes(),
+        req.caller.as_deref(),
         chrono::Utc::now().timestamp_millis(),
     )
-    .map_err(|e| e.to_string())?;
+    .await
+    .map_err(|e| format!("frontend `{}`: {e}", req.frontend))?;
     // Passwords the caller sent (a registration, a password change) are
     // redacted like the configured secrets.
     let request = op.to_json();
@@ -202,7 +182,7 @@ pub async fn translate(config: &Config, req: &Request) -> Result<Value, String> 
     secret_values(&request, &mut caller_secrets);
     let mut report = json!({
         "frontend": req.frontend,
-        "route": prepared.route.name,
+        "route": route.name,
         "op": op.name().as_str(),
         "request": redact(request, &caller_secrets, &[]),
     });

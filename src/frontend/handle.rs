@@ -176,6 +176,51 @@ pub async fn prepare(
     Ok(Prepared { route, attachments })
 }
 
+/// What a request becomes, offline (`imbridge translate`, golden cases): the
+/// route it takes on `table` and its canonical operation. Auth is not run;
+/// `caller` stands for the user it would have authenticated.
+pub async fn offline_op(
+    table: &RouteTable,
+    method: http::Method,
+    path_and_query: &str,
+    headers: http::HeaderMap,
+    body: Vec<u8>,
+    caller: Option<&str>,
+    now_ms: i64,
+) -> Result<(Arc<Route>, Op), Error> {
+    let (path, query) = match path_and_query.split_once('?') {
+        Some((p, q)) => (p.to_string(), Some(q.to_string())),
+        None => (path_and_query.to_string(), None),
+    };
+    let frontend = match table.lookup(&method, &path) {
+        Lookup::Found(f, candidates) => Some((f, candidates)),
+        Lookup::WrongMethod(_) => {
+            let message = format!("method {method} is not allowed on {path}");
+            return Err(Error::invalid(Reason::Method, message));
+        }
+        Lookup::NoRoute(_) => None,
+    };
+    let Some((frontend, candidates)) = frontend else {
+        let message = format!("no route for {method} {path}");
+        return Err(Error::not_found(Reason::Route, message));
+    };
+    let mut req = InboundRequest {
+        method,
+        path,
+        query,
+        headers,
+        body: Body::Complete(body.into()),
+        request_id: "offline".into(),
+    };
+    let mut input = Value::Null;
+    let Prepared { route, .. } = prepare(frontend, candidates, &mut req, &mut input).await?;
+    if let Some(c) = caller {
+        input["caller"] = Value::String(c.to_string());
+    }
+    let op = extract(&route, &input, now_ms)?;
+    Ok((route, op))
+}
+
 /// Runs the route's checks and request template: the canonical operation.
 pub fn extract(route: &Route, input: &Value, now_ms: i64) -> Result<crate::canonical::Op, Error> {
     for check in &route.checks {
