@@ -552,3 +552,111 @@ async fn rejected_batches_and_bodies_change_nothing() {
     assert_eq!(snapshot(&jm).await, before);
     assert!(password_is(&im, "javen", PASSWORD));
 }
+
+#[tokio::test]
+async fn unknown_chatrooms_are_899006_and_change_nothing() {
+    let (_im, jm, _gid) = populated().await;
+    // A room that existed once, and one that never did.
+    let deleted = create_room(&jm, "tom", "gone", &[]).await;
+    jm.delete(&format!("/v1/chatroom/{deleted}"), None)
+        .await
+        .expect(204);
+    let before = snapshot(&jm).await;
+    use Method as M;
+    for id in [deleted, 99] {
+        let cases = [
+            case(
+                M::PUT,
+                &format!("/v1/chatroom/{id}"),
+                Some(json!({"owner_username": "tom", "name": "x", "description": "x"})),
+            ),
+            case(M::DELETE, &format!("/v1/chatroom/{id}"), None),
+            case(
+                M::PUT,
+                &format!("/v1/chatroom/{id}/forbidden/eddie?status=1"),
+                None,
+            ),
+            case(
+                M::GET,
+                &format!("/v1/chatroom/{id}/members?start=0&count=10"),
+                None,
+            ),
+            case(
+                M::PUT,
+                &format!("/v1/chatroom/{id}/members"),
+                Some(json!(["fang"])),
+            ),
+            case(
+                M::DELETE,
+                &format!("/v1/chatroom/{id}/members"),
+                Some(json!(["eddie"])),
+            ),
+            case(
+                M::POST,
+                "/v1/messages",
+                Some(text_message("tom", "chatroom", json!(id), "hi")),
+            ),
+        ];
+        expect_all(&jm, &cases, 404, 899006).await;
+    }
+    assert_eq!(snapshot(&jm).await, before);
+}
+
+#[tokio::test]
+async fn removing_a_non_member_is_899014_and_changes_nothing() {
+    let (_im, jm, gid) = populated().await;
+    let before = snapshot(&jm).await;
+    let cases = [
+        case(
+            Method::POST,
+            &format!("/v1/groups/{gid}/members"),
+            Some(json!({"remove": ["fang"]})),
+        ),
+        case(
+            Method::POST,
+            &format!("/v2/groups/{gid}/delMembers"),
+            Some(json!(["fang"])),
+        ),
+        case(
+            Method::POST,
+            &format!("/v1/cross/groups/{gid}/members"),
+            Some(json!([{"appkey": APP_KEY, "remove": ["fang"]}])),
+        ),
+    ];
+    expect_all(&jm, &cases, 404, 899014).await;
+    assert_eq!(snapshot(&jm).await, before);
+    assert_eq!(group_members(&jm, gid).await, ["tom:1", "eddie:0"]);
+}
+
+#[tokio::test]
+async fn a_full_group_is_899012_and_takes_nobody() {
+    let im = Imbridge::start_in(Setup::new().with_embedded("group_max_members = 3"), "");
+    let jm = im.jm();
+    register(&jm, &["tom", "eddie", "fang", "annie"]).await;
+    let gid = create_group(&jm, "tom", "g", &["eddie"]).await;
+    let cases = [
+        case(
+            Method::POST,
+            &format!("/v1/groups/{gid}/members"),
+            Some(json!({"add": ["fang", "annie"]})),
+        ),
+        case(
+            Method::POST,
+            &format!("/v2/groups/{gid}/addMembers"),
+            Some(json!(["fang", "annie"])),
+        ),
+    ];
+    expect_all(&jm, &cases, 400, 899012).await;
+    assert_eq!(group_members(&jm, gid).await, ["tom:1", "eddie:0"]);
+    // Up to the limit is fine.
+    jm.post(
+        &format!("/v1/groups/{gid}/members"),
+        json!({"add": ["fang"]}),
+    )
+    .await
+    .expect_empty(204);
+    assert_eq!(
+        group_members(&jm, gid).await,
+        ["tom:1", "eddie:0", "fang:0"]
+    );
+}
