@@ -140,7 +140,9 @@ impl Store {
             scope.as_str(),
             subject,
             now_ms,
-            ttl.map(|t| now_ms + t.as_millis() as i64),
+            ttl.map(|t| {
+                i64::try_from(t.as_millis()).map_or(i64::MAX, |ms| now_ms.saturating_add(ms))
+            }),
         );
         self.db
             .write(move |c| {
@@ -213,7 +215,6 @@ impl Store {
         now_ms: i64,
     ) -> Result<()> {
         let hash = self.passwords.hash(password.to_string()).await?;
-        self.passwords.forget(app_key, username).await;
         let row = (app_key.to_string(), username.to_string(), hash, now_ms);
         self.db
             .write(move |c| {
@@ -224,14 +225,14 @@ impl Store {
                 )?;
                 Ok(())
             })
-            .await
+            .await?;
+        // After the write: a check racing it cannot cache the old hash under the new epoch.
+        self.passwords.forget(app_key, username).await;
+        Ok(())
     }
 
     /// Forgets users' passwords (they were deleted).
     pub async fn forget_passwords(&self, app_key: &str, usernames: &[String]) -> Result<()> {
-        for u in usernames {
-            self.passwords.forget(app_key, u).await;
-        }
         let (app, names) = (app_key.to_string(), usernames.to_vec());
         self.db
             .write(move |c| {
@@ -243,7 +244,11 @@ impl Store {
                 }
                 Ok(())
             })
-            .await
+            .await?;
+        for u in usernames {
+            self.passwords.forget(app_key, u).await;
+        }
+        Ok(())
     }
 
     /// Checks a password recorded with `set_password`: unknown users and wrong
@@ -416,6 +421,25 @@ mod tests {
         let reopened = Store::open(&dir.path().join("state.db")).unwrap();
         let rec = reopened.verify("app", &u, i64::MAX - 1).await.unwrap();
         assert_eq!(rec.subject.as_deref(), Some("alice"));
+    }
+
+    #[tokio::test]
+    async fn a_huge_ttl_saturates() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("state.db")).unwrap();
+        let t = store
+            .issue(
+                "hx",
+                "app",
+                TokenScope::App,
+                None,
+                Some(Duration::MAX),
+                1_000,
+            )
+            .await
+            .unwrap();
+        let rec = store.verify("hx", &t, i64::MAX - 1).await.unwrap();
+        assert_eq!(rec.expires, Some(i64::MAX));
     }
 
     #[tokio::test]
