@@ -206,28 +206,43 @@ impl Store {
 }
 
 impl Store {
-    /// Records a user's password (hashed) for providers that cannot check it.
-    pub async fn set_password(
+    /// Records users' passwords (hashed, in one transaction) for providers
+    /// that cannot check them.
+    pub async fn set_passwords(
         &self,
         app_key: &str,
-        username: &str,
-        password: &str,
+        passwords: &[(&str, &str)],
         now_ms: i64,
     ) -> Result<()> {
-        let hash = self.passwords.hash(password.to_string()).await?;
-        let row = (app_key.to_string(), username.to_string(), hash, now_ms);
+        if passwords.is_empty() {
+            return Ok(());
+        }
+        let hashes = self
+            .passwords
+            .hash_all(passwords.iter().map(|(_, pw)| pw.to_string()).collect())
+            .await?;
+        let app = app_key.to_string();
+        let rows: Vec<(String, String)> = passwords
+            .iter()
+            .map(|(user, _)| user.to_string())
+            .zip(hashes)
+            .collect();
         self.db
             .write(move |c| {
-                c.execute(
+                let mut upsert = c.prepare_cached(
                     "INSERT INTO credentials (app_key, username, hash, updated) VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT (app_key, username) DO UPDATE SET hash = ?3, updated = ?4",
-                    row,
                 )?;
+                for (user, hash) in &rows {
+                    upsert.execute((&app, user, hash, now_ms))?;
+                }
                 Ok(())
             })
             .await?;
         // After the write: a check racing it cannot cache the old hash under the new epoch.
-        self.passwords.forget(app_key, username).await;
+        for (user, _) in passwords {
+            self.passwords.forget(app_key, user).await;
+        }
         Ok(())
     }
 
@@ -236,11 +251,11 @@ impl Store {
         let (app, names) = (app_key.to_string(), usernames.to_vec());
         self.db
             .write(move |c| {
+                let mut delete = c.prepare_cached(
+                    "DELETE FROM credentials WHERE app_key = ?1 AND username = ?2",
+                )?;
                 for u in &names {
-                    c.execute(
-                        "DELETE FROM credentials WHERE app_key = ?1 AND username = ?2",
-                        (&app, u),
-                    )?;
+                    delete.execute((&app, u))?;
                 }
                 Ok(())
             })
@@ -251,7 +266,7 @@ impl Store {
         Ok(())
     }
 
-    /// Checks a password recorded with `set_password`: unknown users and wrong
+    /// Checks a password recorded with `set_passwords`: unknown users and wrong
     /// passwords are the same unauthenticated/credentials error.
     pub async fn check_password(
         &self,
@@ -498,11 +513,17 @@ mod tests {
     async fn shadow_passwords_check_and_forget() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("state.db")).unwrap();
-        store.set_password("app", "bob", "pw1", 1).await.unwrap();
+        store
+            .set_passwords("app", &[("bob", "pw1")], 1)
+            .await
+            .unwrap();
         store.check_password("app", "bob", "pw1").await.unwrap();
         assert!(store.check_password("app", "bob", "pw2").await.is_err());
         assert!(store.check_password("other", "bob", "pw1").await.is_err());
-        store.set_password("app", "bob", "pw2", 2).await.unwrap();
+        store
+            .set_passwords("app", &[("bob", "pw2")], 2)
+            .await
+            .unwrap();
         assert!(store.check_password("app", "bob", "pw1").await.is_err());
         store.check_password("app", "bob", "pw2").await.unwrap();
         store

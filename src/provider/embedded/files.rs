@@ -4,6 +4,7 @@
 use deadpool_sqlite::rusqlite::{self, OptionalExtension, Row};
 
 use super::db::{items, json_column, tag_column};
+use super::paging::{Page, FILES};
 use super::users::user_id;
 use super::EmbeddedProvider;
 use crate::canonical::common::Items;
@@ -17,10 +18,6 @@ const FILE_COLUMNS: &str = "id, sender, target_type, target, content, created";
 /// Messages that carry a file and were not retracted.
 const HAS_FILE: &str = "kind IN ('image', 'voice', 'video', 'file') AND retracted = 0";
 
-/// Default and largest number of files per list.
-const DEFAULT_FILES: i64 = 100;
-const MAX_FILES: i64 = 500;
-
 fn file_from_row(row: &Row<'_>) -> rusqlite::Result<FileInfo> {
     let content: Content = json_column(row, 4)?;
     Ok(FileInfo {
@@ -33,14 +30,6 @@ fn file_from_row(row: &Row<'_>) -> rusqlite::Result<FileInfo> {
         size: content.size,
         created: row.get(5)?,
     })
-}
-
-/// A requested number of files, defaulted and capped.
-fn file_count(count: Option<i64>) -> Result<i64> {
-    match count.unwrap_or(DEFAULT_FILES) {
-        n if n < 0 => Err(Error::invalid(Reason::Param, "count must not be negative")),
-        n => Ok(n.min(MAX_FILES)),
-    }
 }
 
 impl EmbeddedProvider {
@@ -100,7 +89,7 @@ impl EmbeddedProvider {
             "SELECT {FILE_COLUMNS} FROM messages WHERE {HAS_FILE} AND {conversation}
              AND (?4 IS NULL OR created {bound} ?4)
              ORDER BY created {direction}, id {direction} LIMIT {}",
-            file_count(req.count)?
+            Page::at(0, req.count, FILES)?.limit()
         );
         let app = app.to_owned();
         self.db
@@ -117,16 +106,14 @@ impl EmbeddedProvider {
 
     /// `user.files.list`: files the user sent or received one-to-one.
     pub(super) async fn user_files(&self, app: &str, req: UserFiles) -> Result<Items<FileInfo>> {
-        if req.offset < 0 {
-            return Err(Error::invalid(Reason::Param, "offset must not be negative"));
-        }
+        let page = Page::at(req.offset, req.count, FILES)?;
         let direction = if req.desc { "DESC" } else { "ASC" };
         let sql = format!(
             "SELECT {FILE_COLUMNS} FROM messages WHERE {HAS_FILE} AND target_type = 'user'
              AND ((app = ?1 AND sender = ?2) OR (target_app = ?1 AND target = ?2))
              ORDER BY created {direction}, id {direction} LIMIT {} OFFSET {}",
-            file_count(req.count)?,
-            req.offset
+            page.limit(),
+            page.offset()
         );
         let app = app.to_owned();
         self.db

@@ -32,6 +32,12 @@ pub(super) const ALL: Window = Window {
     max: i64::MAX,
 };
 
+/// Files of a conversation or user: 100 per page, at most 500.
+pub(super) const FILES: Window = Window {
+    default: 100,
+    max: 500,
+};
+
 /// A resolved page: skip `offset` items, return at most `limit`.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Page {
@@ -48,7 +54,12 @@ impl Page {
                 .map_err(|_| Error::invalid(Reason::Param, "invalid cursor"))?,
             None => paging.start.unwrap_or(0),
         };
-        let limit = paging.count.unwrap_or(window.default);
+        Page::at(offset, paging.count, window)
+    }
+
+    /// The page at `offset` of `count` items (the window's default when none).
+    pub(super) fn at(offset: i64, count: Option<i64>, window: Window) -> Result<Page> {
+        let limit = count.unwrap_or(window.default);
         if offset < 0 || limit < 0 {
             return Err(Error::invalid(
                 Reason::Param,
@@ -59,6 +70,16 @@ impl Page {
             offset,
             limit: limit.min(window.max),
         })
+    }
+
+    /// How many items to skip.
+    pub(super) fn offset(self) -> i64 {
+        self.offset
+    }
+
+    /// How many items at most.
+    pub(super) fn limit(self) -> i64 {
+        self.limit
     }
 
     /// Reads one page: `SELECT {columns} {from} ORDER BY {order}` with the
