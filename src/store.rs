@@ -5,6 +5,7 @@
 //! integers for provider ids a frontend's integer ids cannot carry. A SQLite file next to the
 //! data (`[store] path`), so both survive restarts.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -172,8 +173,10 @@ impl Store {
                 let found = self
                     .db
                     .read(move |c| {
-                        Ok(c.query_row(
+                        Ok(c.prepare_cached(
                             "SELECT frontend, scope, subject, expires FROM tokens WHERE digest = ?1",
+                        )?
+                        .query_row(
                             [&k],
                             |r| {
                                 let scope: String = r.get(1)?;
@@ -282,11 +285,10 @@ impl Store {
         let hash: Option<String> = self
             .db
             .read(move |c| {
-                Ok(c.query_row(
+                Ok(c.prepare_cached(
                     "SELECT hash FROM credentials WHERE app_key = ?1 AND username = ?2",
-                    (&app, &user),
-                    |r| r.get(0),
-                )
+                )?
+                .query_row((&app, &user), |r| r.get(0))
                 .optional()?)
             })
             .await?;
@@ -305,52 +307,77 @@ impl Store {
 }
 
 impl Store {
-    /// The integer standing for provider id `internal`, made on first use.
-    pub async fn external_id(
+    /// The integers standing for provider ids `internals`, keyed by kind and
+    /// id; those the map lacks are made in one transaction.
+    pub async fn external_ids(
         &self,
         provider: &str,
-        kind: IdKind,
-        internal: &str,
-    ) -> Result<String> {
-        let key = (provider.to_string(), kind, true, internal.to_string());
-        if let Some(v) = self.ids.get(&key).await {
-            return Ok(v);
+        internals: Vec<(IdKind, String)>,
+    ) -> Result<HashMap<(IdKind, String), String>> {
+        let mut known = HashMap::with_capacity(internals.len());
+        let mut missing = Vec::new();
+        for (kind, internal) in internals {
+            let key = (provider.to_string(), kind, true, internal);
+            match self.ids.get(&key).await {
+                Some(external) => {
+                    known.insert((kind, key.3), external);
+                }
+                // A repeated id is found by the transaction, made by its first.
+                None => missing.push((kind, key.3)),
+            }
         }
-        let (p, k, i) = (provider.to_string(), kind.as_str(), internal.to_string());
-        let external: i64 = self
+        if missing.is_empty() {
+            return Ok(known);
+        }
+        let p = provider.to_string();
+        let made: Vec<(IdKind, String, i64)> = self
             .db
             .write(move |c| {
-                let found: Option<i64> = c
-                    .query_row(
-                        "SELECT external FROM id_map WHERE provider = ?1 AND kind = ?2 AND internal = ?3",
-                        (&p, k, &i),
-                        |r| r.get(0),
-                    )
-                    .optional()?;
-                if let Some(e) = found {
-                    return Ok(e);
-                }
-                let next: i64 = c.query_row(
+                let mut find = c.prepare_cached(
+                    "SELECT external FROM id_map WHERE provider = ?1 AND kind = ?2 AND internal = ?3",
+                )?;
+                let mut next = c.prepare_cached(
                     "SELECT COALESCE(MAX(external) + 1, ?3) FROM id_map WHERE provider = ?1 AND kind = ?2",
-                    (&p, k, FIRST_MAPPED_ID),
-                    |r| r.get(0),
                 )?;
-                c.execute(
+                let mut insert = c.prepare_cached(
                     "INSERT INTO id_map (provider, kind, external, internal) VALUES (?1, ?2, ?3, ?4)",
-                    (&p, k, next, &i),
                 )?;
-                Ok(next)
+                let mut made = Vec::with_capacity(missing.len());
+                for (kind, internal) in missing {
+                    let k = kind.as_str();
+                    let found: Option<i64> = find
+                        .query_row((&p, k, &internal), |r| r.get(0))
+                        .optional()?;
+                    let external = match found {
+                        Some(e) => e,
+                        None => {
+                            let e: i64 = next.query_row((&p, k, FIRST_MAPPED_ID), |r| r.get(0))?;
+                            insert.execute((&p, k, e, &internal))?;
+                            e
+                        }
+                    };
+                    made.push((kind, internal, external));
+                }
+                Ok(made)
             })
             .await?;
-        let external = external.to_string();
-        self.ids.insert(key, external.clone()).await;
-        self.ids
-            .insert(
-                (provider.to_string(), kind, false, external.clone()),
-                internal.to_string(),
-            )
-            .await;
-        Ok(external)
+        for (kind, internal, external) in made {
+            let external = external.to_string();
+            self.ids
+                .insert(
+                    (provider.to_string(), kind, true, internal.clone()),
+                    external.clone(),
+                )
+                .await;
+            self.ids
+                .insert(
+                    (provider.to_string(), kind, false, external.clone()),
+                    internal.clone(),
+                )
+                .await;
+            known.insert((kind, internal), external);
+        }
+        Ok(known)
     }
 
     /// The provider id an integer stands for, if the map made it.
@@ -389,6 +416,15 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    async fn external(store: &Store, kind: IdKind, internal: &str) -> String {
+        let mut made = store
+            .external_ids("rc", vec![(kind, internal.into()), (kind, internal.into())])
+            .await
+            .unwrap();
+        assert_eq!(made.len(), 1);
+        made.remove(&(kind, internal.to_string())).unwrap()
+    }
 
     #[tokio::test]
     async fn tokens_verify_expire_and_stay_with_their_frontend() {
@@ -462,30 +498,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.db");
         let store = Store::open(&path).unwrap();
-        let a = store
-            .external_id("rc", IdKind::Group, "grp-a")
-            .await
-            .unwrap();
-        let b = store
-            .external_id("rc", IdKind::Group, "grp-b")
-            .await
-            .unwrap();
+        let a = external(&store, IdKind::Group, "grp-a").await;
+        let b = external(&store, IdKind::Group, "grp-b").await;
         assert_eq!(a, FIRST_MAPPED_ID.to_string());
         assert_eq!(b, (FIRST_MAPPED_ID + 1).to_string());
-        assert_eq!(
-            store
-                .external_id("rc", IdKind::Group, "grp-a")
-                .await
-                .unwrap(),
-            a
-        );
-        assert_eq!(
-            store
-                .external_id("rc", IdKind::Chatroom, "grp-a")
-                .await
-                .unwrap(),
-            a
-        );
+        assert_eq!(external(&store, IdKind::Group, "grp-a").await, a);
+        assert_eq!(external(&store, IdKind::Chatroom, "grp-a").await, a);
         drop(store);
         let store = Store::open(&path).unwrap();
         assert_eq!(
@@ -500,13 +518,7 @@ mod tests {
             store.internal_id("other", IdKind::Group, &b).await.unwrap(),
             None
         );
-        assert_eq!(
-            store
-                .external_id("rc", IdKind::Group, "grp-b")
-                .await
-                .unwrap(),
-            b
-        );
+        assert_eq!(external(&store, IdKind::Group, "grp-b").await, b);
     }
 
     #[tokio::test]

@@ -12,11 +12,14 @@ use crate::canonical::message::{ConversationFiles, FileGet, UserFiles};
 use crate::canonical::model::{Content, FileInfo};
 use crate::canonical::{Error, Reason, Result};
 
-/// The columns [`file_from_row`] reads, for `messages`.
-const FILE_COLUMNS: &str = "id, sender, target_type, target, content, created";
-
-/// Messages that carry a file and were not retracted.
-const HAS_FILE: &str = "kind IN ('image', 'voice', 'video', 'file') AND retracted = 0";
+/// `SELECT` of the columns [`file_from_row`] reads, from `messages` that carry a
+/// file and were not retracted: the start of every statement here.
+macro_rules! select_files {
+    () => {
+        "SELECT id, sender, target_type, target, content, created FROM messages
+         WHERE kind IN ('image', 'voice', 'video', 'file') AND retracted = 0"
+    };
+}
 
 fn file_from_row(row: &Row<'_>) -> rusqlite::Result<FileInfo> {
     let content: Content = json_column(row, 4)?;
@@ -45,14 +48,11 @@ impl EmbeddedProvider {
         let app = app.to_owned();
         self.db
             .read(move |c| {
-                c.query_row(
-                    &format!(
-                        "SELECT {FILE_COLUMNS} FROM messages
-                         WHERE id = ?1 AND (app = ?2 OR target_app = ?2) AND {HAS_FILE}"
-                    ),
-                    (id, &app),
-                    file_from_row,
-                )
+                c.prepare_cached(concat!(
+                    select_files!(),
+                    " AND id = ?1 AND (app = ?2 OR target_app = ?2)"
+                ))?
+                .query_row((id, &app), file_from_row)
                 .optional()?
                 .ok_or(missing)
             })
@@ -85,19 +85,27 @@ impl EmbeddedProvider {
             1 => (">", "ASC"),
             _ => return Err(Error::invalid(Reason::Param, "order must be 0 or 1")),
         };
+        let limit = Page::at(0, req.count, FILES)?.limit();
         let sql = format!(
-            "SELECT {FILE_COLUMNS} FROM messages WHERE {HAS_FILE} AND {conversation}
-             AND (?4 IS NULL OR created {bound} ?4)
-             ORDER BY created {direction}, id {direction} LIMIT {}",
-            Page::at(0, req.count, FILES)?.limit()
+            concat!(
+                select_files!(),
+                " AND {} AND (?4 IS NULL OR created {} ?4) ORDER BY created {}, id {} LIMIT ?5"
+            ),
+            conversation, bound, direction, direction
         );
         let app = app.to_owned();
         self.db
             .read(move |c| {
                 user_id(c, &app, &req.username)?;
                 items(
-                    &mut c.prepare(&sql)?,
-                    (&app, &req.username, &req.conversation.target, req.from_time),
+                    &mut *c.prepare_cached(&sql)?,
+                    (
+                        &app,
+                        &req.username,
+                        &req.conversation.target,
+                        req.from_time,
+                        limit,
+                    ),
                     file_from_row,
                 )
             })
@@ -109,17 +117,23 @@ impl EmbeddedProvider {
         let page = Page::at(req.offset, req.count, FILES)?;
         let direction = if req.desc { "DESC" } else { "ASC" };
         let sql = format!(
-            "SELECT {FILE_COLUMNS} FROM messages WHERE {HAS_FILE} AND target_type = 'user'
-             AND ((app = ?1 AND sender = ?2) OR (target_app = ?1 AND target = ?2))
-             ORDER BY created {direction}, id {direction} LIMIT {} OFFSET {}",
-            page.limit(),
-            page.offset()
+            concat!(
+                select_files!(),
+                " AND target_type = 'user'
+                 AND ((app = ?1 AND sender = ?2) OR (target_app = ?1 AND target = ?2))
+                 ORDER BY created {}, id {} LIMIT ?3 OFFSET ?4"
+            ),
+            direction, direction
         );
         let app = app.to_owned();
         self.db
             .read(move |c| {
                 user_id(c, &app, &req.username)?;
-                items(&mut c.prepare(&sql)?, (&app, &req.username), file_from_row)
+                items(
+                    &mut *c.prepare_cached(&sql)?,
+                    (&app, &req.username, page.limit(), page.offset()),
+                    file_from_row,
+                )
             })
             .await
     }

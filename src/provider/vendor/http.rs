@@ -61,7 +61,7 @@ pub struct Answer {
 
 impl Answer {
     /// The answer as templates see it: `{status, body, headers}`.
-    pub fn to_json(&self) -> Value {
+    pub fn into_json(self) -> Value {
         json!({"status": self.status, "body": self.body, "headers": self.headers})
     }
 }
