@@ -160,9 +160,9 @@ pub struct Group {
     /// Owner, when the provider knows one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
-    /// 1 private, 2 public (JMessage flag).
-    #[serde(default = "default_flag")]
-    pub flag: i64,
+    /// Anyone may find and join it (else private).
+    #[serde(default)]
+    pub public: bool,
     /// Face-to-face join code, when set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
@@ -177,10 +177,6 @@ pub struct Group {
     /// Last modification time, when the provider tells.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub modified: Option<Millis>,
-}
-
-fn default_flag() -> i64 {
-    1
 }
 
 /// A member of a group: the user's profile plus the membership.
@@ -484,7 +480,7 @@ mod tests {
         assert_eq!(
             Output::GroupGet(g).to_json(),
             json!({
-                "id": "g1", "app_key": "app", "name": "team", "desc": "", "flag": 1, "max_members": 500
+                "id": "g1", "app_key": "app", "name": "team", "desc": "", "public": false, "max_members": 500
             })
         );
         let words = json!({"total": 1, "start": 0, "count": 1, "items": [{"word": "bad"}]});

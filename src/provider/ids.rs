@@ -105,7 +105,7 @@ mod tests {
             avatar: None,
             avatar_upload: None,
             members: Vec::new(),
-            flag: None,
+            public: None,
             code: None,
             max_members: None,
         })

@@ -21,7 +21,7 @@ macro_rules! group_columns {
         "g.gid, g.app, g.name, g.description, g.avatar,
     (SELECT ou.username FROM group_members om JOIN users ou ON ou.id = om.user_id
      WHERE om.group_id = g.id AND om.role = 'owner'),
-    g.flag, g.code, g.max_members,
+    g.public, g.code, g.max_members,
     (SELECT COUNT(*) FROM group_members cm WHERE cm.group_id = g.id),
     g.created, g.modified"
     };
@@ -35,7 +35,7 @@ fn group_from_row(row: &Row<'_>) -> rusqlite::Result<Group> {
         desc: row.get(3)?,
         avatar: row.get(4)?,
         owner: row.get(5)?,
-        flag: row.get(6)?,
+        public: row.get(6)?,
         code: row.get(7)?,
         max_members: row.get(8)?,
         member_count: row.get(9)?,
@@ -77,8 +77,8 @@ pub(super) struct GroupFields<'a> {
     pub(super) desc: &'a str,
     /// Avatar media id or URL.
     pub(super) avatar: Option<&'a str>,
-    /// 1 private, 2 public.
-    pub(super) flag: i64,
+    /// Public, else private.
+    pub(super) public: bool,
     /// Face-to-face join code.
     pub(super) code: Option<&'a str>,
     /// Maximum number of members.
@@ -94,7 +94,7 @@ pub(super) fn insert_group(
 ) -> Result<i64> {
     Ok(conn.query_row(
         "INSERT INTO chat_groups
-            (app, gid, name, description, avatar, flag, code, max_members, created, modified)
+            (app, gid, name, description, avatar, public, code, max_members, created, modified)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9) RETURNING id",
         (
             app,
@@ -102,7 +102,7 @@ pub(super) fn insert_group(
             g.name,
             g.desc,
             g.avatar,
-            g.flag,
+            g.public,
             g.code,
             g.max_members,
             now(),
@@ -162,7 +162,7 @@ impl EmbeddedProvider {
                 name: &req.name,
                 desc: req.desc.as_deref().unwrap_or_default(),
                 avatar: avatar.as_deref(),
-                flag: req.flag.unwrap_or(1),
+                public: req.public.unwrap_or(false),
                 code: req.code.as_deref(),
                 max_members: max,
             };

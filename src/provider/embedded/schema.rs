@@ -6,7 +6,7 @@
 //! blacklist entries, settings and pins with it.
 
 /// The migrations, oldest first; the schema version is their count.
-pub(super) const MIGRATIONS: &[&str] = &[V1];
+pub(super) const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// Version 1: users, social graph, groups, rooms, messages, media, app settings.
 const V1: &str = r#"
@@ -197,4 +197,10 @@ CREATE TABLE system_settings (
     description TEXT NOT NULL,
     PRIMARY KEY (app, id)
 ) WITHOUT ROWID;
+"#;
+
+/// Version 2: a group is public or not (was JMessage's flag, 1 or 2).
+const V2: &str = r#"
+ALTER TABLE chat_groups RENAME COLUMN flag TO public;
+UPDATE chat_groups SET public = (public = 2);
 "#;

@@ -5,6 +5,7 @@ use serde_json::json;
 
 use super::{expect, names, Harness, APP, OTHER_APP};
 use crate::canonical::{ErrorKind, Reason};
+use crate::provider::embedded::schema::MIGRATIONS;
 use crate::provider::embedded::EmbeddedProvider;
 
 #[tokio::test]
@@ -158,9 +159,10 @@ async fn schema_is_versioned() {
         conn.pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap()
     };
-    assert_eq!(version(&h.cfg.path), 1);
+    let latest = i64::try_from(MIGRATIONS.len()).unwrap();
+    assert_eq!(version(&h.cfg.path), latest);
     let h = h.reopen();
-    assert_eq!(version(&h.cfg.path), 1, "reopening migrates nothing");
+    assert_eq!(version(&h.cfg.path), latest, "reopening migrates nothing");
     let Harness { dir, cfg, provider } = h;
     drop(provider);
     Connection::open(&cfg.path)
@@ -171,6 +173,34 @@ async fn schema_is_versioned() {
         .err()
         .expect("newer schema refused");
     assert!(format!("{error:#}").contains("newer"), "{error:#}");
+    drop(dir);
+}
+
+#[tokio::test]
+async fn version_1_groups_keep_being_public_or_private() {
+    let h = Harness::new();
+    let Harness { dir, cfg, provider } = h;
+    drop(provider);
+    std::fs::remove_file(&cfg.path).unwrap();
+    let v1 = Connection::open(&cfg.path).unwrap();
+    v1.execute_batch(MIGRATIONS[0]).unwrap();
+    v1.execute_batch(
+        "PRAGMA user_version = 1;
+         INSERT INTO chat_groups (app, gid, name, flag, max_members, created, modified)
+         VALUES ('app', '1', 'open', 2, 10, 0, 0), ('app', '2', 'closed', 1, 10, 0, 0);",
+    )
+    .unwrap();
+    drop(v1);
+    drop(EmbeddedProvider::open("embedded", &cfg).unwrap());
+    let public: Vec<(String, bool)> = Connection::open(&cfg.path)
+        .unwrap()
+        .prepare("SELECT gid, public FROM chat_groups ORDER BY gid")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(public, [("1".into(), true), ("2".into(), false)]);
     drop(dir);
 }
 
