@@ -41,11 +41,7 @@ impl IdKind {
     }
 
     fn of_conversation(c: &Conversation) -> Option<Self> {
-        match c.kind {
-            1 => Some(IdKind::Group),
-            2 => Some(IdKind::Chatroom),
-            _ => None,
-        }
+        c.target_type.target_type().and_then(Self::of_target)
     }
 }
 

@@ -423,13 +423,38 @@ pub struct Upload {
     pub size: usize,
 }
 
-/// A conversation as WildfireChat names it: type, target and line.
+/// Whom a conversation is with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ConversationType {
+    /// Another user (one-to-one).
+    User,
+    /// A group.
+    Group,
+    /// A chatroom.
+    Chatroom,
+    /// A channel (WildfireChat's), which no message here targets.
+    Channel,
+}
+
+impl ConversationType {
+    /// The message target type of the conversation; none for channels.
+    pub fn target_type(self) -> Option<TargetType> {
+        match self {
+            ConversationType::User => Some(TargetType::User),
+            ConversationType::Group => Some(TargetType::Group),
+            ConversationType::Chatroom => Some(TargetType::Chatroom),
+            ConversationType::Channel => None,
+        }
+    }
+}
+
+/// A conversation of a user: whom it is with, target and line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Conversation {
-    /// 0 private, 1 group, 2 chatroom, 3 channel.
-    #[serde(rename = "type")]
-    pub kind: i64,
+    /// User, group, chatroom or channel.
+    pub target_type: ConversationType,
     /// The other user, group id or room id.
     pub target: String,
     /// Line, default 0.

@@ -9,7 +9,7 @@ use super::users::user_id;
 use super::EmbeddedProvider;
 use crate::canonical::common::Items;
 use crate::canonical::message::{ConversationFiles, FileGet, UserFiles};
-use crate::canonical::model::{Content, FileInfo};
+use crate::canonical::model::{Content, ConversationType, FileInfo};
 use crate::canonical::{Error, Reason, Result};
 
 /// `SELECT` of the columns [`file_from_row`] reads, from `messages` that carry a
@@ -59,31 +59,32 @@ impl EmbeddedProvider {
             .await
     }
 
-    /// `conversation.files.list`: type 0 one-to-one (either direction), 1
-    /// group, 2 chatroom; order 0 newest first, 1 oldest first.
+    /// `conversation.files.list`: one-to-one (either direction), group or
+    /// chatroom; channels carry no files here.
     pub(super) async fn conversation_files(
         &self,
         app: &str,
         req: ConversationFiles,
     ) -> Result<Items<FileInfo>> {
-        let conversation = match req.conversation.kind {
-            0 => {
+        let conversation = match req.conversation.target_type {
+            ConversationType::User => {
                 "target_type = 'user' AND app = ?1 AND target_app = ?1
                   AND ((sender = ?2 AND target = ?3) OR (sender = ?3 AND target = ?2))"
             }
-            1 => "target_type = 'group' AND target_app = ?1 AND target = ?3",
-            2 => "target_type = 'chatroom' AND target_app = ?1 AND target = ?3",
-            _ => {
+            ConversationType::Group => "target_type = 'group' AND target_app = ?1 AND target = ?3",
+            ConversationType::Chatroom => {
+                "target_type = 'chatroom' AND target_app = ?1 AND target = ?3"
+            }
+            ConversationType::Channel => {
                 return Err(Error::invalid(
                     Reason::Param,
-                    "conversation type must be 0, 1 or 2",
+                    "conversations with users, groups or chatrooms only have files",
                 ))
             }
         };
-        let (bound, direction) = match req.order {
-            0 => ("<", "DESC"),
-            1 => (">", "ASC"),
-            _ => return Err(Error::invalid(Reason::Param, "order must be 0 or 1")),
+        let (bound, direction) = match req.desc {
+            true => ("<", "DESC"),
+            false => (">", "ASC"),
         };
         let limit = Page::at(0, req.count, FILES)?.limit();
         let sql = format!(

@@ -177,7 +177,7 @@ async fn schema_is_versioned() {
 }
 
 #[tokio::test]
-async fn version_1_groups_keep_being_public_or_private() {
+async fn version_1_groups_and_pins_keep_their_meaning() {
     let h = Harness::new();
     let Harness { dir, cfg, provider } = h;
     drop(provider);
@@ -187,7 +187,11 @@ async fn version_1_groups_keep_being_public_or_private() {
     v1.execute_batch(
         "PRAGMA user_version = 1;
          INSERT INTO chat_groups (app, gid, name, flag, max_members, created, modified)
-         VALUES ('app', '1', 'open', 2, 10, 0, 0), ('app', '2', 'closed', 1, 10, 0, 0);",
+         VALUES ('app', '1', 'open', 2, 10, 0, 0), ('app', '2', 'closed', 1, 10, 0, 0);
+         INSERT INTO users (id, app, username, uuid, kind, profile, created, modified)
+         VALUES (7, 'app', 'alice', 'u', 'user', '{}', 0, 0);
+         INSERT INTO conversation_tops (user_id, type, target, line)
+         VALUES (7, 0, 'bob', 0), (7, 1, '1', 0), (7, 2, 'r', 1), (7, 3, 'c', 0);",
     )
     .unwrap();
     drop(v1);
@@ -201,6 +205,24 @@ async fn version_1_groups_keep_being_public_or_private() {
         .map(Result::unwrap)
         .collect();
     assert_eq!(public, [("1".into(), true), ("2".into(), false)]);
+    let pins: Vec<(String, String, i64)> = Connection::open(&cfg.path)
+        .unwrap()
+        .prepare("SELECT target_type, target, line FROM conversation_tops ORDER BY target")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let pin = |t: &str, target: &str, line| (t.to_owned(), target.to_owned(), line);
+    assert_eq!(
+        pins,
+        [
+            pin("group", "1", 0),
+            pin("user", "bob", 0),
+            pin("channel", "c", 0),
+            pin("chatroom", "r", 1)
+        ]
+    );
     drop(dir);
 }
 
