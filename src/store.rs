@@ -398,12 +398,12 @@ impl Store {
         let found: Option<String> = self
             .db
             .read(move |c| {
-                Ok(c.query_row(
-                    "SELECT internal FROM id_map WHERE provider = ?1 AND kind = ?2 AND external = ?3",
-                    (&p, k, number),
-                    |r| r.get(0),
-                )
-                .optional()?)
+                Ok(c
+                    .prepare_cached(
+                        "SELECT internal FROM id_map WHERE provider = ?1 AND kind = ?2 AND external = ?3",
+                    )?
+                    .query_row((&p, k, number), |r| r.get(0))
+                    .optional()?)
             })
             .await?;
         if let Some(v) = &found {
