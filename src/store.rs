@@ -5,6 +5,7 @@
 //! integers for provider ids a frontend's integer ids cannot carry. A SQLite file next to the
 //! data (`[store] path`), so both survive restarts.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -140,7 +141,9 @@ impl Store {
             scope.as_str(),
             subject,
             now_ms,
-            ttl.map(|t| now_ms + t.as_millis() as i64),
+            ttl.map(|t| {
+                i64::try_from(t.as_millis()).map_or(i64::MAX, |ms| now_ms.saturating_add(ms))
+            }),
         );
         self.db
             .write(move |c| {
@@ -170,8 +173,10 @@ impl Store {
                 let found = self
                     .db
                     .read(move |c| {
-                        Ok(c.query_row(
+                        Ok(c.prepare_cached(
                             "SELECT frontend, scope, subject, expires FROM tokens WHERE digest = ?1",
+                        )?
+                        .query_row(
                             [&k],
                             |r| {
                                 let scope: String = r.get(1)?;
@@ -204,49 +209,67 @@ impl Store {
 }
 
 impl Store {
-    /// Records a user's password (hashed) for providers that cannot check it.
-    pub async fn set_password(
+    /// Records users' passwords (hashed, in one transaction) for providers
+    /// that cannot check them.
+    pub async fn set_passwords(
         &self,
         app_key: &str,
-        username: &str,
-        password: &str,
+        passwords: &[(&str, &str)],
         now_ms: i64,
     ) -> Result<()> {
-        let hash = self.passwords.hash(password.to_string()).await?;
-        self.passwords.forget(app_key, username).await;
-        let row = (app_key.to_string(), username.to_string(), hash, now_ms);
+        if passwords.is_empty() {
+            return Ok(());
+        }
+        let hashes = self
+            .passwords
+            .hash_all(passwords.iter().map(|(_, pw)| pw.to_string()).collect())
+            .await?;
+        let app = app_key.to_string();
+        let rows: Vec<(String, String)> = passwords
+            .iter()
+            .map(|(user, _)| user.to_string())
+            .zip(hashes)
+            .collect();
         self.db
             .write(move |c| {
-                c.execute(
+                let mut upsert = c.prepare_cached(
                     "INSERT INTO credentials (app_key, username, hash, updated) VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT (app_key, username) DO UPDATE SET hash = ?3, updated = ?4",
-                    row,
                 )?;
+                for (user, hash) in &rows {
+                    upsert.execute((&app, user, hash, now_ms))?;
+                }
                 Ok(())
             })
-            .await
+            .await?;
+        // After the write: a check racing it cannot cache the old hash under the new epoch.
+        for (user, _) in passwords {
+            self.passwords.forget(app_key, user).await;
+        }
+        Ok(())
     }
 
     /// Forgets users' passwords (they were deleted).
     pub async fn forget_passwords(&self, app_key: &str, usernames: &[String]) -> Result<()> {
-        for u in usernames {
-            self.passwords.forget(app_key, u).await;
-        }
         let (app, names) = (app_key.to_string(), usernames.to_vec());
         self.db
             .write(move |c| {
+                let mut delete = c.prepare_cached(
+                    "DELETE FROM credentials WHERE app_key = ?1 AND username = ?2",
+                )?;
                 for u in &names {
-                    c.execute(
-                        "DELETE FROM credentials WHERE app_key = ?1 AND username = ?2",
-                        (&app, u),
-                    )?;
+                    delete.execute((&app, u))?;
                 }
                 Ok(())
             })
-            .await
+            .await?;
+        for u in usernames {
+            self.passwords.forget(app_key, u).await;
+        }
+        Ok(())
     }
 
-    /// Checks a password recorded with `set_password`: unknown users and wrong
+    /// Checks a password recorded with `set_passwords`: unknown users and wrong
     /// passwords are the same unauthenticated/credentials error.
     pub async fn check_password(
         &self,
@@ -262,11 +285,10 @@ impl Store {
         let hash: Option<String> = self
             .db
             .read(move |c| {
-                Ok(c.query_row(
+                Ok(c.prepare_cached(
                     "SELECT hash FROM credentials WHERE app_key = ?1 AND username = ?2",
-                    (&app, &user),
-                    |r| r.get(0),
-                )
+                )?
+                .query_row((&app, &user), |r| r.get(0))
                 .optional()?)
             })
             .await?;
@@ -285,52 +307,77 @@ impl Store {
 }
 
 impl Store {
-    /// The integer standing for provider id `internal`, made on first use.
-    pub async fn external_id(
+    /// The integers standing for provider ids `internals`, keyed by kind and
+    /// id; those the map lacks are made in one transaction.
+    pub async fn external_ids(
         &self,
         provider: &str,
-        kind: IdKind,
-        internal: &str,
-    ) -> Result<String> {
-        let key = (provider.to_string(), kind, true, internal.to_string());
-        if let Some(v) = self.ids.get(&key).await {
-            return Ok(v);
+        internals: Vec<(IdKind, String)>,
+    ) -> Result<HashMap<(IdKind, String), String>> {
+        let mut known = HashMap::with_capacity(internals.len());
+        let mut missing = Vec::new();
+        for (kind, internal) in internals {
+            let key = (provider.to_string(), kind, true, internal);
+            match self.ids.get(&key).await {
+                Some(external) => {
+                    known.insert((kind, key.3), external);
+                }
+                // A repeated id is found by the transaction, made by its first.
+                None => missing.push((kind, key.3)),
+            }
         }
-        let (p, k, i) = (provider.to_string(), kind.as_str(), internal.to_string());
-        let external: i64 = self
+        if missing.is_empty() {
+            return Ok(known);
+        }
+        let p = provider.to_string();
+        let made: Vec<(IdKind, String, i64)> = self
             .db
             .write(move |c| {
-                let found: Option<i64> = c
-                    .query_row(
-                        "SELECT external FROM id_map WHERE provider = ?1 AND kind = ?2 AND internal = ?3",
-                        (&p, k, &i),
-                        |r| r.get(0),
-                    )
-                    .optional()?;
-                if let Some(e) = found {
-                    return Ok(e);
-                }
-                let next: i64 = c.query_row(
+                let mut find = c.prepare_cached(
+                    "SELECT external FROM id_map WHERE provider = ?1 AND kind = ?2 AND internal = ?3",
+                )?;
+                let mut next = c.prepare_cached(
                     "SELECT COALESCE(MAX(external) + 1, ?3) FROM id_map WHERE provider = ?1 AND kind = ?2",
-                    (&p, k, FIRST_MAPPED_ID),
-                    |r| r.get(0),
                 )?;
-                c.execute(
+                let mut insert = c.prepare_cached(
                     "INSERT INTO id_map (provider, kind, external, internal) VALUES (?1, ?2, ?3, ?4)",
-                    (&p, k, next, &i),
                 )?;
-                Ok(next)
+                let mut made = Vec::with_capacity(missing.len());
+                for (kind, internal) in missing {
+                    let k = kind.as_str();
+                    let found: Option<i64> = find
+                        .query_row((&p, k, &internal), |r| r.get(0))
+                        .optional()?;
+                    let external = match found {
+                        Some(e) => e,
+                        None => {
+                            let e: i64 = next.query_row((&p, k, FIRST_MAPPED_ID), |r| r.get(0))?;
+                            insert.execute((&p, k, e, &internal))?;
+                            e
+                        }
+                    };
+                    made.push((kind, internal, external));
+                }
+                Ok(made)
             })
             .await?;
-        let external = external.to_string();
-        self.ids.insert(key, external.clone()).await;
-        self.ids
-            .insert(
-                (provider.to_string(), kind, false, external.clone()),
-                internal.to_string(),
-            )
-            .await;
-        Ok(external)
+        for (kind, internal, external) in made {
+            let external = external.to_string();
+            self.ids
+                .insert(
+                    (provider.to_string(), kind, true, internal.clone()),
+                    external.clone(),
+                )
+                .await;
+            self.ids
+                .insert(
+                    (provider.to_string(), kind, false, external.clone()),
+                    internal.clone(),
+                )
+                .await;
+            known.insert((kind, internal), external);
+        }
+        Ok(known)
     }
 
     /// The provider id an integer stands for, if the map made it.
@@ -351,12 +398,12 @@ impl Store {
         let found: Option<String> = self
             .db
             .read(move |c| {
-                Ok(c.query_row(
-                    "SELECT internal FROM id_map WHERE provider = ?1 AND kind = ?2 AND external = ?3",
-                    (&p, k, number),
-                    |r| r.get(0),
-                )
-                .optional()?)
+                Ok(c
+                    .prepare_cached(
+                        "SELECT internal FROM id_map WHERE provider = ?1 AND kind = ?2 AND external = ?3",
+                    )?
+                    .query_row((&p, k, number), |r| r.get(0))
+                    .optional()?)
             })
             .await?;
         if let Some(v) = &found {
@@ -369,6 +416,15 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    async fn external(store: &Store, kind: IdKind, internal: &str) -> String {
+        let mut made = store
+            .external_ids("rc", vec![(kind, internal.into()), (kind, internal.into())])
+            .await
+            .unwrap();
+        assert_eq!(made.len(), 1);
+        made.remove(&(kind, internal.to_string())).unwrap()
+    }
 
     #[tokio::test]
     async fn tokens_verify_expire_and_stay_with_their_frontend() {
@@ -419,34 +475,35 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_huge_ttl_saturates() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("state.db")).unwrap();
+        let t = store
+            .issue(
+                "hx",
+                "app",
+                TokenScope::App,
+                None,
+                Some(Duration::MAX),
+                1_000,
+            )
+            .await
+            .unwrap();
+        let rec = store.verify("hx", &t, i64::MAX - 1).await.unwrap();
+        assert_eq!(rec.expires, Some(i64::MAX));
+    }
+
+    #[tokio::test]
     async fn id_map_is_stable_and_persistent() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.db");
         let store = Store::open(&path).unwrap();
-        let a = store
-            .external_id("rc", IdKind::Group, "grp-a")
-            .await
-            .unwrap();
-        let b = store
-            .external_id("rc", IdKind::Group, "grp-b")
-            .await
-            .unwrap();
+        let a = external(&store, IdKind::Group, "grp-a").await;
+        let b = external(&store, IdKind::Group, "grp-b").await;
         assert_eq!(a, FIRST_MAPPED_ID.to_string());
         assert_eq!(b, (FIRST_MAPPED_ID + 1).to_string());
-        assert_eq!(
-            store
-                .external_id("rc", IdKind::Group, "grp-a")
-                .await
-                .unwrap(),
-            a
-        );
-        assert_eq!(
-            store
-                .external_id("rc", IdKind::Chatroom, "grp-a")
-                .await
-                .unwrap(),
-            a
-        );
+        assert_eq!(external(&store, IdKind::Group, "grp-a").await, a);
+        assert_eq!(external(&store, IdKind::Chatroom, "grp-a").await, a);
         drop(store);
         let store = Store::open(&path).unwrap();
         assert_eq!(
@@ -461,24 +518,24 @@ mod tests {
             store.internal_id("other", IdKind::Group, &b).await.unwrap(),
             None
         );
-        assert_eq!(
-            store
-                .external_id("rc", IdKind::Group, "grp-b")
-                .await
-                .unwrap(),
-            b
-        );
+        assert_eq!(external(&store, IdKind::Group, "grp-b").await, b);
     }
 
     #[tokio::test]
     async fn shadow_passwords_check_and_forget() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("state.db")).unwrap();
-        store.set_password("app", "bob", "pw1", 1).await.unwrap();
+        store
+            .set_passwords("app", &[("bob", "pw1")], 1)
+            .await
+            .unwrap();
         store.check_password("app", "bob", "pw1").await.unwrap();
         assert!(store.check_password("app", "bob", "pw2").await.is_err());
         assert!(store.check_password("other", "bob", "pw1").await.is_err());
-        store.set_password("app", "bob", "pw2", 2).await.unwrap();
+        store
+            .set_passwords("app", &[("bob", "pw2")], 2)
+            .await
+            .unwrap();
         assert!(store.check_password("app", "bob", "pw1").await.is_err());
         store.check_password("app", "bob", "pw2").await.unwrap();
         store

@@ -51,6 +51,4 @@ pub struct IssuedToken {
     pub subject: Option<String>,
     /// Seconds until it expires; 0 means never.
     pub expires_in: i64,
-    /// A stable UUID naming the app (Easemob's `application`).
-    pub application: String,
 }

@@ -30,9 +30,10 @@ pub struct GroupCreate {
     /// Initial members besides the owner.
     #[serde(default)]
     pub members: Vec<UserRef>,
-    /// 1 private (default), 2 public.
+    /// Public (anyone may find and join it) or private; the provider's
+    /// default (private for the embedded one) when absent.
     #[serde(default)]
-    pub flag: Option<i64>,
+    pub public: Option<bool>,
     /// Face-to-face join code.
     #[serde(default)]
     pub code: Option<String>,

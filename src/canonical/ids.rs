@@ -41,11 +41,7 @@ impl IdKind {
     }
 
     fn of_conversation(c: &Conversation) -> Option<Self> {
-        match c.kind {
-            1 => Some(IdKind::Group),
-            2 => Some(IdKind::Chatroom),
-            _ => None,
-        }
+        c.target_type.target_type().and_then(Self::of_target)
     }
 }
 
@@ -130,9 +126,18 @@ fn file(file: &mut FileInfo, f: Visit) {
     }
 }
 
-/// Calls `f` with every group or chatroom id of a result (`op` is the request
-/// it answers, for ids whose kind the request tells).
-pub fn visit_output(out: &mut Output, op: &Op, f: Visit) {
+/// The kind of the ids a request's message was sent to, which its result's
+/// deliveries carry: the request tells it, not the result.
+pub fn sent_to(op: &Op) -> Option<IdKind> {
+    match op {
+        Op::MessageSend(req) => IdKind::of_target(req.target_type),
+        _ => None,
+    }
+}
+
+/// Calls `f` with every group or chatroom id of a result (`sent_to` from
+/// [`sent_to`] of the request it answers).
+pub fn visit_output(out: &mut Output, sent_to: Option<IdKind>, f: Visit) {
     match out {
         Output::GroupCreate(g) | Output::GroupGet(g) | Output::GroupJoin(g) => group(g, f),
         Output::UserGroupsList(items) => items.items.iter_mut().for_each(|g| group(g, f)),
@@ -144,12 +149,10 @@ pub fn visit_output(out: &mut Output, op: &Op, f: Visit) {
         }
         Output::ChatroomList(page) => page.items.iter_mut().for_each(|r| room(r, f)),
         Output::MessageSend(sent) => {
-            if let Op::MessageSend(req) = op {
-                if let Some(kind) = IdKind::of_target(req.target_type) {
-                    sent.deliveries
-                        .iter_mut()
-                        .for_each(|d| f(kind, &mut d.target));
-                }
+            if let Some(kind) = sent_to {
+                sent.deliveries
+                    .iter_mut()
+                    .for_each(|d| f(kind, &mut d.target));
             }
         }
         Output::FileGet(info) => file(info, f),

@@ -110,12 +110,16 @@ pub struct ConversationFiles {
     /// At most this many.
     #[serde(default)]
     pub count: Option<i64>,
-    /// Only files sent before (order 0) or after (order 1) this time.
+    /// Only files sent before (newest first) or after (oldest first) this time.
     #[serde(default)]
     pub from_time: Option<Millis>,
-    /// 0 newest first, 1 oldest first.
-    #[serde(default)]
-    pub order: i64,
+    /// Newest first (the default), else oldest first.
+    #[serde(default = "newest_first")]
+    pub desc: bool,
+}
+
+fn newest_first() -> bool {
+    true
 }
 
 /// `user.files.list`: files a user sent or received.

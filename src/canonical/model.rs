@@ -160,9 +160,9 @@ pub struct Group {
     /// Owner, when the provider knows one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
-    /// 1 private, 2 public (JMessage flag).
-    #[serde(default = "default_flag")]
-    pub flag: i64,
+    /// Anyone may find and join it (else private).
+    #[serde(default)]
+    pub public: bool,
     /// Face-to-face join code, when set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
@@ -177,10 +177,6 @@ pub struct Group {
     /// Last modification time, when the provider tells.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub modified: Option<Millis>,
-}
-
-fn default_flag() -> i64 {
-    1
 }
 
 /// A member of a group: the user's profile plus the membership.
@@ -427,13 +423,38 @@ pub struct Upload {
     pub size: usize,
 }
 
-/// A conversation as WildfireChat names it: type, target and line.
+/// Whom a conversation is with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ConversationType {
+    /// Another user (one-to-one).
+    User,
+    /// A group.
+    Group,
+    /// A chatroom.
+    Chatroom,
+    /// A channel (WildfireChat's), which no message here targets.
+    Channel,
+}
+
+impl ConversationType {
+    /// The message target type of the conversation; none for channels.
+    pub fn target_type(self) -> Option<TargetType> {
+        match self {
+            ConversationType::User => Some(TargetType::User),
+            ConversationType::Group => Some(TargetType::Group),
+            ConversationType::Chatroom => Some(TargetType::Chatroom),
+            ConversationType::Channel => None,
+        }
+    }
+}
+
+/// A conversation of a user: whom it is with, target and line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Conversation {
-    /// 0 private, 1 group, 2 chatroom, 3 channel.
-    #[serde(rename = "type")]
-    pub kind: i64,
+    /// User, group, chatroom or channel.
+    pub target_type: ConversationType,
     /// The other user, group id or room id.
     pub target: String,
     /// Line, default 0.
@@ -484,7 +505,7 @@ mod tests {
         assert_eq!(
             Output::GroupGet(g).to_json(),
             json!({
-                "id": "g1", "app_key": "app", "name": "team", "desc": "", "flag": 1, "max_members": 500
+                "id": "g1", "app_key": "app", "name": "team", "desc": "", "public": false, "max_members": 500
             })
         );
         let words = json!({"total": 1, "start": 0, "count": 1, "items": [{"word": "bad"}]});

@@ -16,15 +16,18 @@ pub async fn record(frontend: &Frontend, op: &Op, result: &Output, now_ms: i64) 
     let app = frontend.app_key.as_str();
     match (op, result) {
         (Op::UserRegister(req), Output::UserRegister(res)) => {
-            for (user, item) in req.users.iter().zip(&res.items) {
-                if let (Some(pw), None) = (&user.password, &item.error) {
-                    store.set_password(app, &user.username, pw, now_ms).await?;
-                }
-            }
+            let registered: Vec<(&str, &str)> = req
+                .users
+                .iter()
+                .zip(&res.items)
+                .filter(|(_, item)| item.error.is_none())
+                .filter_map(|(user, _)| Some((user.username.as_str(), user.password.as_deref()?)))
+                .collect();
+            store.set_passwords(app, &registered, now_ms).await?
         }
         (Op::UserPasswordSet(req), _) => {
             store
-                .set_password(app, &req.username, &req.password, now_ms)
+                .set_passwords(app, &[(&req.username, &req.password)], now_ms)
                 .await?
         }
         (Op::UserDelete(req), _) => store.forget_passwords(app, &req.usernames).await?,

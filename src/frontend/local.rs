@@ -45,7 +45,6 @@ pub async fn execute(frontend: &Frontend, op: Op, now_ms: i64) -> Result<Output>
                 scope: req.scope,
                 subject: req.subject,
                 expires_in: ttl.map_or(0, |t| t.as_secs() as i64),
-                application: application_uuid(&frontend.app_key),
             }))
         }
         other => Err(Error::internal(format!(

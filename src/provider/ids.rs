@@ -11,7 +11,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::{CallContext, Provider, SharedProvider};
-use crate::canonical::ids::{visit_op, visit_output, IdKind};
+use crate::canonical::ids::{sent_to, visit_op, visit_output, IdKind};
 use crate::canonical::{Op, OpName, Output, Result};
 use crate::store::{Store, FIRST_MAPPED_ID};
 
@@ -68,20 +68,20 @@ impl Provider for IdMapped {
                 *id = v.clone();
             }
         });
-        let mut out = self.inner.execute(op.clone(), ctx).await?;
+        let sent_to = sent_to(&op);
+        let mut out = self.inner.execute(op, ctx).await?;
         // Out: provider ids that are not integers get their stable integer.
         let mut unmapped = Vec::new();
-        visit_output(&mut out, &op, &mut |kind, id| {
+        visit_output(&mut out, sent_to, &mut |kind, id| {
             if self.kinds.contains(&kind) && !is_integer(id) {
                 unmapped.push((kind, id.clone()));
             }
         });
-        let mut made = HashMap::new();
-        for (kind, id) in unmapped {
-            let external = self.store.external_id(provider, kind, &id).await?;
-            made.insert((kind, id), external);
+        if unmapped.is_empty() {
+            return Ok(out);
         }
-        visit_output(&mut out, &op, &mut |kind, id| {
+        let made = self.store.external_ids(provider, unmapped).await?;
+        visit_output(&mut out, sent_to, &mut |kind, id| {
             if let Some(v) = made.get(&(kind, id.clone())) {
                 *id = v.clone();
             }
@@ -105,7 +105,7 @@ mod tests {
             avatar: None,
             avatar_upload: None,
             members: Vec::new(),
-            flag: None,
+            public: None,
             code: None,
             max_members: None,
         })

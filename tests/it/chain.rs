@@ -600,12 +600,14 @@ async fn rongcloud_chain_runs_the_rest_of_the_provider() {
         .await
         .expect(200);
     assert_eq!(pinned.json["code"], 0, "{}", pinned.text);
-    let tops: (i64, String) = chain
+    let tops: (String, String) = chain
         .vendor
         .db()
-        .query_row("SELECT type, target FROM conversation_tops", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
+        .query_row(
+            "SELECT target_type, target FROM conversation_tops",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
         .unwrap();
-    assert_eq!(tops, (0, "ben".to_string()));
+    assert_eq!(tops, ("user".to_string(), "ben".to_string()));
 }

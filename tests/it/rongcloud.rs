@@ -873,17 +873,17 @@ async fn sensitive_words_and_conversation_top() {
     assert_eq!(count(&im, "nodisturb_users"), 0);
     set_muted(&rc, "4", "r", "1").await.rc_error(430, 1009);
     set_top(&rc, "3", "true").await.rc_ok();
-    let pinned: Vec<(i64, String)> = {
+    let pinned: Vec<(String, String)> = {
         let db = im.db();
         let mut stmt = db
-            .prepare("SELECT type, target FROM conversation_tops")
+            .prepare("SELECT target_type, target FROM conversation_tops")
             .unwrap();
         stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
             .unwrap()
             .map(Result::unwrap)
             .collect()
     };
-    assert_eq!(pinned, vec![(1, "g9".to_string())]);
+    assert_eq!(pinned, vec![("group".to_string(), "g9".to_string())]);
     set_top(&rc, "3", "false").await.rc_ok();
     assert_eq!(count(&im, "conversation_tops"), 0);
     set_top(&rc, "6", "true").await.rc_error(430, 1009);

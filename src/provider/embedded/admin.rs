@@ -4,7 +4,7 @@
 use deadpool_sqlite::rusqlite::{Connection, OptionalExtension};
 
 use super::db::now;
-use super::paging::{Page, Query, WORDS};
+use super::paging::{list_query, Page, WORDS};
 use super::EmbeddedProvider;
 use crate::canonical::admin::{
     Health, SwitchSet, SystemSetting, SystemSettingGet, Word, WordAdd, WordDelete, WordList,
@@ -115,11 +115,11 @@ impl EmbeddedProvider {
         let app = app.to_owned();
         self.db
             .read(move |c| {
-                let query = Query {
+                let query = list_query!(
                     columns: "word, created",
                     from: "FROM sensitive_words WHERE app = ?1",
                     order: "created, word",
-                };
+                );
                 page.fetch(c, query, &[&app], |r| {
                     Ok(Word {
                         word: r.get(0)?,

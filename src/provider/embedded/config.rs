@@ -48,7 +48,7 @@ impl Default for EmbeddedConfig {
             retract_window_secs: 180,
             pool_size: 4,
             customer: AccountConfig::new("imbridge", "imbridge"),
-            customer_service: AccountConfig::new("cs_001", "客服"),
+            customer_service: AccountConfig::new("imbridge_cs", "imbridge"),
             password_hash: HashParams::default(),
         }
     }

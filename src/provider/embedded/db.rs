@@ -78,11 +78,9 @@ impl Counter {
 
 /// Reserves `n` consecutive ids of `counter` and returns the first.
 pub(super) fn allocate(conn: &Connection, counter: Counter, n: i64) -> Result<i64> {
-    Ok(conn.query_row(
-        "UPDATE counters SET next = next + ?2 WHERE name = ?1 RETURNING next - ?2",
-        (counter.name(), n),
-        |r| r.get(0),
-    )?)
+    Ok(conn
+        .prepare_cached("UPDATE counters SET next = next + ?2 WHERE name = ?1 RETURNING next - ?2")?
+        .query_row((counter.name(), n), |r| r.get(0))?)
 }
 
 /// The id of a new group or room: the caller's choice (non-empty, at most 64

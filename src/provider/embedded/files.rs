@@ -4,22 +4,22 @@
 use deadpool_sqlite::rusqlite::{self, OptionalExtension, Row};
 
 use super::db::{items, json_column, tag_column};
+use super::paging::{Page, FILES};
 use super::users::user_id;
 use super::EmbeddedProvider;
 use crate::canonical::common::Items;
 use crate::canonical::message::{ConversationFiles, FileGet, UserFiles};
-use crate::canonical::model::{Content, FileInfo};
+use crate::canonical::model::{Content, ConversationType, FileInfo};
 use crate::canonical::{Error, Reason, Result};
 
-/// The columns [`file_from_row`] reads, for `messages`.
-const FILE_COLUMNS: &str = "id, sender, target_type, target, content, created";
-
-/// Messages that carry a file and were not retracted.
-const HAS_FILE: &str = "kind IN ('image', 'voice', 'video', 'file') AND retracted = 0";
-
-/// Default and largest number of files per list.
-const DEFAULT_FILES: i64 = 100;
-const MAX_FILES: i64 = 500;
+/// `SELECT` of the columns [`file_from_row`] reads, from `messages` that carry a
+/// file and were not retracted: the start of every statement here.
+macro_rules! select_files {
+    () => {
+        "SELECT id, sender, target_type, target, content, created FROM messages
+         WHERE kind IN ('image', 'voice', 'video', 'file') AND retracted = 0"
+    };
+}
 
 fn file_from_row(row: &Row<'_>) -> rusqlite::Result<FileInfo> {
     let content: Content = json_column(row, 4)?;
@@ -35,14 +35,6 @@ fn file_from_row(row: &Row<'_>) -> rusqlite::Result<FileInfo> {
     })
 }
 
-/// A requested number of files, defaulted and capped.
-fn file_count(count: Option<i64>) -> Result<i64> {
-    match count.unwrap_or(DEFAULT_FILES) {
-        n if n < 0 => Err(Error::invalid(Reason::Param, "count must not be negative")),
-        n => Ok(n.min(MAX_FILES)),
-    }
-}
-
 impl EmbeddedProvider {
     /// `file.get`: the file of one message of (or to) this app.
     pub(super) async fn file_get(&self, app: &str, req: FileGet) -> Result<FileInfo> {
@@ -56,59 +48,65 @@ impl EmbeddedProvider {
         let app = app.to_owned();
         self.db
             .read(move |c| {
-                c.query_row(
-                    &format!(
-                        "SELECT {FILE_COLUMNS} FROM messages
-                         WHERE id = ?1 AND (app = ?2 OR target_app = ?2) AND {HAS_FILE}"
-                    ),
-                    (id, &app),
-                    file_from_row,
-                )
+                c.prepare_cached(concat!(
+                    select_files!(),
+                    " AND id = ?1 AND (app = ?2 OR target_app = ?2)"
+                ))?
+                .query_row((id, &app), file_from_row)
                 .optional()?
                 .ok_or(missing)
             })
             .await
     }
 
-    /// `conversation.files.list`: type 0 one-to-one (either direction), 1
-    /// group, 2 chatroom; order 0 newest first, 1 oldest first.
+    /// `conversation.files.list`: one-to-one (either direction), group or
+    /// chatroom; channels carry no files here.
     pub(super) async fn conversation_files(
         &self,
         app: &str,
         req: ConversationFiles,
     ) -> Result<Items<FileInfo>> {
-        let conversation = match req.conversation.kind {
-            0 => {
+        let conversation = match req.conversation.target_type {
+            ConversationType::User => {
                 "target_type = 'user' AND app = ?1 AND target_app = ?1
                   AND ((sender = ?2 AND target = ?3) OR (sender = ?3 AND target = ?2))"
             }
-            1 => "target_type = 'group' AND target_app = ?1 AND target = ?3",
-            2 => "target_type = 'chatroom' AND target_app = ?1 AND target = ?3",
-            _ => {
+            ConversationType::Group => "target_type = 'group' AND target_app = ?1 AND target = ?3",
+            ConversationType::Chatroom => {
+                "target_type = 'chatroom' AND target_app = ?1 AND target = ?3"
+            }
+            ConversationType::Channel => {
                 return Err(Error::invalid(
                     Reason::Param,
-                    "conversation type must be 0, 1 or 2",
+                    "conversations with users, groups or chatrooms only have files",
                 ))
             }
         };
-        let (bound, direction) = match req.order {
-            0 => ("<", "DESC"),
-            1 => (">", "ASC"),
-            _ => return Err(Error::invalid(Reason::Param, "order must be 0 or 1")),
+        let (bound, direction) = match req.desc {
+            true => ("<", "DESC"),
+            false => (">", "ASC"),
         };
+        let limit = Page::at(0, req.count, FILES)?.limit();
         let sql = format!(
-            "SELECT {FILE_COLUMNS} FROM messages WHERE {HAS_FILE} AND {conversation}
-             AND (?4 IS NULL OR created {bound} ?4)
-             ORDER BY created {direction}, id {direction} LIMIT {}",
-            file_count(req.count)?
+            concat!(
+                select_files!(),
+                " AND {} AND (?4 IS NULL OR created {} ?4) ORDER BY created {}, id {} LIMIT ?5"
+            ),
+            conversation, bound, direction, direction
         );
         let app = app.to_owned();
         self.db
             .read(move |c| {
                 user_id(c, &app, &req.username)?;
                 items(
-                    &mut c.prepare(&sql)?,
-                    (&app, &req.username, &req.conversation.target, req.from_time),
+                    &mut *c.prepare_cached(&sql)?,
+                    (
+                        &app,
+                        &req.username,
+                        &req.conversation.target,
+                        req.from_time,
+                        limit,
+                    ),
                     file_from_row,
                 )
             })
@@ -117,22 +115,26 @@ impl EmbeddedProvider {
 
     /// `user.files.list`: files the user sent or received one-to-one.
     pub(super) async fn user_files(&self, app: &str, req: UserFiles) -> Result<Items<FileInfo>> {
-        if req.offset < 0 {
-            return Err(Error::invalid(Reason::Param, "offset must not be negative"));
-        }
+        let page = Page::at(req.offset, req.count, FILES)?;
         let direction = if req.desc { "DESC" } else { "ASC" };
         let sql = format!(
-            "SELECT {FILE_COLUMNS} FROM messages WHERE {HAS_FILE} AND target_type = 'user'
-             AND ((app = ?1 AND sender = ?2) OR (target_app = ?1 AND target = ?2))
-             ORDER BY created {direction}, id {direction} LIMIT {} OFFSET {}",
-            file_count(req.count)?,
-            req.offset
+            concat!(
+                select_files!(),
+                " AND target_type = 'user'
+                 AND ((app = ?1 AND sender = ?2) OR (target_app = ?1 AND target = ?2))
+                 ORDER BY created {}, id {} LIMIT ?3 OFFSET ?4"
+            ),
+            direction, direction
         );
         let app = app.to_owned();
         self.db
             .read(move |c| {
                 user_id(c, &app, &req.username)?;
-                items(&mut c.prepare(&sql)?, (&app, &req.username), file_from_row)
+                items(
+                    &mut *c.prepare_cached(&sql)?,
+                    (&app, &req.username, page.limit(), page.offset()),
+                    file_from_row,
+                )
             })
             .await
     }

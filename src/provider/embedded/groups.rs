@@ -5,7 +5,7 @@ use deadpool_sqlite::rusqlite::{self, Connection, OptionalExtension, Row};
 
 use super::db::{claim_id, items, now, Counter};
 use super::members::{insert_member, role_by_name};
-use super::paging::{Page, Query, LIST};
+use super::paging::{list_query, Page, LIST};
 use super::users::{ref_id, ref_ids, user_id};
 use super::{validate, EmbeddedProvider};
 use crate::canonical::common::{Done, Items, Listing};
@@ -16,12 +16,16 @@ use crate::canonical::{Error, Reason, Result};
 use crate::provider::CallContext;
 
 /// The columns [`group_from_row`] reads, for `chat_groups g`.
-const GROUP_COLUMNS: &str = "g.gid, g.app, g.name, g.description, g.avatar,
+macro_rules! group_columns {
+    () => {
+        "g.gid, g.app, g.name, g.description, g.avatar,
     (SELECT ou.username FROM group_members om JOIN users ou ON ou.id = om.user_id
      WHERE om.group_id = g.id AND om.role = 'owner'),
-    g.flag, g.code, g.max_members,
+    g.public, g.code, g.max_members,
     (SELECT COUNT(*) FROM group_members cm WHERE cm.group_id = g.id),
-    g.created, g.modified";
+    g.created, g.modified"
+    };
+}
 
 fn group_from_row(row: &Row<'_>) -> rusqlite::Result<Group> {
     Ok(Group {
@@ -31,7 +35,7 @@ fn group_from_row(row: &Row<'_>) -> rusqlite::Result<Group> {
         desc: row.get(3)?,
         avatar: row.get(4)?,
         owner: row.get(5)?,
-        flag: row.get(6)?,
+        public: row.get(6)?,
         code: row.get(7)?,
         max_members: row.get(8)?,
         member_count: row.get(9)?,
@@ -57,8 +61,10 @@ pub(super) fn group_row(conn: &Connection, app: &str, gid: &str) -> Result<i64> 
 /// A group by row id.
 pub(super) fn load_group(conn: &Connection, row: i64) -> Result<Group> {
     Ok(conn
-        .prepare_cached(&format!(
-            "SELECT {GROUP_COLUMNS} FROM chat_groups g WHERE g.id = ?1"
+        .prepare_cached(concat!(
+            "SELECT ",
+            group_columns!(),
+            " FROM chat_groups g WHERE g.id = ?1"
         ))?
         .query_row([row], group_from_row)?)
 }
@@ -71,8 +77,8 @@ pub(super) struct GroupFields<'a> {
     pub(super) desc: &'a str,
     /// Avatar media id or URL.
     pub(super) avatar: Option<&'a str>,
-    /// 1 private, 2 public.
-    pub(super) flag: i64,
+    /// Public, else private.
+    pub(super) public: bool,
     /// Face-to-face join code.
     pub(super) code: Option<&'a str>,
     /// Maximum number of members.
@@ -88,7 +94,7 @@ pub(super) fn insert_group(
 ) -> Result<i64> {
     Ok(conn.query_row(
         "INSERT INTO chat_groups
-            (app, gid, name, description, avatar, flag, code, max_members, created, modified)
+            (app, gid, name, description, avatar, public, code, max_members, created, modified)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9) RETURNING id",
         (
             app,
@@ -96,7 +102,7 @@ pub(super) fn insert_group(
             g.name,
             g.desc,
             g.avatar,
-            g.flag,
+            g.public,
             g.code,
             g.max_members,
             now(),
@@ -156,7 +162,7 @@ impl EmbeddedProvider {
                 name: &req.name,
                 desc: req.desc.as_deref().unwrap_or_default(),
                 avatar: avatar.as_deref(),
-                flag: req.flag.unwrap_or(1),
+                public: req.public.unwrap_or(false),
                 code: req.code.as_deref(),
                 max_members: max,
             };
@@ -227,11 +233,11 @@ impl EmbeddedProvider {
         let app = app.to_owned();
         self.db
             .read(move |c| {
-                let query = Query {
-                    columns: GROUP_COLUMNS,
+                let query = list_query!(
+                    columns: group_columns!(),
                     from: "FROM chat_groups g WHERE g.app = ?1",
                     order: "g.id",
-                };
+                );
                 page.fetch(c, query, &[&app], group_from_row)
             })
             .await
@@ -244,8 +250,10 @@ impl EmbeddedProvider {
             .read(move |c| {
                 let user = ref_id(c, &app, &req.user)?;
                 items(
-                    &mut *c.prepare_cached(&format!(
-                        "SELECT {GROUP_COLUMNS}
+                    &mut *c.prepare_cached(concat!(
+                        "SELECT ",
+                        group_columns!(),
+                        "
                          FROM group_members m JOIN chat_groups g ON g.id = m.group_id
                          WHERE m.user_id = ?1 ORDER BY m.joined, m.rowid"
                     ))?,

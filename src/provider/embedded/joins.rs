@@ -84,7 +84,7 @@ impl EmbeddedProvider {
                                 name: &g.name,
                                 desc: "",
                                 avatar: None,
-                                flag: 1,
+                                public: false,
                                 code: None,
                                 max_members,
                             };

@@ -19,11 +19,11 @@ const TOKEN_BYTES: usize = 48;
 /// The IM token of user `id`: generated on first use and then stable; marks
 /// the user as logged in.
 pub(super) fn token_of(conn: &Connection, id: i64) -> Result<String> {
-    Ok(conn.query_row(
-        "UPDATE users SET token = COALESCE(token, ?2), login = 1 WHERE id = ?1 RETURNING token",
-        (id, random_string(TOKEN_BYTES)),
-        |r| r.get(0),
-    )?)
+    Ok(conn
+        .prepare_cached(
+            "UPDATE users SET token = COALESCE(token, ?2), login = 1 WHERE id = ?1 RETURNING token",
+        )?
+        .query_row((id, random_string(TOKEN_BYTES)), |r| r.get(0))?)
 }
 
 /// What authentication needs to know about a user.
@@ -36,18 +36,17 @@ struct Credentials {
 
 fn credentials(conn: &Connection, app: &str, username: &str) -> Result<Option<Credentials>> {
     Ok(conn
-        .query_row(
+        .prepare_cached(
             "SELECT id, password, disabled, login FROM users WHERE app = ?1 AND username = ?2",
-            (app, username),
-            |r| {
-                Ok(Credentials {
-                    id: r.get(0)?,
-                    hash: r.get(1)?,
-                    disabled: r.get(2)?,
-                    login: r.get(3)?,
-                })
-            },
-        )
+        )?
+        .query_row((app, username), |r| {
+            Ok(Credentials {
+                id: r.get(0)?,
+                hash: r.get(1)?,
+                disabled: r.get(2)?,
+                login: r.get(3)?,
+            })
+        })
         .optional()?)
 }
 

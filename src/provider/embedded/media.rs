@@ -18,7 +18,11 @@ use crate::canonical::{Error, Reason, Result};
 use crate::provider::CallContext;
 
 /// The columns [`media_from_row`] reads; the URL is built from the id.
-const MEDIA_COLUMNS: &str = "media_id, kind, crc32, size, filename, format, width, height, hash";
+macro_rules! media_columns {
+    () => {
+        "media_id, kind, crc32, size, filename, format, width, height, hash"
+    };
+}
 
 /// A media file on disk whose row may not be committed yet.
 #[derive(Debug, Clone)]
@@ -66,8 +70,10 @@ pub(super) fn find_media(
     base: &str,
 ) -> Result<Option<Media>> {
     Ok(conn
-        .prepare_cached(&format!(
-            "SELECT {MEDIA_COLUMNS} FROM media WHERE media_id = ?1 AND app = ?2"
+        .prepare_cached(concat!(
+            "SELECT ",
+            media_columns!(),
+            " FROM media WHERE media_id = ?1 AND app = ?2"
         ))?
         .query_row((media_id, app), |r| media_from_row(r, base))
         .optional()?)
@@ -164,23 +170,28 @@ impl EmbeddedProvider {
         };
         let media_id = format!("{}/{}", tag(&kind), uuid::Uuid::new_v4().simple());
         let path = self.cfg.media_dir.join(&media_id);
+        let size = i64::try_from(bytes.len()).map_err(Error::internal)?;
+        let target = path.clone();
+        // Checksums of up to the upload limit are blocking work too.
+        let (crc32, hash) = tokio::task::spawn_blocking(move || {
+            write_atomically(&target, &bytes)
+                .map(|()| (crc32fast::hash(&bytes), hex::encode(Sha1::digest(&bytes))))
+        })
+        .await
+        .map_err(Error::internal)?
+        .map_err(|e| Error::internal(format_args!("writing {}: {e}", path.display())))?;
         let media = Media {
             url: url_of(&self.cfg.media_base_url, &media_id),
             media_id,
             kind,
-            crc32: Some(i64::from(crc32fast::hash(&bytes))),
-            size: Some(i64::try_from(bytes.len()).map_err(Error::internal)?),
+            crc32: Some(i64::from(crc32)),
+            size: Some(size),
             filename,
             format,
             width,
             height,
-            hash: Some(hex::encode(Sha1::digest(&bytes))),
+            hash: Some(hash),
         };
-        let target = path.clone();
-        tokio::task::spawn_blocking(move || write_atomically(&target, &bytes))
-            .await
-            .map_err(Error::internal)?
-            .map_err(|e| Error::internal(format_args!("writing {}: {e}", path.display())))?;
         Ok(StoredMedia {
             media,
             content_type,

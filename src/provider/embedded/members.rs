@@ -5,8 +5,8 @@ use deadpool_sqlite::rusqlite::{Connection, OptionalExtension};
 
 use super::db::{now, tag, tag_column};
 use super::groups::{full, group_row, load_group};
-use super::paging::{Page, Query, ALL};
-use super::users::{app_of, find_user, ref_id, user_from_row, USER_COLUMNS, USER_WIDTH};
+use super::paging::{list_query, Page, ALL};
+use super::users::{app_of, find_user, ref_id, user_columns, user_from_row, USER_WIDTH};
 use super::EmbeddedProvider;
 use crate::canonical::common::{Done, MemberPage};
 use crate::canonical::group::{
@@ -181,12 +181,12 @@ impl EmbeddedProvider {
                 if let Some(by) = &req.by {
                     require_member(c, &app, group, by)?;
                 }
-                let query = Query {
-                    columns: &format!("{USER_COLUMNS}, m.role, m.muted, m.joined"),
+                let query = list_query!(
+                    columns: concat!(user_columns!(), ", m.role, m.muted, m.joined"),
                     from: "FROM group_members m JOIN users u ON u.id = m.user_id
                            WHERE m.group_id = ?1",
                     order: "m.role <> 'owner', m.joined, m.rowid",
-                };
+                );
                 let page = page.fetch(c, query, &[&group], |r| {
                     Ok(Member {
                         user: user_from_row(r)?,

@@ -10,7 +10,7 @@ use super::login::disabled;
 use super::media::find_media;
 use super::members::membership;
 use super::rooms::{muted_in_room, room_row};
-use super::users::user_id;
+use super::users::{no_user, user_id};
 use super::EmbeddedProvider;
 use crate::canonical::common::{Count, Done};
 use crate::canonical::message::{Delivery, MessageRetract, MessageSend, Sent};
@@ -83,12 +83,12 @@ fn check_target(
         TargetType::User => {
             let to = user_id(conn, app, target)?;
             if let Some((from, name)) = sender {
-                let blocked: bool = conn.query_row(
-                    "SELECT EXISTS (SELECT 1 FROM blacklist
-                     WHERE user_id = ?1 AND blocked_id = ?2)",
-                    (to, from),
-                    |r| r.get(0),
-                )?;
+                let blocked: bool = conn
+                    .prepare_cached(
+                        "SELECT EXISTS (SELECT 1 FROM blacklist
+                         WHERE user_id = ?1 AND blocked_id = ?2)",
+                    )?
+                    .query_row((to, from), |r| r.get(0))?;
                 if blocked {
                     return Err(Error::denied(
                         Reason::Blacklist,
@@ -129,11 +129,11 @@ fn send(conn: &Connection, app: &str, base: &str, req: MessageSend) -> Result<Se
     let sender = match req.from_admin {
         true => None,
         false => {
-            let id = user_id(conn, app, &req.from)?;
-            let off: bool =
-                conn.query_row("SELECT disabled FROM users WHERE id = ?1", [id], |r| {
-                    r.get(0)
-                })?;
+            let (id, off): (i64, bool) = conn
+                .prepare_cached("SELECT id, disabled FROM users WHERE app = ?1 AND username = ?2")?
+                .query_row((app, &req.from), |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?
+                .ok_or_else(|| no_user(&req.from))?;
             if off {
                 return Err(disabled(&req.from));
             }

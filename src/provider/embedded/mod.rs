@@ -55,10 +55,6 @@ impl EmbeddedProvider {
     /// Opens (creating dirs, file and schema as needed) the store.
     /// Synchronous: runs migrations on a plain connection.
     pub fn open(name: &str, cfg: &EmbeddedConfig) -> anyhow::Result<Self> {
-        if let Some(dir) = cfg.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("creating directory {}", dir.display()))?;
-        }
         std::fs::create_dir_all(&cfg.media_dir)
             .with_context(|| format!("creating media directory {}", cfg.media_dir.display()))?;
         let db = Db::open(&cfg.path, cfg.pool_size, schema::MIGRATIONS, "embedded")

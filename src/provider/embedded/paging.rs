@@ -32,6 +32,12 @@ pub(super) const ALL: Window = Window {
     max: i64::MAX,
 };
 
+/// Files of a conversation or user: 100 per page, at most 500.
+pub(super) const FILES: Window = Window {
+    default: 100,
+    max: 500,
+};
+
 /// A resolved page: skip `offset` items, return at most `limit`.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Page {
@@ -48,7 +54,12 @@ impl Page {
                 .map_err(|_| Error::invalid(Reason::Param, "invalid cursor"))?,
             None => paging.start.unwrap_or(0),
         };
-        let limit = paging.count.unwrap_or(window.default);
+        Page::at(offset, paging.count, window)
+    }
+
+    /// The page at `offset` of `count` items (the window's default when none).
+    pub(super) fn at(offset: i64, count: Option<i64>, window: Window) -> Result<Page> {
+        let limit = count.unwrap_or(window.default);
         if offset < 0 || limit < 0 {
             return Err(Error::invalid(
                 Reason::Param,
@@ -61,26 +72,33 @@ impl Page {
         })
     }
 
-    /// Reads one page: `SELECT {columns} {from} ORDER BY {order}` with the
-    /// page's bounds, and the total of `SELECT COUNT(*) {from}`.
+    /// How many items to skip.
+    pub(super) fn offset(self) -> i64 {
+        self.offset
+    }
+
+    /// How many items at most.
+    pub(super) fn limit(self) -> i64 {
+        self.limit
+    }
+
+    /// Reads one page of `query` (`params` bind its `?1`.. `?n`, the page
+    /// its trailing `LIMIT ? OFFSET ?`) and its total; both statements cached.
     pub(super) fn fetch<T>(
         self,
         conn: &Connection,
-        query: Query<'_>,
+        query: Query,
         params: &[&dyn ToSql],
         map: impl FnMut(&Row<'_>) -> deadpool_sqlite::rusqlite::Result<T>,
     ) -> Result<Listing<T>> {
-        let total: i64 =
-            conn.query_row(&format!("SELECT COUNT(*) {}", query.from), params, |r| {
-                r.get(0)
-            })?;
-        let sql = format!(
-            "SELECT {} {} ORDER BY {} LIMIT {} OFFSET {}",
-            query.columns, query.from, query.order, self.limit, self.offset
-        );
+        let total: i64 = conn
+            .prepare_cached(query.count)?
+            .query_row(params, |r| r.get(0))?;
+        let mut bounds = params.to_vec();
+        bounds.extend([&self.limit as &dyn ToSql, &self.offset]);
         let items = conn
-            .prepare(&sql)?
-            .query_map(params, map)?
+            .prepare_cached(query.select)?
+            .query_map(&*bounds, map)?
             .collect::<Result<Vec<T>, _>>()?;
         let count = i64::try_from(items.len()).unwrap_or(i64::MAX);
         let next = self.offset.saturating_add(count);
@@ -94,13 +112,32 @@ impl Page {
     }
 }
 
-/// The parts of a list query.
+/// A list query, built by [`list_query!`].
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Query<'a> {
-    /// Selected columns.
-    pub(super) columns: &'a str,
-    /// `FROM ... WHERE ...`.
-    pub(super) from: &'a str,
-    /// `ORDER BY` terms.
-    pub(super) order: &'a str,
+pub(super) struct Query {
+    /// `SELECT COUNT(*) FROM ...`.
+    pub(super) count: &'static str,
+    /// `SELECT ... FROM ... ORDER BY ... LIMIT ? OFFSET ?`: the unnumbered
+    /// parameters follow the query's last numbered one.
+    pub(super) select: &'static str,
 }
+
+/// A [`Query`] of literal `columns`, `from` (`FROM ... WHERE ...`, binding
+/// `?1`.. `?n`, each at least once) and `order` (`ORDER BY` terms).
+macro_rules! list_query {
+    (columns: $columns:expr, from: $from:expr, order: $order:expr $(,)?) => {
+        $crate::provider::embedded::paging::Query {
+            count: concat!("SELECT COUNT(*) ", $from),
+            select: concat!(
+                "SELECT ",
+                $columns,
+                " ",
+                $from,
+                " ORDER BY ",
+                $order,
+                " LIMIT ? OFFSET ?"
+            ),
+        }
+    };
+}
+pub(super) use list_query;

@@ -3,6 +3,7 @@
 
 use deadpool_sqlite::rusqlite::OptionalExtension;
 
+use super::db::tag;
 use super::groups::group_row;
 use super::users::{ref_id, user_id};
 use super::EmbeddedProvider;
@@ -113,15 +114,16 @@ impl EmbeddedProvider {
                 let conv = &req.conversation;
                 let sql = match req.top {
                     true => {
-                        "INSERT OR IGNORE INTO conversation_tops (user_id, type, target, line)
+                        "INSERT OR IGNORE INTO conversation_tops (user_id, target_type, target, line)
                              VALUES (?1, ?2, ?3, ?4)"
                     }
                     false => {
                         "DELETE FROM conversation_tops
-                              WHERE user_id = ?1 AND type = ?2 AND target = ?3 AND line = ?4"
+                              WHERE user_id = ?1 AND target_type = ?2 AND target = ?3 AND line = ?4"
                     }
                 };
-                c.execute(sql, (id, conv.kind, &conv.target, conv.line))?;
+                c.prepare_cached(sql)?
+                    .execute((id, tag(&conv.target_type), &conv.target, conv.line))?;
                 Ok(Done {})
             })
             .await
@@ -134,12 +136,14 @@ impl EmbeddedProvider {
             .read(move |c| {
                 let id = user_id(c, &app, &req.username)?;
                 let conv = &req.conversation;
-                let top = c.query_row(
-                    "SELECT EXISTS (SELECT 1 FROM conversation_tops
-                     WHERE user_id = ?1 AND type = ?2 AND target = ?3 AND line = ?4)",
-                    (id, conv.kind, &conv.target, conv.line),
-                    |r| r.get(0),
-                )?;
+                let top = c
+                    .prepare_cached(
+                        "SELECT EXISTS (SELECT 1 FROM conversation_tops
+                         WHERE user_id = ?1 AND target_type = ?2 AND target = ?3 AND line = ?4)",
+                    )?
+                    .query_row((id, tag(&conv.target_type), &conv.target, conv.line), |r| {
+                        r.get(0)
+                    })?;
                 Ok(TopState { top })
             })
             .await

@@ -5,8 +5,8 @@ use deadpool_sqlite::rusqlite::{self, Connection, OptionalExtension, Row};
 
 use super::db::{claim_id, now, Counter};
 use super::groups::full;
-use super::paging::{Page, Query, LIST};
-use super::users::{find_user, ref_ids, user_from_row, user_id, USER_COLUMNS, USER_WIDTH};
+use super::paging::{list_query, Page, LIST};
+use super::users::{find_user, ref_ids, user_columns, user_from_row, user_id, USER_WIDTH};
 use super::{validate, EmbeddedProvider};
 use crate::canonical::common::{Done, Items, Listing};
 use crate::canonical::model::{Room, RoomMember};
@@ -18,9 +18,13 @@ use crate::canonical::user::UserChatroomsList;
 use crate::canonical::{Error, Reason, Result};
 
 /// The columns [`room_from_row`] reads, for `rooms r`.
-const ROOM_COLUMNS: &str = "r.rid, r.app, r.name, r.description,
+macro_rules! room_columns {
+    () => {
+        "r.rid, r.app, r.name, r.description,
     (SELECT ou.username FROM users ou WHERE ou.id = r.owner_id), r.max_members,
-    (SELECT COUNT(*) FROM room_members cm WHERE cm.room_id = r.id), r.created";
+    (SELECT COUNT(*) FROM room_members cm WHERE cm.room_id = r.id), r.created"
+    };
+}
 
 fn room_from_row(row: &Row<'_>) -> rusqlite::Result<Room> {
     Ok(Room {
@@ -50,8 +54,10 @@ pub(super) fn room_row(conn: &Connection, app: &str, rid: &str) -> Result<i64> {
 
 fn load_room(conn: &Connection, row: i64) -> Result<Room> {
     Ok(conn
-        .prepare_cached(&format!(
-            "SELECT {ROOM_COLUMNS} FROM rooms r WHERE r.id = ?1"
+        .prepare_cached(concat!(
+            "SELECT ",
+            room_columns!(),
+            " FROM rooms r WHERE r.id = ?1"
         ))?
         .query_row([row], room_from_row)?)
 }
@@ -134,11 +140,11 @@ impl EmbeddedProvider {
         let app = app.to_owned();
         self.db
             .read(move |c| {
-                let query = Query {
-                    columns: ROOM_COLUMNS,
+                let query = list_query!(
+                    columns: room_columns!(),
                     from: "FROM rooms r WHERE r.app = ?1",
                     order: "r.id",
-                };
+                );
                 page.fetch(c, query, &[&app], room_from_row)
             })
             .await
@@ -242,12 +248,11 @@ impl EmbeddedProvider {
         self.db
             .read(move |c| {
                 let row = room_row(c, &app, &req.id)?;
-                let query = Query {
-                    columns: &format!("{USER_COLUMNS}, m.muted, m.joined"),
-                    from:
-                        "FROM room_members m JOIN users u ON u.id = m.user_id WHERE m.room_id = ?1",
+                let query = list_query!(
+                    columns: concat!(user_columns!(), ", m.muted, m.joined"),
+                    from: "FROM room_members m JOIN users u ON u.id = m.user_id WHERE m.room_id = ?1",
                     order: "m.joined, m.rowid",
-                };
+                );
                 page.fetch(c, query, &[&row], |r| {
                     Ok(RoomMember {
                         user: user_from_row(r)?,
@@ -265,8 +270,10 @@ impl EmbeddedProvider {
         app: &str,
         req: UserChatroomsList,
     ) -> Result<Items<Room>> {
-        let sql = format!(
-            "SELECT {ROOM_COLUMNS} FROM room_members m JOIN rooms r ON r.id = m.room_id
+        let sql = concat!(
+            "SELECT ",
+            room_columns!(),
+            " FROM room_members m JOIN rooms r ON r.id = m.room_id
              WHERE m.user_id = ?1 ORDER BY m.joined, m.rowid"
         );
         self.user_items(app, req.username, sql, room_from_row).await

@@ -6,7 +6,7 @@
 //! blacklist entries, settings and pins with it.
 
 /// The migrations, oldest first; the schema version is their count.
-pub(super) const MIGRATIONS: &[&str] = &[V1];
+pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// Version 1: users, social graph, groups, rooms, messages, media, app settings.
 const V1: &str = r#"
@@ -197,4 +197,28 @@ CREATE TABLE system_settings (
     description TEXT NOT NULL,
     PRIMARY KEY (app, id)
 ) WITHOUT ROWID;
+"#;
+
+/// Version 2: a group is public or not (was JMessage's flag, 1 or 2).
+const V2: &str = r#"
+ALTER TABLE chat_groups RENAME COLUMN flag TO public;
+UPDATE chat_groups SET public = (public = 2);
+"#;
+
+/// Version 3: pinned conversations name whom they are with (`target_type`,
+/// as the canonical model does), not WildfireChat's type 0 to 3.
+const V3: &str = r#"
+CREATE TABLE conversation_tops_v3 (
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    target_type TEXT NOT NULL,
+    target TEXT NOT NULL,
+    line INTEGER NOT NULL,
+    PRIMARY KEY (user_id, target_type, target, line)
+);
+INSERT INTO conversation_tops_v3 (user_id, target_type, target, line)
+    SELECT user_id, CASE type WHEN 0 THEN 'user' WHEN 1 THEN 'group'
+                              WHEN 2 THEN 'chatroom' ELSE 'channel' END, target, line
+    FROM conversation_tops WHERE type BETWEEN 0 AND 3;
+DROP TABLE conversation_tops;
+ALTER TABLE conversation_tops_v3 RENAME TO conversation_tops;
 "#;

@@ -4,7 +4,7 @@ use deadpool_sqlite::rusqlite::Connection;
 
 use super::db::now;
 use super::users::{
-    find_user, load_user, ref_ids, user_from_row, user_id, USER_COLUMNS, USER_WIDTH,
+    find_user, load_user, ref_ids, user_columns, user_from_row, user_id, USER_WIDTH,
 };
 use super::EmbeddedProvider;
 use crate::canonical::common::{Done, Items};
@@ -109,8 +109,10 @@ impl EmbeddedProvider {
 
     /// `friend.list`: in the order they became friends.
     pub(super) async fn friend_list(&self, app: &str, req: OfUser) -> Result<Items<Friend>> {
-        let sql = format!(
-            "SELECT {USER_COLUMNS}, f.note_name, f.others
+        let sql = concat!(
+            "SELECT ",
+            user_columns!(),
+            ", f.note_name, f.others
              FROM friends f JOIN users u ON u.id = f.friend_id
              WHERE f.user_id = ?1 ORDER BY f.created, f.rowid"
         );
@@ -161,8 +163,10 @@ impl EmbeddedProvider {
 
     /// `blacklist.list`: in the order they were blocked.
     pub(super) async fn blacklist_list(&self, app: &str, req: OfUser) -> Result<Items<User>> {
-        let sql = format!(
-            "SELECT {USER_COLUMNS} FROM blacklist b JOIN users u ON u.id = b.blocked_id
+        let sql = concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM blacklist b JOIN users u ON u.id = b.blocked_id
              WHERE b.user_id = ?1 ORDER BY b.created, b.rowid"
         );
         self.user_items(app, req.username, sql, user_from_row).await

@@ -7,7 +7,7 @@ use deadpool_sqlite::rusqlite::{self, Connection, OptionalExtension, Row};
 use serde_json::Value;
 
 use super::db::{items, json_column, now, tag, tag_column, to_json};
-use super::paging::{Page, Query, LIST};
+use super::paging::{list_query, Page, LIST};
 use super::{validate, EmbeddedProvider};
 use crate::canonical::common::{Done, Items, Listing};
 use crate::canonical::model::{Profile, User, UserKind, UserRef};
@@ -15,13 +15,17 @@ use crate::canonical::user::{UserDelete, UserGet, UserList, UserUpdate};
 use crate::canonical::{Error, Reason, Result};
 
 /// The columns [`user_from_row`] reads, for `users u`; a join's own columns follow.
-pub(super) const USER_COLUMNS: &str =
-    "u.app, u.username, u.uuid, u.profile, u.kind, u.disabled, u.created, u.modified";
+macro_rules! user_columns {
+    () => {
+        "u.app, u.username, u.uuid, u.profile, u.kind, u.disabled, u.created, u.modified"
+    };
+}
+pub(super) use user_columns;
 
-/// How many columns [`USER_COLUMNS`] has (the index of the first joined column).
+/// How many columns [`user_columns!`] has (the index of the first joined column).
 pub(super) const USER_WIDTH: usize = 8;
 
-/// Builds a user from a row that starts with [`USER_COLUMNS`].
+/// Builds a user from a row that starts with [`user_columns!`].
 pub(super) fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
     Ok(User {
         app_key: row.get(0)?,
@@ -80,8 +84,10 @@ pub(super) fn ref_ids(conn: &Connection, app: &str, users: &[UserRef]) -> Result
 /// A stored user by row id.
 pub(super) fn load_user(conn: &Connection, id: i64) -> Result<User> {
     Ok(conn
-        .prepare_cached(&format!(
-            "SELECT {USER_COLUMNS} FROM users u WHERE u.id = ?1"
+        .prepare_cached(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users u WHERE u.id = ?1"
         ))?
         .query_row([id], user_from_row)?)
 }
@@ -155,14 +161,14 @@ impl EmbeddedProvider {
         &self,
         app: &str,
         username: String,
-        sql: String,
+        sql: &'static str,
         read: fn(&Row<'_>) -> rusqlite::Result<T>,
     ) -> Result<Items<T>> {
         let app = app.to_owned();
         self.db
             .read(move |c| {
                 let user = user_id(c, &app, &username)?;
-                items(&mut *c.prepare_cached(&sql)?, [user], read)
+                items(&mut *c.prepare_cached(sql)?, [user], read)
             })
             .await
     }
@@ -223,12 +229,12 @@ impl EmbeddedProvider {
         let (app, kind, disabled) = (app.to_owned(), req.kind.map(|k| tag(&k)), req.disabled);
         self.db
             .read(move |c| {
-                let query = Query {
-                    columns: USER_COLUMNS,
+                let query = list_query!(
+                    columns: user_columns!(),
                     from: "FROM users u WHERE u.app = ?1 AND (?2 IS NULL OR u.kind = ?2) \
                            AND (?3 IS NULL OR u.disabled = ?3)",
                     order: "u.id",
-                };
+                );
                 page.fetch(c, query, &[&app, &kind, &disabled], user_from_row)
             })
             .await

@@ -6,24 +6,26 @@
 
 use serde_json::Value;
 
-use super::http::{upstream, Answer};
+use super::http::upstream;
+#[cfg(doc)]
+use super::http::Answer;
 use crate::canonical::{Error, Source};
 use crate::mapping::outbound::{ErrorRule, VendorErrors};
 use crate::mapping::template::eval::{loose_eq, scalar_text, truthy};
 use crate::mapping::template::{eval, EvalEnv};
 
-/// Ok when the answer is a success (or a rule says the error is fine),
-/// else the canonical error.
+/// Ok when the answer (`status` and its [`Answer::into_json`] document) is a
+/// success (or a rule says the error is fine), else the canonical error.
 pub fn check(
-    answer: &Answer,
+    status: u16,
+    doc: &Value,
     errors: &VendorErrors,
     rules: &[&[ErrorRule]],
     provider: &str,
     now_ms: i64,
 ) -> Result<(), Error> {
-    let doc = answer.to_json();
     let env = EvalEnv {
-        doc: &doc,
+        doc,
         codes: None,
         now_ms,
     };
@@ -33,7 +35,7 @@ pub fn check(
             .filter(|v| !v.is_null())
     };
     let failed = (200..300)
-        .contains(&answer.status)
+        .contains(&status)
         .then(|| truthy(&look(&errors.failed)));
     if failed == Some(false) {
         return Ok(());
@@ -43,7 +45,7 @@ pub fn check(
     let rule = rules
         .iter()
         .flat_map(|r| r.iter())
-        .find(|r| matches(r, answer.status, code.as_ref()));
+        .find(|r| matches(r, status, code.as_ref()));
     match rule {
         Some(ErrorRule { error: None, .. }) => Ok(()),
         Some(ErrorRule {
@@ -60,7 +62,7 @@ pub fn check(
         }
         None => Err(upstream(format!(
             "provider {provider} answered HTTP {}{}{}",
-            answer.status,
+            status,
             code.map(|c| format!(", code {}", scalar_text(&c)))
                 .unwrap_or_default(),
             message.map(|m| format!(": {m}")).unwrap_or_default(),

@@ -61,7 +61,7 @@ pub struct Answer {
 
 impl Answer {
     /// The answer as templates see it: `{status, body, headers}`.
-    pub fn to_json(&self) -> Value {
+    pub fn into_json(self) -> Value {
         json!({"status": self.status, "body": self.body, "headers": self.headers})
     }
 }
@@ -166,13 +166,16 @@ async fn send_once(
                     MultipartValue::Text(t) => form.text(name.clone(), t.clone()),
                     MultipartValue::File(slot) => match ctx.attachment(*slot) {
                         Some(a) => {
-                            let mut part = reqwest::multipart::Part::bytes(a.bytes.to_vec())
-                                .file_name(a.filename.clone().unwrap_or_else(|| "file".into()));
-                            if let Some(ct) = &a.content_type {
-                                part = part.mime_str(ct).unwrap_or_else(|_| {
-                                    reqwest::multipart::Part::bytes(a.bytes.to_vec())
-                                });
-                            }
+                            // Bytes are shared by every attempt, not copied; the length stays known.
+                            let part = || {
+                                reqwest::multipart::Part::stream(a.bytes.clone())
+                                    .file_name(a.filename.clone().unwrap_or_else(|| "file".into()))
+                            };
+                            // An unparsable content type is left out, the file name kept.
+                            let part = match &a.content_type {
+                                Some(ct) => part().mime_str(ct).unwrap_or_else(|_| part()),
+                                None => part(),
+                            };
                             form.part(name.clone(), part)
                         }
                         None => form,

@@ -255,8 +255,8 @@ impl VendorProvider {
     }
 
     /// One call of a step: auth, send, token refresh on "token invalid",
-    /// error mapping.
-    async fn call(&self, run: &Run<'_>, step: &Step, out: Outgoing) -> Result<Answer> {
+    /// error mapping; the answer's document when a success.
+    async fn call(&self, run: &Run<'_>, step: &Step, out: Outgoing) -> Result<Value> {
         let Run {
             bound,
             op,
@@ -287,7 +287,10 @@ impl VendorProvider {
                     continue;
                 }
             }
+            let status = answer.status;
+            let answer = answer.into_json();
             errors::check(
+                status,
                 &answer,
                 &outbound.errors,
                 &[&step.errors, &plan.errors, &outbound.errors.rules],
@@ -341,7 +344,10 @@ impl VendorProvider {
         };
         let out = self.build(&t.fetch, &env, None)?;
         let answer = self.send(OpName::AuthTokenIssue, &out, ctx).await?;
+        let status = answer.status;
+        let answer = answer.into_json();
         errors::check(
+            status,
             &answer,
             &bound.outbound().errors,
             &[&t.fetch.errors, &bound.outbound().errors.rules],
@@ -349,7 +355,7 @@ impl VendorProvider {
             now_ms,
         )?;
         let mut doc = doc;
-        doc["last"] = answer.to_json();
+        doc["last"] = answer;
         let env = EvalEnv {
             doc: &doc,
             codes: None,
@@ -477,7 +483,7 @@ impl Provider for VendorProvider {
                 match &step.foreach {
                     None => {
                         let out = self.build(step, &env, None)?;
-                        self.call(&run, step, out).await?.to_json()
+                        self.call(&run, step, out).await?
                     }
                     Some(each) => {
                         let items = match eval(each, &env)
@@ -490,7 +496,7 @@ impl Provider for VendorProvider {
                         let mut answers = Vec::with_capacity(items.len());
                         for item in &items {
                             let out = self.build(step, &env, Some(item))?;
-                            let mut answer = self.call(&run, step, out).await?.to_json();
+                            let mut answer = self.call(&run, step, out).await?;
                             answer["item"] = item.clone();
                             answers.push(answer);
                         }

@@ -136,7 +136,7 @@ async fn health_and_accounts() {
     );
     assert_eq!(
         h.ok("customer_service.get", json!({})).await,
-        json!({"id": "cs_001", "name": "客服"})
+        json!({"id": "imbridge_cs", "name": "imbridge"})
     );
     h.users(&["alice"]).await;
     let cs = h

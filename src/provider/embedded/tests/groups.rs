@@ -35,13 +35,13 @@ async fn create_assigns_ids_and_counts_members() {
     assert_eq!(g["id"], "10000");
     assert_eq!(g["owner"], "alice");
     assert_eq!(g["member_count"], 3);
-    assert_eq!(g["flag"], 1);
+    assert_eq!(g["public"], false);
     assert_eq!(g["max_members"], 500);
     assert_eq!(g["app_key"], APP);
     let second = h
         .ok(
             "group.create",
-            json!({"name": "ownerless", "flag": 2, "max_members": 3}),
+            json!({"name": "ownerless", "public": true, "max_members": 3}),
         )
         .await;
     assert_eq!(second["id"], "10001");

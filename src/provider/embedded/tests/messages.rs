@@ -327,9 +327,9 @@ async fn files_of_messages_and_conversations() {
     let e = h.fail("file.get", json!({"msg_id": "1"})).await;
     expect(&e, ErrorKind::NotFound, Reason::Message);
 
-    let conv = |target: &Value, kind: i64, order: i64| {
-        let conversation = json!({"type": kind, "target": target});
-        json!({"username": "alice", "conversation": conversation, "order": order})
+    let conv = |target: &Value, kind: &str, desc: bool| {
+        let conversation = json!({"target_type": kind, "target": target});
+        json!({"username": "alice", "conversation": conversation, "desc": desc})
     };
     let filenames = |v: Value| -> Vec<String> {
         v["items"]
@@ -340,29 +340,37 @@ async fn files_of_messages_and_conversations() {
             .collect()
     };
     let newest = h
-        .ok("conversation.files.list", conv(&json!("bob"), 0, 0))
+        .ok("conversation.files.list", conv(&json!("bob"), "user", true))
         .await;
     assert_eq!(filenames(newest), ["b.txt", "a.txt"]);
     let oldest = h
-        .ok("conversation.files.list", conv(&json!("bob"), 0, 1))
+        .ok(
+            "conversation.files.list",
+            conv(&json!("bob"), "user", false),
+        )
         .await;
     assert_eq!(filenames(oldest), ["a.txt", "b.txt"]);
-    let group = h.ok("conversation.files.list", conv(&gid, 1, 0)).await;
+    let group = h
+        .ok("conversation.files.list", conv(&gid, "group", true))
+        .await;
     assert_eq!(filenames(group), ["g.txt"]);
-    let mut bounded = conv(&json!("bob"), 0, 1);
+    let mut bounded = conv(&json!("bob"), "user", false);
     bounded["count"] = json!(1);
     assert_eq!(
         filenames(h.ok("conversation.files.list", bounded).await),
         ["a.txt"]
     );
-    let mut before = conv(&json!("bob"), 0, 0);
+    let mut before = conv(&json!("bob"), "user", true);
     before["from_time"] = json!(0);
     assert_eq!(
         filenames(h.ok("conversation.files.list", before).await),
         Vec::<String>::new()
     );
     let e = h
-        .fail("conversation.files.list", conv(&json!("bob"), 3, 0))
+        .fail(
+            "conversation.files.list",
+            conv(&json!("bob"), "channel", true),
+        )
         .await;
     expect(&e, ErrorKind::InvalidArgument, Reason::Param);
 

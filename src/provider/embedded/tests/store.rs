@@ -5,6 +5,7 @@ use serde_json::json;
 
 use super::{expect, names, Harness, APP, OTHER_APP};
 use crate::canonical::{ErrorKind, Reason};
+use crate::provider::embedded::schema::MIGRATIONS;
 use crate::provider::embedded::EmbeddedProvider;
 
 #[tokio::test]
@@ -158,9 +159,10 @@ async fn schema_is_versioned() {
         conn.pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap()
     };
-    assert_eq!(version(&h.cfg.path), 1);
+    let latest = i64::try_from(MIGRATIONS.len()).unwrap();
+    assert_eq!(version(&h.cfg.path), latest);
     let h = h.reopen();
-    assert_eq!(version(&h.cfg.path), 1, "reopening migrates nothing");
+    assert_eq!(version(&h.cfg.path), latest, "reopening migrates nothing");
     let Harness { dir, cfg, provider } = h;
     drop(provider);
     Connection::open(&cfg.path)
@@ -171,6 +173,56 @@ async fn schema_is_versioned() {
         .err()
         .expect("newer schema refused");
     assert!(format!("{error:#}").contains("newer"), "{error:#}");
+    drop(dir);
+}
+
+#[tokio::test]
+async fn version_1_groups_and_pins_keep_their_meaning() {
+    let h = Harness::new();
+    let Harness { dir, cfg, provider } = h;
+    drop(provider);
+    std::fs::remove_file(&cfg.path).unwrap();
+    let v1 = Connection::open(&cfg.path).unwrap();
+    v1.execute_batch(MIGRATIONS[0]).unwrap();
+    v1.execute_batch(
+        "PRAGMA user_version = 1;
+         INSERT INTO chat_groups (app, gid, name, flag, max_members, created, modified)
+         VALUES ('app', '1', 'open', 2, 10, 0, 0), ('app', '2', 'closed', 1, 10, 0, 0);
+         INSERT INTO users (id, app, username, uuid, kind, profile, created, modified)
+         VALUES (7, 'app', 'alice', 'u', 'user', '{}', 0, 0);
+         INSERT INTO conversation_tops (user_id, type, target, line)
+         VALUES (7, 0, 'bob', 0), (7, 1, '1', 0), (7, 2, 'r', 1), (7, 3, 'c', 0);",
+    )
+    .unwrap();
+    drop(v1);
+    drop(EmbeddedProvider::open("embedded", &cfg).unwrap());
+    let public: Vec<(String, bool)> = Connection::open(&cfg.path)
+        .unwrap()
+        .prepare("SELECT gid, public FROM chat_groups ORDER BY gid")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(public, [("1".into(), true), ("2".into(), false)]);
+    let pins: Vec<(String, String, i64)> = Connection::open(&cfg.path)
+        .unwrap()
+        .prepare("SELECT target_type, target, line FROM conversation_tops ORDER BY target")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let pin = |t: &str, target: &str, line| (t.to_owned(), target.to_owned(), line);
+    assert_eq!(
+        pins,
+        [
+            pin("group", "1", 0),
+            pin("user", "bob", 0),
+            pin("channel", "c", 0),
+            pin("chatroom", "r", 1)
+        ]
+    );
     drop(dir);
 }
 

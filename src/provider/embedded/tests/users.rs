@@ -130,7 +130,7 @@ async fn get_update_and_missing_users() {
         ("message.offline_count", json!({"username": "ghost"})),
         (
             "conversation.top.get",
-            json!({"username": "ghost", "conversation": {"type": 0, "target": "x"}}),
+            json!({"username": "ghost", "conversation": {"target_type": "user", "target": "x"}}),
         ),
     ] {
         expect(&h.fail(op, req).await, ErrorKind::NotFound, Reason::User);
@@ -551,7 +551,7 @@ async fn nodisturb_settings_and_pins() {
         .await;
     expect(&e, ErrorKind::NotFound, Reason::User);
 
-    let conv = json!({"type": 1, "target": "g1", "line": 0});
+    let conv = json!({"target_type": "group", "target": "g1", "line": 0});
     let top = |top: bool| json!({"username": "alice", "conversation": conv, "top": top});
     let get = json!({"username": "alice", "conversation": conv});
     assert_eq!(
