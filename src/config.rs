@@ -11,6 +11,7 @@ use figment::Figment;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Secret;
+use crate::live::MigrationConfig;
 use crate::provider::embedded::EmbeddedConfig;
 use crate::provider::vendor::VendorConfig;
 use crate::store::StoreConfig;
@@ -114,6 +115,9 @@ pub struct FrontendConfig {
     /// Dialect params (credentials, accounts).
     #[serde(default)]
     pub params: BTreeMap<String, Secret>,
+    /// A live migration of this frontend's app to another provider.
+    #[serde(default)]
+    pub migration: Option<MigrationConfig>,
 }
 
 fn default_provider() -> String {

@@ -18,6 +18,7 @@ pub mod cli;
 pub mod config;
 pub mod frontend;
 pub mod golden;
+pub mod live;
 pub mod mapping;
 pub mod metrics;
 pub mod provider;

@@ -4,7 +4,8 @@
 //! (`ok` or a canonical error kind) — never a user, group or raw path.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 /// Latency buckets in seconds, from 0.5 ms to 10 s.
@@ -53,6 +54,29 @@ pub struct Metrics {
     /// `imbridge_config_last_reload_successful`: 1 when the last reload
     /// attempt worked, 0 when it failed (the previous version still serves).
     pub last_reload_ok: prometheus::IntGauge,
+    /// `imbridge_migration_writes_total{frontend,op,outcome}`: writes of a
+    /// migrating frontend the primary answered: `recorded` in the outbox,
+    /// `unsupported` by the other side (not mirrored), `outbox_failed`.
+    pub migration_writes: IntCounterVec,
+    /// `imbridge_migration_applied_total{frontend,op,outcome}`: outbox
+    /// entries handled: `applied`, `already` (the other side had it),
+    /// `retry`, `dead`, `recovered` (found in flight after a crash).
+    pub migration_applied: IntCounterVec,
+    /// `imbridge_migration_shadow_reads_total{frontend,op,outcome}`: shadow
+    /// comparisons: `match`, `mismatch`, `error`, `skipped` (no free slot).
+    pub migration_shadow: IntCounterVec,
+    /// `imbridge_migration_calls_total{frontend,side}`: calls of migrating
+    /// frontends by the side that served them (`old`, `new`).
+    pub migration_calls: IntCounterVec,
+    /// `imbridge_migration_outbox_entries{frontend,state}`: outbox depth by
+    /// state (`pending`, `inflight`, `dead`).
+    pub migration_outbox: IntGaugeVec,
+    /// `imbridge_migration_outbox_oldest_age_seconds{frontend}`: age of the
+    /// oldest entry not yet applied (0 when none).
+    pub migration_oldest: GaugeVec,
+    /// `imbridge_migration_cutover_percent{frontend}`: share of users served
+    /// by the new provider (0 outside `cutover`).
+    pub migration_percent: IntGaugeVec,
 }
 
 fn histogram(name: &str, help: &str, labels: &[&str], buckets: &[f64]) -> HistogramVec {
@@ -143,6 +167,41 @@ impl Metrics {
                 "1 when the last reload attempt worked, 0 when it failed and the previous version still serves.",
             )
             .expect("static metric definition"),
+            migration_writes: counter(
+                "imbridge_migration_writes_total",
+                "Writes of migrating frontends by what became of their mirror: recorded, unsupported, outbox_failed.",
+                &["frontend", "op", "outcome"],
+            ),
+            migration_applied: counter(
+                "imbridge_migration_applied_total",
+                "Outbox entries handled by outcome: applied, already, retry, dead, recovered.",
+                &["frontend", "op", "outcome"],
+            ),
+            migration_shadow: counter(
+                "imbridge_migration_shadow_reads_total",
+                "Shadow read comparisons by outcome: match, mismatch, error, skipped.",
+                &["frontend", "op", "outcome"],
+            ),
+            migration_calls: counter(
+                "imbridge_migration_calls_total",
+                "Calls of migrating frontends by the side that served them (old, new).",
+                &["frontend", "side"],
+            ),
+            migration_outbox: IntGaugeVec::new(
+                Opts::new("imbridge_migration_outbox_entries", "Outbox entries by state: pending, inflight, dead."),
+                &["frontend", "state"],
+            )
+            .expect("static metric definition"),
+            migration_oldest: GaugeVec::new(
+                Opts::new("imbridge_migration_outbox_oldest_age_seconds", "Age of the oldest outbox entry not yet applied (0 when none)."),
+                &["frontend"],
+            )
+            .expect("static metric definition"),
+            migration_percent: IntGaugeVec::new(
+                Opts::new("imbridge_migration_cutover_percent", "Share of users served by the new provider (0 outside cutover)."),
+                &["frontend"],
+            )
+            .expect("static metric definition"),
         };
         for c in [
             Box::new(m.requests.clone()) as Box<dyn prometheus::core::Collector>,
@@ -158,6 +217,13 @@ impl Metrics {
             Box::new(m.reloads.clone()),
             Box::new(m.last_reload.clone()),
             Box::new(m.last_reload_ok.clone()),
+            Box::new(m.migration_writes.clone()),
+            Box::new(m.migration_applied.clone()),
+            Box::new(m.migration_shadow.clone()),
+            Box::new(m.migration_calls.clone()),
+            Box::new(m.migration_outbox.clone()),
+            Box::new(m.migration_oldest.clone()),
+            Box::new(m.migration_percent.clone()),
         ] {
             m.registry.register(c).expect("unique metric names");
         }

@@ -11,6 +11,8 @@ use async_trait::async_trait;
 use crate::canonical::{Error, Op, OpName, Output, Result};
 use crate::config::{Config, ProviderConfig};
 use crate::frontend::{Frontend, RouteTable};
+use crate::live::provider::Migrating;
+use crate::live::Live;
 use crate::mapping::compile::compile_dir;
 use crate::mapping::diag::{self, Diagnostic};
 use crate::mapping::plan::{Dialect, Segment};
@@ -63,6 +65,8 @@ pub struct Providers {
     pub embedded: Option<Arc<EmbeddedProvider>>,
     /// imbridge's own state (tokens, passwords, ID map); none in dry runs.
     pub store: Option<Arc<Store>>,
+    /// Live migrations' outbox (in the store); none in dry runs.
+    pub live: Option<Arc<Live>>,
     store_config: StoreConfig,
 }
 
@@ -76,6 +80,7 @@ impl Providers {
             stores: BTreeMap::new(),
             embedded: None,
             store: None,
+            live: None,
             store_config: config.store.clone(),
         }
     }
@@ -120,13 +125,18 @@ impl Providers {
             };
             out.map.insert(name.clone(), provider);
         }
-        out.store = Some(match previous.and_then(|p| p.store.clone()) {
+        let store = match previous.and_then(|p| p.store.clone()) {
             Some(s) if previous.is_some_and(|p| p.store_config == config.store) => s,
             Some(_) => anyhow::bail!("changing [store] settings needs a restart"),
             None => Arc::new(Store::open(&config.store.path).map_err(|e| {
                 anyhow::anyhow!("opening the store {}: {e}", config.store.path.display())
             })?),
+        };
+        out.live = Some(match previous.and_then(|p| p.live.clone()) {
+            Some(l) => l,
+            None => Live::open(store.clone(), &config.store.path, metrics)?,
         });
+        out.store = Some(store);
         Ok(out)
     }
 
@@ -264,6 +274,26 @@ impl Registry {
                     fc.provider
                 ));
                 continue;
+            };
+            let provider = match &fc.migration {
+                Some(m) => {
+                    let problems = m.problems(name, &fc.provider, |p| providers.get(p).is_some());
+                    if !problems.is_empty() {
+                        err.problems.extend(problems);
+                        continue;
+                    }
+                    match (providers.get(&m.to), &providers.live) {
+                        (Some(new), Some(live)) => Arc::new(Migrating::new(
+                            name,
+                            provider.clone(),
+                            new.clone(),
+                            m.clone(),
+                            live.clone(),
+                        )) as SharedProvider,
+                        _ => provider.clone(),
+                    }
+                }
+                None => provider.clone(),
             };
             let provider = match (&providers.store, &dialect.inbound) {
                 (Some(store), Some(inbound)) if !inbound.integer_ids.is_empty() => {

@@ -122,6 +122,12 @@ impl Store {
         })
     }
 
+    /// The database (for other modules' tables in the same file: the
+    /// live migration outbox).
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
     /// Issues a token of `frontend` for `scope`/`subject`, valid for `ttl`
     /// (forever when none). Expired tokens are purged on the way.
     pub async fn issue(

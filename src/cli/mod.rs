@@ -58,6 +58,27 @@ pub enum Command {
         #[command(flatten)]
         request: translate::Request,
     },
+    /// Moving an app to another provider: the live migration's outbox and
+    /// the users moved by name.
+    Migrate {
+        /// Config file (default: config/imbridge.toml).
+        #[arg(long, global = true)]
+        config: Option<PathBuf>,
+        /// What to do.
+        #[command(subcommand)]
+        action: Migrate,
+    },
+}
+
+/// `imbridge migrate` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Migrate {
+    /// The live migration's outbox: writes on their way to the other provider.
+    #[command(subcommand)]
+    Outbox(crate::live::cli::Outbox),
+    /// Users served by the new provider by name (cut-over).
+    #[command(subcommand)]
+    Users(crate::live::cli::Users),
 }
 
 /// Why a command failed: what to tell the operator (may be empty) and the
@@ -130,6 +151,18 @@ pub fn main(cli: Cli) -> ExitCode {
             crate::server::run(&loaded, config).map_err(Failure::error)
         }),
         Command::Check { config, markdown } => check(config, markdown),
+        Command::Migrate { config, action } => load(config.as_ref()).and_then(|config| {
+            let text = runtime()
+                .block_on(async {
+                    match action {
+                        Migrate::Outbox(c) => crate::live::cli::outbox(&config, c).await,
+                        Migrate::Users(c) => crate::live::cli::users(&config, c).await,
+                    }
+                })
+                .map_err(Failure::error)?;
+            print!("{text}");
+            Ok(())
+        }),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -183,6 +216,11 @@ fn check(config: Option<PathBuf>, markdown: bool) -> Result<(), Failure> {
             registry.listeners.len()
         );
         print!("{}", registry.capability_matrix());
+        for (name, fc) in &config.frontends {
+            if let Some(m) = &fc.migration {
+                println!("{name}: {}", m.describe(&fc.provider));
+            }
+        }
     }
     Ok(())
 }

@@ -101,6 +101,13 @@ pub fn build(config: &Config, source: ConfigSource) -> anyhow::Result<(Server, A
     admin.add_tcp(&config.server.admin_listen);
     admin.threads = Some(1);
     server.add_service(admin);
+    let current = state.clone();
+    server.add_service(background_service(
+        "outbox",
+        crate::live::worker::Service {
+            providers: move || current.registry.load().providers.clone(),
+        },
+    ));
     server.add_service(background_service(
         "reload",
         reload::Watcher {

@@ -273,6 +273,13 @@ impl Imbridge {
     /// Stops the server and starts it again on the same ports, files and
     /// config: what it kept only in memory (caches, metrics) is gone.
     pub fn restart(self) -> Self {
+        let (setup, config) = self.stop();
+        Self::start_text(setup, &config)
+    }
+
+    /// Stops the server; its setup and config text start it again
+    /// ([`Imbridge::start_text`]) on the same ports and files.
+    pub fn stop(self) -> (Setup, String) {
         let Imbridge {
             setup,
             config,
@@ -280,7 +287,7 @@ impl Imbridge {
             ..
         } = self;
         drop(_running);
-        Self::start_text(setup, &config)
+        (setup, config)
     }
 
     /// A server that also serves the JMessage app `OTHER_APP_KEY` on a listener

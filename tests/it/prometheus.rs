@@ -696,6 +696,13 @@ const EXPORTED: &[&str] = &[
     "imbridge_reloads_total",
     "imbridge_config_last_reload_success_timestamp_seconds",
     "imbridge_config_last_reload_successful",
+    "imbridge_migration_writes_total",
+    "imbridge_migration_applied_total",
+    "imbridge_migration_shadow_reads_total",
+    "imbridge_migration_calls_total",
+    "imbridge_migration_outbox_entries",
+    "imbridge_migration_outbox_oldest_age_seconds",
+    "imbridge_migration_cutover_percent",
 ];
 
 /// Whether imbridge exports `metric` (a histogram's series included).

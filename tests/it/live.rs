@@ -1,0 +1,438 @@
+//! Live migration through emulator chains: the app speaks JMessage to
+//! imbridge A, whose frontend runs on `old` (imbridge B1 emulating JMessage)
+//! and migrates to `new` (imbridge B2 emulating WildfireChat, which also
+//! serves JMessage on its store so the test can read it back the same way).
+//! Writes reach `new` through A's outbox; the sides are compared through
+//! their own APIs.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::harness::{Imbridge, Jm, Setup, APP_KEY, MASTER_SECRET, WILDFIRE_SECRET};
+use crate::jm::{create_group, register, sent_id, text_message, usernames};
+
+/// The two vendor stand-ins and the proxy migrating between them.
+pub struct Migration {
+    /// B1: JMessage over its store (the old vendor).
+    pub old: Imbridge,
+    /// B2: WildfireChat (and JMessage, for reading back) over its store.
+    pub new: Imbridge,
+    /// A: the app's JMessage frontend on `old`, migrating to `new`.
+    pub proxy: Imbridge,
+}
+
+/// The providers and the migration table of A, for vendors at `old` and
+/// `new`; `migration` is the body of `[frontends.jmessage.migration]`.
+pub fn proxy_config(setup: &Setup, old: &str, new: &str, migration: &str) -> String {
+    let extra = format!(
+        r#"
+[providers.old]
+kind = "vendor"
+dialect = "jmessage"
+base_url = "{old}"
+timeout_ms = 3000
+
+[providers.old.params]
+app_key = "{APP_KEY}"
+master_secret = "{MASTER_SECRET}"
+
+[providers.new]
+kind = "vendor"
+dialect = "wildfire"
+base_url = "{new}"
+timeout_ms = 3000
+
+[providers.new.params]
+secret = "{WILDFIRE_SECRET}"
+
+[frontends.jmessage.migration]
+to = "new"
+{migration}
+"#
+    );
+    setup.config_on(&["jmessage"], "old", &extra)
+}
+
+impl Migration {
+    /// Starts B1, B2 and A with `migration` settings.
+    pub fn start(migration: &str) -> Migration {
+        let b1 = Setup::new();
+        let text = b1.config_for(&["jmessage"], "");
+        let old = Imbridge::start_text(b1, &text);
+        let b2 = Setup::new();
+        let text = b2.config_for(&["wildfire", "jmessage"], "");
+        let new = Imbridge::start_text(b2, &text);
+        let a = Setup::new();
+        let text = proxy_config(&a, &old.base, &new.base, migration);
+        let proxy = Imbridge::start_text(a, &text);
+        Migration { old, new, proxy }
+    }
+}
+
+/// Outbox entries of A by state.
+pub fn outbox(proxy: &Imbridge) -> BTreeMap<String, i64> {
+    let db = rusqlite_open(proxy);
+    let mut q = db
+        .prepare("SELECT state, COUNT(*) FROM outbox GROUP BY state")
+        .unwrap();
+    q.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+fn rusqlite_open(proxy: &Imbridge) -> deadpool_sqlite::rusqlite::Connection {
+    let db = deadpool_sqlite::rusqlite::Connection::open(proxy.state_path()).unwrap();
+    db.busy_timeout(Duration::from_secs(5)).unwrap();
+    db
+}
+
+/// Waits until A's outbox holds no live entry (at most `limit`); panics with
+/// what is left otherwise. Dead letters fail the wait too.
+pub async fn drained(proxy: &Imbridge, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    loop {
+        let left = outbox(proxy);
+        assert!(
+            !left.contains_key("dead"),
+            "dead letters: {left:?}: {}",
+            dead_letters(proxy)
+        );
+        if left.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "outbox not drained after {limit:?}: {left:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn dead_letters(proxy: &Imbridge) -> String {
+    let db = rusqlite_open(proxy);
+    let mut q = db
+        .prepare("SELECT seq, op, error FROM outbox WHERE state = 'dead'")
+        .unwrap();
+    q.query_map([], |r| {
+        Ok(format!(
+            "#{} {}: {}",
+            r.get::<_, i64>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, Option<String>>(2)?.unwrap_or_default()
+        ))
+    })
+    .unwrap()
+    .map(Result::unwrap)
+    .collect::<Vec<_>>()
+    .join("\n")
+}
+
+/// Old group id → new group id, as A paired them.
+pub fn group_pairs(proxy: &Imbridge) -> BTreeMap<String, String> {
+    let db = rusqlite_open(proxy);
+    let mut q = db
+        .prepare("SELECT source_id, target_id FROM id_pairs WHERE kind = 'group'")
+        .unwrap();
+    q.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// What one side shows of `users` and `groups` (old ids; `pairs` turns them
+/// into the side's own): profiles, friends, groups with members, ids of
+/// each user's groups in old ids.
+pub async fn view(
+    jm: &Jm,
+    users: &[String],
+    groups: &[String],
+    pairs: &BTreeMap<String, String>,
+) -> Value {
+    let here = |g: &str| pairs.get(g).cloned().unwrap_or_else(|| g.to_string());
+    let back: BTreeMap<String, String> =
+        pairs.iter().map(|(o, n)| (n.clone(), o.clone())).collect();
+    let mut out = serde_json::Map::new();
+    for u in users {
+        let user = jm.get(&format!("/v1/users/{u}")).await;
+        let profile = if user.status == 200 {
+            json!({"nickname": user.json["nickname"], "gender": user.json["gender"]})
+        } else {
+            json!(user.status)
+        };
+        let friends = jm.get(&format!("/v1/users/{u}/friends")).await;
+        let friends = if friends.status == 200 {
+            json!(usernames(&friends.json))
+        } else {
+            json!(friends.status)
+        };
+        let mine = jm.get(&format!("/v1/users/{u}/groups/")).await;
+        let mut mine: Vec<String> = if mine.status == 200 {
+            mine.json
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|g| {
+                    let id = g["gid"].to_string();
+                    back.get(&id).cloned().unwrap_or(id)
+                })
+                .collect()
+        } else {
+            vec![mine.status.to_string()]
+        };
+        mine.sort();
+        out.insert(
+            u.clone(),
+            json!({"profile": profile, "friends": friends, "groups": mine}),
+        );
+    }
+    for g in groups {
+        let info = jm.get(&format!("/v1/groups/{}", here(g))).await;
+        let members = jm.get(&format!("/v1/groups/{}/members/", here(g))).await;
+        let mut names = if members.status == 200 {
+            usernames(&members.json)
+        } else {
+            vec![members.status.to_string()]
+        };
+        names.sort();
+        out.insert(
+            format!("group {g}"),
+            json!({"name": info.json["name"], "owner": info.json["owner_username"], "members": names}),
+        );
+    }
+    Value::Object(out)
+}
+
+/// Asserts that old and new show the same `users` and `groups`.
+pub async fn assert_same(m: &Migration, users: &[String], groups: &[String]) {
+    let pairs = group_pairs(&m.proxy);
+    let old = view(&m.old.jm(), users, groups, &BTreeMap::new()).await;
+    let new = view(&m.new.jm(), users, groups, &pairs).await;
+    assert_eq!(old, new, "old and new differ (pairs {pairs:?})");
+}
+
+/// A scripted app workload through A's JMessage API: users, profile
+/// updates, friends, groups with member changes, messages, a deletion.
+/// Returns the users and (old) group ids it touched.
+pub async fn workload(jm: &Jm, tag: &str) -> (Vec<String>, Vec<String>) {
+    let names: Vec<String> = (0..5).map(|i| format!("{tag}u{i}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    register(jm, &refs).await;
+    for (i, u) in names.iter().enumerate() {
+        jm.put(
+            &format!("/v1/users/{u}"),
+            Some(json!({"nickname": format!("N{i}"), "gender": 2})),
+        )
+        .await
+        .expect(204);
+    }
+    jm.post(
+        &format!("/v1/users/{}/friends", names[0]),
+        json!([names[1], names[2]]),
+    )
+    .await
+    .expect(201);
+    let g1 = create_group(jm, &names[0], "team", &[&names[1], &names[2]]).await;
+    let g2 = create_group(jm, &names[1], "club", &[&names[3]]).await;
+    jm.post(
+        &format!("/v1/groups/{g1}/members"),
+        json!({"add": [names[3]], "remove": [names[2]]}),
+    )
+    .await
+    .expect(204);
+    jm.put(&format!("/v1/groups/{g2}"), Some(json!({"name": "club2"})))
+        .await
+        .expect(204);
+    sent_id(
+        jm,
+        text_message(&names[0], "single", json!(names[1]), "hello"),
+    )
+    .await;
+    sent_id(
+        jm,
+        text_message(&names[0], "group", json!(g1.to_string()), "hi all"),
+    )
+    .await;
+    jm.put(
+        &format!("/v1/users/{}", names[0]),
+        Some(json!({"nickname": "final"})),
+    )
+    .await
+    .expect(204);
+    jm.delete(&format!("/v1/users/{}", names[4]), None)
+        .await
+        .expect(204);
+    (names, vec![g1.to_string(), g2.to_string()])
+}
+
+#[tokio::test]
+async fn dual_writes_reach_the_new_provider_in_order() {
+    let m = Migration::start("mode = \"dual_write\"");
+    let jm = m.proxy.jm();
+    let (users, groups) = workload(&jm, "a").await;
+    drained(&m.proxy, Duration::from_secs(20)).await;
+    assert_same(&m, &users, &groups).await;
+    // The new side really has them (not two empty views).
+    let n = m
+        .new
+        .jm()
+        .get(&format!("/v1/users/{}", users[0]))
+        .await
+        .expect(200);
+    assert_eq!(n.json["nickname"], "final", "{}", n.text);
+    assert_eq!(group_pairs(&m.proxy).len(), 2);
+    let metrics = m.proxy.metrics().await;
+    assert!(
+        metrics.contains("imbridge_migration_applied_total{frontend=\"jmessage\",op=\"group.create\",outcome=\"applied\"} 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("imbridge_migration_writes_total{frontend=\"jmessage\",op=\"user.update\",outcome=\"recorded\"} 6"),
+        "{metrics}"
+    );
+    // Reads are not mirrored.
+    assert!(
+        !metrics.contains("op=\"user.get\",outcome=\"recorded\""),
+        "{metrics}"
+    );
+}
+
+/// The new provider goes down under load: every caller still gets its
+/// answer (from the old one); the outbox holds the writes and drains when
+/// the new provider is back, and both sides then agree.
+#[tokio::test]
+async fn the_new_provider_down_under_load_loses_nothing() {
+    let m = Migration::start("mode = \"dual_write\"");
+    let (setup, text) = m.new.stop();
+    let jm = m.proxy.jm();
+    // Load: 4 app clients, each its own workload, bounded in count.
+    let runs: Vec<_> = (0..4)
+        .map(|i| {
+            let jm = jm.clone();
+            tokio::spawn(async move { workload(&jm, &format!("d{i}")).await })
+        })
+        .collect();
+    let mut users = Vec::new();
+    let mut groups = Vec::new();
+    for r in runs {
+        let (u, g) = r.await.expect("no caller saw an error");
+        users.extend(u);
+        groups.extend(g);
+    }
+    let waiting = outbox(&m.proxy);
+    assert!(
+        waiting.get("pending").copied().unwrap_or(0) > 40,
+        "{waiting:?}"
+    );
+    assert!(!waiting.contains_key("dead"), "{waiting:?}");
+    let retries = m.proxy.metrics().await;
+    assert!(retries.contains("outcome=\"retry\""), "{retries}");
+    // Back up on the same port and files.
+    let new = Imbridge::start_text(setup, &text);
+    let m = Migration { new, ..m };
+    drained(&m.proxy, Duration::from_secs(30)).await;
+    assert_same(&m, &users, &groups).await;
+}
+
+/// A write the new provider refuses for good (WildfireChat keeps no
+/// signature) is a dead letter at once, with the reason; the operator lists,
+/// retries and drops it with `imbridge migrate outbox`.
+#[tokio::test]
+async fn dead_letters_are_listed_retried_and_dropped() {
+    use crate::harness::run_imbridge;
+    let m = Migration::start("mode = \"dual_write\"");
+    let jm = m.proxy.jm();
+    register(&jm, &["ann"]).await;
+    jm.put("/v1/users/ann", Some(json!({"signature": "orz"})))
+        .await
+        .expect(204);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while outbox(&m.proxy).get("dead") != Some(&1) || outbox(&m.proxy).len() != 1 {
+        assert!(Instant::now() < deadline, "{:?}", outbox(&m.proxy));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let file = m.proxy.setup.dir.path().join("imbridge.toml");
+    std::fs::write(&file, &m.proxy.config).unwrap();
+    let config = file.to_str().unwrap();
+    let (ok, out, err) = run_imbridge(&["migrate", "outbox", "list", "--dead", "--config", config]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("user.update") && out.contains("old -> new"),
+        "{out}"
+    );
+    assert!(
+        out.contains("keeps no birthday, signature or region"),
+        "{out}"
+    );
+    let seq = out
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split('\t')
+        .next()
+        .unwrap()
+        .to_string();
+    let (ok, out, err) = run_imbridge(&["migrate", "outbox", "retry", &seq, "--config", config]);
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "1 dead letter(s) back in line");
+    // Refused again: a dead letter again.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let dead = "imbridge_migration_applied_total{frontend=\"jmessage\",op=\"user.update\",outcome=\"dead\"} 2";
+    while !m.proxy.metrics().await.contains(dead) {
+        assert!(Instant::now() < deadline, "{}", m.proxy.metrics().await);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(outbox(&m.proxy).get("dead"), Some(&1));
+    let (ok, out, err) = run_imbridge(&[
+        "migrate",
+        "outbox",
+        "drop",
+        "--all-dead",
+        "--config",
+        config,
+    ]);
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "1 dead letter(s) dropped");
+    assert!(outbox(&m.proxy).is_empty());
+    let (ok, _, err) = run_imbridge(&["migrate", "outbox", "drop", "--config", config]);
+    assert!(!ok && err.contains("--all-dead"), "{err}");
+    // Users moved by name.
+    let (ok, out, err) = run_imbridge(&[
+        "migrate",
+        "users",
+        "add",
+        "--frontend",
+        "jmessage",
+        "bob",
+        "ann",
+        "--config",
+        config,
+    ]);
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "2 user(s) moved to the new provider");
+    let (_, out, _) = run_imbridge(&[
+        "migrate",
+        "users",
+        "list",
+        "--frontend",
+        "jmessage",
+        "--config",
+        config,
+    ]);
+    assert_eq!(out, "ann\nbob\n");
+    let (ok, _, err) = run_imbridge(&[
+        "migrate",
+        "users",
+        "list",
+        "--frontend",
+        "nope",
+        "--config",
+        config,
+    ]);
+    assert!(
+        !ok && err.contains("no [frontends.nope.migration]"),
+        "{err}"
+    );
+}
