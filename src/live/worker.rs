@@ -15,7 +15,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use futures::StreamExt;
 use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
 
@@ -27,10 +26,8 @@ use crate::canonical::{ErrorKind, OpName};
 use crate::provider::CallContext;
 use crate::registry::Providers;
 
-/// Entries claimed per round.
-const BATCH: usize = 64;
 /// Entries applied at once (each entity's in order: entries sharing a key
-/// are never claimed together).
+/// are never in flight together).
 const CONCURRENCY: usize = 8;
 /// Longest time one apply may take; past it the call is abandoned.
 const APPLY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -67,56 +64,59 @@ where
     async fn start(&self, mut shutdown: ShutdownWatch) {
         let mut last_gauges = std::time::Instant::now() - Duration::from_secs(60);
         let mut seen = BTreeSet::new();
+        // Applies under way: a slow one never holds back the others.
+        let mut running = tokio::task::JoinSet::new();
         loop {
+            while running.try_join_next().is_some() {}
             let providers = (self.providers)();
-            let worked = match providers.live.clone() {
-                Some(live) => {
-                    if last_gauges.elapsed() >= Duration::from_secs(1) {
-                        gauges(&live, &mut seen).await;
-                        last_gauges = std::time::Instant::now();
-                    }
-                    match round(&live, &providers).await {
-                        Ok(n) => n > 0,
-                        Err(e) => {
-                            tracing::error!(error = %e, "outbox round failed");
-                            false
+            let live = providers.live.clone();
+            let mut started = 0;
+            if let Some(live) = &live {
+                if last_gauges.elapsed() >= Duration::from_secs(1) {
+                    gauges(live, &mut seen).await;
+                    last_gauges = std::time::Instant::now();
+                }
+                let free = CONCURRENCY.saturating_sub(running.len());
+                match claim(live, free).await {
+                    Ok(ready) => {
+                        started = ready.len();
+                        for e in ready {
+                            let (live, providers) = (live.clone(), providers.clone());
+                            running.spawn(async move {
+                                if let Err(err) = apply(&live, &providers, &e).await {
+                                    tracing::error!(seq = e.seq, error = %err, "outbox entry not updated");
+                                }
+                            });
                         }
                     }
+                    Err(e) => tracing::error!(error = %e, "outbox claim failed"),
                 }
-                None => false,
-            };
-            if worked {
+            }
+            if started > 0 && running.len() < CONCURRENCY {
                 continue;
             }
-            let wake = providers.live.as_ref().map(|l| l.wake.notified());
+            let wake = live.as_ref().map(|l| l.wake.notified());
             tokio::select! {
                 _ = shutdown.changed() => return,
                 _ = async { match wake { Some(w) => w.await, None => std::future::pending().await } } => {}
+                Some(_) = running.join_next() => {}
                 _ = tokio::time::sleep(IDLE) => {}
             }
         }
     }
 }
 
-/// One round: claims what is due and applies it; how many were handled.
-pub async fn round(live: &Live, providers: &Providers) -> crate::canonical::Result<usize> {
+/// Claims up to `free` due entries (recovering those whose lease ran out).
+async fn claim(live: &Live, free: usize) -> crate::canonical::Result<Vec<Entry>> {
     let now = now_ms();
-    if !live.sql().due(now).await? {
-        return Ok(0);
+    if free == 0 || !live.sql().due(now).await? {
+        return Ok(Vec::new());
     }
-    let (ready, expired) = live.sql().claim(now, BATCH, now + LEASE_MS).await?;
+    let (ready, expired) = live.sql().claim(now, free, now + LEASE_MS).await?;
     for e in &expired {
         recover(live, e).await?;
     }
-    let n = ready.len() + expired.len();
-    futures::stream::iter(ready)
-        .for_each_concurrent(CONCURRENCY, |e| async move {
-            if let Err(err) = apply(live, providers, &e).await {
-                tracing::error!(seq = e.seq, error = %err, "outbox entry not updated");
-            }
-        })
-        .await;
-    Ok(n)
+    Ok(ready)
 }
 
 /// An entry found in flight past its lease.

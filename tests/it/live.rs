@@ -436,3 +436,146 @@ async fn dead_letters_are_listed_retried_and_dropped() {
         "{err}"
     );
 }
+
+/// `imbridge serve` as a child process (killed when dropped).
+struct Serve(std::process::Child);
+
+impl Serve {
+    fn start(setup: &Setup, file: &std::path::Path) -> Serve {
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_imbridge"))
+            .args(["serve", "--config"])
+            .arg(file)
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("imbridge starts");
+        crate::harness::wait_for_port(setup.port);
+        crate::harness::wait_for_port(setup.admin_port);
+        Serve(child)
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Outbox entries of the state file at `path`: (op, state, error).
+fn entries(path: &std::path::Path) -> Vec<(String, String, String)> {
+    let db = deadpool_sqlite::rusqlite::Connection::open(path).unwrap();
+    db.busy_timeout(Duration::from_secs(5)).unwrap();
+    let mut q = db.prepare("SELECT op, state, COALESCE(error, '') FROM outbox ORDER BY seq").unwrap();
+    q.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// Messages `sender` sent, in an embedded store.
+fn messages_from(im: &Imbridge, sender: &str) -> i64 {
+    im.db()
+        .query_row("SELECT COUNT(*) FROM messages WHERE sender = ?1", [sender], |r| r.get(0))
+        .unwrap()
+}
+
+/// imbridge is killed with -9 while its outbox holds entries, two of them
+/// in flight to a new provider that accepted the connection and never
+/// answered. After the restart every entry is applied exactly once: the
+/// pending ones and the in-flight update are applied, the in-flight message
+/// (which would duplicate if re-sent blindly) waits in the dead letters
+/// until the operator retries it — then it is sent once.
+#[tokio::test]
+async fn kill_9_with_a_full_outbox_loses_nothing_and_duplicates_nothing() {
+    use crate::harness::run_imbridge;
+    let b1 = Setup::new();
+    let text = b1.config_for(&["jmessage"], "");
+    let old = Imbridge::start_text(b1, &text);
+    let b2 = Setup::new();
+    let text = b2.config_for(&["wildfire", "jmessage"], "");
+    let new = Imbridge::start_text(b2, &text);
+    let a = Setup::new();
+    // A long vendor timeout: a call to the silent server stays in flight.
+    let config = proxy_config(&a, &old.base, &new.base, "mode = \"dual_write\"")
+        .replacen("timeout_ms = 3000\n\n[providers.new.params]", "timeout_ms = 30000\n\n[providers.new.params]", 1);
+    let file = a.dir.path().join("imbridge.toml");
+    std::fs::write(&file, &config).unwrap();
+    let state = a.dir.path().join("state.db");
+    let serve = Serve::start(&a, &file);
+    let jm = Jm::for_port(a.port);
+    register(&jm, &["s0", "s1", "r0"]).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !entries(&state).is_empty() {
+        assert!(Instant::now() < deadline, "{:?}", entries(&state));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The new provider: replaced by a server that accepts and stays silent.
+    let (setup2, text2) = new.stop();
+    let silent = std::net::TcpListener::bind(("127.0.0.1", setup2.port)).unwrap();
+    let held = std::thread::spawn(move || {
+        let mut conns = Vec::new();
+        for c in silent.incoming().take(8) {
+            conns.push(c);
+        }
+        conns
+    });
+    sent_id(&jm, text_message("s0", "single", json!("s1"), "exactly once")).await;
+    jm.put("/v1/users/r0", Some(json!({"nickname": "after"})))
+        .await
+        .expect(204);
+    register(&jm, &["w0", "w1"]).await;
+    let gid = create_group(&jm, "w0", "late", &["w1"]).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while entries(&state).iter().filter(|e| e.1 == "inflight").count() < 3 {
+        assert!(Instant::now() < deadline, "{:?}", entries(&state));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let before = entries(&state);
+    assert_eq!(before.len(), 4, "{before:?}");
+    drop(serve); // SIGKILL
+    drop(held);
+    let new = Imbridge::start_text(setup2, &text2);
+    let _serve = Serve::start(&a, &file);
+    // Past the lease: the message is a dead letter, the rest applied.
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let now = entries(&state);
+        if now.len() == 1 && now[0].1 == "dead" {
+            assert_eq!(now[0].0, "message.send");
+            assert!(now[0].2.contains("not re-sent"), "{now:?}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "{now:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let n = new.jm().get("/v1/users/r0").await.expect(200);
+    assert_eq!(n.json["nickname"], "after");
+    new.jm().get("/v1/users/w1").await.expect(200);
+    let pairs = group_pairs_at(&state);
+    let members = new.jm().get(&format!("/v1/groups/{}/members/", pairs[&gid.to_string()])).await.expect(200);
+    assert_eq!(usernames(&members.json), ["w0", "w1"]);
+    assert_eq!(messages_from(&new, "s0"), 0, "the silent server never delivered it");
+    // The operator checked the target: retry sends it, once.
+    let (ok, out, err) = run_imbridge(&["migrate", "outbox", "retry", "--all-dead", "--config", file.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "1 dead letter(s) back in line");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !entries(&state).is_empty() {
+        assert!(Instant::now() < deadline, "{:?}", entries(&state));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(messages_from(&new, "s0"), 1);
+    assert_eq!(messages_from(&old, "s0"), 1);
+}
+
+fn group_pairs_at(path: &std::path::Path) -> BTreeMap<String, String> {
+    let db = deadpool_sqlite::rusqlite::Connection::open(path).unwrap();
+    let mut q = db
+        .prepare("SELECT source_id, target_id FROM id_pairs WHERE kind = 'group'")
+        .unwrap();
+    q.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
