@@ -466,7 +466,9 @@ impl Drop for Serve {
 fn entries(path: &std::path::Path) -> Vec<(String, String, String)> {
     let db = deadpool_sqlite::rusqlite::Connection::open(path).unwrap();
     db.busy_timeout(Duration::from_secs(5)).unwrap();
-    let mut q = db.prepare("SELECT op, state, COALESCE(error, '') FROM outbox ORDER BY seq").unwrap();
+    let mut q = db
+        .prepare("SELECT op, state, COALESCE(error, '') FROM outbox ORDER BY seq")
+        .unwrap();
     q.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .unwrap()
         .map(Result::unwrap)
@@ -476,7 +478,11 @@ fn entries(path: &std::path::Path) -> Vec<(String, String, String)> {
 /// Messages `sender` sent, in an embedded store.
 fn messages_from(im: &Imbridge, sender: &str) -> i64 {
     im.db()
-        .query_row("SELECT COUNT(*) FROM messages WHERE sender = ?1", [sender], |r| r.get(0))
+        .query_row(
+            "SELECT COUNT(*) FROM messages WHERE sender = ?1",
+            [sender],
+            |r| r.get(0),
+        )
         .unwrap()
 }
 
@@ -497,8 +503,11 @@ async fn kill_9_with_a_full_outbox_loses_nothing_and_duplicates_nothing() {
     let new = Imbridge::start_text(b2, &text);
     let a = Setup::new();
     // A long vendor timeout: a call to the silent server stays in flight.
-    let config = proxy_config(&a, &old.base, &new.base, "mode = \"dual_write\"")
-        .replacen("timeout_ms = 3000\n\n[providers.new.params]", "timeout_ms = 30000\n\n[providers.new.params]", 1);
+    let config = proxy_config(&a, &old.base, &new.base, "mode = \"dual_write\"").replacen(
+        "timeout_ms = 3000\n\n[providers.new.params]",
+        "timeout_ms = 30000\n\n[providers.new.params]",
+        1,
+    );
     let file = a.dir.path().join("imbridge.toml");
     std::fs::write(&file, &config).unwrap();
     let state = a.dir.path().join("state.db");
@@ -520,7 +529,11 @@ async fn kill_9_with_a_full_outbox_loses_nothing_and_duplicates_nothing() {
         }
         conns
     });
-    sent_id(&jm, text_message("s0", "single", json!("s1"), "exactly once")).await;
+    sent_id(
+        &jm,
+        text_message("s0", "single", json!("s1"), "exactly once"),
+    )
+    .await;
     jm.put("/v1/users/r0", Some(json!({"nickname": "after"})))
         .await
         .expect(204);
@@ -553,11 +566,26 @@ async fn kill_9_with_a_full_outbox_loses_nothing_and_duplicates_nothing() {
     assert_eq!(n.json["nickname"], "after");
     new.jm().get("/v1/users/w1").await.expect(200);
     let pairs = group_pairs_at(&state);
-    let members = new.jm().get(&format!("/v1/groups/{}/members/", pairs[&gid.to_string()])).await.expect(200);
+    let members = new
+        .jm()
+        .get(&format!("/v1/groups/{}/members/", pairs[&gid.to_string()]))
+        .await
+        .expect(200);
     assert_eq!(usernames(&members.json), ["w0", "w1"]);
-    assert_eq!(messages_from(&new, "s0"), 0, "the silent server never delivered it");
+    assert_eq!(
+        messages_from(&new, "s0"),
+        0,
+        "the silent server never delivered it"
+    );
     // The operator checked the target: retry sends it, once.
-    let (ok, out, err) = run_imbridge(&["migrate", "outbox", "retry", "--all-dead", "--config", file.to_str().unwrap()]);
+    let (ok, out, err) = run_imbridge(&[
+        "migrate",
+        "outbox",
+        "retry",
+        "--all-dead",
+        "--config",
+        file.to_str().unwrap(),
+    ]);
     assert!(ok, "{err}");
     assert_eq!(out.trim(), "1 dead letter(s) back in line");
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -578,4 +606,206 @@ fn group_pairs_at(path: &std::path::Path) -> BTreeMap<String, String> {
         .unwrap()
         .map(Result::unwrap)
         .collect()
+}
+
+/// The counter of shadow comparisons of `op` with `outcome` (0 when absent).
+async fn shadowed(proxy: &Imbridge, op: &str, outcome: &str) -> u64 {
+    let line = format!("imbridge_migration_shadow_reads_total{{frontend=\"jmessage\",op=\"{op}\",outcome=\"{outcome}\"}} ");
+    proxy
+        .metrics()
+        .await
+        .lines()
+        .find_map(|l| l.strip_prefix(&line).map(|v| v.parse().unwrap()))
+        .unwrap_or(0)
+}
+
+/// Waits until the comparisons of `op` reach `n` in all.
+async fn compared(proxy: &Imbridge, op: &str, n: u64) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut total = 0;
+        for o in ["match", "mismatch", "error", "skipped"] {
+            total += shadowed(proxy, op, o).await;
+        }
+        if total >= n {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{total} of {n} compared: {}",
+            proxy.metrics().await
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Shadow mode: every read (sample 1.0) also runs on the new provider in the
+/// background; a clean pair never mismatches, a change made on the new side
+/// behind imbridge's back is counted (and the caller still gets the old
+/// side's answer).
+#[tokio::test]
+async fn shadow_reads_count_mismatches_and_none_on_a_clean_pair() {
+    let m = Migration::start("mode = \"shadow\"\nshadow_sample = 1.0");
+    let jm = m.proxy.jm();
+    let (users, groups) = workload(&jm, "s").await;
+    drained(&m.proxy, Duration::from_secs(20)).await;
+    for u in &users[..4] {
+        jm.get(&format!("/v1/users/{u}")).await.expect(200);
+        jm.get(&format!("/v1/users/{u}/friends")).await.expect(200);
+    }
+    jm.get(&format!("/v1/groups/{}/members/", groups[0]))
+        .await
+        .expect(200);
+    compared(&m.proxy, "user.get", 4).await;
+    compared(&m.proxy, "friend.list", 4).await;
+    compared(&m.proxy, "group.members.list", 1).await;
+    for op in ["user.get", "friend.list", "group.members.list"] {
+        assert_eq!(
+            shadowed(&m.proxy, op, "mismatch").await,
+            0,
+            "{op}: {}",
+            m.proxy.metrics().await
+        );
+        assert_eq!(
+            shadowed(&m.proxy, op, "error").await,
+            0,
+            "{op}: {}",
+            m.proxy.metrics().await
+        );
+    }
+    // The new side changed behind imbridge's back.
+    m.new
+        .jm()
+        .put(
+            &format!("/v1/users/{}", users[1]),
+            Some(json!({"nickname": "tampered"})),
+        )
+        .await
+        .expect(204);
+    let a = jm.get(&format!("/v1/users/{}", users[1])).await.expect(200);
+    assert_eq!(a.json["nickname"], "N1", "the caller sees the primary");
+    compared(&m.proxy, "user.get", 5).await;
+    assert_eq!(shadowed(&m.proxy, "user.get", "mismatch").await, 1);
+    assert_eq!(shadowed(&m.proxy, "user.get", "match").await, 4);
+}
+
+/// The counter of calls `side` served.
+async fn served(proxy: &Imbridge, side: &str) -> u64 {
+    let line = format!("imbridge_migration_calls_total{{frontend=\"jmessage\",side=\"{side}\"}} ");
+    proxy
+        .metrics()
+        .await
+        .lines()
+        .find_map(|l| l.strip_prefix(&line).map(|v| v.parse().unwrap()))
+        .unwrap_or(0)
+}
+
+/// Cut-over 0 → 10 → 50 → 100 → 0 percent under load (every user writes and
+/// reads back at every step, all users at once): each user's calls go to
+/// exactly the side its hash (or the operator's list) says, the user reads
+/// its own write back at every step, and after the rollback both sides hold
+/// every user's last write.
+#[tokio::test]
+async fn cutover_steps_and_rollback_keep_each_user_on_one_side_and_lose_nothing() {
+    use crate::harness::run_imbridge;
+    use imbridge::live::provider::bucket;
+    let b1 = Setup::new();
+    let text = b1.config_for(&["jmessage"], "");
+    let old = Imbridge::start_text(b1, &text);
+    let b2 = Setup::new();
+    let text = b2.config_for(&["wildfire", "jmessage"], "");
+    let new = Imbridge::start_text(b2, &text);
+    let a = Setup::new();
+    let file = a.dir.path().join("imbridge.toml");
+    let base = proxy_config(&a, &old.base, &new.base, "mode = \"cutover\"\npercent = 0");
+    let config = move |percent: u8| base.replace("percent = 0", &format!("percent = {percent}"));
+    std::fs::write(&file, config(0)).unwrap();
+    let users: Vec<String> = (0..40).map(|i| format!("c{i}")).collect();
+    let proxy = Imbridge::start_file(a, &file);
+    let jm = proxy.jm();
+    for u in &users {
+        register(&jm, &[u]).await;
+    }
+    // c0 installed the new app version: on the new side whatever the percentage.
+    let (ok, _, err) = run_imbridge(&[
+        "migrate",
+        "users",
+        "add",
+        "--frontend",
+        "jmessage",
+        "c0",
+        "--config",
+        file.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    tokio::time::sleep(Duration::from_millis(1100)).await; // the moved list is re-read every second
+    drained(&proxy, Duration::from_secs(20)).await;
+    let mut expected_new = 0;
+    for percent in [0u8, 10, 50, 100, 0] {
+        std::fs::write(&file, config(percent)).unwrap();
+        let r = proxy
+            .http
+            .post(format!("{}/reload", proxy.admin))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        let on_new: Vec<&String> = users
+            .iter()
+            .filter(|u| *u == "c0" || bucket(APP_KEY, u) < percent)
+            .collect();
+        let (before_old, before_new) = (served(&proxy, "old").await, served(&proxy, "new").await);
+        let runs: Vec<_> = users
+            .iter()
+            .map(|u| {
+                let (jm, u) = (jm.clone(), u.clone());
+                tokio::spawn(async move {
+                    let nick = format!("{u} at {percent}");
+                    jm.put(&format!("/v1/users/{u}"), Some(json!({"nickname": nick})))
+                        .await
+                        .expect(204);
+                    let back = jm.get(&format!("/v1/users/{u}")).await.expect(200);
+                    assert_eq!(
+                        back.json["nickname"],
+                        nick.as_str(),
+                        "{u} reads its write at {percent}%"
+                    );
+                })
+            })
+            .collect();
+        for r in runs {
+            r.await.unwrap();
+        }
+        let new_calls = served(&proxy, "new").await - before_new;
+        let old_calls = served(&proxy, "old").await - before_old;
+        assert_eq!(
+            new_calls,
+            2 * on_new.len() as u64,
+            "at {percent}%: {on_new:?}"
+        );
+        assert_eq!(
+            old_calls,
+            2 * (users.len() - on_new.len()) as u64,
+            "at {percent}%"
+        );
+        expected_new += new_calls;
+        drained(&proxy, Duration::from_secs(20)).await;
+    }
+    assert!(
+        expected_new > 40,
+        "the new side served users at 50% and 100%"
+    );
+    let metrics = proxy.metrics().await;
+    assert!(
+        metrics.contains("imbridge_migration_cutover_percent{frontend=\"jmessage\"} 0"),
+        "{metrics}"
+    );
+    // Rolled back, drained: both sides hold every user's last write.
+    for u in &users {
+        let want = format!("{u} at 0");
+        for side in [&old, &new] {
+            let got = side.jm().get(&format!("/v1/users/{u}")).await.expect(200);
+            assert_eq!(got.json["nickname"], want.as_str());
+        }
+    }
 }
