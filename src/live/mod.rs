@@ -11,6 +11,7 @@
 //! - `worker`: applies the outbox; `shadow`: compares reads;
 //! - `ids`: id translation between the two sides; `sql`: every statement.
 
+pub mod admin;
 pub mod cli;
 pub mod config;
 mod ids;

@@ -1,7 +1,8 @@
 //! The admin listener: `/metrics` (Prometheus text format), `/healthz`
 //! (the process answers), `/readyz` (routes loaded and serving),
 //! `POST /reload` (reload config and mappings; 200, or 422 with the problems
-//! while the previous version keeps serving).
+//! while the previous version keeps serving), `/migration/...` (live
+//! migrations: `crate::live::admin`).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -50,6 +51,25 @@ impl ServeHttp for AdminApp {
                 "text/plain; version=0.0.4; charset=utf-8",
                 self.state.metrics.encode(),
             ),
+            p if p.starts_with("/migration/") => {
+                let body = match super::body::read_capped(session, 1 << 20).await {
+                    Ok(crate::frontend::Body::Complete(b)) => b,
+                    _ => return reply(413, "text/plain", b"body too large\n".to_vec()),
+                };
+                let (status, value) = crate::live::admin::handle(
+                    &self.state.registry.load().providers,
+                    &self.state.config.load(),
+                    &method,
+                    p,
+                    &body,
+                )
+                .await;
+                reply(
+                    status,
+                    "application/json",
+                    serde_json::to_vec(&value).unwrap_or_default(),
+                )
+            }
             "/healthz" => reply(200, "text/plain", b"ok\n".to_vec()),
             "/readyz" => {
                 if self.state.ready.load(Ordering::Acquire) {

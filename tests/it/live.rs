@@ -704,7 +704,8 @@ async fn served(proxy: &Imbridge, side: &str) -> u64 {
 /// reads back at every step, all users at once): each user's calls go to
 /// exactly the side its hash (or the operator's list) says, the user reads
 /// its own write back at every step, and after the rollback both sides hold
-/// every user's last write.
+/// every user's last write. Users moved by name (CLI, admin API) are on
+/// the new side whatever the percentage until they are removed.
 #[tokio::test]
 async fn cutover_steps_and_rollback_keep_each_user_on_one_side_and_lose_nothing() {
     use crate::harness::run_imbridge;
@@ -739,9 +740,44 @@ async fn cutover_steps_and_rollback_keep_each_user_on_one_side_and_lose_nothing(
     ]);
     assert!(ok, "{err}");
     tokio::time::sleep(Duration::from_millis(1100)).await; // the moved list is re-read every second
+                                                           // c1 too, through the admin API.
+    let moved_url = format!("{}/migration/jmessage/users", proxy.admin);
+    let r = proxy
+        .http
+        .post(&moved_url)
+        .body(r#"{"users": ["c1"]}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let listed: Value = proxy
+        .http
+        .get(&moved_url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed, json!({"users": ["c0", "c1"]}));
+    let r = proxy.http.post(&moved_url).body("[]").send().await.unwrap();
+    assert_eq!(r.status(), 400);
     drained(&proxy, Duration::from_secs(20)).await;
     let mut expected_new = 0;
-    for percent in [0u8, 10, 50, 100, 0] {
+    let mut moved = vec!["c0", "c1"];
+    for (step, percent) in [0u8, 10, 50, 100, 0].into_iter().enumerate() {
+        if step == 4 {
+            // Full rollback: the moved users come back too.
+            let r = proxy
+                .http
+                .delete(&moved_url)
+                .body(r#"{"users": ["c0", "c1"]}"#)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.text().await.unwrap(), r#"{"changed":2}"#);
+            moved.clear();
+        }
         std::fs::write(&file, config(percent)).unwrap();
         let r = proxy
             .http
@@ -752,7 +788,7 @@ async fn cutover_steps_and_rollback_keep_each_user_on_one_side_and_lose_nothing(
         assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
         let on_new: Vec<&String> = users
             .iter()
-            .filter(|u| *u == "c0" || bucket(APP_KEY, u) < percent)
+            .filter(|u| moved.contains(&u.as_str()) || bucket(APP_KEY, u) < percent)
             .collect();
         let (before_old, before_new) = (served(&proxy, "old").await, served(&proxy, "new").await);
         let runs: Vec<_> = users

@@ -337,6 +337,10 @@ struct Stack {
     on_easemob: Jm,
     on_rongcloud: Jm,
     on_down: Jm,
+    /// JMessage on the vendor, migrating to A's embedded store (cut-over at
+    /// 50 %, every read shadowed) and to the vendor that is down.
+    migrating: Jm,
+    migrating_to_down: Jm,
     em_proxy: FaultProxy,
     _jm_proxy: FaultProxy,
     mappings: PathBuf,
@@ -403,6 +407,7 @@ impl Stack {
         let original = std::fs::read_to_string(mappings.join("jmessage.yaml")).unwrap();
         assert!(original.contains(ANCHOR), "the reload anchor moved");
         let (p_em, p_rc, p_down) = (free_port(), free_port(), free_port());
+        let (p_live, p_live_down) = (free_port(), free_port());
         let dead = free_port();
         let mut extra = String::new();
         extra += &vendor_provider(
@@ -427,6 +432,10 @@ impl Stack {
         extra += &jm_frontend("jm-easemob", p_em, "em");
         extra += &jm_frontend("jm-rongcloud", p_rc, "rc");
         extra += &jm_frontend("jm-down", p_down, "down");
+        extra += &jm_frontend("jm-live", p_live, "jm");
+        extra += "[frontends.jm-live.migration]\nto = \"embedded\"\nmode = \"cutover\"\npercent = 50\nshadow_sample = 1.0\n\n";
+        extra += &jm_frontend("jm-live-down", p_live_down, "jm");
+        extra += "[frontends.jm-live-down.migration]\nto = \"down\"\nmode = \"shadow\"\nshadow_sample = 1.0\n\n";
         extra += "[frontends.wildfire]\nprovider = \"embedded\"\n\n[frontends.wildfire.params]\nsecret = \"123456\"\n";
         let text = a.config_on(&["jmessage"], "jm", &extra).replace(
             &format!("mappings = \"{}\"", repo().join("mappings").display()),
@@ -435,7 +444,7 @@ impl Stack {
         let file = a.dir.path().join("imbridge.toml");
         std::fs::write(&file, text).unwrap();
         let proxy = Imbridge::start_file(a, &file);
-        for port in [p_em, p_rc, p_down] {
+        for port in [p_em, p_rc, p_down, p_live, p_live_down] {
             wait_for_port(port);
         }
         Stack {
@@ -444,6 +453,8 @@ impl Stack {
             on_easemob: Jm::for_port(p_em),
             on_rongcloud: Jm::for_port(p_rc),
             on_down: Jm::for_port(p_down),
+            migrating: Jm::for_port(p_live),
+            migrating_to_down: Jm::for_port(p_live_down),
             em_proxy,
             _jm_proxy: jm_proxy,
             mappings,
@@ -543,6 +554,26 @@ impl Stack {
         let a = self.on_easemob.get("/v1/users/expireme").await;
         assert!(a.status >= 400, "{} {}", a.status, a.text);
         self.on_easemob.get("/v1/users/bob").await.expect(200);
+        // Live migrations: writes recorded and applied (or retried: the
+        // target is down), reads shadowed (matching, or failing on the
+        // target that is down), calls on both sides of the cut-over.
+        for (i, jm) in [&self.migrating, &self.migrating_to_down]
+            .into_iter()
+            .enumerate()
+        {
+            let names: Vec<String> = (0..6).map(|n| format!("live{i}r{round}n{n}")).collect();
+            let users: Vec<Value> = names
+                .iter()
+                .map(|n| json!({"username": n, "password": "password"}))
+                .collect();
+            jm.post("/v1/users/", Value::Array(users)).await.expect(201);
+            for n in &names {
+                jm.put(&format!("/v1/users/{n}"), Some(json!({"nickname": "Live"})))
+                    .await
+                    .expect(204);
+                jm.get(&format!("/v1/users/{n}")).await.expect(200);
+            }
+        }
         // The embedded store.
         let wf = self.proxy.wf();
         for _ in 0..2 {
@@ -629,7 +660,7 @@ fn dashboard_queries() -> (Vec<PanelQuery>, Vec<(String, String, String)>) {
     let mut queries = Vec::new();
     let mut variables = Vec::new();
     let all = dashboards();
-    assert_eq!(all.len(), 5, "one file per dashboard");
+    assert_eq!(all.len(), 6, "one file per dashboard");
     for (name, d) in &all {
         assert!(
             d["schemaVersion"].as_i64().unwrap_or(0) >= 36,
@@ -897,6 +928,7 @@ async fn every_dashboard_query_returns_data_on_a_real_prometheus() {
         "unmatched-path",
         "/v1/",
         "wrong-secret",
+        "live0r1n0",
     ] {
         assert!(!series.contains(word), "a label carries `{word}`");
     }
