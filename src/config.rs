@@ -90,7 +90,7 @@ impl Default for ServerConfig {
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ProviderConfig {
-    /// The built-in SQLite store.
+    /// The built-in IM backend (the embedded provider).
     Embedded(EmbeddedConfig),
     /// A vendor's server API, described by a dialect's `outbound:` half.
     Vendor(VendorConfig),

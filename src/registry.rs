@@ -134,7 +134,7 @@ impl Providers {
         };
         out.live = Some(match previous.and_then(|p| p.live.clone()) {
             Some(l) => l,
-            None => Live::open(store.clone(), &config.store.path, metrics)?,
+            None => Live::open(store.clone(), metrics)?,
         });
         out.store = Some(store);
         Ok(out)

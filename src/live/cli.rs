@@ -83,7 +83,7 @@ pub enum Users {
 
 fn open(config: &Config) -> anyhow::Result<Arc<Live>> {
     let store = Arc::new(Store::open(&config.store.path)?);
-    Live::open(store, &config.store.path, Arc::new(Metrics::new()))
+    Live::open(store, Arc::new(Metrics::new()))
 }
 
 /// The request of an entry as it may be shown: passwords and secrets out.

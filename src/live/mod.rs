@@ -49,13 +49,8 @@ pub struct Live {
 }
 
 impl Live {
-    /// Prepares the tables in the store's database file `path`.
-    pub fn open(
-        store: Arc<Store>,
-        path: &std::path::Path,
-        metrics: Arc<Metrics>,
-    ) -> anyhow::Result<Arc<Live>> {
-        sql::ensure_schema(path)?;
+    /// Live migration on the store's database (whose schema has its tables).
+    pub fn open(store: Arc<Store>, metrics: Arc<Metrics>) -> anyhow::Result<Arc<Live>> {
         Ok(Arc::new(Live {
             store,
             wake: tokio::sync::Notify::new(),

@@ -1,58 +1,11 @@
 //! Every SQL statement of live migration, in one place (against the store's
-//! database): the outbox and its ordering keys, the users moved by name,
-//! and the cross-provider id pairs. Statements are portable (`?N`
-//! placeholders, `RETURNING`, `ON CONFLICT`).
+//! database, whose schema has their tables): the outbox and its ordering
+//! keys, the users moved by name, and the cross-provider id pairs.
 
 use std::collections::HashSet;
 
-use deadpool_sqlite::rusqlite::{self, OptionalExtension, Row};
-
 use crate::canonical::Result;
-use crate::sqlite::Db;
-
-/// Tables, created when missing (`IF NOT EXISTS`: idempotent).
-const SCHEMA: &str = r#"
-CREATE TABLE IF NOT EXISTS outbox (
-    seq INTEGER PRIMARY KEY,
-    frontend TEXT NOT NULL,
-    app_key TEXT NOT NULL,
-    source TEXT NOT NULL,
-    target TEXT NOT NULL,
-    side TEXT NOT NULL,
-    op TEXT NOT NULL,
-    request TEXT NOT NULL,
-    result TEXT NOT NULL,
-    state TEXT NOT NULL,
-    attempts INTEGER NOT NULL,
-    next_at INTEGER NOT NULL,
-    claimed_until INTEGER,
-    created INTEGER NOT NULL,
-    error TEXT
-);
-CREATE INDEX IF NOT EXISTS outbox_ready ON outbox (state, next_at, seq);
-CREATE TABLE IF NOT EXISTS outbox_keys (
-    seq INTEGER NOT NULL,
-    key TEXT NOT NULL,
-    PRIMARY KEY (key, seq)
-);
-CREATE INDEX IF NOT EXISTS outbox_keys_seq ON outbox_keys (seq);
-CREATE TABLE IF NOT EXISTS migration_users (
-    frontend TEXT NOT NULL,
-    username TEXT NOT NULL,
-    added INTEGER NOT NULL,
-    PRIMARY KEY (frontend, username)
-);
-CREATE TABLE IF NOT EXISTS id_pairs (
-    from_provider TEXT NOT NULL,
-    to_provider TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    source_id TEXT NOT NULL,
-    target_id TEXT NOT NULL,
-    origin TEXT NOT NULL,
-    PRIMARY KEY (from_provider, to_provider, kind, source_id),
-    UNIQUE (from_provider, to_provider, kind, target_id)
-);
-"#;
+use crate::db::{Db, Row, Tx};
 
 /// An entry's state.
 pub const PENDING: &str = "pending";
@@ -127,7 +80,7 @@ pub enum Selection {
 
 const COLUMNS: &str = "seq, frontend, app_key, source, target, side, op, request, result, state, attempts, next_at, created, error";
 
-fn entry(r: &Row<'_>) -> rusqlite::Result<Entry> {
+fn entry(r: &Row<'_>) -> Result<Entry> {
     Ok(Entry {
         seq: r.get(0)?,
         write: NewEntry {
@@ -152,26 +105,18 @@ fn entry(r: &Row<'_>) -> rusqlite::Result<Entry> {
 /// Live migration's statements on the store's database.
 pub struct Sql<'a>(pub &'a Db);
 
-/// Creates the tables missing in the database file `path` (at startup,
-/// before the pool serves anything).
-pub fn ensure_schema(path: &std::path::Path) -> anyhow::Result<()> {
-    let c = rusqlite::Connection::open(path)?;
-    c.busy_timeout(std::time::Duration::from_secs(5))?;
-    c.execute_batch(&format!("BEGIN IMMEDIATE; {SCHEMA} COMMIT;"))?;
-    Ok(())
-}
-
 impl Sql<'_> {
     /// Whether anything is due: a pending entry whose time has come or an
     /// entry in flight past its lease (a cheap read before claiming).
     pub async fn due(&self, now_ms: i64) -> Result<bool> {
         self.0
-            .read(move |c| {
-                Ok(c.prepare_cached(
+            .read(move |tx| {
+                tx.query_one(
                     "SELECT EXISTS (SELECT 1 FROM outbox WHERE (state = 'pending' AND next_at <= ?1) \
                      OR (state = 'inflight' AND claimed_until < ?1))",
-                )?
-                .query_row([now_ms], |r| r.get(0))?)
+                    &[&now_ms],
+                    |r| r.get(0),
+                )
             })
             .await
     }
@@ -179,19 +124,15 @@ impl Sql<'_> {
     /// Writes an entry with its keys in one transaction; its sequence number.
     pub async fn enqueue(&self, e: NewEntry, now_ms: i64) -> Result<i64> {
         self.0
-            .write(move |c| {
-                let seq: i64 = c
-                    .prepare_cached(
-                        "INSERT INTO outbox (frontend, app_key, source, target, side, op, request, result, state, attempts, next_at, created) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', 0, ?9, ?9) RETURNING seq",
-                    )?
-                    .query_row(
-                        (&e.frontend, &e.app_key, &e.source, &e.target, &e.side, &e.op, &e.request, &e.result, now_ms),
-                        |r| r.get(0),
-                    )?;
-                let mut key = c.prepare_cached("INSERT INTO outbox_keys (seq, key) VALUES (?1, ?2)")?;
+            .write(move |tx| {
+                let seq: i64 = tx.query_one(
+                    "INSERT INTO outbox (frontend, app_key, source, target, side, op, request, result, state, attempts, next_at, created) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', 0, ?9, ?9) RETURNING seq",
+                    &[&e.frontend, &e.app_key, &e.source, &e.target, &e.side, &e.op, &e.request, &e.result, &now_ms],
+                    |r| r.get(0),
+                )?;
                 for k in &e.keys {
-                    key.execute((seq, k))?;
+                    tx.execute("INSERT INTO outbox_keys (seq, key) VALUES (?1, ?2)", &[&seq, k])?;
                 }
                 Ok(seq)
             })
@@ -211,29 +152,31 @@ impl Sql<'_> {
     ) -> Result<(Vec<Entry>, Vec<Entry>)> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.0
-            .write(move |c| {
-                let expired: Vec<Entry> = c
-                    .prepare_cached(&format!(
+            .write(move |tx| {
+                let expired: Vec<Entry> = tx.query_all(
+                    &format!(
                         "SELECT {COLUMNS} FROM outbox WHERE state = 'inflight' AND claimed_until < ?1 ORDER BY seq"
-                    ))?
-                    .query_map([now_ms], entry)?
-                    .collect::<rusqlite::Result<_>>()?;
-                let ready: Vec<Entry> = c
-                    .prepare_cached(&format!(
+                    ),
+                    &[&now_ms],
+                    entry,
+                )?;
+                let ready: Vec<Entry> = tx.query_all(
+                    &format!(
                         "SELECT {COLUMNS} FROM outbox e WHERE e.state = 'pending' AND e.next_at <= ?1 \
                          AND NOT EXISTS (SELECT 1 FROM outbox_keys k \
                            JOIN outbox_keys k2 ON k2.key = k.key AND k2.seq < k.seq \
                            JOIN outbox e2 ON e2.seq = k2.seq AND e2.state <> 'dead' \
                            WHERE k.seq = e.seq) \
                          ORDER BY e.seq LIMIT ?2"
-                    ))?
-                    .query_map((now_ms, limit), entry)?
-                    .collect::<rusqlite::Result<_>>()?;
-                let mut mark = c.prepare_cached(
-                    "UPDATE outbox SET state = 'inflight', claimed_until = ?2 WHERE seq = ?1",
+                    ),
+                    &[&now_ms, &limit],
+                    entry,
                 )?;
                 for e in &ready {
-                    mark.execute((e.seq, lease_until))?;
+                    tx.execute(
+                        "UPDATE outbox SET state = 'inflight', claimed_until = ?2 WHERE seq = ?1",
+                        &[&e.seq, &lease_until],
+                    )?;
                 }
                 Ok((ready, expired))
             })
@@ -244,14 +187,12 @@ impl Sql<'_> {
     /// made, in the same transaction).
     pub async fn complete(&self, seq: i64, pairs: Vec<Pair>) -> Result<()> {
         self.0
-            .write(move |c| {
+            .write(move |tx| {
                 for p in &pairs {
-                    insert_pair(c, p)?;
+                    insert_pair(tx, p)?;
                 }
-                c.prepare_cached("DELETE FROM outbox_keys WHERE seq = ?1")?
-                    .execute([seq])?;
-                c.prepare_cached("DELETE FROM outbox WHERE seq = ?1")?
-                    .execute([seq])?;
+                tx.execute("DELETE FROM outbox_keys WHERE seq = ?1", &[&seq])?;
+                tx.execute("DELETE FROM outbox WHERE seq = ?1", &[&seq])?;
                 Ok(())
             })
             .await
@@ -268,11 +209,11 @@ impl Sql<'_> {
         error: String,
     ) -> Result<()> {
         self.0
-            .write(move |c| {
-                c.prepare_cached(
+            .write(move |tx| {
+                tx.execute(
                     "UPDATE outbox SET state = ?2, attempts = ?3, next_at = ?4, error = ?5, claimed_until = NULL WHERE seq = ?1",
-                )?
-                .execute((seq, state, attempts, next_at, error))?;
+                    &[&seq, &state, &attempts, &next_at, &error],
+                )?;
                 Ok(())
             })
             .await
@@ -288,12 +229,14 @@ impl Sql<'_> {
     ) -> Result<Vec<Entry>> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.0
-            .read(move |c| {
-                Ok(c.prepare_cached(&format!(
-                    "SELECT {COLUMNS} FROM outbox WHERE (?1 IS NULL OR frontend = ?1) AND (?2 IS NULL OR state = ?2) ORDER BY seq LIMIT ?3"
-                ))?
-                .query_map((frontend, state, limit), entry)?
-                .collect::<rusqlite::Result<_>>()?)
+            .read(move |tx| {
+                tx.query_all(
+                    &format!(
+                        "SELECT {COLUMNS} FROM outbox WHERE (?1 IS NULL OR frontend = ?1) AND (?2 IS NULL OR state = ?2) ORDER BY seq LIMIT ?3"
+                    ),
+                    &[&frontend, &state, &limit],
+                    entry,
+                )
             })
             .await
     }
@@ -302,11 +245,11 @@ impl Sql<'_> {
     pub async fn retry(&self, which: Selection, now_ms: i64) -> Result<usize> {
         self.change(
             which,
-            move |c, seq| {
-                Ok(c.prepare_cached(
+            move |tx, seq| {
+                tx.execute(
                     "UPDATE outbox SET state = 'pending', attempts = 0, next_at = ?2, error = NULL WHERE seq = ?1 AND state = 'dead'",
-                )?
-                .execute((seq, now_ms))?)
+                    &[&seq, &now_ms],
+                )
             },
         )
         .await
@@ -314,13 +257,13 @@ impl Sql<'_> {
 
     /// Deletes the selected dead letters; how many.
     pub async fn drop_dead(&self, which: Selection) -> Result<usize> {
-        self.change(which, |c, seq| {
-            let n = c
-                .prepare_cached("DELETE FROM outbox WHERE seq = ?1 AND state = 'dead'")?
-                .execute([seq])?;
+        self.change(which, |tx, seq| {
+            let n = tx.execute(
+                "DELETE FROM outbox WHERE seq = ?1 AND state = 'dead'",
+                &[&seq],
+            )?;
             if n > 0 {
-                c.prepare_cached("DELETE FROM outbox_keys WHERE seq = ?1")?
-                    .execute([seq])?;
+                tx.execute("DELETE FROM outbox_keys WHERE seq = ?1", &[&seq])?;
             }
             Ok(n)
         })
@@ -330,24 +273,23 @@ impl Sql<'_> {
     async fn change(
         &self,
         which: Selection,
-        f: impl Fn(&rusqlite::Connection, i64) -> Result<usize> + Send + 'static,
+        f: impl Fn(&Tx<'_>, i64) -> Result<u64> + Send + 'static,
     ) -> Result<usize> {
         self.0
-            .write(move |c| {
-                let seqs: Vec<i64> = match which {
-                    Selection::Seqs(s) => s,
-                    Selection::Dead(frontend) => c
-                        .prepare_cached(
-                            "SELECT seq FROM outbox WHERE state = 'dead' AND (?1 IS NULL OR frontend = ?1) ORDER BY seq",
-                        )?
-                        .query_map([frontend], |r| r.get(0))?
-                        .collect::<rusqlite::Result<_>>()?,
+            .write(move |tx| {
+                let seqs: Vec<i64> = match &which {
+                    Selection::Seqs(s) => s.clone(),
+                    Selection::Dead(frontend) => tx.query_all(
+                        "SELECT seq FROM outbox WHERE state = 'dead' AND (?1 IS NULL OR frontend = ?1) ORDER BY seq",
+                        &[frontend],
+                        |r| r.get(0),
+                    )?,
                 };
                 let mut n = 0;
                 for seq in seqs {
-                    n += f(c, seq)?;
+                    n += f(tx, seq)?;
                 }
-                Ok(n)
+                Ok(usize::try_from(n).unwrap_or(usize::MAX))
             })
             .await
     }
@@ -355,21 +297,21 @@ impl Sql<'_> {
     /// Depth and age per frontend.
     pub async fn depths(&self) -> Result<Vec<(String, Depth)>> {
         self.0
-            .read(|c| {
+            .read(|tx| {
                 let mut out: Vec<(String, Depth)> = Vec::new();
-                let mut q = c.prepare_cached(
+                let rows = tx.query_all(
                     "SELECT frontend, state, COUNT(*), MIN(created) FROM outbox GROUP BY frontend, state ORDER BY frontend",
+                    &[],
+                    |r| {
+                        Ok((
+                            r.get::<String>(0)?,
+                            r.get::<String>(1)?,
+                            r.get::<i64>(2)?,
+                            r.get::<i64>(3)?,
+                        ))
+                    },
                 )?;
-                let rows = q.query_map([], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, i64>(2)?,
-                        r.get::<_, i64>(3)?,
-                    ))
-                })?;
-                for row in rows {
-                    let (frontend, state, n, oldest) = row?;
+                for (frontend, state, n, oldest) in rows {
                     if out.last().is_none_or(|(f, _)| *f != frontend) {
                         out.push((frontend, Depth::default()));
                     }
@@ -395,15 +337,16 @@ impl Sql<'_> {
     /// be applied to (for keeping an entity on one side until it is in sync).
     pub async fn pending_targets(&self, keys: Vec<String>) -> Result<Vec<String>> {
         self.0
-            .read(move |c| {
-                let mut q = c.prepare_cached(
-                    "SELECT DISTINCT e.target FROM outbox_keys k JOIN outbox e ON e.seq = k.seq \
-                     WHERE k.key = ?1 AND e.state <> 'dead'",
-                )?;
+            .read(move |tx| {
                 let mut out = Vec::new();
                 for k in &keys {
-                    for t in q.query_map([k], |r| r.get::<_, String>(0))? {
-                        let t = t?;
+                    let targets: Vec<String> = tx.query_all(
+                        "SELECT DISTINCT e.target FROM outbox_keys k JOIN outbox e ON e.seq = k.seq \
+                         WHERE k.key = ?1 AND e.state <> 'dead'",
+                        &[k],
+                        |r| r.get(0),
+                    )?;
+                    for t in targets {
                         if !out.contains(&t) {
                             out.push(t);
                         }
@@ -426,23 +369,23 @@ impl Sql<'_> {
     ) -> Result<usize> {
         let frontend = frontend.to_string();
         self.0
-            .write(move |c| {
+            .write(move |tx| {
                 let mut n = 0;
                 for u in &users {
                     n += if add {
-                        c.prepare_cached(
+                        tx.execute(
                             "INSERT INTO migration_users (frontend, username, added) VALUES (?1, ?2, ?3) \
                              ON CONFLICT (frontend, username) DO NOTHING",
+                            &[&frontend, u, &now_ms],
                         )?
-                        .execute((&frontend, u, now_ms))?
                     } else {
-                        c.prepare_cached(
+                        tx.execute(
                             "DELETE FROM migration_users WHERE frontend = ?1 AND username = ?2",
+                            &[&frontend, u],
                         )?
-                        .execute((&frontend, u))?
                     };
                 }
-                Ok(n)
+                Ok(usize::try_from(n).unwrap_or(usize::MAX))
             })
             .await
     }
@@ -451,12 +394,13 @@ impl Sql<'_> {
     pub async fn moved_users(&self, frontend: &str) -> Result<HashSet<String>> {
         let frontend = frontend.to_string();
         self.0
-            .read(move |c| {
-                Ok(c.prepare_cached(
+            .read(move |tx| {
+                let users: Vec<String> = tx.query_all(
                     "SELECT username FROM migration_users WHERE frontend = ?1 ORDER BY username",
-                )?
-                .query_map([frontend], |r| r.get(0))?
-                .collect::<rusqlite::Result<_>>()?)
+                    &[&frontend],
+                    |r| r.get(0),
+                )?;
+                Ok(users.into_iter().collect())
             })
             .await
     }
@@ -481,12 +425,12 @@ pub struct Pair {
     pub origin: &'static str,
 }
 
-fn insert_pair(c: &rusqlite::Connection, p: &Pair) -> Result<()> {
-    c.prepare_cached(
+fn insert_pair(tx: &Tx<'_>, p: &Pair) -> Result<()> {
+    tx.execute(
         "INSERT INTO id_pairs (from_provider, to_provider, kind, source_id, target_id, origin) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
-    )?
-    .execute((&p.from, &p.to, &p.kind, &p.source, &p.target, p.origin))?;
+        &[&p.from, &p.to, &p.kind, &p.source, &p.target, &p.origin],
+    )?;
     Ok(())
 }
 
@@ -501,22 +445,22 @@ impl Sql<'_> {
         id: &str,
         by_source: bool,
     ) -> Result<Option<(String, String)>> {
-        let args = (
+        let (from, to, kind, id) = (
             from.to_string(),
             to.to_string(),
             kind.to_string(),
             id.to_string(),
         );
         self.0
-            .read(move |c| {
+            .read(move |tx| {
                 let sql = if by_source {
                     "SELECT target_id, origin FROM id_pairs WHERE from_provider = ?1 AND to_provider = ?2 AND kind = ?3 AND source_id = ?4"
                 } else {
                     "SELECT source_id, origin FROM id_pairs WHERE from_provider = ?1 AND to_provider = ?2 AND kind = ?3 AND target_id = ?4"
                 };
-                Ok(c.prepare_cached(sql)?
-                    .query_row(args, |r| Ok((r.get(0)?, r.get(1)?)))
-                    .optional()?)
+                tx.query_opt(sql, &[&from, &to, &kind, &id], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
             })
             .await
     }
@@ -524,9 +468,9 @@ impl Sql<'_> {
     /// Records pairs (pairs already known are left as they are).
     pub async fn record_pairs(&self, pairs: Vec<Pair>) -> Result<()> {
         self.0
-            .write(move |c| {
+            .write(move |tx| {
                 for p in &pairs {
-                    insert_pair(c, p)?;
+                    insert_pair(tx, p)?;
                 }
                 Ok(())
             })

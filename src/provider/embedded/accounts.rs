@@ -42,7 +42,7 @@ impl EmbeddedProvider {
                 let app = app.to_owned();
                 let token = self
                     .db
-                    .write(move |c| token_of(c, user_id(c, &app, &username)?))
+                    .write(move |tx| token_of(tx, user_id(tx, &app, &username)?))
                     .await?;
                 Some(token)
             }
@@ -69,39 +69,40 @@ impl EmbeddedProvider {
         }
         let (app, secret) = (app.to_owned(), random_string(SECRET_BYTES));
         self.db
-            .write(move |c| {
-                let id = match find_user(c, &app, &username)? {
+            .write(move |tx| {
+                let id = match find_user(tx, &app, &username)? {
                     Some(id) => {
-                        if load_user(c, id)?.kind != UserKind::Robot {
+                        if load_user(tx, id)?.kind != UserKind::Robot {
                             let msg = format!("{username} is a user, not a robot");
                             return Err(Error::exists(Reason::User, msg));
                         }
-                        patch_profile(c, id, patch)?;
+                        patch_profile(tx, id, &patch)?;
                         id
                     }
-                    None => create_user(c, &app, &username, &patch, UserKind::Robot)?,
+                    None => create_user(tx, &app, &username, &patch, UserKind::Robot)?,
                 };
-                let (name, secret) = c.query_row(
+                let (name, secret) = tx.query_one(
                     "INSERT INTO robots (user_id, name, secret, owner, callback, extra)
                      VALUES (?1, COALESCE(?2, ?7), COALESCE(?3, ?8), ?4, ?5, ?6)
-                     ON CONFLICT (user_id) DO UPDATE SET name = COALESCE(?2, name),
-                        secret = COALESCE(?3, secret), owner = COALESCE(?4, owner),
-                        callback = COALESCE(?5, callback), extra = COALESCE(?6, extra)
+                     ON CONFLICT (user_id) DO UPDATE SET name = COALESCE(?2, robots.name),
+                        secret = COALESCE(?3, robots.secret), owner = COALESCE(?4, robots.owner),
+                        callback = COALESCE(?5, robots.callback),
+                        extra = COALESCE(?6, robots.extra)
                      RETURNING name, secret",
-                    (
-                        id,
+                    &[
+                        &id,
                         &req.name,
                         &req.secret,
                         &req.owner,
                         &req.callback,
                         &req.extra,
                         &username,
-                        secret,
-                    ),
+                        &secret,
+                    ],
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )?;
                 Ok(Robot {
-                    username,
+                    username: username.clone(),
                     name,
                     secret,
                 })

@@ -1,9 +1,6 @@
 //! App administration: sensitive words, on/off switches, system settings and
 //! health.
 
-use deadpool_sqlite::rusqlite::{Connection, OptionalExtension};
-
-use super::db::now;
 use super::paging::{list_query, Page, WORDS};
 use super::EmbeddedProvider;
 use crate::canonical::admin::{
@@ -12,6 +9,7 @@ use crate::canonical::admin::{
 };
 use crate::canonical::common::{Done, Listing, Switch};
 use crate::canonical::{Error, Reason, Result};
+use crate::db::Tx;
 
 /// The switch of sensitive-word filtering.
 pub(super) const WORD_FILTER: &str = "sensitive_word";
@@ -20,11 +18,13 @@ pub(super) const WORD_FILTER: &str = "sensitive_word";
 pub(super) const SDK_REGISTER: &str = "app.sdk_register";
 
 /// Whether switch `name` of `app` is on (switches are on until turned off).
-pub(super) fn switch_enabled(conn: &Connection, app: &str, name: &str) -> Result<bool> {
-    Ok(conn
-        .prepare_cached("SELECT enabled FROM switches WHERE app = ?1 AND name = ?2")?
-        .query_row((app, name), |r| r.get(0))
-        .optional()?
+pub(super) fn switch_enabled(tx: &Tx<'_>, app: &str, name: &str) -> Result<bool> {
+    Ok(tx
+        .query_opt(
+            "SELECT enabled FROM switches WHERE app = ?1 AND name = ?2",
+            &[&app, &name],
+            |r| r.get(0),
+        )?
         .unwrap_or(true))
 }
 
@@ -39,12 +39,12 @@ fn check_word(word: &str) -> Result<()> {
     }
 }
 
-fn word_exists(conn: &Connection, app: &str, word: &str) -> Result<bool> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM sensitive_words WHERE app = ?1 AND word = ?2)",
-        )?
-        .query_row((app, word), |r| r.get(0))?)
+fn word_exists(tx: &Tx<'_>, app: &str, word: &str) -> Result<bool> {
+    tx.query_one(
+        "SELECT EXISTS (SELECT 1 FROM sensitive_words WHERE app = ?1 AND word = ?2)",
+        &[&app, &word],
+        |r| r.get(0),
+    )
 }
 
 impl EmbeddedProvider {
@@ -53,13 +53,13 @@ impl EmbeddedProvider {
         req.words.iter().try_for_each(|w| check_word(w))?;
         let app = app.to_owned();
         self.db
-            .write(move |c| {
-                let created = now();
+            .write(move |tx| {
+                let created = tx.now();
                 for word in &req.words {
-                    c.execute(
-                        "INSERT OR IGNORE INTO sensitive_words (app, word, created)
-                         VALUES (?1, ?2, ?3)",
-                        (&app, word, created),
+                    tx.execute(
+                        "INSERT INTO sensitive_words (app, word, created) VALUES (?1, ?2, ?3)
+                         ON CONFLICT DO NOTHING",
+                        &[&app, word, &created],
                     )?;
                 }
                 Ok(Done {})
@@ -72,18 +72,18 @@ impl EmbeddedProvider {
         check_word(&req.new_word)?;
         let app = app.to_owned();
         self.db
-            .write(move |c| {
-                if !word_exists(c, &app, &req.old_word)? {
+            .write(move |tx| {
+                if !word_exists(tx, &app, &req.old_word)? {
                     return Err(no_word(&req.old_word));
                 }
-                if word_exists(c, &app, &req.new_word)? {
+                if word_exists(tx, &app, &req.new_word)? {
                     let msg = format!("sensitive word {} exists already", req.new_word);
                     return Err(Error::exists(Reason::Word, msg));
                 }
-                c.execute(
+                tx.execute(
                     "UPDATE sensitive_words SET word = ?3, created = ?4
                      WHERE app = ?1 AND word = ?2",
-                    (&app, &req.old_word, &req.new_word, now()),
+                    &[&app, &req.old_word, &req.new_word, &tx.now()],
                 )?;
                 Ok(Done {})
             })
@@ -94,11 +94,11 @@ impl EmbeddedProvider {
     pub(super) async fn word_delete(&self, app: &str, req: WordDelete) -> Result<Done> {
         let app = app.to_owned();
         self.db
-            .write(move |c| {
+            .write(move |tx| {
                 for word in &req.words {
-                    let deleted = c.execute(
+                    let deleted = tx.execute(
                         "DELETE FROM sensitive_words WHERE app = ?1 AND word = ?2",
-                        (&app, word),
+                        &[&app, word],
                     )?;
                     if deleted == 0 {
                         return Err(no_word(word));
@@ -114,13 +114,13 @@ impl EmbeddedProvider {
         let page = Page::new(&req.paging, WORDS)?;
         let app = app.to_owned();
         self.db
-            .read(move |c| {
+            .read(move |tx| {
                 let query = list_query!(
                     columns: "word, created",
                     from: "FROM sensitive_words WHERE app = ?1",
                     order: "created, word",
                 );
-                page.fetch(c, query, &[&app], |r| {
+                page.fetch(tx, query, &[&app], |r| {
                     Ok(Word {
                         word: r.get(0)?,
                         created: r.get(1)?,
@@ -139,11 +139,11 @@ impl EmbeddedProvider {
     ) -> Result<Done> {
         let app = app.to_owned();
         self.db
-            .write(move |c| {
-                c.execute(
+            .write(move |tx| {
+                tx.execute(
                     "INSERT INTO switches (app, name, enabled) VALUES (?1, ?2, ?3)
                      ON CONFLICT (app, name) DO UPDATE SET enabled = excluded.enabled",
-                    (&app, name, req.enabled),
+                    &[&app, &name, &req.enabled],
                 )?;
                 Ok(Done {})
             })
@@ -153,7 +153,10 @@ impl EmbeddedProvider {
     /// Reads switch `name` (on by default).
     pub(super) async fn switch_get(&self, app: &str, name: &'static str) -> Result<Switch> {
         let app = app.to_owned();
-        let enabled = self.db.read(move |c| switch_enabled(c, &app, name)).await?;
+        let enabled = self
+            .db
+            .read(move |tx| switch_enabled(tx, &app, name))
+            .await?;
         Ok(Switch { enabled })
     }
 
@@ -165,10 +168,10 @@ impl EmbeddedProvider {
     ) -> Result<SystemSetting> {
         let app = app.to_owned();
         self.db
-            .read(move |c| {
-                c.query_row(
+            .read(move |tx| {
+                tx.query_opt(
                     "SELECT value, description FROM system_settings WHERE app = ?1 AND id = ?2",
-                    (&app, req.id),
+                    &[&app, &req.id],
                     |r| {
                         Ok(SystemSetting {
                             id: req.id,
@@ -176,8 +179,7 @@ impl EmbeddedProvider {
                             desc: r.get(1)?,
                         })
                     },
-                )
-                .optional()?
+                )?
                 .ok_or_else(|| {
                     Error::not_found(
                         Reason::Setting,
@@ -192,13 +194,13 @@ impl EmbeddedProvider {
     pub(super) async fn system_setting_set(&self, app: &str, req: SystemSetting) -> Result<Done> {
         let app = app.to_owned();
         self.db
-            .write(move |c| {
-                c.execute(
+            .write(move |tx| {
+                tx.execute(
                     "INSERT INTO system_settings (app, id, value, description)
                      VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT (app, id) DO UPDATE SET value = excluded.value,
                                                          description = excluded.description",
-                    (&app, req.id, &req.value, &req.desc),
+                    &[&app, &req.id, &req.value, &req.desc],
                 )?;
                 Ok(Done {})
             })
@@ -207,9 +209,7 @@ impl EmbeddedProvider {
 
     /// `health.check`: the database answers a query.
     pub(super) async fn health(&self) -> Result<Health> {
-        self.db
-            .read(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?))
-            .await?;
+        self.db.health().await?;
         Ok(Health {
             status: "healthy".to_owned(),
             provider: self.name.clone(),

@@ -1,4 +1,4 @@
-//! Configuration of the embedded store: where it keeps its files, its limits,
+//! Configuration of the embedded provider: where it keeps its files, its limits,
 //! the configured accounts and the password hashing cost.
 
 use std::path::PathBuf;
@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 pub use crate::auth::password::HashParams;
 
 /// Settings of the embedded provider; every field has a default, so an empty
-/// table gives a working store under `data/`.
+/// table gives a working provider under `data/`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EmbeddedConfig {

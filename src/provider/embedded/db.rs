@@ -1,20 +1,12 @@
-//! Helpers every module of the store shares: enum and JSON columns, id
-//! counters, the clock. (The pool itself is `crate::sqlite::Db`.)
+//! Helpers every module of the embedded provider shares: enum and JSON
+//! columns, id counters. (The pool itself is `crate::db::Db`.)
 
-use deadpool_sqlite::rusqlite::types::Type;
-use deadpool_sqlite::rusqlite::{self, Connection, Params, Row, Statement};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::validate;
-use crate::canonical::common::Items;
-use crate::canonical::model::Millis;
 use crate::canonical::{Error, Reason, Result};
-
-/// The current time in milliseconds since the epoch.
-pub(super) fn now() -> Millis {
-    chrono::Utc::now().timestamp_millis()
-}
+use crate::db::{Row, Tx};
 
 /// The serde name of a unit enum value (`UserKind::Robot` → `"robot"`), as stored.
 pub(super) fn tag<T: Serialize>(value: &T) -> String {
@@ -25,22 +17,10 @@ pub(super) fn tag<T: Serialize>(value: &T) -> String {
 }
 
 /// Reads a column written with [`tag`].
-pub(super) fn tag_column<T: DeserializeOwned>(row: &Row<'_>, idx: usize) -> rusqlite::Result<T> {
+pub(super) fn tag_column<T: DeserializeOwned>(row: &Row<'_>, idx: usize) -> Result<T> {
     let text: String = row.get(idx)?;
     serde_json::from_value(serde_json::Value::String(text))
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e)))
-}
-
-/// Every row `stmt` yields for `params`, each read by `read`: the body of the list operations.
-pub(super) fn items<T, P: Params>(
-    stmt: &mut Statement<'_>,
-    params: P,
-    read: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
-) -> Result<Items<T>> {
-    let items = stmt
-        .query_map(params, read)?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(Items { items })
+        .map_err(|e| Error::internal(format_args!("column {idx}: {e}")))
 }
 
 /// Serializes a value for a JSON column.
@@ -49,13 +29,12 @@ pub(super) fn to_json<T: Serialize>(value: &T) -> Result<String> {
 }
 
 /// Reads a JSON column.
-pub(super) fn json_column<T: DeserializeOwned>(row: &Row<'_>, idx: usize) -> rusqlite::Result<T> {
+pub(super) fn json_column<T: DeserializeOwned>(row: &Row<'_>, idx: usize) -> Result<T> {
     let text: String = row.get(idx)?;
-    serde_json::from_str(&text)
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e)))
+    serde_json::from_str(&text).map_err(|e| Error::internal(format_args!("column {idx}: {e}")))
 }
 
-/// The id counters (decimal ids assigned by the store).
+/// The id counters (decimal ids assigned by the embedded provider).
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Counter {
     /// Group ids, from 10000.
@@ -77,30 +56,32 @@ impl Counter {
 }
 
 /// Reserves `n` consecutive ids of `counter` and returns the first.
-pub(super) fn allocate(conn: &Connection, counter: Counter, n: i64) -> Result<i64> {
-    Ok(conn
-        .prepare_cached("UPDATE counters SET next = next + ?2 WHERE name = ?1 RETURNING next - ?2")?
-        .query_row((counter.name(), n), |r| r.get(0))?)
+pub(super) fn allocate(tx: &Tx<'_>, counter: Counter, n: i64) -> Result<i64> {
+    tx.query_one(
+        "UPDATE counters SET next = next + ?2 WHERE name = ?1 RETURNING next - ?2",
+        &[&counter.name(), &n],
+        |r| r.get(0),
+    )
 }
 
 /// The id of a new group or room: the caller's choice (non-empty, at most 64
 /// bytes, not `taken` else already_exists/`reason`) or the next free counter value.
 pub(super) fn claim_id(
-    conn: &Connection,
+    tx: &Tx<'_>,
     counter: Counter,
-    requested: Option<String>,
+    requested: Option<&str>,
     reason: Reason,
     taken: impl Fn(&str) -> Result<bool>,
 ) -> Result<String> {
     if let Some(id) = requested {
-        validate::id(&id)?;
-        if taken(&id)? {
+        validate::id(id)?;
+        if taken(id)? {
             return Err(Error::exists(reason, format!("{id} exists already")));
         }
-        return Ok(id);
+        return Ok(id.to_owned());
     }
     loop {
-        let id = allocate(conn, counter, 1)?.to_string();
+        let id = allocate(tx, counter, 1)?.to_string();
         if !taken(&id)? {
             return Ok(id);
         }

@@ -1,9 +1,7 @@
 //! Files sent in messages: one message's file, a conversation's files, and
 //! the files a user sent or received one-to-one. Retracted messages are left out.
 
-use deadpool_sqlite::rusqlite::{self, OptionalExtension, Row};
-
-use super::db::{items, json_column, tag_column};
+use super::db::{json_column, tag_column};
 use super::paging::{Page, FILES};
 use super::users::user_id;
 use super::EmbeddedProvider;
@@ -11,20 +9,21 @@ use crate::canonical::common::Items;
 use crate::canonical::message::{ConversationFiles, FileGet, UserFiles};
 use crate::canonical::model::{Content, ConversationType, FileInfo};
 use crate::canonical::{Error, Reason, Result};
+use crate::db::{Param, Row};
 
 /// `SELECT` of the columns [`file_from_row`] reads, from `messages` that carry a
 /// file and were not retracted: the start of every statement here.
 macro_rules! select_files {
     () => {
         "SELECT id, sender, target_type, target, content, created FROM messages
-         WHERE kind IN ('image', 'voice', 'video', 'file') AND retracted = 0"
+         WHERE kind IN ('image', 'voice', 'video', 'file') AND retracted = FALSE"
     };
 }
 
-fn file_from_row(row: &Row<'_>) -> rusqlite::Result<FileInfo> {
+fn file_from_row(row: &Row<'_>) -> Result<FileInfo> {
     let content: Content = json_column(row, 4)?;
     Ok(FileInfo {
-        msg_id: row.get::<_, i64>(0)?.to_string(),
+        msg_id: row.get::<i64>(0)?.to_string(),
         from: row.get(1)?,
         target_type: tag_column(row, 2)?,
         target: row.get(3)?,
@@ -47,14 +46,16 @@ impl EmbeddedProvider {
         };
         let app = app.to_owned();
         self.db
-            .read(move |c| {
-                c.prepare_cached(concat!(
-                    select_files!(),
-                    " AND id = ?1 AND (app = ?2 OR target_app = ?2)"
-                ))?
-                .query_row((id, &app), file_from_row)
-                .optional()?
-                .ok_or(missing)
+            .read(move |tx| {
+                tx.query_opt(
+                    concat!(
+                        select_files!(),
+                        " AND id = ?1 AND (app = ?2 OR target_app = ?2)"
+                    ),
+                    &[&id, &app],
+                    file_from_row,
+                )?
+                .ok_or_else(|| missing.clone())
             })
             .await
     }
@@ -96,19 +97,17 @@ impl EmbeddedProvider {
         );
         let app = app.to_owned();
         self.db
-            .read(move |c| {
-                user_id(c, &app, &req.username)?;
-                items(
-                    &mut *c.prepare_cached(&sql)?,
-                    (
-                        &app,
-                        &req.username,
-                        &req.conversation.target,
-                        req.from_time,
-                        limit,
-                    ),
-                    file_from_row,
-                )
+            .read(move |tx| {
+                user_id(tx, &app, &req.username)?;
+                let params: [&dyn Param; 5] = [
+                    &app,
+                    &req.username,
+                    &req.conversation.target,
+                    &req.from_time,
+                    &limit,
+                ];
+                let items = tx.query_all(&sql, &params, file_from_row)?;
+                Ok(Items { items })
             })
             .await
     }
@@ -128,13 +127,11 @@ impl EmbeddedProvider {
         );
         let app = app.to_owned();
         self.db
-            .read(move |c| {
-                user_id(c, &app, &req.username)?;
-                items(
-                    &mut *c.prepare_cached(&sql)?,
-                    (&app, &req.username, page.limit(), page.offset()),
-                    file_from_row,
-                )
+            .read(move |tx| {
+                user_id(tx, &app, &req.username)?;
+                let params: [&dyn Param; 4] = [&app, &req.username, &page.limit(), &page.offset()];
+                let items = tx.query_all(&sql, &params, file_from_row)?;
+                Ok(Items { items })
             })
             .await
     }

@@ -1,9 +1,7 @@
 //! Groups: lookups, create, read, update, dismiss, and the app's and a
 //! user's group lists. Membership changes live in `members`.
 
-use deadpool_sqlite::rusqlite::{self, Connection, OptionalExtension, Row};
-
-use super::db::{claim_id, items, now, Counter};
+use super::db::{claim_id, Counter};
 use super::members::{insert_member, role_by_name};
 use super::paging::{list_query, Page, LIST};
 use super::users::{ref_id, ref_ids, user_id};
@@ -13,6 +11,7 @@ use crate::canonical::group::{GroupCreate, GroupList, GroupRef, GroupUpdate};
 use crate::canonical::model::{Group, MediaKind, Role};
 use crate::canonical::user::UserGroupsList;
 use crate::canonical::{Error, Reason, Result};
+use crate::db::{Row, Tx};
 use crate::provider::CallContext;
 
 /// The columns [`group_from_row`] reads, for `chat_groups g`.
@@ -27,7 +26,7 @@ macro_rules! group_columns {
     };
 }
 
-fn group_from_row(row: &Row<'_>) -> rusqlite::Result<Group> {
+fn group_from_row(row: &Row<'_>) -> Result<Group> {
     Ok(Group {
         id: row.get(0)?,
         app_key: row.get(1)?,
@@ -45,28 +44,31 @@ fn group_from_row(row: &Row<'_>) -> rusqlite::Result<Group> {
 }
 
 /// The row id of group `gid` of `app`, when it exists.
-pub(super) fn find_group(conn: &Connection, app: &str, gid: &str) -> Result<Option<i64>> {
-    Ok(conn
-        .prepare_cached("SELECT id FROM chat_groups WHERE app = ?1 AND gid = ?2")?
-        .query_row((app, gid), |r| r.get(0))
-        .optional()?)
+pub(super) fn find_group(tx: &Tx<'_>, app: &str, gid: &str) -> Result<Option<i64>> {
+    tx.query_opt(
+        "SELECT id FROM chat_groups WHERE app = ?1 AND gid = ?2",
+        &[&app, &gid],
+        |r| r.get(0),
+    )
 }
 
 /// The row id of group `gid` of `app`, or not_found/group.
-pub(super) fn group_row(conn: &Connection, app: &str, gid: &str) -> Result<i64> {
-    find_group(conn, app, gid)?
+pub(super) fn group_row(tx: &Tx<'_>, app: &str, gid: &str) -> Result<i64> {
+    find_group(tx, app, gid)?
         .ok_or_else(|| Error::not_found(Reason::Group, format!("group {gid} does not exist")))
 }
 
 /// A group by row id.
-pub(super) fn load_group(conn: &Connection, row: i64) -> Result<Group> {
-    Ok(conn
-        .prepare_cached(concat!(
+pub(super) fn load_group(tx: &Tx<'_>, row: i64) -> Result<Group> {
+    tx.query_one(
+        concat!(
             "SELECT ",
             group_columns!(),
             " FROM chat_groups g WHERE g.id = ?1"
-        ))?
-        .query_row([row], group_from_row)?)
+        ),
+        &[&row],
+        group_from_row,
+    )
 }
 
 /// The stored fields of a new group.
@@ -86,39 +88,30 @@ pub(super) struct GroupFields<'a> {
 }
 
 /// Inserts a group without members; returns its row id.
-pub(super) fn insert_group(
-    conn: &Connection,
-    app: &str,
-    gid: &str,
-    g: &GroupFields<'_>,
-) -> Result<i64> {
-    Ok(conn.query_row(
+pub(super) fn insert_group(tx: &Tx<'_>, app: &str, gid: &str, g: &GroupFields<'_>) -> Result<i64> {
+    tx.query_one(
         "INSERT INTO chat_groups
             (app, gid, name, description, avatar, public, code, max_members, created, modified)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9) RETURNING id",
-        (
-            app,
-            gid,
-            g.name,
-            g.desc,
-            g.avatar,
-            g.public,
-            g.code,
-            g.max_members,
-            now(),
-        ),
+        &[
+            &app,
+            &gid,
+            &g.name,
+            &g.desc,
+            &g.avatar,
+            &g.public,
+            &g.code,
+            &g.max_members,
+            &tx.now(),
+        ],
         |r| r.get(0),
-    )?)
+    )
 }
 
 /// A group id of `app` that is free: the requested one or the next counter value.
-pub(super) fn claim_group_id(
-    conn: &Connection,
-    app: &str,
-    requested: Option<String>,
-) -> Result<String> {
-    claim_id(conn, Counter::Group, requested, Reason::Group, |id| {
-        Ok(find_group(conn, app, id)?.is_some())
+pub(super) fn claim_group_id(tx: &Tx<'_>, app: &str, requested: Option<&str>) -> Result<String> {
+    claim_id(tx, Counter::Group, requested, Reason::Group, |id| {
+        Ok(find_group(tx, app, id)?.is_some())
     })
 }
 
@@ -145,19 +138,19 @@ impl EmbeddedProvider {
         };
         let avatar = upload.as_ref().map(|m| m.media.url.clone()).or(req.avatar);
         let app = ctx.app_key.clone();
-        self.write_recording(&ctx.app_key, upload, move |c| {
+        self.write_recording(&ctx.app_key, upload, move |tx| {
             let owner = req
                 .owner
                 .as_deref()
-                .map(|o| user_id(c, &app, o))
+                .map(|o| user_id(tx, &app, o))
                 .transpose()?;
-            let mut members = ref_ids(c, &app, &req.members)?;
+            let mut members = ref_ids(tx, &app, &req.members)?;
             members.retain(|&m| Some(m) != owner);
             let count = members.len() + usize::from(owner.is_some());
             if i64::try_from(count).unwrap_or(i64::MAX) > max {
                 return Err(full(max));
             }
-            let gid = claim_group_id(c, &app, req.id)?;
+            let gid = claim_group_id(tx, &app, req.id.as_deref())?;
             let fields = GroupFields {
                 name: &req.name,
                 desc: req.desc.as_deref().unwrap_or_default(),
@@ -166,15 +159,15 @@ impl EmbeddedProvider {
                 code: req.code.as_deref(),
                 max_members: max,
             };
-            let row = insert_group(c, &app, &gid, &fields)?;
-            let joined = now();
+            let row = insert_group(tx, &app, &gid, &fields)?;
+            let joined = tx.now();
             if let Some(owner) = owner {
-                insert_member(c, row, owner, Role::Owner, joined)?;
+                insert_member(tx, row, owner, Role::Owner, joined)?;
             }
             for member in members {
-                insert_member(c, row, member, Role::Member, joined)?;
+                insert_member(tx, row, member, Role::Member, joined)?;
             }
-            load_group(c, row)
+            load_group(tx, row)
         })
         .await
     }
@@ -183,7 +176,7 @@ impl EmbeddedProvider {
     pub(super) async fn group_get(&self, app: &str, req: GroupRef) -> Result<Group> {
         let app = app.to_owned();
         self.db
-            .read(move |c| load_group(c, group_row(c, &app, &req.group_id)?))
+            .read(move |tx| load_group(tx, group_row(tx, &app, &req.group_id)?))
             .await
     }
 
@@ -194,14 +187,14 @@ impl EmbeddedProvider {
         }
         let app = app.to_owned();
         self.db
-            .write(move |c| {
-                let row = group_row(c, &app, &req.group_id)?;
-                c.execute(
+            .write(move |tx| {
+                let row = group_row(tx, &app, &req.group_id)?;
+                tx.execute(
                     "UPDATE chat_groups SET name = COALESCE(?2, name),
                         description = COALESCE(?3, description), avatar = COALESCE(?4, avatar),
                         modified = ?5
                      WHERE id = ?1",
-                    (row, &req.name, &req.desc, &req.avatar, now()),
+                    &[&row, &req.name, &req.desc, &req.avatar, &tx.now()],
                 )?;
                 Ok(Done {})
             })
@@ -213,15 +206,15 @@ impl EmbeddedProvider {
     pub(super) async fn group_dismiss(&self, app: &str, req: GroupRef) -> Result<Done> {
         let app = app.to_owned();
         self.db
-            .write(move |c| {
-                let row = group_row(c, &app, &req.group_id)?;
+            .write(move |tx| {
+                let row = group_row(tx, &app, &req.group_id)?;
                 if let Some(by) = &req.by {
-                    if role_by_name(c, &app, row, by)? != Some(Role::Owner) {
+                    if role_by_name(tx, &app, row, by)? != Some(Role::Owner) {
                         let msg = format!("{by} does not own group {}", req.group_id);
                         return Err(Error::denied(Reason::Owner, msg));
                     }
                 }
-                c.execute("DELETE FROM chat_groups WHERE id = ?1", [row])?;
+                tx.execute("DELETE FROM chat_groups WHERE id = ?1", &[&row])?;
                 Ok(Done {})
             })
             .await
@@ -232,13 +225,13 @@ impl EmbeddedProvider {
         let page = Page::new(&req.paging, LIST)?;
         let app = app.to_owned();
         self.db
-            .read(move |c| {
+            .read(move |tx| {
                 let query = list_query!(
                     columns: group_columns!(),
                     from: "FROM chat_groups g WHERE g.app = ?1",
                     order: "g.id",
                 );
-                page.fetch(c, query, &[&app], group_from_row)
+                page.fetch(tx, query, &[&app], group_from_row)
             })
             .await
     }
@@ -247,19 +240,20 @@ impl EmbeddedProvider {
     pub(super) async fn user_groups(&self, app: &str, req: UserGroupsList) -> Result<Items<Group>> {
         let app = app.to_owned();
         self.db
-            .read(move |c| {
-                let user = ref_id(c, &app, &req.user)?;
-                items(
-                    &mut *c.prepare_cached(concat!(
+            .read(move |tx| {
+                let user = ref_id(tx, &app, &req.user)?;
+                let items = tx.query_all(
+                    concat!(
                         "SELECT ",
                         group_columns!(),
                         "
                          FROM group_members m JOIN chat_groups g ON g.id = m.group_id
-                         WHERE m.user_id = ?1 ORDER BY m.joined, m.rowid"
-                    ))?,
-                    [user],
+                         WHERE m.user_id = ?1 ORDER BY m.joined, m.seq"
+                    ),
+                    &[&user],
                     group_from_row,
-                )
+                )?;
+                Ok(Items { items })
             })
             .await
     }

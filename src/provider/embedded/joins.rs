@@ -3,7 +3,6 @@
 
 use std::collections::HashSet;
 
-use super::db::now;
 use super::groups::{claim_group_id, find_group, group_row, insert_group, load_group, GroupFields};
 use super::members::{drop_if_empty, ensure_room, insert_member, remove_member, role_of};
 use super::users::user_id;
@@ -18,24 +17,25 @@ impl EmbeddedProvider {
     pub(super) async fn group_join(&self, app: &str, req: GroupJoin) -> Result<Group> {
         let app = app.to_owned();
         self.db
-            .write(move |c| {
-                let user = user_id(c, &app, &req.username)?;
-                let group = group_row(c, &app, &req.group_id)?;
+            .write(move |tx| {
+                let user = user_id(tx, &app, &req.username)?;
+                let group = group_row(tx, &app, &req.group_id)?;
                 if let Some(code) = &req.code {
-                    let expected: Option<String> =
-                        c.query_row("SELECT code FROM chat_groups WHERE id = ?1", [group], |r| {
-                            r.get(0)
-                        })?;
+                    let expected: Option<String> = tx.query_one(
+                        "SELECT code FROM chat_groups WHERE id = ?1",
+                        &[&group],
+                        |r| r.get(0),
+                    )?;
                     if expected.as_deref() != Some(code.as_str()) {
                         return Err(Error::denied(Reason::Credentials, "wrong group code"));
                     }
                 }
-                if role_of(c, group, user)?.is_some() {
+                if role_of(tx, group, user)?.is_some() {
                     return Err(Error::exists(Reason::Member, "a member already"));
                 }
-                ensure_room(c, group, 1)?;
-                insert_member(c, group, user, Role::Member, now())?;
-                load_group(c, group)
+                ensure_room(tx, group, 1)?;
+                insert_member(tx, group, user, Role::Member, tx.now())?;
+                load_group(tx, group)
             })
             .await
     }
@@ -44,14 +44,14 @@ impl EmbeddedProvider {
     pub(super) async fn group_quit(&self, app: &str, req: GroupJoin) -> Result<Done> {
         let app = app.to_owned();
         self.db
-            .write(move |c| {
-                let user = user_id(c, &app, &req.username)?;
-                let group = group_row(c, &app, &req.group_id)?;
-                if role_of(c, group, user)?.is_none() {
+            .write(move |tx| {
+                let user = user_id(tx, &app, &req.username)?;
+                let group = group_row(tx, &app, &req.group_id)?;
+                if role_of(tx, group, user)?.is_none() {
                     return Err(Error::denied(Reason::Member, "not a member"));
                 }
-                remove_member(c, group, user)?;
-                drop_if_empty(c, group)?;
+                remove_member(tx, group, user)?;
+                drop_if_empty(tx, group)?;
                 Ok(Done {})
             })
             .await
@@ -69,17 +69,17 @@ impl EmbeddedProvider {
         let app = app.to_owned();
         let max_members = self.cfg.group_max_members;
         self.db
-            .write(move |c| {
-                let user = user_id(c, &app, &req.username)?;
-                let Some(listed) = req.groups else {
+            .write(move |tx| {
+                let user = user_id(tx, &app, &req.username)?;
+                let Some(listed) = &req.groups else {
                     return Ok(Done {});
                 };
                 let mut keep = HashSet::new();
-                for g in &listed {
-                    let group = match find_group(c, &app, &g.id)? {
+                for g in listed {
+                    let group = match find_group(tx, &app, &g.id)? {
                         Some(group) => group,
                         None => {
-                            let gid = claim_group_id(c, &app, Some(g.id.clone()))?;
+                            let gid = claim_group_id(tx, &app, Some(&g.id))?;
                             let fields = GroupFields {
                                 name: &g.name,
                                 desc: "",
@@ -88,24 +88,23 @@ impl EmbeddedProvider {
                                 code: None,
                                 max_members,
                             };
-                            insert_group(c, &app, &gid, &fields)?
+                            insert_group(tx, &app, &gid, &fields)?
                         }
                     };
-                    if keep.insert(group) && role_of(c, group, user)?.is_none() {
-                        ensure_room(c, group, 1)?;
-                        insert_member(c, group, user, Role::Member, now())?;
+                    if keep.insert(group) && role_of(tx, group, user)?.is_none() {
+                        ensure_room(tx, group, 1)?;
+                        insert_member(tx, group, user, Role::Member, tx.now())?;
                     }
                 }
-                let current: Vec<i64> = c
-                    .prepare(
-                        "SELECT g.id FROM group_members m JOIN chat_groups g ON g.id = m.group_id
-                         WHERE m.user_id = ?1 AND g.app = ?2",
-                    )?
-                    .query_map((user, &app), |r| r.get(0))?
-                    .collect::<Result<_, _>>()?;
+                let current: Vec<i64> = tx.query_all(
+                    "SELECT g.id FROM group_members m JOIN chat_groups g ON g.id = m.group_id
+                     WHERE m.user_id = ?1 AND g.app = ?2",
+                    &[&user, &app],
+                    |r| r.get(0),
+                )?;
                 for group in current.into_iter().filter(|g| !keep.contains(g)) {
-                    remove_member(c, group, user)?;
-                    drop_if_empty(c, group)?;
+                    remove_member(tx, group, user)?;
+                    drop_if_empty(tx, group)?;
                 }
                 Ok(Done {})
             })

@@ -1,8 +1,6 @@
 //! Logging in: passwords, authentication, IM tokens, login status and the
 //! disable flag.
 
-use deadpool_sqlite::rusqlite::{Connection, OptionalExtension};
-
 use super::users::{create_user, find_user, no_user, user_id};
 use super::{validate, EmbeddedProvider};
 use crate::auth::password::random_string;
@@ -12,18 +10,19 @@ use crate::canonical::user::{
     StatusItem, Token, UserAuthenticate, UserDisable, UserPasswordSet, UserStatus, UserToken,
 };
 use crate::canonical::{Error, Reason, Result};
+use crate::db::Tx;
 
 /// Random bytes of an IM token (64 URL-safe characters).
 const TOKEN_BYTES: usize = 48;
 
 /// The IM token of user `id`: generated on first use and then stable; marks
 /// the user as logged in.
-pub(super) fn token_of(conn: &Connection, id: i64) -> Result<String> {
-    Ok(conn
-        .prepare_cached(
-            "UPDATE users SET token = COALESCE(token, ?2), login = 1 WHERE id = ?1 RETURNING token",
-        )?
-        .query_row((id, random_string(TOKEN_BYTES)), |r| r.get(0))?)
+pub(super) fn token_of(tx: &Tx<'_>, id: i64) -> Result<String> {
+    tx.query_one(
+        "UPDATE users SET token = COALESCE(token, ?2), login = TRUE WHERE id = ?1 RETURNING token",
+        &[&id, &random_string(TOKEN_BYTES)],
+        |r| r.get(0),
+    )
 }
 
 /// What authentication needs to know about a user.
@@ -34,20 +33,19 @@ struct Credentials {
     login: bool,
 }
 
-fn credentials(conn: &Connection, app: &str, username: &str) -> Result<Option<Credentials>> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT id, password, disabled, login FROM users WHERE app = ?1 AND username = ?2",
-        )?
-        .query_row((app, username), |r| {
+fn credentials(tx: &Tx<'_>, app: &str, username: &str) -> Result<Option<Credentials>> {
+    tx.query_opt(
+        "SELECT id, password, disabled, login FROM users WHERE app = ?1 AND username = ?2",
+        &[&app, &username],
+        |r| {
             Ok(Credentials {
                 id: r.get(0)?,
                 hash: r.get(1)?,
                 disabled: r.get(2)?,
                 login: r.get(3)?,
             })
-        })
-        .optional()?)
+        },
+    )
 }
 
 impl EmbeddedProvider {
@@ -57,9 +55,12 @@ impl EmbeddedProvider {
         let hash = self.passwords.hash(req.password).await?;
         let (owned_app, username) = (app.to_owned(), req.username.clone());
         self.db
-            .write(move |c| {
-                let id = user_id(c, &owned_app, &username)?;
-                c.execute("UPDATE users SET password = ?2 WHERE id = ?1", (id, hash))?;
+            .write(move |tx| {
+                let id = user_id(tx, &owned_app, &username)?;
+                tx.execute(
+                    "UPDATE users SET password = ?2 WHERE id = ?1",
+                    &[&id, &hash],
+                )?;
                 Ok(())
             })
             .await?;
@@ -78,7 +79,7 @@ impl EmbeddedProvider {
         let (owned_app, name) = (app.to_owned(), username.clone());
         let found = self
             .db
-            .read(move |c| credentials(c, &owned_app, &name))
+            .read(move |tx| credentials(tx, &owned_app, &name))
             .await?;
         let hash = found.as_ref().and_then(|f| f.hash.clone());
         let verified = self.passwords.verify(hash, password.clone()).await?;
@@ -95,9 +96,10 @@ impl EmbeddedProvider {
             return Err(disabled(&username));
         }
         if !user.login {
+            let id = user.id;
             self.db
-                .write(move |c| {
-                    c.execute("UPDATE users SET login = 1 WHERE id = ?1", [user.id])?;
+                .write(move |tx| {
+                    tx.execute("UPDATE users SET login = TRUE WHERE id = ?1", &[&id])?;
                     Ok(())
                 })
                 .await?;
@@ -117,23 +119,23 @@ impl EmbeddedProvider {
         }
         let app = app.to_owned();
         self.db
-            .write(move |c| {
-                let id = match (find_user(c, &app, &req.username)?, req.create) {
+            .write(move |tx| {
+                let id = match (find_user(tx, &app, &req.username)?, &req.create) {
                     (Some(id), _) => id,
                     (None, Some(profile)) => {
-                        create_user(c, &app, &req.username, &profile, UserKind::User)?
+                        create_user(tx, &app, &req.username, profile, UserKind::User)?
                     }
                     (None, None) => return Err(no_user(&req.username)),
                 };
                 Ok(Token {
-                    token: token_of(c, id)?,
-                    username: req.username,
+                    token: token_of(tx, id)?,
+                    username: req.username.clone(),
                 })
             })
             .await
     }
 
-    /// `user.status`: the store has no live connections, so `online` is false
+    /// `user.status`: the embedded provider has no live connections, so `online` is false
     /// and `devices` empty; `login` tells whether the user ever got a token
     /// or authenticated.
     pub(super) async fn user_status(
@@ -143,18 +145,19 @@ impl EmbeddedProvider {
     ) -> Result<Items<StatusItem>> {
         let app = app.to_owned();
         self.db
-            .read(move |c| {
-                let mut stmt =
-                    c.prepare_cached("SELECT login FROM users WHERE app = ?1 AND username = ?2")?;
+            .read(move |tx| {
                 let mut items = Vec::with_capacity(req.usernames.len());
-                for username in req.usernames {
-                    let login: Option<bool> =
-                        stmt.query_row((&app, &username), |r| r.get(0)).optional()?;
+                for username in &req.usernames {
+                    let login: Option<bool> = tx.query_opt(
+                        "SELECT login FROM users WHERE app = ?1 AND username = ?2",
+                        &[&app, username],
+                        |r| r.get(0),
+                    )?;
                     if login.is_none() && req.require_existing {
-                        return Err(no_user(&username));
+                        return Err(no_user(username));
                     }
                     items.push(StatusItem {
-                        username,
+                        username: username.clone(),
                         exists: login.is_some(),
                         login: login.unwrap_or(false),
                         online: false,
@@ -170,11 +173,11 @@ impl EmbeddedProvider {
     pub(super) async fn user_disable(&self, app: &str, req: UserDisable) -> Result<Done> {
         let (owned_app, username) = (app.to_owned(), req.username.clone());
         self.db
-            .write(move |c| {
-                let id = user_id(c, &owned_app, &username)?;
-                c.execute(
+            .write(move |tx| {
+                let id = user_id(tx, &owned_app, &username)?;
+                tx.execute(
                     "UPDATE users SET disabled = ?2 WHERE id = ?1",
-                    (id, req.disabled),
+                    &[&id, &req.disabled],
                 )?;
                 Ok(())
             })

@@ -6,15 +6,15 @@
 
 use std::path::{Path, PathBuf};
 
-use deadpool_sqlite::rusqlite::{self, Connection, OptionalExtension, Row};
 use imagesize::ImageType;
 use sha1::{Digest, Sha1};
 
-use super::db::{now, tag, tag_column};
+use super::db::{tag, tag_column};
 use super::EmbeddedProvider;
 use crate::canonical::message::{MediaRef, MediaUpload};
 use crate::canonical::model::{Media, MediaKind, Upload};
 use crate::canonical::{Error, Reason, Result};
+use crate::db::{Row, Tx};
 use crate::provider::CallContext;
 
 /// The columns [`media_from_row`] reads; the URL is built from the id.
@@ -43,16 +43,16 @@ impl StoredMedia {
 }
 
 /// Records a written media file.
-fn insert_media(conn: &Connection, app: &str, stored: &StoredMedia) -> Result<()> {
+fn insert_media(tx: &Tx<'_>, app: &str, stored: &StoredMedia) -> Result<()> {
     let m = &stored.media;
-    conn.execute(
+    tx.execute(
         "INSERT INTO media (media_id, app, kind, crc32, size, filename, format, width, height, hash,
                             content_type, created)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-        (
-            &m.media_id, app, tag(&m.kind), m.crc32, m.size, &m.filename, &m.format, m.width,
-            m.height, &m.hash, &stored.content_type, now(),
-        ),
+        &[
+            &m.media_id, &app, &tag(&m.kind), &m.crc32, &m.size, &m.filename, &m.format,
+            &m.width, &m.height, &m.hash, &stored.content_type, &tx.now(),
+        ],
     )?;
     Ok(())
 }
@@ -64,22 +64,23 @@ fn url_of(base: &str, media_id: &str) -> String {
 
 /// A media file of `app` by id, its URL under `base`.
 pub(super) fn find_media(
-    conn: &Connection,
+    tx: &Tx<'_>,
     app: &str,
     media_id: &str,
     base: &str,
 ) -> Result<Option<Media>> {
-    Ok(conn
-        .prepare_cached(concat!(
+    tx.query_opt(
+        concat!(
             "SELECT ",
             media_columns!(),
             " FROM media WHERE media_id = ?1 AND app = ?2"
-        ))?
-        .query_row((media_id, app), |r| media_from_row(r, base))
-        .optional()?)
+        ),
+        &[&media_id, &app],
+        |r| media_from_row(r, base),
+    )
 }
 
-fn media_from_row(row: &Row<'_>, base: &str) -> rusqlite::Result<Media> {
+fn media_from_row(row: &Row<'_>, base: &str) -> Result<Media> {
     let media_id: String = row.get(0)?;
     Ok(Media {
         url: url_of(base, &media_id),
@@ -208,17 +209,17 @@ impl EmbeddedProvider {
         f: F,
     ) -> Result<R>
     where
-        F: FnOnce(&Connection) -> Result<R> + Send + 'static,
+        F: Fn(&Tx<'_>) -> Result<R> + Send + 'static,
         R: Send + 'static,
     {
         let (app, row) = (app.to_owned(), media.clone());
         let result = self
             .db
-            .write(move |c| {
+            .write(move |tx| {
                 if let Some(row) = &row {
-                    insert_media(c, &app, row)?;
+                    insert_media(tx, &app, row)?;
                 }
-                f(c)
+                f(tx)
             })
             .await;
         if let (Err(_), Some(media)) = (&result, media) {
@@ -241,7 +242,7 @@ impl EmbeddedProvider {
         let (app, base) = (app.to_owned(), self.cfg.media_base_url.clone());
         let id = req.media_id.clone();
         self.db
-            .read(move |c| find_media(c, &app, &id, &base))
+            .read(move |tx| find_media(tx, &app, &id, &base))
             .await?
             .ok_or_else(|| {
                 Error::not_found(
@@ -257,13 +258,12 @@ impl EmbeddedProvider {
         let id = media_id.to_owned();
         let found = self
             .db
-            .read(move |c| {
-                Ok(c.query_row(
+            .read(move |tx| {
+                tx.query_opt(
                     "SELECT content_type FROM media WHERE media_id = ?1",
-                    [&id],
+                    &[&id],
                     |r| r.get(0),
                 )
-                .optional()?)
             })
             .await;
         match found {

@@ -1,9 +1,7 @@
 //! Group membership as managed by admins and owners: add and remove members,
 //! list them, mute them, transfer ownership; and the membership helpers.
 
-use deadpool_sqlite::rusqlite::{Connection, OptionalExtension};
-
-use super::db::{now, tag, tag_column};
+use super::db::{tag, tag_column};
 use super::groups::{full, group_row, load_group};
 use super::paging::{list_query, Page, ALL};
 use super::users::{app_of, find_user, ref_id, user_columns, user_from_row, USER_WIDTH};
@@ -14,43 +12,43 @@ use crate::canonical::group::{
 };
 use crate::canonical::model::{Member, Role};
 use crate::canonical::{Error, Reason, Result};
+use crate::db::Tx;
 
 /// The role of `user` in `group` and whether they are muted, when a member.
-pub(super) fn membership(conn: &Connection, group: i64, user: i64) -> Result<Option<(Role, bool)>> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT role, muted FROM group_members WHERE group_id = ?1 AND user_id = ?2",
-        )?
-        .query_row((group, user), |r| Ok((tag_column(r, 0)?, r.get(1)?)))
-        .optional()?)
+pub(super) fn membership(tx: &Tx<'_>, group: i64, user: i64) -> Result<Option<(Role, bool)>> {
+    tx.query_opt(
+        "SELECT role, muted FROM group_members WHERE group_id = ?1 AND user_id = ?2",
+        &[&group, &user],
+        |r| Ok((tag_column(r, 0)?, r.get(1)?)),
+    )
 }
 
 /// The role of `user` in `group`, when a member.
-pub(super) fn role_of(conn: &Connection, group: i64, user: i64) -> Result<Option<Role>> {
-    Ok(membership(conn, group, user)?.map(|(role, _)| role))
+pub(super) fn role_of(tx: &Tx<'_>, group: i64, user: i64) -> Result<Option<Role>> {
+    Ok(membership(tx, group, user)?.map(|(role, _)| role))
 }
 
 /// Adds a membership (the caller checked it is new and fits).
 pub(super) fn insert_member(
-    conn: &Connection,
+    tx: &Tx<'_>,
     group: i64,
     user: i64,
     role: Role,
     joined: i64,
 ) -> Result<()> {
-    conn.prepare_cached(
+    tx.execute(
         "INSERT INTO group_members (group_id, user_id, role, joined) VALUES (?1, ?2, ?3, ?4)",
-    )?
-    .execute((group, user, tag(&role), joined))?;
+        &[&group, &user, &tag(&role), &joined],
+    )?;
     Ok(())
 }
 
 /// limit_exceeded/capacity unless `adding` more members fit into `group`.
-pub(super) fn ensure_room(conn: &Connection, group: i64, adding: usize) -> Result<()> {
-    let (max, count): (i64, i64) = conn.query_row(
+pub(super) fn ensure_room(tx: &Tx<'_>, group: i64, adding: usize) -> Result<()> {
+    let (max, count): (i64, i64) = tx.query_one(
         "SELECT max_members, (SELECT COUNT(*) FROM group_members WHERE group_id = ?1)
          FROM chat_groups WHERE id = ?1",
-        [group],
+        &[&group],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
     match count.saturating_add(i64::try_from(adding).unwrap_or(i64::MAX)) > max {
@@ -61,50 +59,48 @@ pub(super) fn ensure_room(conn: &Connection, group: i64, adding: usize) -> Resul
 
 /// Removes a membership; a leaving owner hands ownership to the
 /// earliest-joined remaining member.
-pub(super) fn remove_member(conn: &Connection, group: i64, user: i64) -> Result<()> {
-    let role: Option<Role> = conn
-        .query_row(
-            "DELETE FROM group_members WHERE group_id = ?1 AND user_id = ?2 RETURNING role",
-            (group, user),
-            |r| tag_column(r, 0),
-        )
-        .optional()?;
+pub(super) fn remove_member(tx: &Tx<'_>, group: i64, user: i64) -> Result<()> {
+    let role: Option<Role> = tx.query_opt(
+        "DELETE FROM group_members WHERE group_id = ?1 AND user_id = ?2 RETURNING role",
+        &[&group, &user],
+        |r| tag_column(r, 0),
+    )?;
     if role == Some(Role::Owner) {
-        conn.execute(
-            "UPDATE group_members SET role = 'owner' WHERE rowid =
-             (SELECT rowid FROM group_members WHERE group_id = ?1 ORDER BY joined, rowid LIMIT 1)",
-            [group],
+        tx.execute(
+            "UPDATE group_members SET role = 'owner' WHERE seq =
+             (SELECT seq FROM group_members WHERE group_id = ?1 ORDER BY joined, seq LIMIT 1)",
+            &[&group],
         )?;
     }
     Ok(())
 }
 
 /// Deletes `group` when it has no members left.
-pub(super) fn drop_if_empty(conn: &Connection, group: i64) -> Result<()> {
-    conn.execute(
+pub(super) fn drop_if_empty(tx: &Tx<'_>, group: i64) -> Result<()> {
+    tx.execute(
         "DELETE FROM chat_groups WHERE id = ?1
          AND NOT EXISTS (SELECT 1 FROM group_members WHERE group_id = ?1)",
-        [group],
+        &[&group],
     )?;
     Ok(())
 }
 
 /// The role in `group` of user `username` of `app` (none for unknown users).
 pub(super) fn role_by_name(
-    conn: &Connection,
+    tx: &Tx<'_>,
     app: &str,
     group: i64,
     username: &str,
 ) -> Result<Option<Role>> {
-    match find_user(conn, app, username)? {
-        Some(user) => role_of(conn, group, user),
+    match find_user(tx, app, username)? {
+        Some(user) => role_of(tx, group, user),
         None => Ok(None),
     }
 }
 
 /// permission_denied/member unless `by` (a user of `app`) is a member of `group`.
-fn require_member(conn: &Connection, app: &str, group: i64, by: &str) -> Result<()> {
-    match role_by_name(conn, app, group, by)? {
+fn require_member(tx: &Tx<'_>, app: &str, group: i64, by: &str) -> Result<()> {
+    match role_by_name(tx, app, group, by)? {
         Some(_) => Ok(()),
         None => Err(Error::denied(
             Reason::Member,
@@ -126,15 +122,15 @@ impl EmbeddedProvider {
         }
         let app = app.to_owned();
         self.db
-            .write(move |c| {
-                let group = group_row(c, &app, &req.group_id)?;
+            .write(move |tx| {
+                let group = group_row(tx, &app, &req.group_id)?;
                 if let Some(by) = &req.by {
-                    require_member(c, &app, group, by)?;
+                    require_member(tx, &app, group, by)?;
                 }
                 for user in &req.remove {
-                    let id = find_user(c, app_of(&app, user), &user.username)?
+                    let id = find_user(tx, app_of(&app, user), &user.username)?
                         .ok_or_else(|| not_member(&user.username))?;
-                    match role_of(c, group, id)? {
+                    match role_of(tx, group, id)? {
                         None => return Err(not_member(&user.username)),
                         Some(Role::Owner) => {
                             return Err(Error::invalid(
@@ -142,13 +138,13 @@ impl EmbeddedProvider {
                                 "the owner cannot be removed",
                             ))
                         }
-                        Some(_) => remove_member(c, group, id)?,
+                        Some(_) => remove_member(tx, group, id)?,
                     }
                 }
                 let mut added = Vec::with_capacity(req.add.len());
                 for user in &req.add {
-                    let id = ref_id(c, &app, user)?;
-                    if role_of(c, group, id)?.is_some() {
+                    let id = ref_id(tx, &app, user)?;
+                    if role_of(tx, group, id)?.is_some() {
                         let msg = format!("{} is a member already", user.username);
                         return Err(Error::exists(Reason::Member, msg));
                     }
@@ -156,12 +152,12 @@ impl EmbeddedProvider {
                         added.push(id);
                     }
                 }
-                ensure_room(c, group, added.len())?;
-                let joined = now();
+                ensure_room(tx, group, added.len())?;
+                let joined = tx.now();
                 for id in added {
-                    insert_member(c, group, id, Role::Member, joined)?;
+                    insert_member(tx, group, id, Role::Member, joined)?;
                 }
-                drop_if_empty(c, group)?;
+                drop_if_empty(tx, group)?;
                 Ok(Done {})
             })
             .await
@@ -176,18 +172,18 @@ impl EmbeddedProvider {
         let page = Page::new(&req.paging, ALL)?;
         let app = app.to_owned();
         self.db
-            .read(move |c| {
-                let group = group_row(c, &app, &req.group_id)?;
+            .read(move |tx| {
+                let group = group_row(tx, &app, &req.group_id)?;
                 if let Some(by) = &req.by {
-                    require_member(c, &app, group, by)?;
+                    require_member(tx, &app, group, by)?;
                 }
                 let query = list_query!(
                     columns: concat!(user_columns!(), ", m.role, m.muted, m.joined"),
                     from: "FROM group_members m JOIN users u ON u.id = m.user_id
                            WHERE m.group_id = ?1",
-                    order: "m.role <> 'owner', m.joined, m.rowid",
+                    order: "m.role <> 'owner', m.joined, m.seq",
                 );
-                let page = page.fetch(c, query, &[&group], |r| {
+                let page = page.fetch(tx, query, &[&group], |r| {
                     Ok(Member {
                         user: user_from_row(r)?,
                         role: tag_column(r, USER_WIDTH)?,
@@ -196,7 +192,7 @@ impl EmbeddedProvider {
                     })
                 })?;
                 Ok(MemberPage {
-                    group: load_group(c, group)?,
+                    group: load_group(tx, group)?,
                     page,
                 })
             })
@@ -207,15 +203,15 @@ impl EmbeddedProvider {
     pub(super) async fn group_mute(&self, app: &str, req: GroupMute) -> Result<Done> {
         let app = app.to_owned();
         self.db
-            .write(move |c| {
-                let group = group_row(c, &app, &req.group_id)?;
+            .write(move |tx| {
+                let group = group_row(tx, &app, &req.group_id)?;
                 for user in &req.users {
-                    let id = find_user(c, app_of(&app, user), &user.username)?;
+                    let id = find_user(tx, app_of(&app, user), &user.username)?;
                     let changed = match id {
-                        Some(id) => c.execute(
+                        Some(id) => tx.execute(
                             "UPDATE group_members SET muted = ?3
                              WHERE group_id = ?1 AND user_id = ?2",
-                            (group, id, req.muted),
+                            &[&group, &id, &req.muted],
                         )?,
                         None => 0,
                     };
@@ -233,22 +229,22 @@ impl EmbeddedProvider {
     pub(super) async fn owner_transfer(&self, app: &str, req: GroupOwnerTransfer) -> Result<Done> {
         let app = app.to_owned();
         self.db
-            .write(move |c| {
-                let group = group_row(c, &app, &req.group_id)?;
-                let user = ref_id(c, &app, &req.new_owner)?;
-                if role_of(c, group, user)?.is_none() {
-                    ensure_room(c, group, 1)?;
-                    insert_member(c, group, user, Role::Member, now())?;
+            .write(move |tx| {
+                let group = group_row(tx, &app, &req.group_id)?;
+                let user = ref_id(tx, &app, &req.new_owner)?;
+                if role_of(tx, group, user)?.is_none() {
+                    ensure_room(tx, group, 1)?;
+                    insert_member(tx, group, user, Role::Member, tx.now())?;
                 }
-                c.execute(
+                tx.execute(
                     "UPDATE group_members
                      SET role = CASE user_id WHEN ?2 THEN 'owner' ELSE 'member' END
                      WHERE group_id = ?1 AND (user_id = ?2 OR role = 'owner')",
-                    (group, user),
+                    &[&group, &user],
                 )?;
-                c.execute(
+                tx.execute(
                     "UPDATE chat_groups SET modified = ?2 WHERE id = ?1",
-                    (group, now()),
+                    &[&group, &tx.now()],
                 )?;
                 Ok(Done {})
             })

@@ -1,10 +1,8 @@
 //! Messages: send (permission checks, content checks, sensitive-word
 //! filtering, one stored row per target), retract, and offline counts.
 
-use deadpool_sqlite::rusqlite::{Connection, OptionalExtension};
-
 use super::admin::{switch_enabled, WORD_FILTER};
-use super::db::{allocate, now, tag, to_json, Counter};
+use super::db::{allocate, tag, to_json, Counter};
 use super::groups::group_row;
 use super::login::disabled;
 use super::media::find_media;
@@ -17,6 +15,7 @@ use crate::canonical::message::{Delivery, MessageRetract, MessageSend, Sent};
 use crate::canonical::model::{Content, ContentKind, TargetType};
 use crate::canonical::user::OfflineCount;
 use crate::canonical::{Error, Reason, Result};
+use crate::db::Tx;
 
 /// invalid_argument/param unless the content has what its kind needs.
 fn check_content(kind: ContentKind, content: &Content) -> Result<()> {
@@ -34,11 +33,11 @@ fn check_content(kind: ContentKind, content: &Content) -> Result<()> {
 }
 
 /// Fills the media fields the sender left out from a media file stored here.
-fn complete_media(conn: &Connection, app: &str, base: &str, content: &mut Content) -> Result<()> {
+fn complete_media(tx: &Tx<'_>, app: &str, base: &str, content: &mut Content) -> Result<()> {
     let Some(id) = content.media_id.as_deref() else {
         return Ok(());
     };
-    let Some(media) = find_media(conn, app, id, base)? else {
+    let Some(media) = find_media(tx, app, id, base)? else {
         return Ok(());
     };
     content.url.get_or_insert(media.url);
@@ -54,26 +53,27 @@ fn complete_media(conn: &Connection, app: &str, base: &str, content: &mut Conten
 
 /// Replaces every sensitive word of `app` in `text` by as many `*` as it has
 /// characters (longest words first), when filtering is on.
-fn filter_words(conn: &Connection, app: &str, text: &mut String) -> Result<()> {
-    if !switch_enabled(conn, app, WORD_FILTER)? {
+fn filter_words(tx: &Tx<'_>, app: &str, text: &mut String) -> Result<()> {
+    if !switch_enabled(tx, app, WORD_FILTER)? {
         return Ok(());
     }
-    let mut stmt = conn.prepare_cached(
+    tx.query_all(
         "SELECT word FROM sensitive_words WHERE app = ?1 ORDER BY length(word) DESC, word",
+        &[&app],
+        |r| {
+            let word: String = r.get(0)?;
+            if text.contains(&word) {
+                *text = text.replace(&word, &"*".repeat(word.chars().count()));
+            }
+            Ok(())
+        },
     )?;
-    let words = stmt.query_map([app], |r| r.get::<_, String>(0))?;
-    for word in words {
-        let word = word?;
-        if text.contains(&word) {
-            *text = text.replace(&word, &"*".repeat(word.chars().count()));
-        }
-    }
     Ok(())
 }
 
 /// Checks that the sender may send to `target`; the sender is `None` for admins.
 fn check_target(
-    conn: &Connection,
+    tx: &Tx<'_>,
     app: &str,
     kind: TargetType,
     target: &str,
@@ -81,14 +81,13 @@ fn check_target(
 ) -> Result<()> {
     match kind {
         TargetType::User => {
-            let to = user_id(conn, app, target)?;
+            let to = user_id(tx, app, target)?;
             if let Some((from, name)) = sender {
-                let blocked: bool = conn
-                    .prepare_cached(
-                        "SELECT EXISTS (SELECT 1 FROM blacklist
-                         WHERE user_id = ?1 AND blocked_id = ?2)",
-                    )?
-                    .query_row((to, from), |r| r.get(0))?;
+                let blocked: bool = tx.query_one(
+                    "SELECT EXISTS (SELECT 1 FROM blacklist WHERE user_id = ?1 AND blocked_id = ?2)",
+                    &[&to, &from],
+                    |r| r.get(0),
+                )?;
                 if blocked {
                     return Err(Error::denied(
                         Reason::Blacklist,
@@ -98,9 +97,9 @@ fn check_target(
             }
         }
         TargetType::Group => {
-            let group = group_row(conn, app, target)?;
+            let group = group_row(tx, app, target)?;
             if let Some((from, name)) = sender {
-                match membership(conn, group, from)?.map(|(_, muted)| muted) {
+                match membership(tx, group, from)?.map(|(_, muted)| muted) {
                     None => {
                         return Err(Error::denied(
                             Reason::Member,
@@ -113,9 +112,9 @@ fn check_target(
             }
         }
         TargetType::Chatroom => {
-            let room = room_row(conn, app, target)?;
+            let room = room_row(tx, app, target)?;
             if let Some((from, name)) = sender {
-                if muted_in_room(conn, room, from)? {
+                if muted_in_room(tx, room, from)? {
                     return Err(muted(name));
                 }
             }
@@ -125,14 +124,16 @@ fn check_target(
 }
 
 /// Checks and stores a message (one row per target) in one transaction.
-fn send(conn: &Connection, app: &str, base: &str, req: MessageSend) -> Result<Sent> {
+fn send(tx: &Tx<'_>, app: &str, base: &str, req: &MessageSend) -> Result<Sent> {
     let sender = match req.from_admin {
         true => None,
         false => {
-            let (id, off): (i64, bool) = conn
-                .prepare_cached("SELECT id, disabled FROM users WHERE app = ?1 AND username = ?2")?
-                .query_row((app, &req.from), |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?
+            let (id, off): (i64, bool) = tx
+                .query_opt(
+                    "SELECT id, disabled FROM users WHERE app = ?1 AND username = ?2",
+                    &[&app, &req.from],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?
                 .ok_or_else(|| no_user(&req.from))?;
             if off {
                 return Err(disabled(&req.from));
@@ -142,39 +143,39 @@ fn send(conn: &Connection, app: &str, base: &str, req: MessageSend) -> Result<Se
     };
     let target_app = req.target_app_key.as_deref().unwrap_or(app);
     for target in &req.targets {
-        check_target(conn, target_app, req.target_type, target, sender)?;
+        check_target(tx, target_app, req.target_type, target, sender)?;
     }
-    let mut content = req.content;
-    complete_media(conn, app, base, &mut content)?;
+    let mut content = req.content.clone();
+    complete_media(tx, app, base, &mut content)?;
     if let Some(text) = content.text.as_mut() {
-        filter_words(conn, app, text)?;
+        filter_words(tx, app, text)?;
     }
     let content = to_json(&content)?;
     let count = i64::try_from(req.targets.len()).map_err(Error::internal)?;
-    let first = allocate(conn, Counter::Message, count)?;
-    let created = now();
-    let mut insert = conn.prepare_cached(
-        "INSERT INTO messages
-            (id, app, sender, target_type, target_app, target, kind, content, no_offline, created)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    )?;
+    let first = allocate(tx, Counter::Message, count)?;
+    let created = tx.now();
     let (target_type, kind) = (tag(&req.target_type), tag(&req.kind));
     let mut deliveries = Vec::with_capacity(req.targets.len());
-    for (id, target) in (first..).zip(req.targets) {
-        insert.execute((
-            id,
-            app,
-            &req.from,
-            &target_type,
-            target_app,
-            &target,
-            &kind,
-            &content,
-            req.no_offline,
-            created,
-        ))?;
+    for (id, target) in (first..).zip(&req.targets) {
+        tx.execute(
+            "INSERT INTO messages
+                (id, app, sender, target_type, target_app, target, kind, content, no_offline, created)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            &[
+                &id,
+                &app,
+                &req.from,
+                &target_type,
+                &target_app,
+                target,
+                &kind,
+                &content,
+                &req.no_offline,
+                &created,
+            ],
+        )?;
         deliveries.push(Delivery {
-            target,
+            target: target.clone(),
             msg_id: id.to_string(),
         });
     }
@@ -197,7 +198,7 @@ impl EmbeddedProvider {
             return Err(Error::invalid(Reason::Param, "no targets"));
         }
         let (app, base) = (app.to_owned(), self.cfg.media_base_url.clone());
-        self.db.write(move |c| send(c, &app, &base, req)).await
+        self.db.write(move |tx| send(tx, &app, &base, &req)).await
     }
 
     /// `message.retract`: only the sender, only once, only within the window.
@@ -214,15 +215,13 @@ impl EmbeddedProvider {
         let app = app.to_owned();
         let found = self
             .db
-            .write(move |c| {
-                let found: Option<(i64, bool)> = c
-                    .query_row(
-                        "SELECT created, retracted FROM messages
-                         WHERE id = ?1 AND app = ?2 AND sender = ?3",
-                        (id, &app, &req.username),
-                        |r| Ok((r.get(0)?, r.get(1)?)),
-                    )
-                    .optional()?;
+            .write(move |tx| {
+                let found: Option<(i64, bool)> = tx.query_opt(
+                    "SELECT created, retracted FROM messages
+                     WHERE id = ?1 AND app = ?2 AND sender = ?3",
+                    &[&id, &app, &req.username],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?;
                 let Some((created, retracted)) = found else {
                     return Ok(false);
                 };
@@ -232,11 +231,11 @@ impl EmbeddedProvider {
                         "message retracted already",
                     ));
                 }
-                if now().saturating_sub(created) > window_ms {
+                if tx.now().saturating_sub(created) > window_ms {
                     let msg = "too late to retract the message";
                     return Err(Error::limit(Reason::RetractWindow, msg));
                 }
-                c.execute("UPDATE messages SET retracted = 1 WHERE id = ?1", [id])?;
+                tx.execute("UPDATE messages SET retracted = TRUE WHERE id = ?1", &[&id])?;
                 Ok(true)
             })
             .await?;
@@ -250,12 +249,12 @@ impl EmbeddedProvider {
     pub(super) async fn offline_count(&self, app: &str, req: OfflineCount) -> Result<Count> {
         let app = app.to_owned();
         self.db
-            .read(move |c| {
-                user_id(c, &app, &req.username)?;
-                let count = c.query_row(
+            .read(move |tx| {
+                user_id(tx, &app, &req.username)?;
+                let count = tx.query_one(
                     "SELECT COUNT(*) FROM messages WHERE target_type = 'user' AND target_app = ?1
-                     AND target = ?2 AND retracted = 0 AND no_offline = 0",
-                    (&app, &req.username),
+                     AND target = ?2 AND retracted = FALSE AND no_offline = FALSE",
+                    &[&app, &req.username],
                     |r| r.get(0),
                 )?;
                 Ok(Count { count })

@@ -1,12 +1,12 @@
-//! The embedded provider: imbridge's own persistent IM store (SQLite in WAL
-//! mode plus a media directory). It implements every canonical operation, is
-//! the zero-config default backend, and behind a vendor frontend it emulates
-//! that vendor.
+//! The embedded provider: imbridge's own persistent IM backend (a database,
+//! SQLite by default, plus a media directory). It implements every canonical
+//! operation, is the zero-config default, and behind a vendor frontend it
+//! emulates that vendor.
 //!
 //! Everything is scoped by app (`CallContext::app_key`); users are keyed by
 //! (app, username), and a `UserRef` with an app key names a user of another app.
-//! Each operation runs in one SQLite transaction on a blocking thread, so a
-//! failing request changes nothing.
+//! Each operation runs in one database transaction on a blocking thread
+//! (`crate::db`), so a failing request changes nothing.
 
 mod accounts;
 mod admin;
@@ -41,9 +41,9 @@ pub use config::{AccountConfig, EmbeddedConfig, HashParams};
 use super::{CallContext, Provider};
 use crate::auth::password::Passwords;
 use crate::canonical::{Error, Op, Output, Result};
-use crate::sqlite::Db;
+use crate::db::Db;
 
-/// The built-in store as a provider.
+/// The built-in IM backend as a provider.
 pub struct EmbeddedProvider {
     name: String,
     cfg: EmbeddedConfig,
@@ -52,13 +52,17 @@ pub struct EmbeddedProvider {
 }
 
 impl EmbeddedProvider {
-    /// Opens (creating dirs, file and schema as needed) the store.
-    /// Synchronous: runs migrations on a plain connection.
+    /// Opens (creating dirs, file and schema as needed) the provider's
+    /// database. Synchronous: runs migrations on a plain connection.
     pub fn open(name: &str, cfg: &EmbeddedConfig) -> anyhow::Result<Self> {
         std::fs::create_dir_all(&cfg.media_dir)
             .with_context(|| format!("creating media directory {}", cfg.media_dir.display()))?;
-        let db = Db::open(&cfg.path, cfg.pool_size, schema::MIGRATIONS, "embedded")
-            .with_context(|| format!("opening embedded store {}", cfg.path.display()))?;
+        let db = Db::open_sqlite(&cfg.path, cfg.pool_size, &schema::SCHEMA).with_context(|| {
+            format!(
+                "opening the embedded provider's database {}",
+                cfg.path.display()
+            )
+        })?;
         Ok(EmbeddedProvider {
             name: name.to_owned(),
             cfg: cfg.clone(),

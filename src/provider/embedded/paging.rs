@@ -2,10 +2,9 @@
 //! `count` or `cursor` resolved against a per-list default and maximum, and
 //! one page read with its total.
 
-use deadpool_sqlite::rusqlite::{Connection, Row, ToSql};
-
 use crate::canonical::common::{Listing, Paging};
 use crate::canonical::{Error, Reason, Result};
+use crate::db::{Param, Row, Tx};
 
 /// The default and largest page size of a list.
 #[derive(Debug, Clone, Copy)]
@@ -83,23 +82,18 @@ impl Page {
     }
 
     /// Reads one page of `query` (`params` bind its `?1`.. `?n`, the page
-    /// its trailing `LIMIT ? OFFSET ?`) and its total; both statements cached.
+    /// its trailing `LIMIT ? OFFSET ?`) and its total.
     pub(super) fn fetch<T>(
         self,
-        conn: &Connection,
+        tx: &Tx<'_>,
         query: Query,
-        params: &[&dyn ToSql],
-        map: impl FnMut(&Row<'_>) -> deadpool_sqlite::rusqlite::Result<T>,
+        params: &[&dyn Param],
+        map: impl FnMut(&Row<'_>) -> Result<T>,
     ) -> Result<Listing<T>> {
-        let total: i64 = conn
-            .prepare_cached(query.count)?
-            .query_row(params, |r| r.get(0))?;
+        let total: i64 = tx.query_one(query.count, params, |r| r.get(0))?;
         let mut bounds = params.to_vec();
-        bounds.extend([&self.limit as &dyn ToSql, &self.offset]);
-        let items = conn
-            .prepare_cached(query.select)?
-            .query_map(&*bounds, map)?
-            .collect::<Result<Vec<T>, _>>()?;
+        bounds.extend([&self.limit as &dyn Param, &self.offset]);
+        let items = tx.query_all(query.select, &bounds, map)?;
         let count = i64::try_from(items.len()).unwrap_or(i64::MAX);
         let next = self.offset.saturating_add(count);
         Ok(Listing {

@@ -1,8 +1,6 @@
 //! Per-user preferences: do-not-disturb, group shields, key/value settings
 //! and pinned conversations.
 
-use deadpool_sqlite::rusqlite::OptionalExtension;
-
 use super::db::tag;
 use super::groups::group_row;
 use super::users::{ref_id, user_id};
@@ -19,25 +17,26 @@ impl EmbeddedProvider {
     pub(super) async fn nodisturb_set(&self, app: &str, req: UserNodisturbSet) -> Result<Done> {
         let app = app.to_owned();
         self.db
-            .write(move |c| {
-                let id = user_id(c, &app, &req.username)?;
+            .write(move |tx| {
+                let id = user_id(tx, &app, &req.username)?;
                 for other in &req.single.add {
-                    c.execute(
-                        "INSERT OR IGNORE INTO nodisturb_users (user_id, other_id) VALUES (?1, ?2)",
-                        (id, ref_id(c, &app, other)?),
+                    tx.execute(
+                        "INSERT INTO nodisturb_users (user_id, other_id) VALUES (?1, ?2)
+                         ON CONFLICT DO NOTHING",
+                        &[&id, &ref_id(tx, &app, other)?],
                     )?;
                 }
                 for other in &req.single.remove {
-                    c.execute(
+                    tx.execute(
                         "DELETE FROM nodisturb_users WHERE user_id = ?1 AND other_id = ?2",
-                        (id, ref_id(c, &app, other)?),
+                        &[&id, &ref_id(tx, &app, other)?],
                     )?;
                 }
                 for gid in &req.group.add {
-                    let added = c.execute(
-                        "INSERT OR IGNORE INTO nodisturb_groups (user_id, group_id)
-                         VALUES (?1, ?2)",
-                        (id, group_row(c, &app, gid)?),
+                    let added = tx.execute(
+                        "INSERT INTO nodisturb_groups (user_id, group_id) VALUES (?1, ?2)
+                         ON CONFLICT DO NOTHING",
+                        &[&id, &group_row(tx, &app, gid)?],
                     )?;
                     if added == 0 {
                         let msg = format!("do-not-disturb is on already for group {gid}");
@@ -45,9 +44,9 @@ impl EmbeddedProvider {
                     }
                 }
                 for gid in &req.group.remove {
-                    let removed = c.execute(
+                    let removed = tx.execute(
                         "DELETE FROM nodisturb_groups WHERE user_id = ?1 AND group_id = ?2",
-                        (id, group_row(c, &app, gid)?),
+                        &[&id, &group_row(tx, &app, gid)?],
                     )?;
                     if removed == 0 {
                         let msg = format!("do-not-disturb is off already for group {gid}");
@@ -55,9 +54,9 @@ impl EmbeddedProvider {
                     }
                 }
                 if let Some(global) = req.global {
-                    c.execute(
+                    tx.execute(
                         "UPDATE users SET nodisturb = ?2 WHERE id = ?1",
-                        (id, global),
+                        &[&id, &global],
                     )?;
                 }
                 Ok(Done {})
@@ -69,12 +68,12 @@ impl EmbeddedProvider {
     pub(super) async fn setting_put(&self, app: &str, req: UserSettingPut) -> Result<Done> {
         let app = app.to_owned();
         self.db
-            .write(move |c| {
-                let id = user_id(c, &app, &req.username)?;
-                c.execute(
+            .write(move |tx| {
+                let id = user_id(tx, &app, &req.username)?;
+                tx.execute(
                     "INSERT INTO user_settings (user_id, scope, key, value) VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT (user_id, scope, key) DO UPDATE SET value = excluded.value",
-                    (id, req.scope, &req.key, &req.value),
+                    &[&id, &req.scope, &req.key, &req.value],
                 )?;
                 Ok(Done {})
             })
@@ -85,20 +84,17 @@ impl EmbeddedProvider {
     pub(super) async fn setting_get(&self, app: &str, req: UserSettingGet) -> Result<UserSetting> {
         let app = app.to_owned();
         self.db
-            .read(move |c| {
-                let id = user_id(c, &app, &req.username)?;
-                let value = c
-                    .query_row(
-                        "SELECT value FROM user_settings
-                         WHERE user_id = ?1 AND scope = ?2 AND key = ?3",
-                        (id, req.scope, &req.key),
-                        |r| r.get(0),
-                    )
-                    .optional()?;
+            .read(move |tx| {
+                let id = user_id(tx, &app, &req.username)?;
+                let value = tx.query_opt(
+                    "SELECT value FROM user_settings WHERE user_id = ?1 AND scope = ?2 AND key = ?3",
+                    &[&id, &req.scope, &req.key],
+                    |r| r.get(0),
+                )?;
                 Ok(UserSetting {
-                    username: req.username,
+                    username: req.username.clone(),
                     scope: req.scope,
-                    key: req.key,
+                    key: req.key.clone(),
                     value,
                 })
             })
@@ -109,21 +105,23 @@ impl EmbeddedProvider {
     pub(super) async fn top_set(&self, app: &str, req: ConversationTopSet) -> Result<Done> {
         let app = app.to_owned();
         self.db
-            .write(move |c| {
-                let id = user_id(c, &app, &req.username)?;
+            .write(move |tx| {
+                let id = user_id(tx, &app, &req.username)?;
                 let conv = &req.conversation;
                 let sql = match req.top {
                     true => {
-                        "INSERT OR IGNORE INTO conversation_tops (user_id, target_type, target, line)
-                             VALUES (?1, ?2, ?3, ?4)"
+                        "INSERT INTO conversation_tops (user_id, target_type, target, line)
+                             VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING"
                     }
                     false => {
                         "DELETE FROM conversation_tops
                               WHERE user_id = ?1 AND target_type = ?2 AND target = ?3 AND line = ?4"
                     }
                 };
-                c.prepare_cached(sql)?
-                    .execute((id, tag(&conv.target_type), &conv.target, conv.line))?;
+                tx.execute(
+                    sql,
+                    &[&id, &tag(&conv.target_type), &conv.target, &conv.line],
+                )?;
                 Ok(Done {})
             })
             .await
@@ -133,17 +131,15 @@ impl EmbeddedProvider {
     pub(super) async fn top_get(&self, app: &str, req: ConversationTopGet) -> Result<TopState> {
         let app = app.to_owned();
         self.db
-            .read(move |c| {
-                let id = user_id(c, &app, &req.username)?;
+            .read(move |tx| {
+                let id = user_id(tx, &app, &req.username)?;
                 let conv = &req.conversation;
-                let top = c
-                    .prepare_cached(
-                        "SELECT EXISTS (SELECT 1 FROM conversation_tops
-                         WHERE user_id = ?1 AND target_type = ?2 AND target = ?3 AND line = ?4)",
-                    )?
-                    .query_row((id, tag(&conv.target_type), &conv.target, conv.line), |r| {
-                        r.get(0)
-                    })?;
+                let top = tx.query_one(
+                    "SELECT EXISTS (SELECT 1 FROM conversation_tops
+                     WHERE user_id = ?1 AND target_type = ?2 AND target = ?3 AND line = ?4)",
+                    &[&id, &tag(&conv.target_type), &conv.target, &conv.line],
+                    |r| r.get(0),
+                )?;
                 Ok(TopState { top })
             })
             .await
@@ -153,18 +149,19 @@ impl EmbeddedProvider {
     pub(super) async fn group_shield(&self, app: &str, req: GroupShield) -> Result<Done> {
         let app = app.to_owned();
         self.db
-            .write(move |c| {
-                let user = user_id(c, &app, &req.username)?;
+            .write(move |tx| {
+                let user = user_id(tx, &app, &req.username)?;
                 for gid in &req.add {
-                    c.execute(
-                        "INSERT OR IGNORE INTO group_shields (user_id, group_id) VALUES (?1, ?2)",
-                        (user, group_row(c, &app, gid)?),
+                    tx.execute(
+                        "INSERT INTO group_shields (user_id, group_id) VALUES (?1, ?2)
+                         ON CONFLICT DO NOTHING",
+                        &[&user, &group_row(tx, &app, gid)?],
                     )?;
                 }
                 for gid in &req.remove {
-                    c.execute(
+                    tx.execute(
                         "DELETE FROM group_shields WHERE user_id = ?1 AND group_id = ?2",
-                        (user, group_row(c, &app, gid)?),
+                        &[&user, &group_row(tx, &app, gid)?],
                     )?;
                 }
                 Ok(Done {})

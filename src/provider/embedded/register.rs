@@ -27,6 +27,16 @@ struct Pending {
     hash: Option<String>,
 }
 
+/// The items of `pending` whose positions are listed in `fresh` (ascending).
+fn keep(pending: Vec<Pending>, fresh: &[usize]) -> Vec<Pending> {
+    pending
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| fresh.binary_search(i).is_ok())
+        .map(|(_, p)| p)
+        .collect()
+}
+
 impl EmbeddedProvider {
     /// `user.register`: each item succeeds or fails on its own, or, when
     /// `atomic`, the first failure fails the whole request.
@@ -57,13 +67,14 @@ impl EmbeddedProvider {
         }
         // Skip hashing for users that exist already; the insert re-checks.
         let owned_app = app.to_owned();
-        let pending = self
+        let names: Vec<String> = pending.iter().map(|p| p.user.username.clone()).collect();
+        let fresh = self
             .db
-            .read(move |c| {
-                let mut fresh = Vec::with_capacity(pending.len());
-                for p in pending {
-                    if find_user(c, &owned_app, &p.user.username)?.is_none() {
-                        fresh.push(p);
+            .read(move |tx| {
+                let mut fresh = Vec::with_capacity(names.len());
+                for (i, name) in names.iter().enumerate() {
+                    if find_user(tx, &owned_app, name)?.is_none() {
+                        fresh.push(i);
                     } else if atomic {
                         return Err(user_exists());
                     }
@@ -71,16 +82,17 @@ impl EmbeddedProvider {
                 Ok(fresh)
             })
             .await?;
+        let pending = keep(pending, &fresh);
         let pending = self.hash_pending(pending).await?;
         let (app, kind) = (app.to_owned(), req.kind);
         let inserted = self
             .db
-            .write(move |c| {
+            .write(move |tx| {
                 let mut inserted = Vec::with_capacity(pending.len());
-                for p in pending {
+                for p in &pending {
                     let (name, profile) = (&p.user.username, &p.user.profile);
-                    match insert_user(c, &app, name, p.hash.as_deref(), profile, kind)? {
-                        Some(id) => inserted.push((p.index, load_user(c, id)?)),
+                    match insert_user(tx, &app, name, p.hash.as_deref(), profile, kind)? {
+                        Some(id) => inserted.push((p.index, load_user(tx, id)?)),
                         // Registered meanwhile by another request.
                         None if atomic => return Err(user_exists()),
                         None => {}

@@ -1,9 +1,7 @@
 //! Chatrooms: create, read, list, update, delete, members and mutes.
 //! Member changes are idempotent; the room size is capped by configuration.
 
-use deadpool_sqlite::rusqlite::{self, Connection, OptionalExtension, Row};
-
-use super::db::{claim_id, now, Counter};
+use super::db::{claim_id, Counter};
 use super::groups::full;
 use super::paging::{list_query, Page, LIST};
 use super::users::{find_user, ref_ids, user_columns, user_from_row, user_id, USER_WIDTH};
@@ -16,6 +14,7 @@ use crate::canonical::room::{
 };
 use crate::canonical::user::UserChatroomsList;
 use crate::canonical::{Error, Reason, Result};
+use crate::db::{Row, Tx};
 
 /// The columns [`room_from_row`] reads, for `rooms r`.
 macro_rules! room_columns {
@@ -26,7 +25,7 @@ macro_rules! room_columns {
     };
 }
 
-fn room_from_row(row: &Row<'_>) -> rusqlite::Result<Room> {
+fn room_from_row(row: &Row<'_>) -> Result<Room> {
     Ok(Room {
         id: row.get(0)?,
         app_key: row.get(1)?,
@@ -39,43 +38,43 @@ fn room_from_row(row: &Row<'_>) -> rusqlite::Result<Room> {
     })
 }
 
-fn find_room(conn: &Connection, app: &str, rid: &str) -> Result<Option<i64>> {
-    Ok(conn
-        .prepare_cached("SELECT id FROM rooms WHERE app = ?1 AND rid = ?2")?
-        .query_row((app, rid), |r| r.get(0))
-        .optional()?)
+fn find_room(tx: &Tx<'_>, app: &str, rid: &str) -> Result<Option<i64>> {
+    tx.query_opt(
+        "SELECT id FROM rooms WHERE app = ?1 AND rid = ?2",
+        &[&app, &rid],
+        |r| r.get(0),
+    )
 }
 
 /// The row id of room `rid` of `app`, or not_found/chatroom.
-pub(super) fn room_row(conn: &Connection, app: &str, rid: &str) -> Result<i64> {
-    find_room(conn, app, rid)?
+pub(super) fn room_row(tx: &Tx<'_>, app: &str, rid: &str) -> Result<i64> {
+    find_room(tx, app, rid)?
         .ok_or_else(|| Error::not_found(Reason::Chatroom, format!("chatroom {rid} does not exist")))
 }
 
-fn load_room(conn: &Connection, row: i64) -> Result<Room> {
-    Ok(conn
-        .prepare_cached(concat!(
-            "SELECT ",
-            room_columns!(),
-            " FROM rooms r WHERE r.id = ?1"
-        ))?
-        .query_row([row], room_from_row)?)
+fn load_room(tx: &Tx<'_>, row: i64) -> Result<Room> {
+    tx.query_one(
+        concat!("SELECT ", room_columns!(), " FROM rooms r WHERE r.id = ?1"),
+        &[&row],
+        room_from_row,
+    )
 }
 
 /// Adds the users who are not members yet; limit_exceeded/capacity when the
 /// room would overflow.
-fn add_members(conn: &Connection, room: i64, users: &[i64]) -> Result<()> {
-    let joined = now();
-    let mut insert = conn.prepare_cached(
-        "INSERT OR IGNORE INTO room_members (room_id, user_id, joined) VALUES (?1, ?2, ?3)",
-    )?;
-    for &user in users {
-        insert.execute((room, user, joined))?;
+fn add_members(tx: &Tx<'_>, room: i64, users: &[i64]) -> Result<()> {
+    let joined = tx.now();
+    for user in users {
+        tx.execute(
+            "INSERT INTO room_members (room_id, user_id, joined) VALUES (?1, ?2, ?3)
+             ON CONFLICT DO NOTHING",
+            &[&room, user, &joined],
+        )?;
     }
-    let (max, count): (i64, i64) = conn.query_row(
+    let (max, count): (i64, i64) = tx.query_one(
         "SELECT max_members, (SELECT COUNT(*) FROM room_members WHERE room_id = ?1)
          FROM rooms WHERE id = ?1",
-        [room],
+        &[&room],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
     match count > max {
@@ -91,29 +90,33 @@ impl EmbeddedProvider {
         let app = app.to_owned();
         let max = self.cfg.room_max_members;
         self.db
-            .write(move |c| {
+            .write(move |tx| {
                 let owner = req
                     .owner
                     .as_deref()
-                    .map(|o| user_id(c, &app, o))
+                    .map(|o| user_id(tx, &app, o))
                     .transpose()?;
-                let members = ref_ids(c, &app, &req.members)?;
-                let rid = claim_id(c, Counter::Room, req.id, Reason::Chatroom, |id| {
-                    Ok(find_room(c, &app, id)?.is_some())
-                })?;
+                let members = ref_ids(tx, &app, &req.members)?;
+                let rid = claim_id(
+                    tx,
+                    Counter::Room,
+                    req.id.as_deref(),
+                    Reason::Chatroom,
+                    |id| Ok(find_room(tx, &app, id)?.is_some()),
+                )?;
                 let description = req.description.as_deref().unwrap_or_default();
-                let row: i64 = c.query_row(
+                let row: i64 = tx.query_one(
                     "INSERT INTO rooms (app, rid, name, description, owner_id, max_members, created)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
-                    (&app, &rid, &req.name, description, owner, max, now()),
+                    &[&app, &rid, &req.name, &description, &owner, &max, &tx.now()],
                     |r| r.get(0),
                 )?;
                 add_members(
-                    c,
+                    tx,
                     row,
                     &owner.into_iter().chain(members).collect::<Vec<_>>(),
                 )?;
-                load_room(c, row)
+                load_room(tx, row)
             })
             .await
     }
@@ -122,11 +125,11 @@ impl EmbeddedProvider {
     pub(super) async fn room_get(&self, app: &str, req: ChatroomGet) -> Result<Items<Room>> {
         let app = app.to_owned();
         self.db
-            .read(move |c| {
+            .read(move |tx| {
                 let mut items = Vec::with_capacity(req.ids.len());
                 for rid in &req.ids {
-                    if let Some(row) = find_room(c, &app, rid)? {
-                        items.push(load_room(c, row)?);
+                    if let Some(row) = find_room(tx, &app, rid)? {
+                        items.push(load_room(tx, row)?);
                     }
                 }
                 Ok(Items { items })
@@ -139,13 +142,13 @@ impl EmbeddedProvider {
         let page = Page::new(&req.paging, LIST)?;
         let app = app.to_owned();
         self.db
-            .read(move |c| {
+            .read(move |tx| {
                 let query = list_query!(
                     columns: room_columns!(),
                     from: "FROM rooms r WHERE r.app = ?1",
                     order: "r.id",
                 );
-                page.fetch(c, query, &[&app], room_from_row)
+                page.fetch(tx, query, &[&app], room_from_row)
             })
             .await
     }
@@ -157,21 +160,21 @@ impl EmbeddedProvider {
         }
         let app = app.to_owned();
         self.db
-            .write(move |c| {
-                let row = room_row(c, &app, &req.id)?;
+            .write(move |tx| {
+                let row = room_row(tx, &app, &req.id)?;
                 let owner = req
                     .owner
                     .as_deref()
-                    .map(|o| user_id(c, &app, o))
+                    .map(|o| user_id(tx, &app, o))
                     .transpose()?;
                 if let Some(owner) = owner {
-                    add_members(c, row, &[owner])?;
+                    add_members(tx, row, &[owner])?;
                 }
-                c.execute(
+                tx.execute(
                     "UPDATE rooms SET owner_id = COALESCE(?2, owner_id), name = COALESCE(?3, name),
                         description = COALESCE(?4, description)
                      WHERE id = ?1",
-                    (row, owner, &req.name, &req.description),
+                    &[&row, &owner, &req.name, &req.description],
                 )?;
                 Ok(Done {})
             })
@@ -182,10 +185,10 @@ impl EmbeddedProvider {
     pub(super) async fn room_delete(&self, app: &str, req: ChatroomRef) -> Result<Done> {
         let app = app.to_owned();
         self.db
-            .write(move |c| {
-                c.execute(
+            .write(move |tx| {
+                tx.execute(
                     "DELETE FROM rooms WHERE id = ?1",
-                    [room_row(c, &app, &req.id)?],
+                    &[&room_row(tx, &app, &req.id)?],
                 )?;
                 Ok(Done {})
             })
@@ -196,12 +199,12 @@ impl EmbeddedProvider {
     pub(super) async fn room_mute(&self, app: &str, req: ChatroomMute) -> Result<Done> {
         let app = app.to_owned();
         self.db
-            .write(move |c| {
-                let row = room_row(c, &app, &req.id)?;
-                let changed = match find_user(c, &app, &req.username)? {
-                    Some(user) => c.execute(
+            .write(move |tx| {
+                let row = room_row(tx, &app, &req.id)?;
+                let changed = match find_user(tx, &app, &req.username)? {
+                    Some(user) => tx.execute(
                         "UPDATE room_members SET muted = ?3 WHERE room_id = ?1 AND user_id = ?2",
-                        (row, user, req.muted),
+                        &[&row, &user, &req.muted],
                     )?,
                     None => 0,
                 };
@@ -222,16 +225,19 @@ impl EmbeddedProvider {
     ) -> Result<Done> {
         let app = app.to_owned();
         self.db
-            .write(move |c| {
-                let row = room_row(c, &app, &req.id)?;
-                let (add, remove) = (ref_ids(c, &app, &req.add)?, ref_ids(c, &app, &req.remove)?);
+            .write(move |tx| {
+                let row = room_row(tx, &app, &req.id)?;
+                let (add, remove) = (
+                    ref_ids(tx, &app, &req.add)?,
+                    ref_ids(tx, &app, &req.remove)?,
+                );
                 for user in remove {
-                    c.execute(
+                    tx.execute(
                         "DELETE FROM room_members WHERE room_id = ?1 AND user_id = ?2",
-                        (row, user),
+                        &[&row, &user],
                     )?;
                 }
-                add_members(c, row, &add)?;
+                add_members(tx, row, &add)?;
                 Ok(Done {})
             })
             .await
@@ -246,14 +252,14 @@ impl EmbeddedProvider {
         let page = Page::new(&req.paging, LIST)?;
         let app = app.to_owned();
         self.db
-            .read(move |c| {
-                let row = room_row(c, &app, &req.id)?;
+            .read(move |tx| {
+                let row = room_row(tx, &app, &req.id)?;
                 let query = list_query!(
                     columns: concat!(user_columns!(), ", m.muted, m.joined"),
                     from: "FROM room_members m JOIN users u ON u.id = m.user_id WHERE m.room_id = ?1",
-                    order: "m.joined, m.rowid",
+                    order: "m.joined, m.seq",
                 );
-                page.fetch(c, query, &[&row], |r| {
+                page.fetch(tx, query, &[&row], |r| {
                     Ok(RoomMember {
                         user: user_from_row(r)?,
                         muted: r.get(USER_WIDTH)?,
@@ -274,17 +280,19 @@ impl EmbeddedProvider {
             "SELECT ",
             room_columns!(),
             " FROM room_members m JOIN rooms r ON r.id = m.room_id
-             WHERE m.user_id = ?1 ORDER BY m.joined, m.rowid"
+             WHERE m.user_id = ?1 ORDER BY m.joined, m.seq"
         );
         self.user_items(app, req.username, sql, room_from_row).await
     }
 }
 
 /// Whether user `user` is muted in room `row` (false when not a member).
-pub(super) fn muted_in_room(conn: &Connection, row: i64, user: i64) -> Result<bool> {
-    Ok(conn
-        .prepare_cached("SELECT muted FROM room_members WHERE room_id = ?1 AND user_id = ?2")?
-        .query_row((row, user), |r| r.get(0))
-        .optional()?
+pub(super) fn muted_in_room(tx: &Tx<'_>, row: i64, user: i64) -> Result<bool> {
+    Ok(tx
+        .query_opt(
+            "SELECT muted FROM room_members WHERE room_id = ?1 AND user_id = ?2",
+            &[&row, &user],
+            |r| r.get(0),
+        )?
         .unwrap_or(false))
 }

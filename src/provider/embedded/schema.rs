@@ -1,12 +1,18 @@
-//! The database schema, versioned with `PRAGMA user_version`: migration `i`
-//! takes the schema from version `i` to `i + 1`, each in its own transaction.
+//! The embedded provider's schema, per backend: migration `i` takes it from
+//! version `i` to `i + 1`, each in its own transaction (SQLite keeps the
+//! version in `PRAGMA user_version`).
 //!
 //! Every row that belongs to a user references `users(id)` with `ON DELETE
 //! CASCADE`, so deleting a user removes their memberships, friendships,
 //! blacklist entries, settings and pins with it.
 
+use crate::db::Schema;
+
 /// The migrations, oldest first; the schema version is their count.
-pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3];
+pub(super) static SCHEMA: Schema = Schema {
+    name: "embedded",
+    sqlite: &[V1, V2, V3, V4],
+};
 
 /// Version 1: users, social graph, groups, rooms, messages, media, app settings.
 const V1: &str = r#"
@@ -221,4 +227,66 @@ INSERT INTO conversation_tops_v3 (user_id, target_type, target, line)
     FROM conversation_tops WHERE type BETWEEN 0 AND 3;
 DROP TABLE conversation_tops;
 ALTER TABLE conversation_tops_v3 RENAME TO conversation_tops;
+"#;
+
+/// Version 4: memberships, friendships and blacklist entries get a `seq`
+/// column (their insertion order, the tie-break of lists by time) instead of
+/// SQLite's implicit `rowid`, which portable queries cannot name.
+const V4: &str = r#"
+CREATE TABLE group_members_v4 (
+    seq INTEGER PRIMARY KEY,
+    group_id INTEGER NOT NULL REFERENCES chat_groups(id) ON DELETE CASCADE,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    role TEXT NOT NULL,
+    muted INTEGER NOT NULL DEFAULT 0,
+    joined INTEGER NOT NULL,
+    UNIQUE (group_id, user_id)
+);
+INSERT INTO group_members_v4 (seq, group_id, user_id, role, muted, joined)
+    SELECT rowid, group_id, user_id, role, muted, joined FROM group_members;
+DROP TABLE group_members;
+ALTER TABLE group_members_v4 RENAME TO group_members;
+CREATE INDEX group_members_by_user ON group_members(user_id);
+
+CREATE TABLE room_members_v4 (
+    seq INTEGER PRIMARY KEY,
+    room_id INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    muted INTEGER NOT NULL DEFAULT 0,
+    joined INTEGER NOT NULL,
+    UNIQUE (room_id, user_id)
+);
+INSERT INTO room_members_v4 (seq, room_id, user_id, muted, joined)
+    SELECT rowid, room_id, user_id, muted, joined FROM room_members;
+DROP TABLE room_members;
+ALTER TABLE room_members_v4 RENAME TO room_members;
+CREATE INDEX room_members_by_user ON room_members(user_id);
+
+CREATE TABLE friends_v4 (
+    seq INTEGER PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    friend_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    note_name TEXT,
+    others TEXT,
+    created INTEGER NOT NULL,
+    UNIQUE (user_id, friend_id)
+);
+INSERT INTO friends_v4 (seq, user_id, friend_id, note_name, others, created)
+    SELECT rowid, user_id, friend_id, note_name, others, created FROM friends;
+DROP TABLE friends;
+ALTER TABLE friends_v4 RENAME TO friends;
+CREATE INDEX friends_by_friend ON friends(friend_id);
+
+CREATE TABLE blacklist_v4 (
+    seq INTEGER PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    blocked_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    created INTEGER NOT NULL,
+    UNIQUE (user_id, blocked_id)
+);
+INSERT INTO blacklist_v4 (seq, user_id, blocked_id, created)
+    SELECT rowid, user_id, blocked_id, created FROM blacklist;
+DROP TABLE blacklist;
+ALTER TABLE blacklist_v4 RENAME TO blacklist;
+CREATE INDEX blacklist_by_blocked ON blacklist(blocked_id);
 "#;

@@ -1,8 +1,5 @@
 //! Friends (symmetric, with the owner's notes) and blacklists.
 
-use deadpool_sqlite::rusqlite::Connection;
-
-use super::db::now;
 use super::users::{
     find_user, load_user, ref_ids, user_columns, user_from_row, user_id, USER_WIDTH,
 };
@@ -11,19 +8,20 @@ use crate::canonical::common::{Done, Items};
 use crate::canonical::model::{Friend, User};
 use crate::canonical::social::{BlacklistChange, FriendChange, FriendNoteUpdate, OfUser};
 use crate::canonical::{Error, Reason, Result};
+use crate::db::Tx;
 
-fn are_friends(conn: &Connection, user: i64, friend: i64) -> Result<bool> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM friends WHERE user_id = ?1 AND friend_id = ?2)",
-        )?
-        .query_row((user, friend), |r| r.get(0))?)
+fn are_friends(tx: &Tx<'_>, user: i64, friend: i64) -> Result<bool> {
+    tx.query_one(
+        "SELECT EXISTS (SELECT 1 FROM friends WHERE user_id = ?1 AND friend_id = ?2)",
+        &[&user, &friend],
+        |r| r.get(0),
+    )
 }
 
-fn load_users(conn: &Connection, ids: &[i64]) -> Result<Items<User>> {
+fn load_users(tx: &Tx<'_>, ids: &[i64]) -> Result<Items<User>> {
     let items = ids
         .iter()
-        .map(|&id| load_user(conn, id))
+        .map(|&id| load_user(tx, id))
         .collect::<Result<_>>()?;
     Ok(Items { items })
 }
@@ -38,26 +36,26 @@ impl EmbeddedProvider {
     pub(super) async fn friend_add(&self, app: &str, req: FriendChange) -> Result<Items<User>> {
         let app = app.to_owned();
         self.db
-            .write(move |c| {
-                let owner = user_id(c, &app, &req.username)?;
-                let created = now();
-                let friends = ref_ids(c, &app, &req.friends)?;
+            .write(move |tx| {
+                let owner = user_id(tx, &app, &req.username)?;
+                let created = tx.now();
+                let friends = ref_ids(tx, &app, &req.friends)?;
                 for &friend in &friends {
                     if friend == owner {
                         return Err(Error::invalid(Reason::Param, "cannot befriend oneself"));
                     }
-                    if are_friends(c, owner, friend)? {
+                    if are_friends(tx, owner, friend)? {
                         return Err(Error::exists(Reason::Friend, "already friends"));
                     }
                     for (a, b) in [(owner, friend), (friend, owner)] {
-                        c.execute(
-                            "INSERT OR IGNORE INTO friends (user_id, friend_id, created)
-                             VALUES (?1, ?2, ?3)",
-                            (a, b, created),
+                        tx.execute(
+                            "INSERT INTO friends (user_id, friend_id, created) VALUES (?1, ?2, ?3)
+                             ON CONFLICT DO NOTHING",
+                            &[&a, &b, &created],
                         )?;
                     }
                 }
-                load_users(c, &friends)
+                load_users(tx, &friends)
             })
             .await
     }
@@ -67,17 +65,17 @@ impl EmbeddedProvider {
     pub(super) async fn friend_remove(&self, app: &str, req: FriendChange) -> Result<Items<User>> {
         let app = app.to_owned();
         self.db
-            .write(move |c| {
-                let owner = user_id(c, &app, &req.username)?;
-                let friends = ref_ids(c, &app, &req.friends)?;
-                for &friend in &friends {
-                    c.execute(
+            .write(move |tx| {
+                let owner = user_id(tx, &app, &req.username)?;
+                let friends = ref_ids(tx, &app, &req.friends)?;
+                for friend in &friends {
+                    tx.execute(
                         "DELETE FROM friends WHERE (user_id = ?1 AND friend_id = ?2)
                                                 OR (user_id = ?2 AND friend_id = ?1)",
-                        (owner, friend),
+                        &[&owner, friend],
                     )?;
                 }
-                load_users(c, &friends)
+                load_users(tx, &friends)
             })
             .await
     }
@@ -86,17 +84,17 @@ impl EmbeddedProvider {
     pub(super) async fn friend_note(&self, app: &str, req: FriendNoteUpdate) -> Result<Done> {
         let app = app.to_owned();
         self.db
-            .write(move |c| {
-                let owner = user_id(c, &app, &req.username)?;
+            .write(move |tx| {
+                let owner = user_id(tx, &app, &req.username)?;
                 for note in &req.notes {
                     let friend_app = note.app_key.as_deref().unwrap_or(&app);
-                    let friend = find_user(c, friend_app, &note.username)?
+                    let friend = find_user(tx, friend_app, &note.username)?
                         .ok_or_else(|| not_friend(&note.username))?;
-                    let changed = c.execute(
+                    let changed = tx.execute(
                         "UPDATE friends SET note_name = COALESCE(?3, note_name),
                                             others = COALESCE(?4, others)
-             WHERE user_id = ?1 AND friend_id = ?2",
-                        (owner, friend, &note.note_name, &note.others),
+                         WHERE user_id = ?1 AND friend_id = ?2",
+                        &[&owner, &friend, &note.note_name, &note.others],
                     )?;
                     if changed == 0 {
                         return Err(not_friend(&note.username));
@@ -114,7 +112,7 @@ impl EmbeddedProvider {
             user_columns!(),
             ", f.note_name, f.others
              FROM friends f JOIN users u ON u.id = f.friend_id
-             WHERE f.user_id = ?1 ORDER BY f.created, f.rowid"
+             WHERE f.user_id = ?1 ORDER BY f.created, f.seq"
         );
         self.user_items(app, req.username, sql, |r| {
             Ok(Friend {
@@ -140,19 +138,19 @@ impl EmbeddedProvider {
     async fn blacklist_change(&self, app: &str, req: BlacklistChange, block: bool) -> Result<Done> {
         let app = app.to_owned();
         self.db
-            .write(move |c| {
-                let owner = user_id(c, &app, &req.username)?;
-                let created = now();
-                for blocked in ref_ids(c, &app, &req.users)? {
+            .write(move |tx| {
+                let owner = user_id(tx, &app, &req.username)?;
+                let created = tx.now();
+                for blocked in ref_ids(tx, &app, &req.users)? {
                     match block {
-                        true => c.execute(
-                            "INSERT OR IGNORE INTO blacklist (user_id, blocked_id, created)
-                             VALUES (?1, ?2, ?3)",
-                            (owner, blocked, created),
+                        true => tx.execute(
+                            "INSERT INTO blacklist (user_id, blocked_id, created) VALUES (?1, ?2, ?3)
+                             ON CONFLICT DO NOTHING",
+                            &[&owner, &blocked, &created],
                         )?,
-                        false => c.execute(
+                        false => tx.execute(
                             "DELETE FROM blacklist WHERE user_id = ?1 AND blocked_id = ?2",
-                            (owner, blocked),
+                            &[&owner, &blocked],
                         )?,
                     };
                 }
@@ -167,7 +165,7 @@ impl EmbeddedProvider {
             "SELECT ",
             user_columns!(),
             " FROM blacklist b JOIN users u ON u.id = b.blocked_id
-             WHERE b.user_id = ?1 ORDER BY b.created, b.rowid"
+             WHERE b.user_id = ?1 ORDER BY b.created, b.seq"
         );
         self.user_items(app, req.username, sql, user_from_row).await
     }

@@ -3,16 +3,16 @@
 
 use std::collections::HashSet;
 
-use deadpool_sqlite::rusqlite::{self, Connection, OptionalExtension, Row};
 use serde_json::Value;
 
-use super::db::{items, json_column, now, tag, tag_column, to_json};
+use super::db::{json_column, tag, tag_column, to_json};
 use super::paging::{list_query, Page, LIST};
 use super::{validate, EmbeddedProvider};
 use crate::canonical::common::{Done, Items, Listing};
 use crate::canonical::model::{Profile, User, UserKind, UserRef};
 use crate::canonical::user::{UserDelete, UserGet, UserList, UserUpdate};
 use crate::canonical::{Error, Reason, Result};
+use crate::db::{Row, Tx};
 
 /// The columns [`user_from_row`] reads, for `users u`; a join's own columns follow.
 macro_rules! user_columns {
@@ -26,7 +26,7 @@ pub(super) use user_columns;
 pub(super) const USER_WIDTH: usize = 8;
 
 /// Builds a user from a row that starts with [`user_columns!`].
-pub(super) fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
+pub(super) fn user_from_row(row: &Row<'_>) -> Result<User> {
     Ok(User {
         app_key: row.get(0)?,
         username: row.get(1)?,
@@ -45,16 +45,17 @@ pub(super) fn no_user(username: &str) -> Error {
 }
 
 /// The row id of a user, when it exists.
-pub(super) fn find_user(conn: &Connection, app: &str, username: &str) -> Result<Option<i64>> {
-    Ok(conn
-        .prepare_cached("SELECT id FROM users WHERE app = ?1 AND username = ?2")?
-        .query_row((app, username), |r| r.get(0))
-        .optional()?)
+pub(super) fn find_user(tx: &Tx<'_>, app: &str, username: &str) -> Result<Option<i64>> {
+    tx.query_opt(
+        "SELECT id FROM users WHERE app = ?1 AND username = ?2",
+        &[&app, &username],
+        |r| r.get(0),
+    )
 }
 
 /// The row id of a user, or not_found/user.
-pub(super) fn user_id(conn: &Connection, app: &str, username: &str) -> Result<i64> {
-    find_user(conn, app, username)?.ok_or_else(|| no_user(username))
+pub(super) fn user_id(tx: &Tx<'_>, app: &str, username: &str) -> Result<i64> {
+    find_user(tx, app, username)?.ok_or_else(|| no_user(username))
 }
 
 /// The app a reference points into: its own app key, else the caller's.
@@ -63,17 +64,17 @@ pub(super) fn app_of<'a>(app: &'a str, user: &'a UserRef) -> &'a str {
 }
 
 /// The row id of a referenced (possibly cross-app) user, or not_found/user.
-pub(super) fn ref_id(conn: &Connection, app: &str, user: &UserRef) -> Result<i64> {
-    user_id(conn, app_of(app, user), &user.username)
+pub(super) fn ref_id(tx: &Tx<'_>, app: &str, user: &UserRef) -> Result<i64> {
+    user_id(tx, app_of(app, user), &user.username)
 }
 
 /// The row ids of referenced users, each once, in request order; not_found/user
 /// for the first that does not exist.
-pub(super) fn ref_ids(conn: &Connection, app: &str, users: &[UserRef]) -> Result<Vec<i64>> {
+pub(super) fn ref_ids(tx: &Tx<'_>, app: &str, users: &[UserRef]) -> Result<Vec<i64>> {
     let mut seen = HashSet::new();
     let mut ids = Vec::with_capacity(users.len());
     for user in users {
-        let id = ref_id(conn, app, user)?;
+        let id = ref_id(tx, app, user)?;
         if seen.insert(id) {
             ids.push(id);
         }
@@ -82,64 +83,57 @@ pub(super) fn ref_ids(conn: &Connection, app: &str, users: &[UserRef]) -> Result
 }
 
 /// A stored user by row id.
-pub(super) fn load_user(conn: &Connection, id: i64) -> Result<User> {
-    Ok(conn
-        .prepare_cached(concat!(
-            "SELECT ",
-            user_columns!(),
-            " FROM users u WHERE u.id = ?1"
-        ))?
-        .query_row([id], user_from_row)?)
+pub(super) fn load_user(tx: &Tx<'_>, id: i64) -> Result<User> {
+    tx.query_one(
+        concat!("SELECT ", user_columns!(), " FROM users u WHERE u.id = ?1"),
+        &[&id],
+        user_from_row,
+    )
 }
 
 /// Inserts a user; `None` when (app, username) is taken.
 pub(super) fn insert_user(
-    conn: &Connection,
+    tx: &Tx<'_>,
     app: &str,
     username: &str,
     password_hash: Option<&str>,
     profile: &Profile,
     kind: UserKind,
 ) -> Result<Option<i64>> {
-    let created = now();
-    Ok(conn
-        .prepare_cached(
-            "INSERT INTO users (app, username, uuid, kind, profile, password, created, modified)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
-             ON CONFLICT (app, username) DO NOTHING RETURNING id",
-        )?
-        .query_row(
-            (
-                app,
-                username,
-                uuid::Uuid::new_v4().to_string(),
-                tag(&kind),
-                to_json(profile)?,
-                password_hash,
-                created,
-            ),
-            |r| r.get(0),
-        )
-        .optional()?)
+    tx.query_opt(
+        "INSERT INTO users (app, username, uuid, kind, profile, password, created, modified)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
+         ON CONFLICT (app, username) DO NOTHING RETURNING id",
+        &[
+            &app,
+            &username,
+            &uuid::Uuid::new_v4().to_string(),
+            &tag(&kind),
+            &to_json(profile)?,
+            &password_hash,
+            &tx.now(),
+        ],
+        |r| r.get(0),
+    )
 }
 
 /// Inserts a user; already_exists/user when (app, username) is taken.
 pub(super) fn create_user(
-    conn: &Connection,
+    tx: &Tx<'_>,
     app: &str,
     username: &str,
     profile: &Profile,
     kind: UserKind,
 ) -> Result<i64> {
-    insert_user(conn, app, username, None, profile, kind)?.ok_or_else(user_exists)
+    insert_user(tx, app, username, None, profile, kind)?.ok_or_else(user_exists)
 }
 
 /// Changes the profile fields present in `patch` of user `id`; `modified` bumps.
-pub(super) fn patch_profile(conn: &Connection, id: i64, patch: Profile) -> Result<()> {
-    let profile = merge_profile(load_user(conn, id)?.profile, patch)?;
-    conn.execute(
+pub(super) fn patch_profile(tx: &Tx<'_>, id: i64, patch: &Profile) -> Result<()> {
+    let profile = merge_profile(load_user(tx, id)?.profile, patch.clone())?;
+    tx.execute(
         "UPDATE users SET profile = ?2, modified = ?3 WHERE id = ?1",
-        (id, to_json(&profile)?, now()),
+        &[&id, &to_json(&profile)?, &tx.now()],
     )?;
     Ok(())
 }
@@ -162,13 +156,14 @@ impl EmbeddedProvider {
         app: &str,
         username: String,
         sql: &'static str,
-        read: fn(&Row<'_>) -> rusqlite::Result<T>,
+        read: fn(&Row<'_>) -> Result<T>,
     ) -> Result<Items<T>> {
         let app = app.to_owned();
         self.db
-            .read(move |c| {
-                let user = user_id(c, &app, &username)?;
-                items(&mut *c.prepare_cached(sql)?, [user], read)
+            .read(move |tx| {
+                let user = user_id(tx, &app, &username)?;
+                let items = tx.query_all(sql, &[&user], read)?;
+                Ok(Items { items })
             })
             .await
     }
@@ -177,7 +172,7 @@ impl EmbeddedProvider {
     pub(super) async fn user_get(&self, app: &str, req: UserGet) -> Result<User> {
         let app = app.to_owned();
         self.db
-            .read(move |c| load_user(c, user_id(c, &app, &req.username)?))
+            .read(move |tx| load_user(tx, user_id(tx, &app, &req.username)?))
             .await
     }
 
@@ -186,8 +181,8 @@ impl EmbeddedProvider {
         validate::profile(&req.profile)?;
         let app = app.to_owned();
         self.db
-            .write(move |c| {
-                patch_profile(c, user_id(c, &app, &req.username)?, req.profile)?;
+            .write(move |tx| {
+                patch_profile(tx, user_id(tx, &app, &req.username)?, &req.profile)?;
                 Ok(Done {})
             })
             .await
@@ -199,19 +194,19 @@ impl EmbeddedProvider {
         let owned_app = app.to_owned();
         let names = req.usernames.clone();
         self.db
-            .write(move |c| {
+            .write(move |tx| {
                 let ids = names
                     .iter()
-                    .map(|n| user_id(c, &owned_app, n))
+                    .map(|n| user_id(tx, &owned_app, n))
                     .collect::<Result<Vec<_>>>()?;
                 for id in ids {
-                    c.execute(
+                    tx.execute(
                         "DELETE FROM chat_groups WHERE id IN
                          (SELECT group_id FROM group_members
                           WHERE user_id = ?1 AND role = 'owner')",
-                        [id],
+                        &[&id],
                     )?;
-                    c.execute("DELETE FROM users WHERE id = ?1", [id])?;
+                    tx.execute("DELETE FROM users WHERE id = ?1", &[&id])?;
                 }
                 Ok(())
             })
@@ -228,14 +223,14 @@ impl EmbeddedProvider {
         let page = Page::new(&req.paging, LIST)?;
         let (app, kind, disabled) = (app.to_owned(), req.kind.map(|k| tag(&k)), req.disabled);
         self.db
-            .read(move |c| {
+            .read(move |tx| {
                 let query = list_query!(
                     columns: user_columns!(),
                     from: "FROM users u WHERE u.app = ?1 AND (?2 IS NULL OR u.kind = ?2) \
                            AND (?3 IS NULL OR u.disabled = ?3)",
                     order: "u.id",
                 );
-                page.fetch(c, query, &[&app, &kind, &disabled], user_from_row)
+                page.fetch(tx, query, &[&app, &kind, &disabled], user_from_row)
             })
             .await
     }

@@ -411,11 +411,17 @@ async fn media_messages_are_completed_from_uploads() {
 impl Harness {
     /// The stored text of message `id` (the canonical results do not show it).
     async fn stored_text(&self, id: i64) -> String {
-        let sql = "SELECT json_extract(content, '$.text') FROM messages WHERE id = ?1";
-        self.provider
+        let content: String = self
+            .provider
             .db
-            .read(move |c| Ok(c.query_row(sql, [id], |r| r.get(0))?))
+            .read(move |tx| {
+                tx.query_one("SELECT content FROM messages WHERE id = ?1", &[&id], |r| {
+                    r.get(0)
+                })
+            })
             .await
-            .unwrap()
+            .unwrap();
+        let content: Value = serde_json::from_str(&content).unwrap();
+        content["text"].as_str().unwrap().to_owned()
     }
 }

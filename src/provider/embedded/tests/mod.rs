@@ -6,9 +6,9 @@ mod admin;
 mod groups;
 mod media;
 mod messages;
+mod persistence;
 mod rooms;
 mod social;
-mod store;
 mod users;
 
 use std::sync::Arc;
@@ -27,7 +27,7 @@ const APP: &str = "app1";
 /// A second app, for cross-app tests.
 const OTHER_APP: &str = "app2";
 
-/// A store in a temporary directory.
+/// An embedded provider on files in a temporary directory.
 struct Harness {
     dir: TempDir,
     cfg: EmbeddedConfig,
@@ -35,12 +35,12 @@ struct Harness {
 }
 
 impl Harness {
-    /// A store with the default configuration but cheap password hashes.
+    /// A provider with the default configuration but cheap password hashes.
     fn new() -> Self {
         Self::with(|_| {})
     }
 
-    /// A store whose configuration `adjust` changes.
+    /// A provider whose configuration `adjust` changes.
     fn with(adjust: impl FnOnce(&mut EmbeddedConfig)) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut cfg = EmbeddedConfig {
@@ -55,7 +55,7 @@ impl Harness {
             ..EmbeddedConfig::default()
         };
         adjust(&mut cfg);
-        let provider = EmbeddedProvider::open("embedded", &cfg).expect("open store");
+        let provider = EmbeddedProvider::open("embedded", &cfg).expect("open provider");
         Harness { dir, cfg, provider }
     }
 
@@ -63,7 +63,7 @@ impl Harness {
     fn reopen(self) -> Self {
         let Harness { dir, cfg, provider } = self;
         drop(provider);
-        let provider = EmbeddedProvider::open("embedded", &cfg).expect("reopen store");
+        let provider = EmbeddedProvider::open("embedded", &cfg).expect("reopen provider");
         Harness { dir, cfg, provider }
     }
 

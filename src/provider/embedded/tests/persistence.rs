@@ -1,11 +1,11 @@
-//! The store itself: persistence across restarts, crashes and schema versions.
+//! The embedded provider's database: persistence across restarts, crashes and schema versions.
 
 use deadpool_sqlite::rusqlite::Connection;
 use serde_json::json;
 
 use super::{expect, names, Harness, APP, OTHER_APP};
 use crate::canonical::{ErrorKind, Reason};
-use crate::provider::embedded::schema::MIGRATIONS;
+use crate::provider::embedded::schema::SCHEMA;
 use crate::provider::embedded::EmbeddedProvider;
 
 #[tokio::test]
@@ -159,7 +159,7 @@ async fn schema_is_versioned() {
         conn.pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap()
     };
-    let latest = i64::try_from(MIGRATIONS.len()).unwrap();
+    let latest = i64::try_from(SCHEMA.sqlite.len()).unwrap();
     assert_eq!(version(&h.cfg.path), latest);
     let h = h.reopen();
     assert_eq!(version(&h.cfg.path), latest, "reopening migrates nothing");
@@ -183,19 +183,31 @@ async fn version_1_groups_and_pins_keep_their_meaning() {
     drop(provider);
     std::fs::remove_file(&cfg.path).unwrap();
     let v1 = Connection::open(&cfg.path).unwrap();
-    v1.execute_batch(MIGRATIONS[0]).unwrap();
+    v1.execute_batch(SCHEMA.sqlite[0]).unwrap();
     v1.execute_batch(
         "PRAGMA user_version = 1;
          INSERT INTO chat_groups (app, gid, name, flag, max_members, created, modified)
          VALUES ('app', '1', 'open', 2, 10, 0, 0), ('app', '2', 'closed', 1, 10, 0, 0);
          INSERT INTO users (id, app, username, uuid, kind, profile, created, modified)
-         VALUES (7, 'app', 'alice', 'u', 'user', '{}', 0, 0);
+         VALUES (7, 'app', 'alice', 'u', 'user', '{}', 0, 0),
+                (8, 'app', 'bob', 'v', 'user', '{}', 0, 0);
+         INSERT INTO group_members (group_id, user_id, role, joined)
+         VALUES (1, 8, 'member', 5), (1, 7, 'member', 5);
          INSERT INTO conversation_tops (user_id, type, target, line)
          VALUES (7, 0, 'bob', 0), (7, 1, '1', 0), (7, 2, 'r', 1), (7, 3, 'c', 0);",
     )
     .unwrap();
     drop(v1);
-    drop(EmbeddedProvider::open("embedded", &cfg).unwrap());
+    let provider = EmbeddedProvider::open("embedded", &cfg).unwrap();
+    let h = Harness { dir, cfg, provider };
+    // Members who joined at the same time keep their insertion order.
+    let members = h
+        .call_in("app", "group.members.list", json!({"group_id": "1"}))
+        .await
+        .unwrap();
+    assert_eq!(names(&members["items"]), ["bob", "alice"]);
+    let Harness { dir, cfg, provider } = h;
+    drop(provider);
     let public: Vec<(String, bool)> = Connection::open(&cfg.path)
         .unwrap()
         .prepare("SELECT gid, public FROM chat_groups ORDER BY gid")

@@ -1,0 +1,162 @@
+//! The ID map: stable integers for provider ids that a frontend's integer
+//! ids cannot carry, the same for every frontend and across restarts.
+
+use std::collections::HashMap;
+
+use super::Store;
+use crate::canonical::ids::IdKind;
+use crate::canonical::Result;
+
+/// The first integer the ID map hands out: far above the ids vendors assign,
+/// below 2^53 so JavaScript clients read it exactly.
+pub const FIRST_MAPPED_ID: i64 = 1_000_000_000_000_000;
+
+impl Store {
+    /// The integers standing for provider ids `internals`, keyed by kind and
+    /// id; those the map lacks are made in one transaction.
+    pub async fn external_ids(
+        &self,
+        provider: &str,
+        internals: Vec<(IdKind, String)>,
+    ) -> Result<HashMap<(IdKind, String), String>> {
+        let mut known = HashMap::with_capacity(internals.len());
+        let mut missing = Vec::new();
+        for (kind, internal) in internals {
+            let key = (provider.to_string(), kind, true, internal);
+            match self.ids.get(&key).await {
+                Some(external) => {
+                    known.insert((kind, key.3), external);
+                }
+                // A repeated id is found by the transaction, made by its first.
+                None => missing.push((kind, key.3)),
+            }
+        }
+        if missing.is_empty() {
+            return Ok(known);
+        }
+        let p = provider.to_string();
+        let made: Vec<(IdKind, String, i64)> = self
+            .db
+            .write(move |tx| {
+                let mut made = Vec::with_capacity(missing.len());
+                for (kind, internal) in &missing {
+                    let k = kind.as_str();
+                    let found: Option<i64> = tx.query_opt(
+                        "SELECT external FROM id_map WHERE provider = ?1 AND kind = ?2 AND internal = ?3",
+                        &[&p, &k, internal],
+                        |r| r.get(0),
+                    )?;
+                    let external = match found {
+                        Some(e) => e,
+                        None => {
+                            let e: i64 = tx.query_one(
+                                "SELECT COALESCE(MAX(external) + 1, ?3) FROM id_map \
+                                 WHERE provider = ?1 AND kind = ?2",
+                                &[&p, &k, &FIRST_MAPPED_ID],
+                                |r| r.get(0),
+                            )?;
+                            tx.execute(
+                                "INSERT INTO id_map (provider, kind, external, internal) \
+                                 VALUES (?1, ?2, ?3, ?4)",
+                                &[&p, &k, &e, internal],
+                            )?;
+                            e
+                        }
+                    };
+                    made.push((*kind, internal.clone(), external));
+                }
+                Ok(made)
+            })
+            .await?;
+        for (kind, internal, external) in made {
+            let external = external.to_string();
+            self.ids
+                .insert(
+                    (provider.to_string(), kind, true, internal.clone()),
+                    external.clone(),
+                )
+                .await;
+            self.ids
+                .insert(
+                    (provider.to_string(), kind, false, external.clone()),
+                    internal.clone(),
+                )
+                .await;
+            known.insert((kind, internal), external);
+        }
+        Ok(known)
+    }
+
+    /// The provider id an integer stands for, if the map made it.
+    pub async fn internal_id(
+        &self,
+        provider: &str,
+        kind: IdKind,
+        external: &str,
+    ) -> Result<Option<String>> {
+        let key = (provider.to_string(), kind, false, external.to_string());
+        if let Some(v) = self.ids.get(&key).await {
+            return Ok(Some(v));
+        }
+        let Ok(number) = external.parse::<i64>() else {
+            return Ok(None);
+        };
+        let (p, k) = (provider.to_string(), kind.as_str());
+        let found: Option<String> = self
+            .db
+            .read(move |tx| {
+                tx.query_opt(
+                    "SELECT internal FROM id_map WHERE provider = ?1 AND kind = ?2 AND external = ?3",
+                    &[&p, &k, &number],
+                    |r| r.get(0),
+                )
+            })
+            .await?;
+        if let Some(v) = &found {
+            self.ids.insert(key, v.clone()).await;
+        }
+        Ok(found)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn external(store: &Store, kind: IdKind, internal: &str) -> String {
+        let mut made = store
+            .external_ids("rc", vec![(kind, internal.into()), (kind, internal.into())])
+            .await
+            .unwrap();
+        assert_eq!(made.len(), 1);
+        made.remove(&(kind, internal.to_string())).unwrap()
+    }
+
+    #[tokio::test]
+    async fn id_map_is_stable_and_persistent() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let store = Store::open(&path).unwrap();
+        let a = external(&store, IdKind::Group, "grp-a").await;
+        let b = external(&store, IdKind::Group, "grp-b").await;
+        assert_eq!(a, FIRST_MAPPED_ID.to_string());
+        assert_eq!(b, (FIRST_MAPPED_ID + 1).to_string());
+        assert_eq!(external(&store, IdKind::Group, "grp-a").await, a);
+        assert_eq!(external(&store, IdKind::Chatroom, "grp-a").await, a);
+        drop(store);
+        let store = Store::open(&path).unwrap();
+        assert_eq!(
+            store
+                .internal_id("rc", IdKind::Group, &b)
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("grp-b")
+        );
+        assert_eq!(
+            store.internal_id("other", IdKind::Group, &b).await.unwrap(),
+            None
+        );
+        assert_eq!(external(&store, IdKind::Group, "grp-b").await, b);
+    }
+}

@@ -1,0 +1,152 @@
+//! imbridge's own state, whatever the providers: the tokens it issues to
+//! callers of dialects that log in through it ([`tokens`]), password hashes
+//! of users registered through imbridge on providers that cannot check
+//! passwords themselves ([`passwords`]), and the ID map: stable integers for
+//! provider ids a frontend's integer ids cannot carry ([`ids`]); and the
+//! tables of live migration (`crate::live`). A database next to the data
+//! (`[store] path`, SQLite), so all of it survives restarts.
+
+mod ids;
+mod passwords;
+mod tokens;
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub use ids::FIRST_MAPPED_ID;
+pub use tokens::TokenRecord;
+
+use crate::auth::password::{HashParams, Passwords};
+use crate::canonical::ids::IdKind;
+use crate::db::{Db, Schema};
+
+/// Settings of the store.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// SQLite file.
+    pub path: std::path::PathBuf,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            path: "data/state.db".into(),
+        }
+    }
+}
+
+/// The store's tables, per backend.
+static SCHEMA: Schema = Schema {
+    name: "state",
+    sqlite: &[
+        r#"
+CREATE TABLE tokens (
+    digest TEXT PRIMARY KEY,
+    frontend TEXT NOT NULL,
+    app_key TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    subject TEXT,
+    issued INTEGER NOT NULL,
+    expires INTEGER
+) WITHOUT ROWID;
+CREATE INDEX tokens_expires ON tokens (expires);
+"#,
+        r#"
+CREATE TABLE credentials (
+    app_key TEXT NOT NULL,
+    username TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    updated INTEGER NOT NULL,
+    PRIMARY KEY (app_key, username)
+) WITHOUT ROWID;
+"#,
+        r#"
+CREATE TABLE id_map (
+    provider TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    external INTEGER NOT NULL,
+    internal TEXT NOT NULL,
+    PRIMARY KEY (provider, kind, internal),
+    UNIQUE (provider, kind, external)
+);
+"#,
+        // Live migration's outbox, moved users and id pairs (`crate::live`);
+        // IF NOT EXISTS: they were created outside the versions at first.
+        r#"
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY,
+    frontend TEXT NOT NULL,
+    app_key TEXT NOT NULL,
+    source TEXT NOT NULL,
+    target TEXT NOT NULL,
+    side TEXT NOT NULL,
+    op TEXT NOT NULL,
+    request TEXT NOT NULL,
+    result TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    next_at INTEGER NOT NULL,
+    claimed_until INTEGER,
+    created INTEGER NOT NULL,
+    error TEXT
+);
+CREATE INDEX IF NOT EXISTS outbox_ready ON outbox (state, next_at, seq);
+CREATE TABLE IF NOT EXISTS outbox_keys (
+    seq INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    PRIMARY KEY (key, seq)
+);
+CREATE INDEX IF NOT EXISTS outbox_keys_seq ON outbox_keys (seq);
+CREATE TABLE IF NOT EXISTS migration_users (
+    frontend TEXT NOT NULL,
+    username TEXT NOT NULL,
+    added INTEGER NOT NULL,
+    PRIMARY KEY (frontend, username)
+);
+CREATE TABLE IF NOT EXISTS id_pairs (
+    from_provider TEXT NOT NULL,
+    to_provider TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    source_id TEXT NOT NULL,
+    target_id TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    PRIMARY KEY (from_provider, to_provider, kind, source_id),
+    UNIQUE (from_provider, to_provider, kind, target_id)
+);
+"#,
+    ],
+};
+
+/// The store.
+pub struct Store {
+    db: Db,
+    passwords: Passwords,
+    /// ID map entries seen, both directions (they never change once made).
+    ids: moka::future::Cache<(String, IdKind, bool, String), String>,
+    /// Recently verified tokens by digest (bounded staleness: 30 s).
+    verified: moka::future::Cache<String, TokenRecord>,
+}
+
+impl Store {
+    /// Opens (creating) the store file.
+    pub fn open(path: &Path) -> anyhow::Result<Store> {
+        Ok(Store {
+            db: Db::open_sqlite(path, 2, &SCHEMA)?,
+            passwords: Passwords::new(HashParams::default())?,
+            ids: moka::future::Cache::new(1_000_000),
+            verified: moka::future::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(Duration::from_secs(30))
+                .build(),
+        })
+    }
+
+    /// The database (for other modules' tables in the same database: the
+    /// live migration outbox).
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+}

@@ -1,0 +1,132 @@
+//! Kept passwords: argon2 hashes of users registered through imbridge on
+//! providers that cannot check passwords themselves.
+
+use super::Store;
+use crate::canonical::{Error, Reason, Result};
+
+impl Store {
+    /// Records users' passwords (hashed, in one transaction) for providers
+    /// that cannot check them.
+    pub async fn set_passwords(
+        &self,
+        app_key: &str,
+        passwords: &[(&str, &str)],
+        now_ms: i64,
+    ) -> Result<()> {
+        if passwords.is_empty() {
+            return Ok(());
+        }
+        let hashes = self
+            .passwords
+            .hash_all(passwords.iter().map(|(_, pw)| pw.to_string()).collect())
+            .await?;
+        let app = app_key.to_string();
+        let rows: Vec<(String, String)> = passwords
+            .iter()
+            .map(|(user, _)| user.to_string())
+            .zip(hashes)
+            .collect();
+        self.db
+            .write(move |tx| {
+                for (user, hash) in &rows {
+                    tx.execute(
+                        "INSERT INTO credentials (app_key, username, hash, updated) VALUES (?1, ?2, ?3, ?4)
+                         ON CONFLICT (app_key, username) DO UPDATE SET hash = ?3, updated = ?4",
+                        &[&app, user, hash, &now_ms],
+                    )?;
+                }
+                Ok(())
+            })
+            .await?;
+        // After the write: a check racing it cannot cache the old hash under the new epoch.
+        for (user, _) in passwords {
+            self.passwords.forget(app_key, user).await;
+        }
+        Ok(())
+    }
+
+    /// Forgets users' passwords (they were deleted).
+    pub async fn forget_passwords(&self, app_key: &str, usernames: &[String]) -> Result<()> {
+        let (app, names) = (app_key.to_string(), usernames.to_vec());
+        self.db
+            .write(move |tx| {
+                for u in &names {
+                    tx.execute(
+                        "DELETE FROM credentials WHERE app_key = ?1 AND username = ?2",
+                        &[&app, u],
+                    )?;
+                }
+                Ok(())
+            })
+            .await?;
+        for u in usernames {
+            self.passwords.forget(app_key, u).await;
+        }
+        Ok(())
+    }
+
+    /// Checks a password recorded with `set_passwords`: unknown users and wrong
+    /// passwords are the same unauthenticated/credentials error.
+    pub async fn check_password(
+        &self,
+        app_key: &str,
+        username: &str,
+        password: &str,
+    ) -> Result<()> {
+        if self.passwords.is_cached(app_key, username, password).await {
+            return Ok(());
+        }
+        let epoch = self.passwords.epoch();
+        let (app, user) = (app_key.to_string(), username.to_string());
+        let hash: Option<String> = self
+            .db
+            .read(move |tx| {
+                tx.query_opt(
+                    "SELECT hash FROM credentials WHERE app_key = ?1 AND username = ?2",
+                    &[&app, &user],
+                    |r| r.get(0),
+                )
+            })
+            .await?;
+        if self.passwords.verify(hash, password.to_string()).await? {
+            self.passwords
+                .remember(epoch, app_key, username, password)
+                .await;
+            Ok(())
+        } else {
+            Err(Error::unauthenticated(
+                Reason::Credentials,
+                "invalid username or password",
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn kept_passwords_check_and_forget() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("state.db")).unwrap();
+        store
+            .set_passwords("app", &[("bob", "pw1")], 1)
+            .await
+            .unwrap();
+        store.check_password("app", "bob", "pw1").await.unwrap();
+        assert!(store.check_password("app", "bob", "pw2").await.is_err());
+        assert!(store.check_password("other", "bob", "pw1").await.is_err());
+        store
+            .set_passwords("app", &[("bob", "pw2")], 2)
+            .await
+            .unwrap();
+        assert!(store.check_password("app", "bob", "pw1").await.is_err());
+        store.check_password("app", "bob", "pw2").await.unwrap();
+        store
+            .forget_passwords("app", &["bob".into()])
+            .await
+            .unwrap();
+        assert!(store.check_password("app", "bob", "pw2").await.is_err());
+    }
+}
