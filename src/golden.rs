@@ -23,36 +23,27 @@
 //! states `op` (with `request`) or `error`, an outbound case states its
 //! `calls` and `result` or `error`. An expected error is `{kind, reason}`
 //! and, optionally, `message_contains`: a substring of the error's message.
-//! The outbound half runs on the real clock: `$now` in an expected result
-//! matches a time in milliseconds taken while the operation ran.
+//! Every case runs at the same "now" (`NOW_MS`): `$now` in an expected
+//! result matches it.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use async_trait::async_trait;
 use http::{HeaderMap, Method};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::auth::Secret;
 use crate::canonical::{Error, OpName};
-use crate::frontend::handle::offline_op;
-use crate::frontend::render;
-use crate::frontend::route::RouteTable;
-use crate::frontend::Frontend;
+use crate::frontend::offline::offline_op;
 use crate::mapping::compile::compile_dir;
+use crate::mapping::inbound::{self, render};
+use crate::mapping::outbound::{offline, token, Answer, Binding, Outgoing, Payload};
 use crate::mapping::plan::Dialect;
-use crate::metrics::Metrics;
-use crate::provider::vendor::http::{Answer, Outgoing, Payload, Sent, Transport};
-use crate::provider::vendor::{VendorConfig, VendorProvider};
-use crate::provider::{CallContext, Provider};
 
 /// "Now" in every golden case (`$now`, times), so answers are stable.
 pub const NOW_MS: i64 = 1_700_000_000_000;
-
-/// Where a canned vendor lives in outbound cases.
-const VENDOR_BASE: &str = "http://vendor.test";
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -275,34 +266,13 @@ fn filled(dialect: &Dialect, params: &BTreeMap<String, String>) -> BTreeMap<Stri
     values
 }
 
-/// A frontend of `dialect` on no provider, every required param filled.
-fn frontend(dialect: &Arc<Dialect>, params: &BTreeMap<String, String>) -> Result<Frontend, String> {
+/// `dialect` bound as a frontend's, every required param filled.
+fn inbound_binding(
+    dialect: &Arc<Dialect>,
+    params: &BTreeMap<String, String>,
+) -> Result<inbound::Binding, String> {
     let values = filled(dialect, params);
-    let provider: crate::provider::SharedProvider = Arc::new(NoProvider);
-    Frontend::new(
-        dialect.name.clone(),
-        dialect.clone(),
-        "test-app".into(),
-        &values,
-        provider,
-        None,
-    )
-}
-
-struct NoProvider;
-
-#[async_trait]
-impl Provider for NoProvider {
-    fn name(&self) -> &str {
-        "none"
-    }
-    async fn execute(
-        &self,
-        op: crate::canonical::Op,
-        _: &CallContext,
-    ) -> crate::canonical::Result<crate::canonical::Output> {
-        Err(Error::unsupported("none", op.name().as_str()))
-    }
+    inbound::Binding::new(&dialect.name, dialect.clone(), "test-app", &values)
 }
 
 fn differ(what: &str, expected: &Value, got: &Value) -> String {
@@ -335,9 +305,7 @@ async fn inbound(
     case: &InboundCase,
     expect: &InboundExpect,
 ) -> Result<(), String> {
-    let fe = Arc::new(frontend(dialect, params)?);
-    let table =
-        RouteTable::build(vec![fe.clone()]).map_err(|d| crate::mapping::diag::render(&d))?;
+    let binding = inbound_binding(dialect, params)?;
     let method = Method::from_bytes(case.method.as_bytes()).map_err(|e| e.to_string())?;
     let mut headers = HeaderMap::new();
     for (k, v) in &case.headers {
@@ -357,7 +325,7 @@ async fn inbound(
         (None, None) => Vec::new(),
     };
     let caller = case.caller.as_deref();
-    let outcome = offline_op(&table, method, &case.path, headers, body, caller, NOW_MS)
+    let outcome = offline_op(&binding, method, &case.path, headers, body, caller, NOW_MS)
         .await
         .map(|(_, op)| op);
     let want_op = match (&expect.op, &expect.error, &expect.request) {
@@ -404,7 +372,7 @@ fn rendered(
     case: &RenderCase,
     expect: &RenderExpect,
 ) -> Result<(), String> {
-    let fe = frontend(dialect, params)?;
+    let binding = inbound_binding(dialect, params)?;
     let inbound = dialect
         .inbound
         .as_ref()
@@ -428,7 +396,7 @@ fn rendered(
                 )
             })?;
             render::success(
-                &fe,
+                &binding,
                 route,
                 &route.response,
                 &request,
@@ -438,7 +406,7 @@ fn rendered(
             )
             .map_err(|e| e.to_string())?
         }
-        (None, Some(error)) => render::error(&fe, &route.errors, error, input, NOW_MS),
+        (None, Some(error)) => render::error(&binding, &route.errors, error, input, NOW_MS),
         _ => return Err("a render case has exactly one of result, error".into()),
     };
     let body: Value = if reply.body.is_empty() {
@@ -451,42 +419,11 @@ fn rendered(
     compare("response", &want, &got)
 }
 
-/// Canned vendor answers, in order; every request is recorded.
-struct Canned {
-    answers: Mutex<VecDeque<CannedAnswer>>,
-    calls: Mutex<Vec<Value>>,
-}
-
-#[async_trait]
-impl Transport for Canned {
-    async fn send(&self, out: &Outgoing, _ctx: &CallContext) -> Sent {
-        self.calls
-            .lock()
-            .expect("not poisoned")
-            .push(call_json(out));
-        let answer = self
-            .answers
-            .lock()
-            .expect("not poisoned")
-            .pop_front()
-            .unwrap_or(CannedAnswer {
-                status: 200,
-                body: json!({}),
-            });
-        Sent::Answer(Answer {
-            status: answer.status,
-            body: answer.body,
-            headers: json!({}),
-        })
-    }
-}
-
 /// A request as golden cases write it: method, path (with query) below the
 /// vendor's base URL, and the body (form fields as an object, repeated keys
 /// as arrays).
 pub fn call_json(out: &Outgoing) -> Value {
-    let path = out.url.strip_prefix(VENDOR_BASE).unwrap_or(&out.url);
-    let mut call = json!({"method": out.method.as_str(), "path": path});
+    let mut call = json!({"method": out.method.as_str(), "path": out.target});
     match &out.body {
         Payload::Empty => {}
         Payload::Json(v) => call["body"] = v.clone(),
@@ -527,43 +464,26 @@ async fn outbound(
     let op = op_name
         .decode_request(case.request.clone())
         .map_err(|e| format!("`request` is not a valid {}: {}", case.op, e.message))?;
-    let transport = Arc::new(Canned {
-        answers: Mutex::new(case.answers.iter().cloned().collect()),
-        calls: Mutex::new(Vec::new()),
-    });
-    let values = filled(dialect, params);
-    let cfg = VendorConfig {
-        dialect: dialect.name.clone(),
-        base_url: VENDOR_BASE.into(),
-        timeout_ms: 1000,
-        connect_timeout_ms: 1000,
-        retries: 0,
-        max_response_bytes: 1 << 20,
-        params: values,
-    };
-    let provider =
-        VendorProvider::with_transport("golden", &cfg, Arc::new(Metrics::new()), transport.clone());
-    provider.install(provider.prepare(dialect.clone())?);
-    let ctx = CallContext {
-        app_key: "test-app".into(),
-        ..CallContext::default()
-    };
-    let started = chrono::Utc::now().timestamp_millis();
-    let outcome = provider.execute(op, &ctx).await;
-    let ran = started..=chrono::Utc::now().timestamp_millis();
-    let calls = Value::Array(transport.calls.lock().expect("not poisoned").clone());
-    // Token fetches (auth) are not part of what a case states.
-    let calls = match calls {
-        Value::Array(items)
-            if matches!(
-                &dialect.outbound.as_ref().map(|o| &o.auth),
-                Some(crate::mapping::outbound::OutboundAuth::Token(_))
-            ) =>
-        {
-            Value::Array(items.into_iter().skip(1).collect())
+    let binding = Binding::new("golden", dialect.clone(), &filled(dialect, params))?;
+    let mut answers: VecDeque<CannedAnswer> = case.answers.iter().cloned().collect();
+    let mut calls = Vec::new();
+    let outcome = offline::run(&binding, &op, NOW_MS, NOW_MS, None, |out| {
+        calls.push(call_json(out));
+        let canned = answers.pop_front().unwrap_or(CannedAnswer {
+            status: 200,
+            body: json!({}),
+        });
+        Answer {
+            status: canned.status,
+            body: canned.body,
+            headers: json!({}),
         }
-        other => other,
-    };
+    });
+    // Token fetches (auth) are not part of what a case states.
+    if token::scheme(&binding).is_some() && !calls.is_empty() {
+        calls.remove(0);
+    }
+    let calls = Value::Array(calls);
     compare("vendor calls", &expect.calls, &calls)?;
     match (outcome, &expect.error, &expect.result) {
         (Err(e), Some(want), _) => compare_error(want, &e),
@@ -572,7 +492,7 @@ async fn outbound(
         (Ok(out), None, want) => {
             let got = out.to_json();
             let mut want = want.clone().unwrap_or_default();
-            bind_now(&mut want, &got, &ran, "result")?;
+            bind_now(&mut want);
             let want = op_name
                 .decode_result(want)
                 .map_err(|e| format!("the expected result is not valid: {}", e.message))?;
@@ -581,38 +501,12 @@ async fn outbound(
     }
 }
 
-/// Every `"$now"` in `want` replaced by what `got` holds at the same place,
-/// once that is checked to be a time (milliseconds) within `ran`.
-fn bind_now(
-    want: &mut Value,
-    got: &Value,
-    ran: &std::ops::RangeInclusive<i64>,
-    at: &str,
-) -> Result<(), String> {
+/// Every `"$now"` in `want` replaced by the cases' "now" in milliseconds.
+fn bind_now(want: &mut Value) {
     match want {
-        Value::String(s) if s == "$now" => match got.as_i64() {
-            Some(t) if ran.contains(&t) => {
-                *want = got.clone();
-                Ok(())
-            }
-            _ => Err(format!("{at} is {got}, not a time while the operation ran")),
-        },
-        Value::Object(fields) => fields.iter_mut().try_for_each(|(k, v)| {
-            bind_now(
-                v,
-                got.get(k).unwrap_or(&Value::Null),
-                ran,
-                &format!("{at}.{k}"),
-            )
-        }),
-        Value::Array(items) => items.iter_mut().enumerate().try_for_each(|(i, v)| {
-            bind_now(
-                v,
-                got.get(i).unwrap_or(&Value::Null),
-                ran,
-                &format!("{at}[{i}]"),
-            )
-        }),
-        _ => Ok(()),
+        Value::String(s) if s == "$now" => *want = json!(NOW_MS),
+        Value::Object(fields) => fields.values_mut().for_each(bind_now),
+        Value::Array(items) => items.iter_mut().for_each(bind_now),
+        _ => {}
     }
 }

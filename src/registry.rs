@@ -366,7 +366,7 @@ impl Registry {
         let mut out = String::new();
         for l in &self.listeners {
             for fe in l.table.frontends() {
-                let Some(inbound) = &fe.dialect.inbound else {
+                let Some(inbound) = &fe.dialect().inbound else {
                     continue;
                 };
                 let ops = fe.canonical_ops();
@@ -378,7 +378,7 @@ impl Registry {
                 out.push_str(&format!(
                     "{} ({}) on {} -> provider {}: {} routes, {} of {} operations supported",
                     fe.name,
-                    fe.dialect.name,
+                    fe.dialect().name,
                     l.addr,
                     fe.provider.name(),
                     inbound.routes.len(),
@@ -442,7 +442,8 @@ impl Registry {
         for fe in &frontends {
             out.push_str(&format!(
                 "\n## {} (dialect {})\n\n",
-                fe.name, fe.dialect.name
+                fe.name,
+                fe.dialect().name
             ));
             header(&mut out, "operation");
             for op in fe.canonical_ops() {

@@ -5,22 +5,18 @@
 //! provider's params, credential headers, and password and secret fields
 //! such as a registered user's password). Nothing is sent anywhere.
 
-use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use async_trait::async_trait;
 use http::{HeaderMap, Method};
 use serde_json::{json, Value};
 
 use crate::config::{Config, ProviderConfig};
-use crate::frontend::handle::offline_op;
-use crate::frontend::route::RouteTable;
-use crate::frontend::Frontend;
+use crate::frontend::offline::offline_op;
 use crate::mapping::compile::compile_dir;
-use crate::metrics::Metrics;
-use crate::provider::vendor::http::{Answer, Outgoing, Sent, Transport};
-use crate::provider::vendor::VendorProvider;
-use crate::provider::{CallContext, Provider};
-use crate::registry::Providers;
+use crate::mapping::inbound;
+use crate::mapping::outbound::token::{self, Token};
+use crate::mapping::outbound::{offline, Answer, Binding};
+use crate::provider::vendor::auth::static_headers;
 
 /// What to translate (the `translate` command's arguments).
 #[derive(Debug, clap::Args)]
@@ -46,20 +42,6 @@ pub struct Request {
     /// The authenticated user (auth itself is not run).
     #[arg(long)]
     pub caller: Option<String>,
-}
-
-struct Recording(Mutex<Vec<Outgoing>>);
-
-#[async_trait]
-impl Transport for Recording {
-    async fn send(&self, out: &Outgoing, _ctx: &CallContext) -> Sent {
-        self.0.lock().expect("not poisoned").push(out.clone());
-        Sent::Answer(Answer {
-            status: 200,
-            body: json!({}),
-            headers: json!({}),
-        })
-    }
 }
 
 /// Fields whose values are credentials wherever they appear (a user's
@@ -129,21 +111,8 @@ pub async fn translate(config: &Config, req: &Request) -> Result<Value, String> 
     let find = |name: &str| dialects.iter().find(|d| d.name == name).cloned();
     let dialect =
         find(fc.dialect(&req.frontend)).ok_or("the frontend's dialect has no mapping file")?;
-    let providers = Providers::dry(config).map_err(|e| e.to_string())?;
-    let provider = providers
-        .get(&fc.provider)
-        .ok_or("unknown provider")?
-        .clone();
-    let fe = Arc::new(Frontend::new(
-        req.frontend.clone(),
-        dialect,
-        config.app_key_of(fc),
-        &fc.params,
-        provider,
-        None,
-    )?);
-    let table =
-        RouteTable::build(vec![fe.clone()]).map_err(|d| crate::mapping::diag::render(&d))?;
+    let binding =
+        inbound::Binding::new(&req.frontend, dialect, &config.app_key_of(fc), &fc.params)?;
     let method = Method::from_bytes(req.method.to_ascii_uppercase().as_bytes())
         .map_err(|e| e.to_string())?;
     let mut headers = HeaderMap::new();
@@ -165,7 +134,7 @@ pub async fn translate(config: &Config, req: &Request) -> Result<Value, String> 
         );
     }
     let (route, op) = offline_op(
-        &table,
+        &binding,
         method,
         &req.path,
         headers,
@@ -190,43 +159,52 @@ pub async fn translate(config: &Config, req: &Request) -> Result<Value, String> 
     match config.providers.get(&provider_name) {
         Some(ProviderConfig::Vendor(cfg)) => {
             let dialect = find(&cfg.dialect).ok_or("the provider's dialect has no mapping file")?;
-            let recording = Arc::new(Recording(Mutex::new(Vec::new())));
-            let vendor = VendorProvider::with_transport(
-                &provider_name,
-                cfg,
-                Arc::new(Metrics::new()),
-                recording.clone(),
-            );
-            vendor.install(vendor.prepare(dialect.clone())?);
-            let credentials: Vec<&str> = dialect
-                .outbound
-                .iter()
-                .flat_map(|o| o.auth.credential_headers())
-                .collect();
+            let binding = Binding::new(&provider_name, dialect.clone(), &cfg.params)?;
+            let outbound = binding.outbound();
+            let credentials = outbound.auth.credential_headers();
             let secrets: Vec<String> = cfg
                 .params
                 .values()
                 .map(|s| s.expose().to_string())
                 .chain(caller_secrets)
                 .collect();
-            let outcome = vendor.execute(op, &CallContext::default()).await;
-            let calls: Vec<Value> = recording
-                .0
-                .lock()
-                .expect("not poisoned")
-                .iter()
-                .map(|o| {
-                    let mut call = crate::golden::call_json(o);
-                    call["url"] = Value::String(o.url.clone());
-                    call["headers"] = Value::Object(
-                        o.headers
-                            .iter()
-                            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-                            .collect(),
-                    );
-                    call
-                })
-                .collect();
+            let now_ms = chrono::Utc::now().timestamp_millis();
+            let mut sent = Vec::new();
+            // A token scheme's fetch is shown first; the calls carry a
+            // stand-in token (redacted like the real one would be).
+            let token = match token::scheme(&binding) {
+                Some(_) => {
+                    sent.push(token::request(&binding, now_ms, now_ms).map_err(|e| e.to_string())?);
+                    Some(Token {
+                        header_value: "**REDACTED**".into(),
+                        ttl: Duration::ZERO,
+                    })
+                }
+                None => None,
+            };
+            let outcome = offline::run(&binding, &op, now_ms, now_ms, token, |out| {
+                sent.push(out.clone());
+                Answer {
+                    status: 200,
+                    body: json!({}),
+                    headers: json!({}),
+                }
+            });
+            let mut calls = Vec::new();
+            for mut out in sent {
+                let auth = static_headers(&outbound.auth, &binding.params, now_ms);
+                out.headers.extend(auth.map_err(|e| e.to_string())?);
+                let mut call = crate::golden::call_json(&out);
+                let base = cfg.base_url.trim_end_matches('/');
+                call["url"] = Value::String(format!("{base}{}", out.target));
+                call["headers"] = Value::Object(
+                    out.headers
+                        .into_iter()
+                        .map(|(k, v)| (k, Value::String(v)))
+                        .collect(),
+                );
+                calls.push(call);
+            }
             report["provider"] = Value::String(provider_name);
             report["calls"] = redact(Value::Array(calls), &secrets, &credentials);
             report["note"] = Value::String("answers were stubbed as `200 {}`: later calls that use earlier answers show what they can".into());

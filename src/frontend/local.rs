@@ -7,11 +7,6 @@ use super::Frontend;
 use crate::canonical::auth::{IssuedToken, TokenScope};
 use crate::canonical::{Error, Op, Output, Reason, Result};
 
-/// A stable UUID naming an app (Easemob's `application`).
-pub fn application_uuid(app_key: &str) -> String {
-    uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, app_key.as_bytes()).to_string()
-}
-
 /// Runs a local operation for `frontend`.
 pub async fn execute(frontend: &Frontend, op: Op, now_ms: i64) -> Result<Output> {
     match op {

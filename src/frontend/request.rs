@@ -5,12 +5,16 @@
 //! become arrays), multipart (text fields into `$.body`, files into `$.files`
 //! with their bytes kept beside the document).
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use http::{HeaderMap, Method};
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 
 use crate::canonical::model::Upload;
 use crate::canonical::{Error, Reason};
+use crate::mapping::inbound::{select, Binding, Candidate};
+use crate::mapping::plan::Route;
 use crate::provider::Attachment;
 
 /// A request as the server hands it over.
@@ -167,6 +171,59 @@ async fn parse_multipart(
     out.body = Value::Object(fields);
     out.files = Value::Object(files);
     Ok(())
+}
+
+/// A request matched to its route (its input document is in the `input`
+/// given to [`prepare`]).
+pub struct Prepared {
+    /// The route chosen (path, method, `when`).
+    pub route: Arc<Route>,
+    /// Files uploaded with the request.
+    pub attachments: Vec<Attachment>,
+}
+
+/// Parses the body and chooses among the candidates (route lookup done).
+/// `input` receives the document templates read (`$.path`, `$.query`,
+/// `$.body`, ...), as far as it got on failure, for error rendering.
+pub async fn prepare(
+    binding: &Binding,
+    candidates: Vec<Candidate>,
+    req: &mut InboundRequest,
+    input: &mut Value,
+) -> Result<Prepared, Error> {
+    let bytes = match std::mem::replace(&mut req.body, Body::Complete(Bytes::new())) {
+        Body::Complete(b) => b,
+        Body::TooLarge(limit) => {
+            return Err(Error::limit(
+                Reason::Body,
+                format!("request body is larger than {limit} bytes"),
+            ))
+        }
+    };
+    let query = req
+        .query
+        .as_deref()
+        .map_or_else(|| Value::Object(Map::new()), |q| form_object(q.as_bytes()));
+    *input = json!({
+        "method": req.method.as_str(),
+        "url": {"path": req.path, "query": req.query.as_deref().unwrap_or("")},
+        "path": {},
+        "query": query,
+        "headers": header_object(&req.headers),
+        "body": null,
+        "files": {},
+        "caller": null,
+        "config": binding.config,
+    });
+    let ParsedBody {
+        body,
+        files,
+        attachments,
+    } = parse_body(&req.headers, bytes).await?;
+    input["body"] = body;
+    input["files"] = files;
+    let route = select(candidates, input)?;
+    Ok(Prepared { route, attachments })
 }
 
 #[cfg(test)]

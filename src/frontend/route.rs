@@ -1,32 +1,17 @@
-//! The route table of one listener: every route of every frontend served
-//! there, most specific first. Lookup splits the path into percent-decoded
-//! segments and returns the routes whose pattern matches, in priority order,
-//! for the handler to narrow down by method and `when` conditions.
+//! The route table of one listener: the frontends served there. Lookup
+//! splits the path into percent-decoded segments, asks each frontend's
+//! dialect for its matching routes (`mapping::inbound::routes`) and returns
+//! those of the most specific match, in priority order, for the handler to
+//! narrow down by `when` conditions.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use http::Method;
-use percent_encoding::percent_decode_str;
 
 use super::Frontend;
 use crate::mapping::diag::Diagnostic;
-use crate::mapping::plan::{Route, Segment};
-
-struct Entry {
-    frontend: usize,
-    route: Arc<Route>,
-    pattern: usize,
-    literals: usize,
-}
-
-/// A route that matched a path, with its path parameters.
-pub struct Candidate {
-    /// The route.
-    pub route: Arc<Route>,
-    /// Path parameters, decoded.
-    pub params: Vec<(String, String)>,
-}
+use crate::mapping::inbound::routes::segments;
+use crate::mapping::inbound::Candidate;
 
 /// The outcome of a lookup.
 pub enum Lookup<'a> {
@@ -41,7 +26,6 @@ pub enum Lookup<'a> {
 /// All routes of one listener.
 pub struct RouteTable {
     frontends: Vec<Arc<Frontend>>,
-    by_len: HashMap<usize, Vec<Entry>>,
 }
 
 impl RouteTable {
@@ -49,41 +33,13 @@ impl RouteTable {
     /// same requests are load errors.
     pub fn build(frontends: Vec<Arc<Frontend>>) -> Result<Self, Vec<Diagnostic>> {
         let mut diags = Vec::new();
-        let mut by_len: HashMap<usize, Vec<Entry>> = HashMap::new();
-        for (fi, fe) in frontends.iter().enumerate() {
-            let Some(inbound) = &fe.dialect.inbound else {
-                continue;
-            };
-            for route in &inbound.routes {
-                for (pi, pattern) in route.patterns.iter().enumerate() {
-                    let literals = pattern
-                        .segments
-                        .iter()
-                        .filter(|s| matches!(s, Segment::Literal(_)))
-                        .count();
-                    by_len
-                        .entry(pattern.segments.len())
-                        .or_default()
-                        .push(Entry {
-                            frontend: fi,
-                            route: route.clone(),
-                            pattern: pi,
-                            literals,
-                        });
-                }
-            }
-        }
-        for entries in by_len.values_mut() {
-            // Stable: file order is kept among equally specific patterns.
-            entries.sort_by_key(|e| std::cmp::Reverse(e.literals));
-        }
         for (i, a) in frontends.iter().enumerate() {
             for b in &frontends[..i] {
                 cross_collisions(a, b, &mut diags);
             }
         }
         if diags.is_empty() {
-            Ok(RouteTable { frontends, by_len })
+            Ok(RouteTable { frontends })
         } else {
             Err(diags)
         }
@@ -94,36 +50,32 @@ impl RouteTable {
         &self.frontends
     }
 
-    /// Finds the routes for a method and a percent-encoded path.
+    /// Finds the routes for a method and a percent-encoded path: those of
+    /// the frontend with the most specific match (the first frontend among
+    /// equals).
     pub fn lookup(&self, method: &Method, path: &str) -> Lookup<'_> {
-        let segments: Vec<String> = path
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .map(|s| percent_decode_str(s).decode_utf8_lossy().into_owned())
-            .collect();
-        let mut found: Option<usize> = None;
-        let mut candidates = Vec::new();
-        let mut path_matched: Option<usize> = None;
-        for entry in self.by_len.get(&segments.len()).into_iter().flatten() {
-            let pattern = &entry.route.patterns[entry.pattern];
-            let Some(params) = match_segments(&pattern.segments, &segments) else {
+        let segments = segments(path);
+        let mut found: Option<(usize, &Arc<Frontend>, Vec<Candidate>)> = None;
+        let mut path_matched: Option<(usize, &Arc<Frontend>)> = None;
+        for fe in &self.frontends {
+            let Some(inbound) = &fe.dialect().inbound else {
                 continue;
             };
-            path_matched.get_or_insert(entry.frontend);
-            if !entry.route.methods.contains(method) {
-                continue;
+            let m = inbound.index.find(method, &segments);
+            if let Some(rank) = m.path_rank {
+                if path_matched.as_ref().is_none_or(|(best, _)| rank > *best) {
+                    path_matched = Some((rank, fe));
+                }
             }
-            if *found.get_or_insert(entry.frontend) != entry.frontend {
-                continue;
+            if let Some(rank) = m.rank {
+                if found.as_ref().is_none_or(|(best, _, _)| rank > *best) {
+                    found = Some((rank, fe, m.candidates));
+                }
             }
-            candidates.push(Candidate {
-                route: entry.route.clone(),
-                params,
-            });
         }
         match (found, path_matched) {
-            (Some(fi), _) => Lookup::Found(&self.frontends[fi], candidates),
-            (None, Some(fi)) => Lookup::WrongMethod(&self.frontends[fi]),
+            (Some((_, fe, candidates)), _) => Lookup::Found(fe, candidates),
+            (None, Some((_, fe))) => Lookup::WrongMethod(fe),
             (None, None) => Lookup::NoRoute(self.owner_of(path)),
         }
     }
@@ -133,7 +85,7 @@ impl RouteTable {
         self.frontends
             .iter()
             .filter_map(|f| {
-                let inbound = f.dialect.inbound.as_ref()?;
+                let inbound = f.dialect().inbound.as_ref()?;
                 inbound
                     .prefixes
                     .iter()
@@ -156,27 +108,15 @@ fn under_prefix(path: &str, prefix: &str) -> bool {
             .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
-fn match_segments(pattern: &[Segment], path: &[String]) -> Option<Vec<(String, String)>> {
-    let mut params = Vec::new();
-    for (seg, actual) in pattern.iter().zip(path) {
-        match seg {
-            Segment::Literal(l) if l == actual => {}
-            Segment::Literal(_) => return None,
-            Segment::Param(name) => params.push((name.clone(), actual.clone())),
-        }
-    }
-    Some(params)
-}
-
 fn cross_collisions(a: &Frontend, b: &Frontend, diags: &mut Vec<Diagnostic>) {
-    let (Some(ia), Some(ib)) = (&a.dialect.inbound, &b.dialect.inbound) else {
+    let (Some(ia), Some(ib)) = (&a.dialect().inbound, &b.dialect().inbound) else {
         return;
     };
     for ra in &ia.routes {
         for rb in &ib.routes {
             if let Some(what) = crate::mapping::compile::route_collision(ra, rb) {
                 diags.push(Diagnostic {
-                    file: a.dialect.file.clone(),
+                    file: a.dialect().file.clone(),
                     line: ra.line,
                     col: 1,
                     width: 1,
@@ -185,7 +125,7 @@ fn cross_collisions(a: &Frontend, b: &Frontend, diags: &mut Vec<Diagnostic>) {
                         "route of frontend `{}` collides with frontend `{}` ({}:{}) on the same listener: {what}",
                         a.name,
                         b.name,
-                        b.dialect.file.display(),
+                        b.dialect().file.display(),
                         rb.line
                     ),
                     hint: Some("serve one of the frontends on another listener or path".into()),

@@ -4,6 +4,7 @@
 
 pub mod compile;
 pub mod diag;
+pub mod inbound;
 pub mod outbound;
 pub mod path;
 pub mod plan;

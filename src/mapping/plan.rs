@@ -59,6 +59,8 @@ pub struct Inbound {
     pub errors: Arc<ErrorPlan>,
     /// The routes, in file order.
     pub routes: Vec<Arc<Route>>,
+    /// The routes indexed for lookup by path.
+    pub index: super::inbound::RouteIndex,
     /// Id kinds this dialect carries as integers (its clients cannot take
     /// other ids): provider ids that are not integers go through the ID map.
     pub integer_ids: Vec<crate::canonical::ids::IdKind>,

@@ -359,6 +359,7 @@ fn inbound(node: &Node, cx: &FileContext, d: &mut Diagnostics) -> Option<Inbound
         content_type,
         auth,
         errors,
+        index: crate::mapping::inbound::RouteIndex::new(&routes),
         routes,
         integer_ids,
     })

@@ -2,7 +2,6 @@
 //! token fetched once and cached (moka: TTL from the vendor's `expires_in`
 //! minus a margin, one fetch for any number of concurrent misses).
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -10,16 +9,8 @@ use rand::Rng;
 
 use crate::auth::Params;
 use crate::canonical::{Error, Result};
+use crate::mapping::outbound::token::Token;
 use crate::mapping::outbound::{OutboundAuth, OutboundSignature};
-
-/// A cached token and how long it lives.
-#[derive(Clone)]
-pub struct Token {
-    /// Header value (prefix included).
-    pub header_value: Arc<str>,
-    /// Time to live in the cache.
-    pub ttl: Duration,
-}
 
 struct TokenExpiry;
 

@@ -1,87 +1,15 @@
-//! One vendor HTTP call: building the request from an evaluated step, sending
-//! it on the pooled client with a timeout, reading the answer under a cap.
+//! One vendor HTTP call: sending a request the mapping built on the pooled
+//! client with a timeout, reading the answer under a cap.
 
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::Method;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::canonical::{Error, ErrorKind, Source};
-use crate::mapping::template::eval::scalar_text;
+use crate::mapping::outbound::call::upstream;
+use crate::mapping::outbound::{Answer, MultipartValue, Outgoing, Payload};
 use crate::provider::CallContext;
-
-/// A request ready to send.
-#[derive(Debug, Clone)]
-pub struct Outgoing {
-    /// Method.
-    pub method: Method,
-    /// Full URL.
-    pub url: String,
-    /// Headers (lower-case names).
-    pub headers: Vec<(String, String)>,
-    /// Body.
-    pub body: Payload,
-    /// Safe to retry.
-    pub idempotent: bool,
-}
-
-/// A request body.
-#[derive(Debug, Clone)]
-pub enum Payload {
-    /// None.
-    Empty,
-    /// JSON.
-    Json(Value),
-    /// Form fields (repeated keys allowed).
-    Form(Vec<(String, String)>),
-    /// Multipart: text fields and files (attachment slots).
-    Multipart(Vec<(String, MultipartValue)>),
-}
-
-/// A multipart field.
-#[derive(Debug, Clone)]
-pub enum MultipartValue {
-    /// Text.
-    Text(String),
-    /// A file uploaded with the inbound request.
-    File(usize),
-}
-
-/// A vendor answer.
-#[derive(Debug, Clone)]
-pub struct Answer {
-    /// HTTP status.
-    pub status: u16,
-    /// Body as JSON (null when empty).
-    pub body: Value,
-    /// Headers.
-    pub headers: Value,
-}
-
-impl Answer {
-    /// The answer as templates see it: `{status, body, headers}`.
-    pub fn into_json(self) -> Value {
-        json!({"status": self.status, "body": self.body, "headers": self.headers})
-    }
-}
-
-/// Flattens an object into form/query pairs; arrays repeat the key.
-pub fn pairs(value: &Value) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    if let Value::Object(map) = value {
-        for (k, v) in map {
-            match v {
-                Value::Null => {}
-                Value::Array(items) => {
-                    out.extend(items.iter().map(|i| (k.clone(), scalar_text(i))))
-                }
-                other => out.push((k.clone(), scalar_text(other))),
-            }
-        }
-    }
-    out
-}
 
 /// How a call went at the transport level.
 pub enum Sent {
@@ -96,18 +24,12 @@ pub enum Sent {
     },
 }
 
-/// How requests reach the vendor: HTTP in production, canned answers in
-/// `imbridge test` and `imbridge translate`.
-#[async_trait::async_trait]
-pub trait Transport: Send + Sync {
-    /// Sends one request (no retry) and reads the answer.
-    async fn send(&self, out: &Outgoing, ctx: &CallContext) -> Sent;
-}
-
-/// The HTTP transport: a pooled client with timeouts and an answer cap.
+/// The vendor's HTTP client: pooled, with timeouts and an answer cap.
 pub struct Http {
     /// The pooled client.
     pub client: reqwest::Client,
+    /// Base URL the calls' targets are appended to.
+    pub base_url: String,
     /// Largest answer read.
     pub max_bytes: usize,
     /// Provider name, for messages.
@@ -116,11 +38,13 @@ pub struct Http {
     pub timeout: Duration,
 }
 
-#[async_trait::async_trait]
-impl Transport for Http {
-    async fn send(&self, out: &Outgoing, ctx: &CallContext) -> Sent {
+impl Http {
+    /// Sends one request (no retry) and reads the answer.
+    pub async fn send(&self, out: &Outgoing, ctx: &CallContext) -> Sent {
+        let url = format!("{}{}", self.base_url.trim_end_matches('/'), out.target);
         send_once(
             &self.client,
+            &url,
             out,
             ctx,
             self.max_bytes,
@@ -134,15 +58,14 @@ impl Transport for Http {
 /// Sends a request once.
 async fn send_once(
     client: &reqwest::Client,
+    url: &str,
     out: &Outgoing,
     ctx: &CallContext,
     max_bytes: usize,
     provider: &str,
     timeout: Duration,
 ) -> Sent {
-    let mut req = client
-        .request(out.method.clone(), &out.url)
-        .timeout(timeout);
+    let mut req = client.request(out.method.clone(), url).timeout(timeout);
     for (k, v) in &out.headers {
         req = req.header(k.as_str(), v.as_str());
     }
@@ -238,11 +161,6 @@ async fn send_once(
         body,
         headers: Value::Object(headers),
     })
-}
-
-/// An `upstream_error` blamed on the provider.
-pub fn upstream(message: String) -> Error {
-    Error::new(ErrorKind::UpstreamError, message).with_source(Source::Provider)
 }
 
 fn failure(e: reqwest::Error, provider: &str, timeout: Duration) -> Sent {

@@ -6,11 +6,11 @@
 
 use serde_json::Value;
 
-use super::http::upstream;
+use super::call::upstream;
 #[cfg(doc)]
-use super::http::Answer;
+use super::call::Answer;
+use super::plan::{ErrorRule, VendorErrors};
 use crate::canonical::{Error, Source};
-use crate::mapping::outbound::{ErrorRule, VendorErrors};
 use crate::mapping::template::eval::{loose_eq, scalar_text, truthy};
 use crate::mapping::template::{eval, EvalEnv};
 

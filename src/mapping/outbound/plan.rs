@@ -8,9 +8,9 @@ use std::time::Duration;
 use http::Method;
 use serde_json::Value;
 
-use super::template::Template;
 use crate::auth::signature::Layout;
 use crate::canonical::{ErrorKind, OpName, Reason};
+use crate::mapping::template::Template;
 
 /// The outbound half of a dialect.
 #[derive(Debug)]

@@ -5,7 +5,7 @@
 
 use serde_json::{json, Value};
 
-use super::Frontend;
+use super::Binding;
 use crate::canonical::{Error, Op, Output, Reason};
 use crate::mapping::plan::{ErrorPlan, ResponsePlan, Route, JSON_CONTENT_TYPE};
 use crate::mapping::template::{eval, EvalEnv};
@@ -35,7 +35,7 @@ impl Reply {
 /// Renders a successful result with `response` (the route's response plan,
 /// or its fallback's).
 pub fn success(
-    frontend: &Frontend,
+    binding: &Binding,
     route: &Route,
     response: &ResponsePlan,
     request: &Op,
@@ -48,9 +48,9 @@ pub fn success(
         ("result", result.to_json()),
         ("request", request.to_json()),
         ("input", std::mem::take(input)),
-        ("config", frontend.config_doc.clone()),
+        ("config", binding.config.clone()),
     ]);
-    let reply = render_success(frontend, route, response, &doc, now_ms);
+    let reply = render_success(binding, route, response, &doc, now_ms);
     *input = doc["input"].take();
     reply
 }
@@ -66,7 +66,7 @@ fn document<const N: usize>(members: [(&str, Value); N]) -> Value {
 }
 
 fn render_success(
-    frontend: &Frontend,
+    binding: &Binding,
     route: &Route,
     response: &ResponsePlan,
     doc: &Value,
@@ -77,14 +77,14 @@ fn render_success(
         codes: Some(route.errors.as_ref()),
         now_ms,
     };
-    let content_type = frontend.content_type();
+    let content_type = binding.content_type();
     let mut headers = vec![("content-type".to_string(), content_type.to_string())];
     for (name, t) in &response.headers {
-        if let Some(v) = eval(t, &env).map_err(|e| render_failure(frontend, route, &e))? {
+        if let Some(v) = eval(t, &env).map_err(|e| render_failure(binding, route, &e))? {
             let text = crate::mapping::template::eval::scalar_text(&v);
             if http::HeaderValue::from_str(&text).is_err() {
                 let e = format!("header {name} is not a valid header value");
-                return Err(render_failure(frontend, route, &e));
+                return Err(render_failure(binding, route, &e));
             }
             headers.push((name.clone(), text));
         }
@@ -93,7 +93,7 @@ fn render_success(
         None => Vec::new(),
         Some(t) => {
             let value = eval(t, &env)
-                .map_err(|e| render_failure(frontend, route, &e))?
+                .map_err(|e| render_failure(binding, route, &e))?
                 .unwrap_or(Value::Null);
             serde_json::to_vec(&value).map_err(Error::internal)?
         }
@@ -108,23 +108,17 @@ fn render_success(
     })
 }
 
-fn render_failure(frontend: &Frontend, route: &Route, e: &impl std::fmt::Display) -> Error {
+fn render_failure(binding: &Binding, route: &Route, e: &impl std::fmt::Display) -> Error {
     Error::internal(format!(
         "rendering the response of route {} ({}:{}) failed: {e}",
         route.name,
-        frontend.dialect.file.display(),
+        binding.dialect.file.display(),
         route.line
     ))
 }
 
 /// Renders a canonical error in the frontend's dialect.
-pub fn error(
-    frontend: &Frontend,
-    plan: &ErrorPlan,
-    err: &Error,
-    input: Value,
-    now_ms: i64,
-) -> Reply {
+pub fn error(binding: &Binding, plan: &ErrorPlan, err: &Error, input: Value, now_ms: i64) -> Reply {
     let status = plan.status_for(err.kind, err.reason);
     let code = plan.code(err.kind, err.reason).unwrap_or(Value::Null);
     let error_doc = json!({
@@ -135,16 +129,12 @@ pub fn error(
         "status": status,
     });
     let Some(body) = &plan.body else {
-        return Reply::json(
-            status,
-            frontend.content_type(),
-            &json!({"error": error_doc}),
-        );
+        return Reply::json(status, binding.content_type(), &json!({"error": error_doc}));
     };
     let doc = document([
         ("error", error_doc.clone()),
         ("input", input),
-        ("config", frontend.config_doc.clone()),
+        ("config", binding.config.clone()),
     ]);
     let env = EvalEnv {
         doc: &doc,
@@ -152,19 +142,15 @@ pub fn error(
         now_ms,
     };
     match eval(body, &env) {
-        Ok(Some(v)) => Reply::json(status, frontend.content_type(), &v),
+        Ok(Some(v)) => Reply::json(status, binding.content_type(), &v),
         Ok(None) => Reply {
             status,
             headers: Vec::new(),
             body: Vec::new(),
         },
         Err(e) => {
-            tracing::error!(dialect = %frontend.dialect.name, error = %e, "error body template failed");
-            Reply::json(
-                status,
-                frontend.content_type(),
-                &json!({"error": error_doc}),
-            )
+            tracing::error!(dialect = %binding.dialect.name, error = %e, "error body template failed");
+            Reply::json(status, binding.content_type(), &json!({"error": error_doc}))
         }
     }
 }

@@ -1,0 +1,109 @@
+//! A dialect's outbound half bound to one provider's params: what every
+//! outbound evaluation of that provider reads (`$.config`, `$.params`,
+//! `$.provider`), checked once when the provider is configured.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::{json, Map, Value};
+
+use super::plan::{OpPlan, Outbound};
+use crate::auth::{Params, Secret};
+use crate::canonical::OpName;
+use crate::mapping::plan::Dialect;
+
+/// A dialect bound to a provider's params, ready to run operations.
+#[derive(Debug)]
+pub struct Binding {
+    /// The provider's name (messages, `$.provider`).
+    pub provider: String,
+    /// The dialect whose outbound half describes the vendor.
+    pub dialect: Arc<Dialect>,
+    /// Param values, secret ones included (outbound auth reads them).
+    pub params: Params,
+    /// Non-secret params as templates see them (`$.config`).
+    config_doc: Value,
+    /// Every param as templates see it (`$.params`).
+    params_doc: Value,
+}
+
+impl Binding {
+    /// Binds `dialect` to `provider`'s param `values`: the dialect must have
+    /// an outbound half and every required param must be set (or have a
+    /// default); what is missing is named in the error.
+    pub fn new(
+        provider: &str,
+        dialect: Arc<Dialect>,
+        values: &BTreeMap<String, Secret>,
+    ) -> Result<Binding, String> {
+        if dialect.outbound.is_none() {
+            return Err(format!(
+                "provider `{provider}`: dialect `{}` has no outbound half",
+                dialect.name
+            ));
+        }
+        let mut params = Params::new();
+        let mut public = Map::new();
+        let mut all = Map::new();
+        let mut missing = Vec::new();
+        for p in &dialect.params {
+            let value = values
+                .get(&p.name)
+                .cloned()
+                .or_else(|| p.default.clone().map(Secret::new));
+            match value {
+                Some(v) => {
+                    if !p.secret {
+                        public.insert(p.name.clone(), Value::String(v.expose().to_string()));
+                    }
+                    all.insert(p.name.clone(), Value::String(v.expose().to_string()));
+                    params.insert(p.name.clone(), v);
+                }
+                None if p.required => missing.push(p.name.clone()),
+                None => {}
+            }
+        }
+        if !missing.is_empty() {
+            return Err(format!(
+                "provider `{provider}` (dialect {}) is missing required params: {}",
+                dialect.name,
+                missing.join(", ")
+            ));
+        }
+        Ok(Binding {
+            provider: provider.to_string(),
+            dialect,
+            params,
+            config_doc: Value::Object(public),
+            params_doc: Value::Object(all),
+        })
+    }
+
+    /// The outbound half.
+    pub fn outbound(&self) -> &Outbound {
+        self.dialect
+            .outbound
+            .as_ref()
+            .expect("Binding::new checked the outbound half")
+    }
+
+    /// The plan of `op`, when the vendor can run it.
+    pub fn plan(&self, op: OpName) -> Option<&OpPlan> {
+        self.outbound().ops.get(&op)
+    }
+
+    /// The document outbound templates read: the canonical `request`, the
+    /// params, the answers so far (none yet) and `fresh_id` (a unique number
+    /// the caller drew, for vendors that want a client-made id).
+    pub(super) fn document(&self, request: Value, fresh_id: i64) -> Value {
+        json!({
+            "request": request,
+            "config": self.config_doc,
+            "params": self.params_doc,
+            "steps": {},
+            "last": null,
+            "fresh_id": fresh_id.to_string(),
+            "provider": self.provider,
+        })
+    }
+}
