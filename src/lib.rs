@@ -5,11 +5,13 @@
 //! 1. `server` (pingora) accepts a request on a listener and caps its body.
 //! 2. `frontend` matches it to a route of a dialect served on that listener.
 //! 3. `auth` checks the caller the way the dialect's mapping file says.
-//! 4. `mapping` turns the request into a canonical operation (`canonical::Op`)
-//!    with a plan compiled once from the dialect's mapping file.
-//! 5. A `provider` executes the operation: `embedded` (SQLite) or a vendor.
-//! 6. `frontend::render` turns the result or the canonical error back into the
-//!    dialect's status, headers and body.
+//! 4. `mapping::inbound` turns the request into a canonical operation
+//!    (`canonical::Op`) with a plan compiled once from the dialect's mapping
+//!    file.
+//! 5. A `provider` executes the operation: `embedded` (SQLite) or a vendor,
+//!    whose calls `mapping::outbound` decides and the provider sends.
+//! 6. `mapping::inbound::render` turns the result or the canonical error back
+//!    into the dialect's status, headers and body.
 //! 7. `metrics` counts and times every step.
 
 pub mod auth;

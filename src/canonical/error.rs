@@ -1,7 +1,7 @@
 //! Canonical errors: one kind from a fixed set, an optional reason naming what
 //! went wrong, where the fault lies (client, provider, imbridge itself), and a
 //! message a client may read. Dialects render these with their own status codes,
-//! error codes and body shapes (`frontend::render`).
+//! error codes and body shapes (`mapping::inbound::render`).
 
 use std::fmt;
 

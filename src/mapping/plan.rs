@@ -2,16 +2,16 @@
 //! request. Nothing here holds a path string or YAML; paths are compiled,
 //! templates are trees, ops are resolved.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use http::Method;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::path::Path;
 use super::template::{CodeTable, Template};
-use crate::auth::InboundAuth;
+use crate::auth::{InboundAuth, Params, Secret};
 use crate::canonical::{Error, ErrorKind, OpName, Reason};
 
 /// The content type of JSON bodies unless a dialect names another.
@@ -30,6 +30,41 @@ pub struct Dialect {
     pub inbound: Option<Inbound>,
     /// The outbound half, when the file has one.
     pub outbound: Option<super::outbound::Outbound>,
+}
+
+impl Dialect {
+    /// Resolves the dialect's params from configured `values` (else their
+    /// defaults) into `params`, `public` (non-secret ones, as `$.config`
+    /// shows them) and `all` (as `$.params` shows them); returns the
+    /// required params left unset.
+    pub fn resolve_params(
+        &self,
+        values: &BTreeMap<String, Secret>,
+        params: &mut Params,
+        public: &mut Map<String, Value>,
+        all: &mut Map<String, Value>,
+    ) -> Vec<String> {
+        let mut missing = Vec::new();
+        for p in &self.params {
+            let value = values
+                .get(&p.name)
+                .cloned()
+                .or_else(|| p.default.clone().map(Secret::new));
+            match value {
+                Some(v) => {
+                    let text = Value::String(v.expose().to_string());
+                    if !p.secret {
+                        public.insert(p.name.clone(), text.clone());
+                    }
+                    all.insert(p.name.clone(), text);
+                    params.insert(p.name.clone(), v);
+                }
+                None if p.required => missing.push(p.name.clone()),
+                None => {}
+            }
+        }
+        missing
+    }
 }
 
 /// A parameter a dialect reads from the frontend config.

@@ -38,26 +38,12 @@ impl Binding {
     ) -> Result<Binding, String> {
         let mut params = Params::new();
         let mut config = Map::new();
-        let mut missing = Vec::new();
         params.insert("app_key".into(), Secret::new(app_key.to_string()));
         config.insert("app_key".into(), Value::String(app_key.to_string()));
         config.insert("app_uuid".into(), Value::String(application_uuid(app_key)));
-        for p in &dialect.params {
-            let value = values
-                .get(&p.name)
-                .cloned()
-                .or_else(|| p.default.clone().map(Secret::new));
-            match value {
-                Some(v) => {
-                    if !p.secret {
-                        config.insert(p.name.clone(), Value::String(v.expose().to_string()));
-                    }
-                    params.insert(p.name.clone(), v);
-                }
-                None if p.required && p.name != "app_key" => missing.push(p.name.clone()),
-                None => {}
-            }
-        }
+        let mut missing = dialect.resolve_params(values, &mut params, &mut config, &mut Map::new());
+        // The frontend's app key is always known.
+        missing.retain(|name| name != "app_key");
         if !missing.is_empty() {
             return Err(format!(
                 "frontend `{name}` (dialect {}) is missing required params: {}",

@@ -45,24 +45,7 @@ impl Binding {
         let mut params = Params::new();
         let mut public = Map::new();
         let mut all = Map::new();
-        let mut missing = Vec::new();
-        for p in &dialect.params {
-            let value = values
-                .get(&p.name)
-                .cloned()
-                .or_else(|| p.default.clone().map(Secret::new));
-            match value {
-                Some(v) => {
-                    if !p.secret {
-                        public.insert(p.name.clone(), Value::String(v.expose().to_string()));
-                    }
-                    all.insert(p.name.clone(), Value::String(v.expose().to_string()));
-                    params.insert(p.name.clone(), v);
-                }
-                None if p.required => missing.push(p.name.clone()),
-                None => {}
-            }
-        }
+        let missing = dialect.resolve_params(values, &mut params, &mut public, &mut all);
         if !missing.is_empty() {
             return Err(format!(
                 "provider `{provider}` (dialect {}) is missing required params: {}",
