@@ -59,9 +59,9 @@ pub struct Providers {
     configs: BTreeMap<String, ProviderConfig>,
     /// The vendor providers by name, bound to their dialects by `Registry::build`.
     vendors: BTreeMap<String, Arc<VendorProvider>>,
-    /// The embedded stores by name.
+    /// The embedded providers by name.
     stores: BTreeMap<String, Arc<EmbeddedProvider>>,
-    /// The embedded store, when configured (serves media downloads).
+    /// The (first) embedded provider, when configured (serves media downloads).
     pub embedded: Option<Arc<EmbeddedProvider>>,
     /// imbridge's own state (tokens, passwords, ID map); none in dry runs.
     pub store: Option<Arc<Store>>,
@@ -142,7 +142,7 @@ impl Providers {
 
     /// Providers that know their capabilities but open no store and call no
     /// vendor (for `imbridge check`): vendor providers are built (that is
-    /// offline), the embedded store is a stand-in.
+    /// offline), the embedded provider is a stand-in.
     pub fn dry(config: &Config) -> anyhow::Result<Providers> {
         let mut out = Providers::none(config);
         for (name, pc) in &config.providers {
@@ -217,7 +217,7 @@ pub struct Registry {
     pub providers: Arc<Providers>,
 }
 
-/// The path prefix under which the embedded store serves media downloads.
+/// The path prefix under which the embedded provider serves media downloads.
 pub const MEDIA_PREFIX: &str = "media";
 
 impl Registry {

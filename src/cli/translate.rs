@@ -216,7 +216,7 @@ pub async fn translate(config: &Config, req: &Request) -> Result<Value, String> 
             report["provider"] = Value::String(provider_name);
             report["calls"] = json!([]);
             report["note"] =
-                Value::String("the embedded store runs in-process: no outbound requests".into());
+                Value::String("the embedded provider runs in-process: no outbound requests".into());
         }
         None => return Err(format!("no provider `{provider_name}` in the config")),
     }
