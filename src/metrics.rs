@@ -1,7 +1,8 @@
 //! Every metric imbridge exports, with its name, labels and meaning in one
 //! place (`docs/metrics.md` documents the same set). Labels stay low
-//! cardinality: frontend, provider, op (a route or operation name), outcome
-//! (`ok` or a canonical error kind) — never a user, group or raw path.
+//! cardinality: frontend, provider, route (an inbound route's name), op (a
+//! canonical operation, always), outcome (`ok` or a canonical error kind) —
+//! never a user, group or raw path.
 
 use prometheus::{
     Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
@@ -22,14 +23,15 @@ const SIZE_BUCKETS: &[f64] = &[
 /// instances can live in one process, as tests do).
 pub struct Metrics {
     registry: Registry,
-    /// `imbridge_requests_total{frontend,op,outcome}`.
+    /// `imbridge_requests_total{frontend,route,op,outcome}`.
     pub requests: IntCounterVec,
-    /// `imbridge_request_duration_seconds{frontend,op}`: whole request.
+    /// `imbridge_request_duration_seconds{frontend,route,op}`: whole request.
     pub request_duration: HistogramVec,
-    /// `imbridge_provider_duration_seconds{frontend,provider,op}`: time in the
-    /// provider (requests that reached it).
+    /// `imbridge_provider_duration_seconds{frontend,provider,route,op}`: time
+    /// in the provider (requests that reached it).
     pub provider_duration: HistogramVec,
-    /// `imbridge_overhead_duration_seconds{frontend,op}`: imbridge's own time.
+    /// `imbridge_overhead_duration_seconds{frontend,route,op}`: imbridge's own
+    /// time.
     pub overhead_duration: HistogramVec,
     /// `imbridge_requests_in_flight{listener}`.
     pub in_flight: IntGaugeVec,
@@ -98,25 +100,25 @@ impl Metrics {
             registry: Registry::new(),
             requests: counter(
                 "imbridge_requests_total",
-                "Inbound requests by frontend, operation and outcome (ok or a canonical error kind).",
-                &["frontend", "op", "outcome"],
+                "Inbound requests by frontend, route, canonical operation and outcome (ok or a canonical error kind).",
+                &["frontend", "route", "op", "outcome"],
             ),
             request_duration: histogram(
                 "imbridge_request_duration_seconds",
-                "Total time from request head to response, by frontend and operation.",
-                &["frontend", "op"],
+                "Total time from request head to response, by frontend, route and canonical operation.",
+                &["frontend", "route", "op"],
                 LATENCY_BUCKETS,
             ),
             provider_duration: histogram(
                 "imbridge_provider_duration_seconds",
-                "Time spent in the provider executing an operation, by frontend, provider and operation.",
-                &["frontend", "provider", "op"],
+                "Time spent in the provider executing an operation, by frontend, provider, route and canonical operation.",
+                &["frontend", "provider", "route", "op"],
                 LATENCY_BUCKETS,
             ),
             overhead_duration: histogram(
                 "imbridge_overhead_duration_seconds",
                 "imbridge's own time per request: total minus provider time.",
-                &["frontend", "op"],
+                &["frontend", "route", "op"],
                 LATENCY_BUCKETS,
             ),
             in_flight: IntGaugeVec::new(

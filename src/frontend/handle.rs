@@ -17,6 +17,11 @@ use crate::mapping::inbound::{self, render, Candidate, Reply};
 use crate::mapping::plan::ErrorPlan;
 use crate::provider::CallContext;
 
+/// The `route` label of requests no route took.
+pub const UNMATCHED: &str = "unmatched";
+/// The `op` label of requests no route took.
+pub const NO_OP: &str = "none";
+
 /// A handled request: the reply plus what metrics need to know.
 pub struct Handled {
     /// The reply.
@@ -27,7 +32,9 @@ pub struct Handled {
     /// does not support).
     pub provider: Option<String>,
     /// Route name (`unmatched` when no route matched).
-    pub op: String,
+    pub route: String,
+    /// The route's canonical operation (`none` when no route matched).
+    pub op: &'static str,
     /// `ok` or the canonical error kind.
     pub outcome: &'static str,
     /// Time spent in the provider.
@@ -37,7 +44,8 @@ pub struct Handled {
 struct Ctx<'a> {
     frontend: &'a Arc<Frontend>,
     errors: Arc<ErrorPlan>,
-    op: String,
+    route: String,
+    op: &'static str,
     provider: Option<String>,
     provider_time: Duration,
     input: Value,
@@ -52,6 +60,7 @@ impl Ctx<'_> {
             reply,
             frontend: self.frontend.name.clone(),
             provider: self.provider,
+            route: self.route,
             op: self.op,
             outcome: err.kind.as_str(),
             provider_time: self.provider_time,
@@ -82,7 +91,8 @@ pub async fn handle(table: &RouteTable, req: InboundRequest, now_ms: i64) -> Han
                 reply: render::no_route(req.method.as_str(), &req.path),
                 frontend: "none".into(),
                 provider: None,
-                op: "unmatched".into(),
+                route: UNMATCHED.into(),
+                op: NO_OP,
                 outcome: ErrorKind::NotFound.as_str(),
                 provider_time: Duration::ZERO,
             }
@@ -94,6 +104,7 @@ pub async fn handle(table: &RouteTable, req: InboundRequest, now_ms: i64) -> Han
             reply,
             frontend: frontend.name.clone(),
             provider: ctx.provider,
+            route: ctx.route,
             op: ctx.op,
             outcome: "ok",
             provider_time: ctx.provider_time,
@@ -106,7 +117,8 @@ fn dialect_ctx(frontend: &Arc<Frontend>, now_ms: i64) -> Ctx<'_> {
     Ctx {
         frontend,
         errors: frontend.binding.errors(),
-        op: "unmatched".into(),
+        route: UNMATCHED.into(),
+        op: NO_OP,
         provider: None,
         provider_time: Duration::ZERO,
         input: Value::Null,
@@ -123,7 +135,8 @@ async fn run(
 
     let Prepared { route, attachments } =
         prepare(&frontend.binding, candidates, &mut req, &mut ctx.input).await?;
-    ctx.op = route.name.clone();
+    ctx.route = route.name.clone();
+    ctx.op = route.op.as_str();
     ctx.errors = route.errors.clone();
     let call = CallContext {
         app_key: frontend.app_key.clone(),

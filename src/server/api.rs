@@ -145,11 +145,16 @@ impl ApiApp {
         let handled = handle(&listener.table, req, now_ms).await;
         let m = &self.state.metrics;
         let total = started.elapsed();
-        let labels = [handled.frontend.as_str(), handled.op.as_str()];
+        let labels = [
+            handled.frontend.as_str(),
+            handled.route.as_str(),
+            handled.op,
+        ];
         m.requests
             .with_label_values(&[
                 handled.frontend.as_str(),
-                handled.op.as_str(),
+                handled.route.as_str(),
+                handled.op,
                 handled.outcome,
             ])
             .inc();
@@ -164,7 +169,8 @@ impl ApiApp {
                 .with_label_values(&[
                     handled.frontend.as_str(),
                     provider.as_str(),
-                    handled.op.as_str(),
+                    handled.route.as_str(),
+                    handled.op,
                 ])
                 .observe(handled.provider_time.as_secs_f64());
         }
@@ -190,7 +196,8 @@ impl ApiApp {
                     $level,
                     request_id = %id,
                     frontend = %handled.frontend,
-                    op = %handled.op,
+                    route = %handled.route,
+                    op = handled.op,
                     outcome = handled.outcome,
                     status = handled.reply.status,
                     micros = total.as_micros() as u64,

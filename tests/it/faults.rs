@@ -211,7 +211,7 @@ async fn expect_counted(a: &Imbridge, status: &str, calls: f64, outcome: &str) {
         &format!("op=\"user.get\",provider=\"vendor\",status=\"{status}\""),
     );
     assert_eq!(n, calls, "provider calls with status {status}:\n{m}");
-    for (frontend, op) in [
+    for (frontend, route) in [
         ("jmessage", "user.get"),
         ("haorenao", "cmd.get_userinfo"),
         ("wildfire", "user.get"),
@@ -219,7 +219,9 @@ async fn expect_counted(a: &Imbridge, status: &str, calls: f64, outcome: &str) {
         let n = sample(
             &m,
             "imbridge_requests_total",
-            &format!("frontend=\"{frontend}\",op=\"{op}\",outcome=\"{outcome}\""),
+            &format!(
+                "frontend=\"{frontend}\",op=\"user.get\",outcome=\"{outcome}\",route=\"{route}\""
+            ),
         );
         assert_eq!(n, 1.0, "{frontend} requests with outcome {outcome}:\n{m}");
     }

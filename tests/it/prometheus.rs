@@ -953,7 +953,7 @@ async fn every_dashboard_query_returns_data_on_a_real_prometheus() {
 }
 
 fn all_vars() -> BTreeMap<String, String> {
-    ["instance", "frontend", "provider", "op"]
+    ["instance", "frontend", "provider", "route", "op"]
         .into_iter()
         .map(|n| (n.to_string(), ".*".to_string()))
         .collect()
@@ -964,6 +964,7 @@ fn concrete_vars() -> BTreeMap<String, String> {
         ("instance", "127.0.0.1:9"),
         ("frontend", "jmessage"),
         ("provider", "jm"),
+        ("route", "user.get"),
         ("op", "user.get"),
     ]
     .into_iter()

@@ -80,7 +80,7 @@ async fn official_sdk_scenario_is_stored() {
     let metrics = im.metrics().await;
     let missed: Vec<&&str> = SDK_ROUTES
         .iter()
-        .filter(|r| !metrics.contains(&format!("op=\"{r}\",outcome=\"ok\"")))
+        .filter(|r| !metrics.contains(&format!("outcome=\"ok\",route=\"{r}\"")))
         .collect();
     assert!(missed.is_empty(), "the SDK never got through {missed:?}");
     let jm = im.jm();
