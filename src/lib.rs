@@ -24,6 +24,7 @@ pub mod golden;
 pub mod live;
 pub mod mapping;
 pub mod metrics;
+pub mod migrate;
 pub mod provider;
 pub mod registry;
 pub mod server;

@@ -79,6 +79,15 @@ pub struct Metrics {
     /// `imbridge_migration_cutover_percent{frontend}`: share of users served
     /// by the new provider (0 outside `cutover`).
     pub migration_percent: IntGaugeVec,
+    /// `imbridge_migrate_entities_total{from,to,kind,outcome}`: entities an
+    /// `imbridge migrate` run walked, by outcome (copied, updated, skipped,
+    /// failed).
+    pub migrate_entities: IntCounterVec,
+    /// `imbridge_migrate_errors_total{from,to,kind,error}`: why entities
+    /// failed or a run stopped (a canonical error kind).
+    pub migrate_errors: IntCounterVec,
+    /// `imbridge_migrate_running{from,to}`: 1 while a migration runs.
+    pub migrate_running: IntGaugeVec,
 }
 
 fn histogram(name: &str, help: &str, labels: &[&str], buckets: &[f64]) -> HistogramVec {
@@ -204,6 +213,21 @@ impl Metrics {
                 &["frontend"],
             )
             .expect("static metric definition"),
+            migrate_entities: counter(
+                "imbridge_migrate_entities_total",
+                "Entities walked by imbridge migrate, by source and target provider, kind and outcome (copied, updated, skipped, failed).",
+                &["from", "to", "kind", "outcome"],
+            ),
+            migrate_errors: counter(
+                "imbridge_migrate_errors_total",
+                "Why imbridge migrate failed an entity or stopped, by canonical error kind.",
+                &["from", "to", "kind", "error"],
+            ),
+            migrate_running: IntGaugeVec::new(
+                Opts::new("imbridge_migrate_running", "1 while imbridge migrate copies from one provider to another."),
+                &["from", "to"],
+            )
+            .expect("static metric definition"),
         };
         for c in [
             Box::new(m.requests.clone()) as Box<dyn prometheus::core::Collector>,
@@ -226,6 +250,9 @@ impl Metrics {
             Box::new(m.migration_outbox.clone()),
             Box::new(m.migration_oldest.clone()),
             Box::new(m.migration_percent.clone()),
+            Box::new(m.migrate_entities.clone()),
+            Box::new(m.migrate_errors.clone()),
+            Box::new(m.migrate_running.clone()),
         ] {
             m.registry.register(c).expect("unique metric names");
         }

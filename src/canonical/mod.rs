@@ -6,6 +6,7 @@ pub mod admin;
 pub mod auth;
 pub mod common;
 pub mod error;
+pub mod fields;
 pub mod group;
 pub mod ids;
 pub mod message;

@@ -1,6 +1,8 @@
-//! The operator interface: `imbridge serve | check | test | translate`, with
+//! The operator interface: `imbridge serve | check | test | translate |
+//! migrate`, with
 //! exit codes.
 
+mod migrate;
 mod translate;
 
 use std::path::PathBuf;
@@ -48,6 +50,10 @@ pub enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Moving an app to another provider: copy its data (users, friends,
+    /// blacklists, groups, members, chatrooms), resumably; `verify` compares
+    /// both sides; `outbox` and `users` handle a live migration.
+    Migrate(migrate::Migrate),
     /// Show what a request becomes: route, canonical operation and, for a
     /// vendor provider, the calls it would make (secrets redacted). Offline.
     Translate {
@@ -58,27 +64,6 @@ pub enum Command {
         #[command(flatten)]
         request: translate::Request,
     },
-    /// Moving an app to another provider: the live migration's outbox and
-    /// the users moved by name.
-    Migrate {
-        /// Config file (default: config/imbridge.toml).
-        #[arg(long, global = true)]
-        config: Option<PathBuf>,
-        /// What to do.
-        #[command(subcommand)]
-        action: Migrate,
-    },
-}
-
-/// `imbridge migrate` subcommands.
-#[derive(Debug, Subcommand)]
-pub enum Migrate {
-    /// The live migration's outbox: writes on their way to the other provider.
-    #[command(subcommand)]
-    Outbox(crate::live::cli::Outbox),
-    /// Users served by the new provider by name (cut-over).
-    #[command(subcommand)]
-    Users(crate::live::cli::Users),
 }
 
 /// Why a command failed: what to tell the operator (may be empty) and the
@@ -151,18 +136,7 @@ pub fn main(cli: Cli) -> ExitCode {
             crate::server::run(&loaded, config).map_err(Failure::error)
         }),
         Command::Check { config, markdown } => check(config, markdown),
-        Command::Migrate { config, action } => load(config.as_ref()).and_then(|config| {
-            let text = runtime()
-                .block_on(async {
-                    match action {
-                        Migrate::Outbox(c) => crate::live::cli::outbox(&config, c).await,
-                        Migrate::Users(c) => crate::live::cli::users(&config, c).await,
-                    }
-                })
-                .map_err(Failure::error)?;
-            print!("{text}");
-            Ok(())
-        }),
+        Command::Migrate(m) => migrate::run(m),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

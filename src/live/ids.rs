@@ -139,10 +139,15 @@ impl Ids<'_> {
             if found.contains_key(&(kind, id.clone())) {
                 continue;
             }
-            let pair = self
-                .sql
-                .pair(self.from, self.to, kind, &id, rule.by_source)
-                .await?;
+            let pair = crate::store::pairs::find(
+                self.sql.0,
+                self.from,
+                self.to,
+                kind,
+                &id,
+                rule.by_source,
+            )
+            .await?;
             if let Some((other, origin)) = pair {
                 if rule.origin.is_none_or(|o| o == origin) {
                     found.insert((kind, id), other);

@@ -6,6 +6,7 @@ use std::collections::HashSet;
 
 use crate::canonical::Result;
 use crate::db::{Db, Row, Tx};
+pub use crate::store::pairs::Pair;
 
 /// An entry's state.
 pub const PENDING: &str = "pending";
@@ -189,7 +190,7 @@ impl Sql<'_> {
         self.0
             .write(move |tx| {
                 for p in &pairs {
-                    insert_pair(tx, p)?;
+                    crate::store::pairs::insert(tx, p)?;
                 }
                 tx.execute("DELETE FROM outbox_keys WHERE seq = ?1", &[&seq])?;
                 tx.execute("DELETE FROM outbox WHERE seq = ?1", &[&seq])?;
@@ -401,78 +402,6 @@ impl Sql<'_> {
                     |r| r.get(0),
                 )?;
                 Ok(users.into_iter().collect())
-            })
-            .await
-    }
-}
-
-/// One cross-provider id pair: `source_id` on the old provider (`from`) is
-/// `target_id` on the new one (`to`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pair {
-    /// The old provider.
-    pub from: String,
-    /// The new provider.
-    pub to: String,
-    /// `group`, `chatroom`, `message`.
-    pub kind: String,
-    /// The id on `from`.
-    pub source: String,
-    /// The id on `to`.
-    pub target: String,
-    /// Which of the two the app sees: `source` (the entity was made on the
-    /// old side, or copied) or `target` (made on the new side first).
-    pub origin: &'static str,
-}
-
-fn insert_pair(tx: &Tx<'_>, p: &Pair) -> Result<()> {
-    tx.execute(
-        "INSERT INTO id_pairs (from_provider, to_provider, kind, source_id, target_id, origin) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
-        &[&p.from, &p.to, &p.kind, &p.source, &p.target, &p.origin],
-    )?;
-    Ok(())
-}
-
-impl Sql<'_> {
-    /// The pair an id is part of: the other id and the pair's origin; `id`
-    /// is looked up as the source id when `by_source`, else as the target.
-    pub async fn pair(
-        &self,
-        from: &str,
-        to: &str,
-        kind: &str,
-        id: &str,
-        by_source: bool,
-    ) -> Result<Option<(String, String)>> {
-        let (from, to, kind, id) = (
-            from.to_string(),
-            to.to_string(),
-            kind.to_string(),
-            id.to_string(),
-        );
-        self.0
-            .read(move |tx| {
-                let sql = if by_source {
-                    "SELECT target_id, origin FROM id_pairs WHERE from_provider = ?1 AND to_provider = ?2 AND kind = ?3 AND source_id = ?4"
-                } else {
-                    "SELECT source_id, origin FROM id_pairs WHERE from_provider = ?1 AND to_provider = ?2 AND kind = ?3 AND target_id = ?4"
-                };
-                tx.query_opt(sql, &[&from, &to, &kind, &id], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })
-            })
-            .await
-    }
-
-    /// Records pairs (pairs already known are left as they are).
-    pub async fn record_pairs(&self, pairs: Vec<Pair>) -> Result<()> {
-        self.0
-            .write(move |tx| {
-                for p in &pairs {
-                    insert_pair(tx, p)?;
-                }
-                Ok(())
             })
             .await
     }

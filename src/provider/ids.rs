@@ -11,6 +11,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::{CallContext, Provider, SharedProvider};
+use crate::canonical::fields::Keeps;
 use crate::canonical::ids::{sent_to, visit_op, visit_output, IdKind};
 use crate::canonical::{Op, OpName, Output, Result};
 use crate::store::{Store, FIRST_MAPPED_ID};
@@ -46,6 +47,10 @@ impl Provider for IdMapped {
 
     fn supports(&self, op: OpName) -> bool {
         self.inner.supports(op)
+    }
+
+    fn keeps(&self) -> Keeps {
+        self.inner.keeps()
     }
 
     async fn execute(&self, mut op: Op, ctx: &CallContext) -> Result<Output> {

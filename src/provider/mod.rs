@@ -11,6 +11,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use bytes::Bytes;
 
+use crate::canonical::fields::Keeps;
 use crate::canonical::{Op, OpName, Output, Result};
 
 /// A file that came with the request (multipart), referenced by
@@ -56,6 +57,12 @@ pub trait Provider: Send + Sync {
     /// operation but those imbridge runs itself (`OpName::is_local`).
     fn supports(&self, op: OpName) -> bool {
         !op.is_local()
+    }
+
+    /// The fields of each entity the provider keeps (stores and reads
+    /// back); the default keeps every field.
+    fn keeps(&self) -> Keeps {
+        Keeps::all()
     }
 
     /// Runs one operation. Called once per inbound request after the request

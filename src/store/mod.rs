@@ -2,12 +2,17 @@
 //! callers of dialects that log in through it ([`tokens`]), password hashes
 //! of users registered through imbridge on providers that cannot check
 //! passwords themselves ([`passwords`]), and the ID map: stable integers for
-//! provider ids a frontend's integer ids cannot carry ([`ids`]); and the
-//! tables of live migration (`crate::live`). A database next to the data
+//! provider ids a frontend's integer ids cannot carry ([`ids`]); the
+//! cross-provider id pairs of migrations ([`pairs`]); `imbridge migrate`'s
+//! checkpoints ([`migration`]) and users whose password is still to come;
+//! and the tables of live migration (`crate::live`). A database next to the data
 //! (`[store] path`, SQLite), so all of it survives restarts.
 
 mod ids;
+pub mod migration;
+pub mod pairs;
 mod passwords;
+mod pending;
 mod tokens;
 
 use std::path::Path;
@@ -115,6 +120,69 @@ CREATE TABLE IF NOT EXISTS id_pairs (
     origin TEXT NOT NULL,
     PRIMARY KEY (from_provider, to_provider, kind, source_id),
     UNIQUE (from_provider, to_provider, kind, target_id)
+);
+"#,
+        // `imbridge migrate`: runs, checkpoints, entities found through
+        // users, failures, creations under way (`migration.rs`, `pairs.rs`),
+        // users whose password is pending (`passwords.rs`).
+        r#"
+CREATE TABLE migrate_runs (
+    from_provider TEXT NOT NULL,
+    to_provider TEXT NOT NULL,
+    app_key TEXT NOT NULL,
+    started INTEGER NOT NULL,
+    finished INTEGER,
+    PRIMARY KEY (from_provider, to_provider, app_key)
+);
+CREATE TABLE migrate_checkpoints (
+    from_provider TEXT NOT NULL,
+    to_provider TEXT NOT NULL,
+    app_key TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    source TEXT NOT NULL,
+    cursor TEXT NOT NULL,
+    done INTEGER NOT NULL,
+    copied INTEGER NOT NULL,
+    updated INTEGER NOT NULL,
+    skipped INTEGER NOT NULL,
+    failed INTEGER NOT NULL,
+    finished BOOLEAN NOT NULL,
+    PRIMARY KEY (from_provider, to_provider, app_key, kind)
+);
+CREATE TABLE migrate_found (
+    from_provider TEXT NOT NULL,
+    to_provider TEXT NOT NULL,
+    app_key TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    id TEXT NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (from_provider, to_provider, app_key, kind, id)
+);
+CREATE INDEX migrate_found_seq ON migrate_found (from_provider, to_provider, app_key, kind, seq);
+CREATE TABLE migrate_failures (
+    from_provider TEXT NOT NULL,
+    to_provider TEXT NOT NULL,
+    app_key TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    entity TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    PRIMARY KEY (from_provider, to_provider, app_key, kind, entity)
+);
+CREATE TABLE migrate_intents (
+    from_provider TEXT NOT NULL,
+    to_provider TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    source_id TEXT NOT NULL,
+    PRIMARY KEY (from_provider, to_provider, kind, source_id)
+);
+CREATE TABLE password_pending (
+    app_key TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    username TEXT NOT NULL,
+    source_provider TEXT NOT NULL,
+    since INTEGER NOT NULL,
+    PRIMARY KEY (app_key, provider, username)
 );
 "#,
     ],

@@ -100,6 +100,22 @@ impl Store {
             ))
         }
     }
+
+    /// Whether a password of the user is kept (such a user can log in on a
+    /// provider that cannot check passwords, where imbridge checks them).
+    pub async fn has_password(&self, app_key: &str, username: &str) -> Result<bool> {
+        let (app, user) = (app_key.to_string(), username.to_string());
+        self.db
+            .read(move |tx| {
+                tx.query_opt(
+                    "SELECT 1 FROM credentials WHERE app_key = ?1 AND username = ?2",
+                    &[&app, &user],
+                    |r| r.get::<i64>(0),
+                )
+            })
+            .await
+            .map(|found| found.is_some())
+    }
 }
 
 #[cfg(test)]

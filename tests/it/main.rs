@@ -18,6 +18,7 @@ mod jmessage_endpoints;
 mod jmessage_errors;
 mod live;
 mod matrix;
+mod migrate;
 mod persistence;
 mod prometheus;
 mod reload;

@@ -734,6 +734,9 @@ const EXPORTED: &[&str] = &[
     "imbridge_migration_outbox_entries",
     "imbridge_migration_outbox_oldest_age_seconds",
     "imbridge_migration_cutover_percent",
+    "imbridge_migrate_entities_total",
+    "imbridge_migrate_errors_total",
+    "imbridge_migrate_running",
 ];
 
 /// Whether imbridge exports `metric` (a histogram's series included).

@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use super::errors::error_key;
 use super::FileContext;
+use crate::canonical::fields::{Entity, Keeps};
 use crate::canonical::OpName;
 use crate::mapping::diag::Diagnostics;
 use crate::mapping::outbound::{
@@ -21,7 +22,7 @@ use crate::mapping::template::compile::compile_in;
 use crate::mapping::template::{DocShape, Func, Shape, Template};
 use crate::mapping::yaml::{self, Fields, Spanned};
 
-const KEYS: &[&str] = &["auth", "errors", "ops"];
+const KEYS: &[&str] = &["auth", "errors", "ops", "keeps"];
 
 /// Compiles the `outbound:` section.
 pub fn compile(node: &Node, cx: &FileContext, d: &mut Diagnostics) -> Option<Outbound> {
@@ -51,7 +52,56 @@ pub fn compile(node: &Node, cx: &FileContext, d: &mut Diagnostics) -> Option<Out
             ops.insert(op, plan);
         }
     }
-    Some(Outbound { auth, errors, ops })
+    let keeps = match f.get("keeps") {
+        Some(n) => keeps(n, d),
+        None => Keeps::all(),
+    };
+    Some(Outbound {
+        auth,
+        errors,
+        ops,
+        keeps,
+    })
+}
+
+/// `keeps:`: per entity, the fields the vendor keeps; entities not named
+/// keep nothing.
+fn keeps(node: &Node, d: &mut Diagnostics) -> Keeps {
+    let mut out = Keeps::none();
+    for (name, fields) in yaml::entries(node, "keeps", d) {
+        let Some(entity) = Entity::parse(&name.value) else {
+            let known: Vec<&str> = Entity::ALL.iter().map(|e| e.as_str()).collect();
+            d.error(
+                &name.span,
+                "E011",
+                format!(
+                    "unknown entity `{}` (known: {})",
+                    name.value,
+                    known.join(", ")
+                ),
+            );
+            continue;
+        };
+        let mut kept = Vec::new();
+        for field in yaml::strings(fields, entity.as_str(), d) {
+            match entity.field(&field.value) {
+                Some(f) => kept.push(f),
+                None => {
+                    d.error(
+                        &field.span,
+                        "E011",
+                        format!(
+                            "unknown field `{}` of {entity} (known: {})",
+                            field.value,
+                            entity.fields().join(", ")
+                        ),
+                    );
+                }
+            }
+        }
+        out.set(entity, kept);
+    }
+    out
 }
 
 /// What step templates see.

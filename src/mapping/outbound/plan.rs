@@ -9,6 +9,7 @@ use http::Method;
 use serde_json::Value;
 
 use crate::auth::signature::Layout;
+use crate::canonical::fields::Keeps;
 use crate::canonical::{ErrorKind, OpName, Reason};
 use crate::mapping::template::Template;
 
@@ -21,6 +22,9 @@ pub struct Outbound {
     pub errors: VendorErrors,
     /// Plans per operation; operations not here are unsupported.
     pub ops: HashMap<OpName, OpPlan>,
+    /// The fields of each entity the vendor keeps (`keeps:`); every field
+    /// when the file does not say.
+    pub keeps: Keeps,
 }
 
 /// Outbound auth schemes.

@@ -15,6 +15,7 @@ use async_trait::async_trait;
 use rand::Rng;
 
 use self::http::{Http, Sent};
+use crate::canonical::fields::Keeps;
 use crate::canonical::{Error, Op, OpName, Output, Result};
 use crate::mapping::outbound::token::{self, Token};
 use crate::mapping::outbound::{Answer, Binding, Next, Outgoing, Run};
@@ -202,6 +203,13 @@ impl Provider for VendorProvider {
             .load()
             .as_ref()
             .is_some_and(|b| b.plan(op).is_some())
+    }
+
+    fn keeps(&self) -> Keeps {
+        self.bound
+            .load()
+            .as_ref()
+            .map_or_else(Keeps::none, |b| b.outbound().keeps.clone())
     }
 
     async fn execute(&self, op: Op, ctx: &CallContext) -> Result<Output> {

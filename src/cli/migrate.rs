@@ -1,0 +1,153 @@
+//! `imbridge migrate`: copy an app's data from one provider to another
+//! (`imbridge migrate --from A --to B`), compare both sides (`imbridge
+//! migrate verify --from A --to B`), or handle a live migration (`outbox`,
+//! `users`, in `crate::live::cli`).
+
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+
+use super::{load, runtime, Failure};
+use crate::metrics::Metrics;
+use crate::migrate::kinds::Kind;
+use crate::migrate::report::Report;
+use crate::migrate::{self, Options};
+
+/// `imbridge migrate [verify]`.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct Migrate {
+    /// Config file (default: config/imbridge.toml).
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    /// Something else than a copy.
+    #[command(subcommand)]
+    pub action: Option<Action>,
+    /// The copy.
+    #[command(flatten)]
+    pub copy: CopyArgs,
+}
+
+/// What `imbridge migrate` does besides copying.
+#[derive(Debug, Subcommand)]
+pub enum Action {
+    /// Compare the source and the target entity by entity (fields a side
+    /// cannot keep are left out); exit 0 when they agree.
+    Verify(Pair),
+    /// The live migration's outbox: writes on their way to the other provider.
+    #[command(subcommand)]
+    Outbox(crate::live::cli::Outbox),
+    /// Users served by the new provider by name (cut-over).
+    #[command(subcommand)]
+    Users(crate::live::cli::Users),
+}
+
+/// The providers of a migration and where to report.
+#[derive(Debug, Args)]
+pub struct Pair {
+    /// Source provider (a name from the config).
+    #[arg(long, required = true)]
+    pub from: Option<String>,
+    /// Target provider (a name from the config).
+    #[arg(long, required = true)]
+    pub to: Option<String>,
+    /// The app whose data moves (default: the config's app_key).
+    #[arg(long)]
+    pub app_key: Option<String>,
+    /// A file of user ids, one per line, for sources that cannot list users
+    /// (RongCloud, WildfireChat).
+    #[arg(long, value_name = "FILE")]
+    pub users: Option<PathBuf>,
+    /// Only these kinds, comma-separated: users, friends, blacklists,
+    /// groups, members, chatrooms, room_members, messages.
+    #[arg(long, value_name = "KINDS")]
+    pub only: Option<String>,
+    /// Also write the report as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Calls per second to each of the two providers, at most.
+    #[arg(long, value_name = "N")]
+    pub rate: Option<NonZeroU32>,
+    /// Entities worked on at once.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub concurrency: usize,
+}
+
+/// `imbridge migrate --from A --to B`.
+#[derive(Debug, Args)]
+pub struct CopyArgs {
+    /// Providers, kinds, pacing, report.
+    #[command(flatten)]
+    pub pair: Pair,
+    /// Show what would be copied and what cannot travel; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Seconds a provider that cannot serve (an outage, its rate limit) is
+    /// waited for, retrying with back-off, before the run stops.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub patience: u64,
+}
+
+/// Runs `imbridge migrate`.
+pub fn run(m: Migrate) -> Result<(), Failure> {
+    let config = load(m.config.as_ref())?;
+    let live = |text: Result<String, anyhow::Error>| {
+        print!("{}", text.map_err(Failure::error)?);
+        Ok(())
+    };
+    match m.action {
+        Some(Action::Verify(_)) => Err(Failure::new("error: verify is not built yet")),
+        Some(Action::Outbox(c)) => live(runtime().block_on(crate::live::cli::outbox(&config, c))),
+        Some(Action::Users(c)) => live(runtime().block_on(crate::live::cli::users(&config, c))),
+        None => copy(&config, m.copy),
+    }
+}
+
+fn copy(config: &crate::config::Config, args: CopyArgs) -> Result<(), Failure> {
+    let pair = args.pair;
+    super::init_logs(config);
+    let bad = |message: String| Failure {
+        message: format!("error: {message}"),
+        code: 2,
+    };
+    let only = pair
+        .only
+        .as_deref()
+        .map(Kind::parse_list)
+        .transpose()
+        .map_err(bad)?;
+    let opts = Options {
+        from: pair.from.unwrap_or_default(),
+        to: pair.to.unwrap_or_default(),
+        app_key: pair.app_key,
+        only,
+        users: pair.users,
+        dry_run: args.dry_run,
+        rate: pair.rate,
+        concurrency: pair.concurrency.max(1),
+        patience: Duration::from_secs(args.patience),
+    };
+    let metrics = Arc::new(Metrics::new());
+    let report = runtime()
+        .block_on(migrate::migrate(config, &opts, metrics))
+        .map_err(bad)?;
+    finish(&report, pair.report.as_ref(), report.ok())
+}
+
+/// Prints the table, writes the JSON, and fails when `ok` is false.
+fn finish(report: &Report, file: Option<&PathBuf>, ok: bool) -> Result<(), Failure> {
+    print!("{}", report.table());
+    if let Some(path) = file {
+        let json = serde_json::to_vec_pretty(report).map_err(Failure::error)?;
+        std::fs::write(path, json)
+            .map_err(|e| Failure::error(format_args!("writing {}: {e}", path.display())))?;
+    }
+    if ok {
+        Ok(())
+    } else {
+        Err(Failure::new(""))
+    }
+}
