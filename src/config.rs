@@ -71,6 +71,30 @@ pub struct ServerConfig {
     pub grace_period_secs: u64,
     /// Log format: `text` or `json`.
     pub log_format: String,
+    /// Most open connections per listener; more are answered 503 and closed.
+    pub max_connections: usize,
+    /// Seconds a client gets to send a complete request head, counted from
+    /// its first byte (on a new connection, from the connect).
+    pub header_timeout_secs: u64,
+    /// Seconds a request body may take before `min_body_rate` applies.
+    pub body_timeout_secs: u64,
+    /// Slowest accepted body upload, in bytes per second, after
+    /// `body_timeout_secs`: a body must have sent `min_body_rate × (t −
+    /// body_timeout_secs)` bytes at any time t.
+    pub min_body_rate: u64,
+    /// Seconds writing one response may take.
+    pub write_timeout_secs: u64,
+    /// Seconds an idle keep-alive connection stays open.
+    pub idle_timeout_secs: u64,
+    /// Seconds a request may take from its head to its answer being ready
+    /// (body, auth, provider and rendering together).
+    pub request_timeout_secs: u64,
+    /// Seconds between SIGTERM and closing the listeners, while `/readyz`
+    /// answers 503 so load balancers stop sending traffic.
+    pub drain_secs: u64,
+    /// Bearer token the admin listener requires (`Authorization: Bearer
+    /// ...`); required when `admin_listen` is not a loopback address.
+    pub admin_token: Option<Secret>,
 }
 
 impl Default for ServerConfig {
@@ -82,6 +106,15 @@ impl Default for ServerConfig {
             max_body_bytes: 10 * 1024 * 1024,
             grace_period_secs: 5,
             log_format: "text".into(),
+            max_connections: 1024,
+            header_timeout_secs: 10,
+            body_timeout_secs: 10,
+            min_body_rate: 64 * 1024,
+            write_timeout_secs: 10,
+            idle_timeout_secs: 60,
+            request_timeout_secs: 60,
+            drain_secs: 5,
+            admin_token: None,
         }
     }
 }

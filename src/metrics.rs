@@ -88,6 +88,19 @@ pub struct Metrics {
     pub migrate_errors: IntCounterVec,
     /// `imbridge_migrate_running{from,to}`: 1 while a migration runs.
     pub migrate_running: IntGaugeVec,
+    /// `imbridge_connections{listener}`: open connections (listener address
+    /// or `admin`).
+    pub connections: IntGaugeVec,
+    /// `imbridge_connections_rejected_total{listener}`: connections refused
+    /// because `max_connections` were open.
+    pub connections_rejected: IntCounterVec,
+    /// `imbridge_timeouts_total{listener,phase}`: connections closed or
+    /// requests answered because a deadline passed (phase: header, body,
+    /// request, write).
+    pub timeouts: IntCounterVec,
+    /// `imbridge_admin_unauthorized_total`: admin requests without the
+    /// admin token.
+    pub admin_unauthorized: prometheus::IntCounter,
 }
 
 fn histogram(name: &str, help: &str, labels: &[&str], buckets: &[f64]) -> HistogramVec {
@@ -228,6 +241,26 @@ impl Metrics {
                 &["from", "to"],
             )
             .expect("static metric definition"),
+            connections: IntGaugeVec::new(
+                Opts::new("imbridge_connections", "Open client connections, by listener address (admin: the admin listener)."),
+                &["listener"],
+            )
+            .expect("static metric definition"),
+            connections_rejected: counter(
+                "imbridge_connections_rejected_total",
+                "Connections refused with 503 because max_connections were open.",
+                &["listener"],
+            ),
+            timeouts: counter(
+                "imbridge_timeouts_total",
+                "Deadlines that passed, by listener and phase (header, body, request, write).",
+                &["listener", "phase"],
+            ),
+            admin_unauthorized: prometheus::IntCounter::new(
+                "imbridge_admin_unauthorized_total",
+                "Admin requests refused for a missing or wrong admin token.",
+            )
+            .expect("static metric definition"),
         };
         for c in [
             Box::new(m.requests.clone()) as Box<dyn prometheus::core::Collector>,
@@ -253,6 +286,10 @@ impl Metrics {
             Box::new(m.migrate_entities.clone()),
             Box::new(m.migrate_errors.clone()),
             Box::new(m.migrate_running.clone()),
+            Box::new(m.connections.clone()),
+            Box::new(m.connections_rejected.clone()),
+            Box::new(m.timeouts.clone()),
+            Box::new(m.admin_unauthorized.clone()),
         ] {
             m.registry.register(c).expect("unique metric names");
         }

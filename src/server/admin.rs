@@ -1,17 +1,19 @@
 //! The admin listener: `/metrics` (Prometheus text format), `/healthz`
-//! (the process answers), `/readyz` (routes loaded and serving),
+//! (the process answers), `/readyz` (routes loaded and not draining),
 //! `POST /reload` (reload config and mappings; 200, or 422 with the problems
 //! while the previous version keeps serving), `/migration/...` (live
-//! migrations: `crate::live::admin`).
+//! migrations: `crate::live::admin`). With `[server] admin_token`,
+//! everything but `/healthz` and `/readyz` needs `Authorization: Bearer
+//! <token>`.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use http::Response;
-use pingora::apps::http_app::ServeHttp;
 use pingora::protocols::http::ServerSession;
 
+use super::conn::{Answer, App, BodyDeadline};
 use super::State;
 
 /// Serves the admin endpoints.
@@ -29,11 +31,48 @@ fn reply(status: u16, content_type: &str, body: Vec<u8>) -> Response<Vec<u8>> {
         .unwrap_or_default()
 }
 
-#[async_trait]
-impl ServeHttp for AdminApp {
-    async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
+impl AdminApp {
+    /// Whether the request carries the admin token (or none is configured).
+    fn authorized(&self, session: &ServerSession) -> bool {
+        let config = self.state.config.load();
+        let Some(token) = &config.server.admin_token else {
+            return true;
+        };
+        session
+            .get_header(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                let (scheme, given) = v.split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then_some(given)
+            })
+            .is_some_and(|given| token.matches(given.trim()))
+    }
+
+    async fn route(&self, session: &mut ServerSession, body: BodyDeadline) -> Response<Vec<u8>> {
         let path = session.req_header().uri.path().to_string();
         let method = session.req_header().method.clone();
+        match path.as_str() {
+            "/healthz" => return reply(200, "text/plain", b"ok\n".to_vec()),
+            "/readyz" => {
+                return if self.state.ready.load(Ordering::Acquire)
+                    && !self.state.draining.load(Ordering::Acquire)
+                {
+                    reply(200, "text/plain", b"ready\n".to_vec())
+                } else {
+                    reply(503, "text/plain", b"not ready\n".to_vec())
+                }
+            }
+            _ => {}
+        }
+        if !self.authorized(session) {
+            self.state.metrics.admin_unauthorized.inc();
+            let mut r = reply(401, "text/plain", b"unauthorized\n".to_vec());
+            r.headers_mut().insert(
+                http::header::WWW_AUTHENTICATE,
+                http::HeaderValue::from_static("Bearer"),
+            );
+            return r;
+        }
         match path.as_str() {
             "/reload" if method == http::Method::POST => {
                 match super::reload::reload(&self.state, "admin").await {
@@ -52,7 +91,7 @@ impl ServeHttp for AdminApp {
                 self.state.metrics.encode(),
             ),
             p if p.starts_with("/migration/") => {
-                let body = match super::body::read_capped(session, 1 << 20).await {
+                let body = match super::body::read_capped(session, 1 << 20, body).await {
                     Ok(crate::frontend::Body::Complete(b)) => b,
                     _ => return reply(413, "text/plain", b"body too large\n".to_vec()),
                 };
@@ -70,15 +109,18 @@ impl ServeHttp for AdminApp {
                     serde_json::to_vec(&value).unwrap_or_default(),
                 )
             }
-            "/healthz" => reply(200, "text/plain", b"ok\n".to_vec()),
-            "/readyz" => {
-                if self.state.ready.load(Ordering::Acquire) {
-                    reply(200, "text/plain", b"ready\n".to_vec())
-                } else {
-                    reply(503, "text/plain", b"not ready\n".to_vec())
-                }
-            }
             _ => reply(404, "text/plain", b"not found\n".to_vec()),
         }
+    }
+}
+
+#[async_trait]
+impl App for AdminApp {
+    async fn answer(&self, session: &mut ServerSession, body: BodyDeadline) -> Answer {
+        Answer::Full(self.route(session, body).await)
+    }
+
+    fn timed_out(&self, _session: &ServerSession) -> Response<Vec<u8>> {
+        reply(503, "text/plain", b"timed out\n".to_vec())
     }
 }

@@ -4,18 +4,19 @@
 //! the reply with an exact Content-Length and the request id.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use async_trait::async_trait;
 use http::{Method, Response};
-use pingora::apps::http_app::ServeHttp;
 use pingora::protocols::http::ServerSession;
 use tracing::Instrument;
 
-use super::body::read_capped;
-use super::State;
-use crate::canonical::ErrorKind;
-use crate::frontend::{handle, InboundRequest, Reply};
+use super::body::{read_capped, BodyError};
+use super::conn::{Answer, App, BodyDeadline};
+use super::{media, State};
+use crate::canonical::{Error, ErrorKind, Reason};
+use crate::frontend::route::Lookup;
+use crate::frontend::{handle, render, InboundRequest, Reply};
 use crate::registry::MEDIA_PREFIX;
 
 /// Serves the frontends of one listener.
@@ -42,7 +43,8 @@ fn request_id(session: &ServerSession) -> String {
         .map_or_else(|| uuid::Uuid::new_v4().simple().to_string(), str::to_string)
 }
 
-fn to_response(reply: Reply, request_id: &str) -> Response<Vec<u8>> {
+/// A reply as an HTTP response with its Content-Length and request id.
+pub(super) fn to_response(reply: Reply, request_id: &str) -> Response<Vec<u8>> {
     let mut builder = Response::builder().status(reply.status);
     for (name, value) in &reply.headers {
         builder = builder.header(name.as_str(), value.as_str());
@@ -59,8 +61,8 @@ fn to_response(reply: Reply, request_id: &str) -> Response<Vec<u8>> {
 }
 
 #[async_trait]
-impl ServeHttp for ApiApp {
-    async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
+impl App for ApiApp {
+    async fn answer(&self, session: &mut ServerSession, body: BodyDeadline) -> Answer {
         let started = Instant::now();
         let in_flight = self
             .state
@@ -68,31 +70,43 @@ impl ServeHttp for ApiApp {
             .in_flight
             .with_label_values(&[self.addr.as_str()]);
         in_flight.inc();
-        let http10_close = {
-            let head = session.req_header();
-            head.version == http::Version::HTTP_10
-                && !head
-                    .headers
-                    .get(http::header::CONNECTION)
-                    .and_then(|v| v.to_str().ok())
-                    .is_some_and(|v| v.eq_ignore_ascii_case("keep-alive"))
-        };
-        if http10_close {
-            session.set_keepalive(None);
-        }
-        session.set_read_timeout(Some(Duration::from_secs(30)));
         let id = request_id(session);
         // Every event logged while the request is handled (vendor calls,
         // internal errors) carries its id.
         let span = tracing::info_span!("request", request_id = %id);
-        let reply = self.serve(session, &id, started).instrument(span).await;
+        let answer = self
+            .serve(session, &id, started, body)
+            .instrument(span)
+            .await;
         in_flight.dec();
-        to_response(reply, &id)
+        match answer {
+            Served::Reply(reply) => Answer::Full(to_response(reply, &id)),
+            Served::File(file) => file.answer(&id),
+        }
+    }
+
+    fn timed_out(&self, session: &ServerSession) -> Response<Vec<u8>> {
+        let head = session.req_header();
+        let err = Error::new(ErrorKind::UpstreamUnavailable, "the request timed out");
+        let reply = self.dialect_error(&head.method, head.uri.path(), &err);
+        to_response(reply, &request_id(session))
     }
 }
 
+/// What `serve` produced.
+enum Served {
+    Reply(Reply),
+    File(media::Download),
+}
+
 impl ApiApp {
-    async fn serve(&self, session: &mut ServerSession, id: &str, started: Instant) -> Reply {
+    async fn serve(
+        &self,
+        session: &mut ServerSession,
+        id: &str,
+        started: Instant,
+        deadline: BodyDeadline,
+    ) -> Served {
         let head = session.req_header();
         let method = head.method.clone();
         let path = head.uri.path().to_string();
@@ -104,21 +118,30 @@ impl ApiApp {
                 .and_then(|p| p.strip_prefix(MEDIA_PREFIX))
                 .and_then(|p| p.strip_prefix('/'));
             if let Some(media_id) = media_id {
-                if let Some(reply) = self.media(media_id).await {
-                    return reply;
+                if let Some(file) = self.media(media_id).await {
+                    return Served::File(file);
                 }
             }
         }
-        let body = match read_capped(session, self.state.max_body).await {
+        let body = match read_capped(session, self.state.max_body, deadline).await {
             Ok(b) => b,
             Err(e) => {
-                tracing::warn!(request_id = %id, error = %e, "request body not read");
                 session.set_keepalive(None);
-                return Reply::json(
-                    400,
-                    "application/json",
-                    &serde_json::json!({"error": "could not read the request body"}),
-                );
+                let err = match e {
+                    BodyError::TooSlow => {
+                        self.state
+                            .metrics
+                            .timeouts
+                            .with_label_values(&[self.addr.as_str(), "body"])
+                            .inc();
+                        Error::limit(Reason::Body, "the request body came too slowly")
+                    }
+                    BodyError::Failed(e) => {
+                        tracing::warn!(request_id = %id, error = %e, "request body not read");
+                        Error::invalid(Reason::Body, "could not read the request body")
+                    }
+                };
+                return Served::Reply(self.dialect_error(&method, &path, &err));
             }
         };
         let body_len = match &body {
@@ -127,11 +150,11 @@ impl ApiApp {
         };
         let registry = self.state.registry.load();
         let Some(listener) = registry.listeners.get(self.listener) else {
-            return Reply::json(
+            return Served::Reply(Reply::json(
                 503,
                 "application/json",
                 &serde_json::json!({"error": "listener not configured"}),
-            );
+            ));
         };
         let req = InboundRequest {
             method,
@@ -210,23 +233,49 @@ impl ApiApp {
         } else {
             access_log!(tracing::Level::DEBUG, "request");
         }
-        handled.reply
+        Served::Reply(handled.reply)
     }
 
-    async fn media(&self, media_id: &str) -> Option<Reply> {
+    /// `err` in the dialect of the frontend that owns `path` (plain JSON
+    /// when none does).
+    fn dialect_error(&self, method: &Method, path: &str, err: &Error) -> Reply {
+        let registry = self.state.registry.load();
+        let frontend = registry
+            .listeners
+            .get(self.listener)
+            .and_then(|l| match l.table.lookup(method, path) {
+                Lookup::Found(f, _) | Lookup::WrongMethod(f) | Lookup::NoRoute(Some(f)) => {
+                    Some(f.clone())
+                }
+                Lookup::NoRoute(None) => None,
+            });
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        match frontend {
+            Some(f) => {
+                let plan = f
+                    .dialect
+                    .inbound
+                    .as_ref()
+                    .map(|i| i.errors.clone())
+                    .unwrap_or_default();
+                render::error(&f, &plan, err, serde_json::Value::Null, now_ms)
+            }
+            None => Reply::json(
+                match err.kind {
+                    ErrorKind::UpstreamUnavailable => 503,
+                    ErrorKind::LimitExceeded => 413,
+                    _ => 400,
+                },
+                "application/json",
+                &serde_json::json!({"error": {"kind": err.kind.as_str(), "message": err.message}}),
+            ),
+        }
+    }
+
+    async fn media(&self, media_id: &str) -> Option<media::Download> {
         let registry = self.state.registry.load();
         let store = registry.providers.embedded.as_ref()?;
         let (file, content_type) = store.media_file(media_id).await?;
-        match tokio::fs::read(&file).await {
-            Ok(bytes) => Some(Reply {
-                status: 200,
-                headers: vec![("content-type".into(), content_type)],
-                body: bytes,
-            }),
-            Err(e) => {
-                tracing::error!(error = %e, "media file unreadable");
-                None
-            }
-        }
+        media::Download::open(&file, &content_type, media_id).await
     }
 }

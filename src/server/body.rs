@@ -3,21 +3,36 @@
 //! `Expect: 100-continue` is answered first. An oversized body is read on and
 //! discarded up to twice the cap (for at most a few seconds), so that the
 //! client, still sending, can read the 413 instead of a connection reset; the
-//! connection is closed afterwards.
+//! connection is closed afterwards. The body must keep up with its
+//! [`BodyDeadline`] (a minimum rate after a grace time).
 
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use pingora::protocols::http::ServerSession;
+use tokio::time::timeout_at;
 
+use super::conn::BodyDeadline;
 use crate::frontend::Body;
+
+/// Why a body could not be read.
+#[derive(Debug)]
+pub enum BodyError {
+    /// It came slower than the minimum rate.
+    TooSlow,
+    /// The client went away or sent a malformed body (a message for the log).
+    Failed(String),
+}
 
 /// How long an oversized body is drained before the connection is dropped.
 const DRAIN_TIME: Duration = Duration::from_secs(5);
 
-/// Reads the whole body, or stops at the cap. Read errors (client gone,
-/// timeout) are reported as `Err` with a message for the log.
-pub async fn read_capped(session: &mut ServerSession, cap: usize) -> Result<Body, String> {
+/// Reads the whole body, or stops at the cap.
+pub async fn read_capped(
+    session: &mut ServerSession,
+    cap: usize,
+    deadline: BodyDeadline,
+) -> Result<Body, BodyError> {
     let declared = session
         .get_header(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -38,12 +53,16 @@ pub async fn read_capped(session: &mut ServerSession, cap: usize) -> Result<Body
         if let ServerSession::H1(h1) = session {
             h1.write_continue_response()
                 .await
-                .map_err(|e| format!("writing 100 Continue failed: {e}"))?;
+                .map_err(|e| BodyError::Failed(format!("writing 100 Continue failed: {e}")))?;
         }
     }
     let mut buf = BytesMut::with_capacity(declared.unwrap_or(0).min(cap));
     loop {
-        match session.read_request_body().await {
+        let Ok(read) = timeout_at(deadline.after(buf.len()), session.read_request_body()).await
+        else {
+            return Err(BodyError::TooSlow);
+        };
+        match read {
             Ok(Some(chunk)) => {
                 if buf.len() + chunk.len() > cap {
                     session.set_keepalive(None);
@@ -57,7 +76,11 @@ pub async fn read_capped(session: &mut ServerSession, cap: usize) -> Result<Body
                 buf.extend_from_slice(&chunk);
             }
             Ok(None) => return Ok(Body::Complete(Bytes::from(buf))),
-            Err(e) => return Err(format!("reading the request body failed: {e}")),
+            Err(e) => {
+                return Err(BodyError::Failed(format!(
+                    "reading the request body failed: {e}"
+                )))
+            }
         }
     }
 }

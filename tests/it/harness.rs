@@ -87,6 +87,8 @@ pub struct Setup {
     pub dir: TempDir,
     /// Extra `key = value` lines of the `[providers.embedded]` table.
     pub embedded: String,
+    /// Extra `key = value` lines of the `[server]` table.
+    pub server: String,
 }
 
 impl Setup {
@@ -97,7 +99,16 @@ impl Setup {
             admin_port: free_port(),
             dir: tempfile::tempdir().unwrap(),
             embedded: String::new(),
+            server: String::new(),
         }
+    }
+
+    /// The same setup with more `[server]` settings, as TOML `key = value`
+    /// lines (e.g. `header_timeout_secs = 1`).
+    pub fn with_server(mut self, lines: &str) -> Self {
+        self.server.push_str(lines);
+        self.server.push('\n');
+        self
     }
 
     /// The same setup with more settings of the embedded store, as TOML
@@ -142,7 +153,7 @@ impl Setup {
             }))
             .collect::<Vec<_>>()
             .join("\n");
-        let head = self.head("max_body_bytes = 10485760\n");
+        let head = self.head(&self.server);
         format!(
             r#"
 {head}{embedded}
@@ -178,6 +189,7 @@ listen = "127.0.0.1:{port}"
 admin_listen = "127.0.0.1:{admin}"
 threads = 2
 grace_period_secs = 0
+drain_secs = 0
 {server}
 [store]
 path = "{dir}/state.db"

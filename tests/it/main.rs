@@ -16,6 +16,7 @@ mod harness;
 mod jm;
 mod jmessage_endpoints;
 mod jmessage_errors;
+mod limits;
 mod live;
 mod matrix;
 mod migrate;

@@ -737,6 +737,10 @@ const EXPORTED: &[&str] = &[
     "imbridge_migrate_entities_total",
     "imbridge_migrate_errors_total",
     "imbridge_migrate_running",
+    "imbridge_connections",
+    "imbridge_connections_rejected_total",
+    "imbridge_timeouts_total",
+    "imbridge_admin_unauthorized_total",
 ];
 
 /// Whether imbridge exports `metric` (a histogram's series included).
