@@ -240,15 +240,14 @@ impl ApiApp {
     /// when none does).
     fn dialect_error(&self, method: &Method, path: &str, err: &Error) -> Reply {
         let registry = self.state.registry.load();
-        let frontend = registry
-            .listeners
-            .get(self.listener)
-            .and_then(|l| match l.table.lookup(method, path) {
+        let frontend = registry.listeners.get(self.listener).and_then(|l| {
+            match l.table.lookup(method, path) {
                 Lookup::Found(f, _) | Lookup::WrongMethod(f) | Lookup::NoRoute(Some(f)) => {
                     Some(f.clone())
                 }
                 Lookup::NoRoute(None) => None,
-            });
+            }
+        });
         let now_ms = chrono::Utc::now().timestamp_millis();
         match frontend {
             Some(f) => {

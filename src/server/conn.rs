@@ -192,8 +192,7 @@ impl<A: App> Listener<A> {
         let keep = session.get_keepalive().is_some() && !*shutdown.borrow();
         session.set_keepalive(keep.then_some(self.limits.idle.as_secs()));
         let body = BodyDeadline::starting_now(&self.limits);
-        let answer = match timeout(self.limits.request, self.app.answer(&mut session, body)).await
-        {
+        let answer = match timeout(self.limits.request, self.app.answer(&mut session, body)).await {
             Ok(answer) => answer,
             Err(_) => {
                 self.timeout("request");

@@ -128,8 +128,14 @@ mod tests {
     fn only_checked_images_are_inline_and_unknown_types_are_octet_streams() {
         assert_eq!(served_type("image/png"), ("image/png", true));
         assert_eq!(served_type("IMAGE/JPEG; x=y"), ("image/jpeg", true));
-        assert_eq!(served_type("image/svg+xml"), ("application/octet-stream", false));
-        assert_eq!(served_type("text/html"), ("application/octet-stream", false));
+        assert_eq!(
+            served_type("image/svg+xml"),
+            ("application/octet-stream", false)
+        );
+        assert_eq!(
+            served_type("text/html"),
+            ("application/octet-stream", false)
+        );
         assert_eq!(
             served_type("text/plain; charset=utf-8"),
             ("text/plain", false)

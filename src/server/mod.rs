@@ -22,8 +22,8 @@ use pingora::services::listening::Service;
 
 use crate::config::{Config, ServerConfig};
 use crate::metrics::Metrics;
-use conn::{Limits, Listener};
 use crate::registry::{Providers, Registry};
+use conn::{Limits, Listener};
 
 /// Where the running config comes from, for reloads.
 #[derive(Debug, Clone)]
@@ -202,7 +202,10 @@ impl ShutdownSignalWatch for Signals {
         self.state
             .draining
             .store(true, std::sync::atomic::Ordering::Release);
-        tracing::info!(secs = self.drain.as_secs(), "SIGTERM: draining (readyz 503) before closing the listeners");
+        tracing::info!(
+            secs = self.drain.as_secs(),
+            "SIGTERM: draining (readyz 503) before closing the listeners"
+        );
         tokio::select! {
             _ = tokio::time::sleep(self.drain) => ShutdownSignal::GracefulTerminate,
             _ = int.recv() => ShutdownSignal::FastShutdown,

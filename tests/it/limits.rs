@@ -48,7 +48,8 @@ async fn read_until_closed(conn: &mut TcpStream, limit: Duration) -> (Vec<u8>, O
 
 fn basic() -> String {
     use base64::Engine;
-    let token = base64::engine::general_purpose::STANDARD.encode(format!("{APP_KEY}:{MASTER_SECRET}"));
+    let token =
+        base64::engine::general_purpose::STANDARD.encode(format!("{APP_KEY}:{MASTER_SECRET}"));
     format!("Basic {token}")
 }
 
@@ -110,7 +111,18 @@ async fn slow_and_silent_heads_are_cut_at_the_header_deadline() {
         silent_for >= Duration::from_millis(900) && silent_for < Duration::from_millis(2500),
         "silent connection closed after {silent_for:?}"
     );
-    assert!(metric(&server, "imbridge_timeouts_total", &format!("listener=\"127.0.0.1:{}\",phase=\"header\"", server.setup.port)).await >= 2.0);
+    assert!(
+        metric(
+            &server,
+            "imbridge_timeouts_total",
+            &format!(
+                "listener=\"127.0.0.1:{}\",phase=\"header\"",
+                server.setup.port
+            )
+        )
+        .await
+            >= 2.0
+    );
     still_serves(&server).await;
 }
 
@@ -124,8 +136,14 @@ async fn idle_keep_alive_connections_close_after_the_idle_timeout() {
         conn.write_all(&user_get("/v1/users/?start=0&count=1"))
             .await
             .unwrap();
-        let answer = crate::wire::read_message(&mut conn).await.expect("an answer");
-        assert!(answer.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&answer));
+        let answer = crate::wire::read_message(&mut conn)
+            .await
+            .expect("an answer");
+        assert!(
+            answer.starts_with(b"HTTP/1.1 200"),
+            "{}",
+            String::from_utf8_lossy(&answer)
+        );
     }
     let idle_from = Instant::now();
     let (rest, closed) = read_until_closed(&mut conn, Duration::from_secs(5)).await;
@@ -146,7 +164,9 @@ async fn connections_over_the_limit_get_503_and_the_server_recovers() {
     for _ in 0..4 {
         let mut c = connect(&server).await;
         // A request each, so every connection is surely accepted and open.
-        c.write_all(&user_get("/v1/users/?start=0&count=1")).await.unwrap();
+        c.write_all(&user_get("/v1/users/?start=0&count=1"))
+            .await
+            .unwrap();
         crate::wire::read_message(&mut c).await.expect("an answer");
         held.push(c);
     }
@@ -161,7 +181,10 @@ async fn connections_over_the_limit_get_503_and_the_server_recovers() {
         String::from_utf8_lossy(&answer)
     );
     let label = format!("listener=\"127.0.0.1:{}\"", server.setup.port);
-    assert_eq!(metric(&server, "imbridge_connections_rejected_total", &label).await, 1.0);
+    assert_eq!(
+        metric(&server, "imbridge_connections_rejected_total", &label).await,
+        1.0
+    );
     assert_eq!(metric(&server, "imbridge_connections", &label).await, 4.0);
     held.pop();
     // The slot frees when the server sees the close.
@@ -207,7 +230,16 @@ async fn a_trickling_body_is_cut_with_the_dialects_error() {
     let error: serde_json::Value = serde_json::from_str(body).unwrap();
     assert_eq!(error["error"]["code"], json!(899003), "{error}");
     assert!(
-        metric(&server, "imbridge_timeouts_total", &format!("listener=\"127.0.0.1:{}\",phase=\"body\"", server.setup.port)).await >= 1.0
+        metric(
+            &server,
+            "imbridge_timeouts_total",
+            &format!(
+                "listener=\"127.0.0.1:{}\",phase=\"body\"",
+                server.setup.port
+            )
+        )
+        .await
+            >= 1.0
     );
     still_serves(&server).await;
 }
@@ -241,7 +273,16 @@ async fn the_request_deadline_answers_in_the_dialect_when_a_vendor_hangs() {
     );
     answer.expect(503);
     assert!(
-        metric(&server, "imbridge_timeouts_total", &format!("listener=\"127.0.0.1:{}\",phase=\"request\"", server.setup.port)).await >= 1.0
+        metric(
+            &server,
+            "imbridge_timeouts_total",
+            &format!(
+                "listener=\"127.0.0.1:{}\",phase=\"request\"",
+                server.setup.port
+            )
+        )
+        .await
+            >= 1.0
     );
     hanging.abort();
 }
@@ -273,7 +314,10 @@ async fn a_client_that_never_reads_is_cut_at_the_write_deadline() {
     conn.write_all(format!("GET /media/{media_id} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
         .await
         .unwrap();
-    let label = format!("listener=\"127.0.0.1:{}\",phase=\"write\"", server.setup.port);
+    let label = format!(
+        "listener=\"127.0.0.1:{}\",phase=\"write\"",
+        server.setup.port
+    );
     // Deadline: 1 s + 9 MB at 8 MB/s: 2.1 s.
     let started = Instant::now();
     while metric(&server, "imbridge_timeouts_total", &label).await < 1.0 {
@@ -381,7 +425,10 @@ async fn sigterm_drains_with_readyz_503_before_stopping() {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
         }
-        assert!(Instant::now() < deadline, "still running 10 s after SIGTERM");
+        assert!(
+            Instant::now() < deadline,
+            "still running 10 s after SIGTERM"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert!(status.success(), "{status}");
@@ -427,7 +474,10 @@ async fn uploaded_files_cannot_become_pages_on_the_api_origin() {
         let h = resp.headers();
         assert_eq!(h["content-type"], content_type);
         assert_eq!(h["x-content-type-options"], "nosniff");
-        assert!(h["content-security-policy"].to_str().unwrap().contains("sandbox"));
+        assert!(h["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("sandbox"));
         assert_eq!(
             h.get("content-disposition").map(|v| v.to_str().unwrap()),
             attachment.then_some("attachment")
