@@ -31,6 +31,15 @@ async fn metric(server: &Imbridge, name: &str, labels: &str) -> f64 {
         .map_or(0.0, |v| v.trim().parse().unwrap())
 }
 
+/// `imbridge_timeouts_total` of the server's API listener in `phase`.
+async fn timeouts(server: &Imbridge, phase: &str) -> f64 {
+    let labels = format!(
+        "listener=\"127.0.0.1:{}\",phase=\"{phase}\"",
+        server.setup.port
+    );
+    metric(server, "imbridge_timeouts_total", &labels).await
+}
+
 /// Reads until the server closes the connection (or `limit` passes);
 /// returns what was read and when the close came.
 async fn read_until_closed(conn: &mut TcpStream, limit: Duration) -> (Vec<u8>, Option<Instant>) {
@@ -111,18 +120,7 @@ async fn slow_and_silent_heads_are_cut_at_the_header_deadline() {
         silent_for >= Duration::from_millis(900) && silent_for < Duration::from_millis(2500),
         "silent connection closed after {silent_for:?}"
     );
-    assert!(
-        metric(
-            &server,
-            "imbridge_timeouts_total",
-            &format!(
-                "listener=\"127.0.0.1:{}\",phase=\"header\"",
-                server.setup.port
-            )
-        )
-        .await
-            >= 2.0
-    );
+    assert!(timeouts(&server, "header").await >= 2.0);
     still_serves(&server).await;
 }
 
@@ -229,18 +227,7 @@ async fn a_trickling_body_is_cut_with_the_dialects_error() {
     let body = &text[text.find("\r\n\r\n").unwrap() + 4..];
     let error: serde_json::Value = serde_json::from_str(body).unwrap();
     assert_eq!(error["error"]["code"], json!(899003), "{error}");
-    assert!(
-        metric(
-            &server,
-            "imbridge_timeouts_total",
-            &format!(
-                "listener=\"127.0.0.1:{}\",phase=\"body\"",
-                server.setup.port
-            )
-        )
-        .await
-            >= 1.0
-    );
+    assert!(timeouts(&server, "body").await >= 1.0);
     still_serves(&server).await;
 }
 
@@ -272,18 +259,7 @@ async fn the_request_deadline_answers_in_the_dialect_when_a_vendor_hangs() {
         "answered after {took:?}"
     );
     answer.expect(503);
-    assert!(
-        metric(
-            &server,
-            "imbridge_timeouts_total",
-            &format!(
-                "listener=\"127.0.0.1:{}\",phase=\"request\"",
-                server.setup.port
-            )
-        )
-        .await
-            >= 1.0
-    );
+    assert!(timeouts(&server, "request").await >= 1.0);
     hanging.abort();
 }
 
@@ -314,13 +290,9 @@ async fn a_client_that_never_reads_is_cut_at_the_write_deadline() {
     conn.write_all(format!("GET /media/{media_id} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
         .await
         .unwrap();
-    let label = format!(
-        "listener=\"127.0.0.1:{}\",phase=\"write\"",
-        server.setup.port
-    );
     // Deadline: 1 s + 9 MB at 8 MB/s: 2.1 s.
     let started = Instant::now();
-    while metric(&server, "imbridge_timeouts_total", &label).await < 1.0 {
+    while timeouts(&server, "write").await < 1.0 {
         assert!(started.elapsed() < Duration::from_secs(10), "never cut");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
