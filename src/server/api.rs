@@ -16,7 +16,8 @@ use super::conn::{Answer, App, BodyDeadline};
 use super::{media, State};
 use crate::canonical::{Error, ErrorKind, Reason};
 use crate::frontend::route::Lookup;
-use crate::frontend::{handle, render, InboundRequest, Reply};
+use crate::frontend::{handle, InboundRequest, Reply};
+use crate::mapping::inbound::render;
 use crate::registry::MEDIA_PREFIX;
 
 /// Serves the frontends of one listener.
@@ -250,15 +251,13 @@ impl ApiApp {
         });
         let now_ms = chrono::Utc::now().timestamp_millis();
         match frontend {
-            Some(f) => {
-                let plan = f
-                    .dialect
-                    .inbound
-                    .as_ref()
-                    .map(|i| i.errors.clone())
-                    .unwrap_or_default();
-                render::error(&f, &plan, err, serde_json::Value::Null, now_ms)
-            }
+            Some(f) => render::error(
+                &f.binding,
+                &f.binding.errors(),
+                err,
+                serde_json::Value::Null,
+                now_ms,
+            ),
             None => Reply::json(
                 match err.kind {
                     ErrorKind::UpstreamUnavailable => 503,
