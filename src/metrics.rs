@@ -39,6 +39,19 @@ pub struct Metrics {
     pub request_size: HistogramVec,
     /// `imbridge_response_size_bytes{frontend}`.
     pub response_size: HistogramVec,
+    /// `imbridge_connections{listener}`: open connections (listener address
+    /// or `admin`).
+    pub connections: IntGaugeVec,
+    /// `imbridge_connections_rejected_total{listener}`: connections refused
+    /// because `max_connections` were open.
+    pub connections_rejected: IntCounterVec,
+    /// `imbridge_timeouts_total{listener,phase}`: connections closed or
+    /// requests answered because a deadline passed (phase: header, body,
+    /// request, write).
+    pub timeouts: IntCounterVec,
+    /// `imbridge_admin_unauthorized_total`: admin requests without the
+    /// admin token.
+    pub admin_unauthorized: prometheus::IntCounter,
     /// `imbridge_provider_calls_total{provider,op,status}`: vendor HTTP calls
     /// by answer status (`timeout`, `unreachable` when there was none).
     pub provider_calls: IntCounterVec,
@@ -88,19 +101,6 @@ pub struct Metrics {
     pub migrate_errors: IntCounterVec,
     /// `imbridge_migrate_running{from,to}`: 1 while a migration runs.
     pub migrate_running: IntGaugeVec,
-    /// `imbridge_connections{listener}`: open connections (listener address
-    /// or `admin`).
-    pub connections: IntGaugeVec,
-    /// `imbridge_connections_rejected_total{listener}`: connections refused
-    /// because `max_connections` were open.
-    pub connections_rejected: IntCounterVec,
-    /// `imbridge_timeouts_total{listener,phase}`: connections closed or
-    /// requests answered because a deadline passed (phase: header, body,
-    /// request, write).
-    pub timeouts: IntCounterVec,
-    /// `imbridge_admin_unauthorized_total`: admin requests without the
-    /// admin token.
-    pub admin_unauthorized: prometheus::IntCounter,
 }
 
 fn histogram(name: &str, help: &str, labels: &[&str], buckets: &[f64]) -> HistogramVec {
@@ -160,6 +160,26 @@ impl Metrics {
                 &["frontend"],
                 SIZE_BUCKETS,
             ),
+            connections: IntGaugeVec::new(
+                Opts::new("imbridge_connections", "Open client connections, by listener address (admin: the admin listener)."),
+                &["listener"],
+            )
+            .expect("static metric definition"),
+            connections_rejected: counter(
+                "imbridge_connections_rejected_total",
+                "Connections refused with 503 because max_connections were open.",
+                &["listener"],
+            ),
+            timeouts: counter(
+                "imbridge_timeouts_total",
+                "Deadlines that passed, by listener and phase (header, body, request, write).",
+                &["listener", "phase"],
+            ),
+            admin_unauthorized: prometheus::IntCounter::new(
+                "imbridge_admin_unauthorized_total",
+                "Admin requests refused for a missing or wrong admin token.",
+            )
+            .expect("static metric definition"),
             provider_calls: counter(
                 "imbridge_provider_calls_total",
                 "HTTP calls to vendor providers by answer status (timeout or unreachable when none).",
@@ -241,26 +261,6 @@ impl Metrics {
                 &["from", "to"],
             )
             .expect("static metric definition"),
-            connections: IntGaugeVec::new(
-                Opts::new("imbridge_connections", "Open client connections, by listener address (admin: the admin listener)."),
-                &["listener"],
-            )
-            .expect("static metric definition"),
-            connections_rejected: counter(
-                "imbridge_connections_rejected_total",
-                "Connections refused with 503 because max_connections were open.",
-                &["listener"],
-            ),
-            timeouts: counter(
-                "imbridge_timeouts_total",
-                "Deadlines that passed, by listener and phase (header, body, request, write).",
-                &["listener", "phase"],
-            ),
-            admin_unauthorized: prometheus::IntCounter::new(
-                "imbridge_admin_unauthorized_total",
-                "Admin requests refused for a missing or wrong admin token.",
-            )
-            .expect("static metric definition"),
         };
         for c in [
             Box::new(m.requests.clone()) as Box<dyn prometheus::core::Collector>,
@@ -270,6 +270,10 @@ impl Metrics {
             Box::new(m.in_flight.clone()),
             Box::new(m.request_size.clone()),
             Box::new(m.response_size.clone()),
+            Box::new(m.connections.clone()),
+            Box::new(m.connections_rejected.clone()),
+            Box::new(m.timeouts.clone()),
+            Box::new(m.admin_unauthorized.clone()),
             Box::new(m.provider_calls.clone()),
             Box::new(m.provider_call_duration.clone()),
             Box::new(m.token_cache.clone()),
@@ -286,10 +290,6 @@ impl Metrics {
             Box::new(m.migrate_entities.clone()),
             Box::new(m.migrate_errors.clone()),
             Box::new(m.migrate_running.clone()),
-            Box::new(m.connections.clone()),
-            Box::new(m.connections_rejected.clone()),
-            Box::new(m.timeouts.clone()),
-            Box::new(m.admin_unauthorized.clone()),
         ] {
             m.registry.register(c).expect("unique metric names");
         }
