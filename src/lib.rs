@@ -29,3 +29,8 @@ pub mod provider;
 pub mod registry;
 pub mod server;
 pub mod store;
+
+/// Throwaway PostgreSQL clusters, shared with the integration tests.
+#[cfg(test)]
+#[path = "../tests/it/pg.rs"]
+pub(crate) mod test_pg;

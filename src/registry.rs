@@ -128,9 +128,7 @@ impl Providers {
         let store = match previous.and_then(|p| p.store.clone()) {
             Some(s) if previous.is_some_and(|p| p.store_config == config.store) => s,
             Some(_) => anyhow::bail!("changing [store] settings needs a restart"),
-            None => Arc::new(Store::open(&config.store.path).map_err(|e| {
-                anyhow::anyhow!("opening the store {}: {e}", config.store.path.display())
-            })?),
+            None => Arc::new(Store::open(&config.store)?),
         };
         out.live = Some(match previous.and_then(|p| p.live.clone()) {
             Some(l) => l,

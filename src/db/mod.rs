@@ -18,20 +18,25 @@
 //! Parameters are anything [`Param`] (`i64`, `f64`, `bool`, strings, bytes,
 //! `Option`s of those); columns are read with [`Row::get`] into the same types.
 //!
-//! The schema is versioned per backend ([`Schema`]): a list of migrations per
-//! dialect, applied at open, oldest first, each in its own transaction.
+//! Two backends, chosen by [`Location`]: SQLite (`sqlite.rs`, the
+//! zero-config default) and PostgreSQL (`postgres.rs`, for several replicas
+//! on one database). The schema is versioned per backend ([`Schema`]): a
+//! list of migrations per dialect, applied at open, oldest first, each in its
+//! own transaction.
 //!
 //! ```no_run
-//! use imbridge::db::{Db, Schema};
+//! use imbridge::db::{Db, Location, Schema};
 //!
 //! static SCHEMA: Schema = Schema {
 //!     name: "example",
 //!     sqlite: &["CREATE TABLE words (app TEXT NOT NULL, word TEXT NOT NULL,
 //!                PRIMARY KEY (app, word))"],
+//!     postgres: &["CREATE TABLE words (app TEXT NOT NULL, word TEXT NOT NULL,
+//!                  PRIMARY KEY (app, word))"],
 //! };
 //!
 //! # async fn demo() -> anyhow::Result<()> {
-//! let db = Db::open_sqlite("data/example.db".as_ref(), 2, &SCHEMA)?;
+//! let db = Db::open(&Location::Sqlite("data/example.db".into()), 2, &SCHEMA)?;
 //! let app = "app1".to_owned();
 //! db.write(move |tx| {
 //!     tx.execute(
@@ -48,10 +53,15 @@
 //! # }
 //! ```
 
+mod portable;
+mod postgres;
 mod sqlite;
 mod value;
 
-use std::path::Path;
+#[cfg(test)]
+mod tests;
+
+use std::path::PathBuf;
 
 pub use value::{FromColumn, Param, Value};
 
@@ -62,6 +72,59 @@ use crate::canonical::Result;
 pub enum Dialect {
     /// SQLite (rusqlite), the zero-config default.
     Sqlite,
+    /// PostgreSQL (tokio-postgres).
+    Postgres,
+}
+
+/// Where a database is (`Debug` and `Display` leave the password out).
+#[derive(Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A SQLite file (created with its directory when missing).
+    Sqlite(PathBuf),
+    /// A PostgreSQL connection URL (`postgres://user:password@host:port/db`).
+    Postgres(String),
+}
+
+impl Location {
+    /// The `url` when given (it must be a `postgres://` or `postgresql://`
+    /// URL), else the SQLite file `path`.
+    pub fn of(url: Option<&str>, path: &std::path::Path) -> anyhow::Result<Location> {
+        match url {
+            None => Ok(Location::Sqlite(path.to_owned())),
+            Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => {
+                Ok(Location::Postgres(u.to_owned()))
+            }
+            Some(_) => anyhow::bail!("a database url must start with postgres:// or postgresql://"),
+        }
+    }
+}
+
+impl std::fmt::Debug for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Location({self})")
+    }
+}
+
+/// Shown in logs and errors: the file, or the URL without its password
+/// and parameters.
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::Sqlite(path) => write!(f, "{}", path.display()),
+            Location::Postgres(url) => match url.split_once('@') {
+                Some((credentials, rest)) => {
+                    let (scheme, user) = credentials.split_once("://").unwrap_or(("postgres", ""));
+                    let user = user.split(':').next().unwrap_or_default();
+                    write!(
+                        f,
+                        "{scheme}://{user}@{}",
+                        rest.split('?').next().unwrap_or(rest)
+                    )
+                }
+                None => write!(f, "{}", url.split('?').next().unwrap_or(url)),
+            },
+        }
+    }
 }
 
 /// A versioned schema: the migrations of each dialect, oldest first;
@@ -72,6 +135,8 @@ pub struct Schema {
     pub name: &'static str,
     /// SQLite's migrations (the version is kept in `PRAGMA user_version`).
     pub sqlite: &'static [&'static str],
+    /// PostgreSQL's migrations (the version is kept in `imbridge_schema`).
+    pub postgres: &'static [&'static str],
 }
 
 /// A pool of connections to one database.
@@ -81,15 +146,19 @@ pub struct Db {
 
 enum Backend {
     Sqlite(sqlite::Pool),
+    Postgres(postgres::Pool),
 }
 
 impl Db {
-    /// Opens (creating it and its directory) a SQLite file with a pool of
-    /// `size` connections, bringing its schema up to date first.
-    pub fn open_sqlite(path: &Path, size: usize, schema: &'static Schema) -> anyhow::Result<Db> {
-        Ok(Db {
-            backend: Backend::Sqlite(sqlite::Pool::open(path, size, schema)?),
-        })
+    /// Opens a database with a pool of at most `size` connections, bringing
+    /// its schema up to date first (synchronous; a SQLite file is created
+    /// with its directory when missing).
+    pub fn open(location: &Location, size: usize, schema: &'static Schema) -> anyhow::Result<Db> {
+        let backend = match location {
+            Location::Sqlite(path) => Backend::Sqlite(sqlite::Pool::open(path, size, schema)?),
+            Location::Postgres(url) => Backend::Postgres(postgres::Pool::open(url, size, schema)?),
+        };
+        Ok(Db { backend })
     }
 
     /// Runs `f` in a read transaction on a blocking thread.
@@ -100,6 +169,7 @@ impl Db {
     {
         match &self.backend {
             Backend::Sqlite(pool) => pool.run(false, f).await,
+            Backend::Postgres(pool) => pool.run(false, f).await,
         }
     }
 
@@ -112,6 +182,7 @@ impl Db {
     {
         match &self.backend {
             Backend::Sqlite(pool) => pool.run(true, f).await,
+            Backend::Postgres(pool) => pool.run(true, f).await,
         }
     }
 
@@ -130,6 +201,7 @@ pub struct Tx<'c> {
 
 enum Conn<'c> {
     Sqlite(&'c sqlite::Transaction<'c>),
+    Postgres(&'c postgres::Transaction<'c>),
 }
 
 impl Tx<'_> {
@@ -137,6 +209,7 @@ impl Tx<'_> {
     pub fn dialect(&self) -> Dialect {
         match self.conn {
             Conn::Sqlite(_) => Dialect::Sqlite,
+            Conn::Postgres(_) => Dialect::Postgres,
         }
     }
 
@@ -145,6 +218,7 @@ impl Tx<'_> {
     pub fn now(&self) -> i64 {
         match self.conn {
             Conn::Sqlite(_) => chrono::Utc::now().timestamp_millis(),
+            Conn::Postgres(tx) => postgres::now(tx),
         }
     }
 
@@ -152,6 +226,7 @@ impl Tx<'_> {
     pub fn execute(&self, sql: &str, params: &[&dyn Param]) -> Result<u64> {
         match self.conn {
             Conn::Sqlite(tx) => sqlite::execute(tx, sql, params),
+            Conn::Postgres(tx) => postgres::execute(tx, sql, params),
         }
     }
 
@@ -209,6 +284,7 @@ impl Tx<'_> {
     ) -> Result<()> {
         match self.conn {
             Conn::Sqlite(tx) => sqlite::each(tx, sql, params, f),
+            Conn::Postgres(tx) => postgres::each(tx, sql, params, f),
         }
     }
 }
@@ -220,6 +296,7 @@ pub struct Row<'r> {
 
 enum RowInner<'r> {
     Sqlite(&'r sqlite::Row<'r>),
+    Postgres(&'r postgres::Row),
 }
 
 impl Row<'_> {
@@ -228,6 +305,7 @@ impl Row<'_> {
     pub fn get<T: FromColumn>(&self, idx: usize) -> Result<T> {
         let value = match &self.inner {
             RowInner::Sqlite(row) => sqlite::column(row, idx)?,
+            RowInner::Postgres(row) => postgres::column(row, idx)?,
         };
         T::from_column(value).ok_or_else(|| {
             crate::canonical::Error::internal(format_args!(

@@ -82,7 +82,7 @@ pub enum Users {
 }
 
 fn open(config: &Config) -> anyhow::Result<Arc<Live>> {
-    let store = Arc::new(Store::open(&config.store.path)?);
+    let store = Arc::new(Store::open(&config.store)?);
     Live::open(store, Arc::new(Metrics::new()))
 }
 

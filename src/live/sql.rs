@@ -233,7 +233,7 @@ impl Sql<'_> {
             .read(move |tx| {
                 tx.query_all(
                     &format!(
-                        "SELECT {COLUMNS} FROM outbox WHERE (?1 IS NULL OR frontend = ?1) AND (?2 IS NULL OR state = ?2) ORDER BY seq LIMIT ?3"
+                        "SELECT {COLUMNS} FROM outbox WHERE (frontend = ?1 OR ?1 IS NULL) AND (state = ?2 OR ?2 IS NULL) ORDER BY seq LIMIT ?3"
                     ),
                     &[&frontend, &state, &limit],
                     entry,
@@ -281,7 +281,7 @@ impl Sql<'_> {
                 let seqs: Vec<i64> = match &which {
                     Selection::Seqs(s) => s.clone(),
                     Selection::Dead(frontend) => tx.query_all(
-                        "SELECT seq FROM outbox WHERE state = 'dead' AND (?1 IS NULL OR frontend = ?1) ORDER BY seq",
+                        "SELECT seq FROM outbox WHERE state = 'dead' AND (frontend = ?1 OR ?1 IS NULL) ORDER BY seq",
                         &[frontend],
                         |r| r.get(0),
                     )?,

@@ -100,6 +100,7 @@ mod tests {
     use super::*;
     use crate::canonical::group::{GroupCreate, GroupRef};
     use crate::provider::embedded::{EmbeddedConfig, EmbeddedProvider};
+    use crate::store::StoreConfig;
 
     fn create(id: Option<&str>, name: &str) -> Op {
         Op::GroupCreate(GroupCreate {
@@ -132,7 +133,8 @@ mod tests {
             ..EmbeddedConfig::default()
         };
         let inner: SharedProvider = Arc::new(EmbeddedProvider::open("embedded", &cfg).unwrap());
-        let store = Arc::new(Store::open(&dir.path().join("state.db")).unwrap());
+        let store =
+            Arc::new(Store::open(&StoreConfig::sqlite(dir.path().join("state.db"))).unwrap());
         let mapped = IdMapped::new(inner.clone(), store.clone(), vec![IdKind::Group]);
         let ctx = CallContext {
             app_key: "app".into(),
@@ -161,7 +163,8 @@ mod tests {
         // The same integer for the same provider id, across a new store handle.
         drop(mapped);
         drop(store);
-        let store = Arc::new(Store::open(&dir.path().join("state.db")).unwrap());
+        let store =
+            Arc::new(Store::open(&StoreConfig::sqlite(dir.path().join("state.db"))).unwrap());
         let again = IdMapped::new(inner, store, vec![IdKind::Group]);
         assert_eq!(group_id(&again.execute(get, &ctx).await.unwrap()), named);
     }

@@ -6,10 +6,25 @@ use std::collections::HashMap;
 use super::Store;
 use crate::canonical::ids::IdKind;
 use crate::canonical::Result;
+use crate::db::{Dialect, Tx};
 
 /// The first integer the ID map hands out: far above the ids vendors assign,
 /// below 2^53 so JavaScript clients read it exactly.
 pub const FIRST_MAPPED_ID: i64 = 1_000_000_000_000_000;
+
+/// The next integer of the map for `provider`'s ids of `kind`: counted per
+/// provider and kind on SQLite (one writer at a time), from one sequence on
+/// PostgreSQL (unique across replicas without write conflicts).
+fn next_external(tx: &Tx<'_>, provider: &str, kind: &str) -> Result<i64> {
+    match tx.dialect() {
+        Dialect::Sqlite => tx.query_one(
+            "SELECT COALESCE(MAX(external) + 1, ?3) FROM id_map WHERE provider = ?1 AND kind = ?2",
+            &[&provider, &kind, &FIRST_MAPPED_ID],
+            |r| r.get(0),
+        ),
+        Dialect::Postgres => tx.query_one("SELECT nextval('mapped_ids')", &[], |r| r.get(0)),
+    }
+}
 
 impl Store {
     /// The integers standing for provider ids `internals`, keyed by kind and
@@ -49,12 +64,7 @@ impl Store {
                     let external = match found {
                         Some(e) => e,
                         None => {
-                            let e: i64 = tx.query_one(
-                                "SELECT COALESCE(MAX(external) + 1, ?3) FROM id_map \
-                                 WHERE provider = ?1 AND kind = ?2",
-                                &[&p, &k, &FIRST_MAPPED_ID],
-                                |r| r.get(0),
-                            )?;
+                            let e = next_external(tx, &p, k)?;
                             tx.execute(
                                 "INSERT INTO id_map (provider, kind, external, internal) \
                                  VALUES (?1, ?2, ?3, ?4)",
@@ -122,6 +132,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::test_configs;
 
     async fn external(store: &Store, kind: IdKind, internal: &str) -> String {
         let mut made = store
@@ -134,29 +145,33 @@ mod tests {
 
     #[tokio::test]
     async fn id_map_is_stable_and_persistent() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("state.db");
-        let store = Store::open(&path).unwrap();
-        let a = external(&store, IdKind::Group, "grp-a").await;
-        let b = external(&store, IdKind::Group, "grp-b").await;
-        assert_eq!(a, FIRST_MAPPED_ID.to_string());
-        assert_eq!(b, (FIRST_MAPPED_ID + 1).to_string());
-        assert_eq!(external(&store, IdKind::Group, "grp-a").await, a);
-        assert_eq!(external(&store, IdKind::Chatroom, "grp-a").await, a);
-        drop(store);
-        let store = Store::open(&path).unwrap();
-        assert_eq!(
-            store
-                .internal_id("rc", IdKind::Group, &b)
-                .await
-                .unwrap()
-                .as_deref(),
-            Some("grp-b")
-        );
-        assert_eq!(
-            store.internal_id("other", IdKind::Group, &b).await.unwrap(),
-            None
-        );
-        assert_eq!(external(&store, IdKind::Group, "grp-b").await, b);
+        for (cfg, _guard) in test_configs() {
+            let store = Store::open(&cfg).unwrap();
+            let a = external(&store, IdKind::Group, "grp-a").await;
+            let b = external(&store, IdKind::Group, "grp-b").await;
+            assert_eq!(a, FIRST_MAPPED_ID.to_string());
+            assert_eq!(b, (FIRST_MAPPED_ID + 1).to_string());
+            assert_eq!(external(&store, IdKind::Group, "grp-a").await, a);
+            let room = external(&store, IdKind::Chatroom, "grp-a").await;
+            drop(store);
+            let store = Store::open(&cfg).unwrap();
+            let internal = |kind, external: String| {
+                let store = &store;
+                async move { store.internal_id("rc", kind, &external).await.unwrap() }
+            };
+            assert_eq!(
+                internal(IdKind::Group, b.clone()).await.as_deref(),
+                Some("grp-b")
+            );
+            assert_eq!(
+                internal(IdKind::Chatroom, room).await.as_deref(),
+                Some("grp-a")
+            );
+            assert_eq!(
+                store.internal_id("other", IdKind::Group, &b).await.unwrap(),
+                None
+            );
+            assert_eq!(external(&store, IdKind::Group, "grp-b").await, b);
+        }
     }
 }

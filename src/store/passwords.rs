@@ -121,28 +121,30 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::test_configs;
 
     #[tokio::test]
     async fn kept_passwords_check_and_forget() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("state.db")).unwrap();
-        store
-            .set_passwords("app", &[("bob", "pw1")], 1)
-            .await
-            .unwrap();
-        store.check_password("app", "bob", "pw1").await.unwrap();
-        assert!(store.check_password("app", "bob", "pw2").await.is_err());
-        assert!(store.check_password("other", "bob", "pw1").await.is_err());
-        store
-            .set_passwords("app", &[("bob", "pw2")], 2)
-            .await
-            .unwrap();
-        assert!(store.check_password("app", "bob", "pw1").await.is_err());
-        store.check_password("app", "bob", "pw2").await.unwrap();
-        store
-            .forget_passwords("app", &["bob".into()])
-            .await
-            .unwrap();
-        assert!(store.check_password("app", "bob", "pw2").await.is_err());
+        for (cfg, _guard) in test_configs() {
+            let store = Store::open(&cfg).unwrap();
+            store
+                .set_passwords("app", &[("bob", "pw1")], 1)
+                .await
+                .unwrap();
+            store.check_password("app", "bob", "pw1").await.unwrap();
+            assert!(store.check_password("app", "bob", "pw2").await.is_err());
+            assert!(store.check_password("other", "bob", "pw1").await.is_err());
+            store
+                .set_passwords("app", &[("bob", "pw2")], 2)
+                .await
+                .unwrap();
+            assert!(store.check_password("app", "bob", "pw1").await.is_err());
+            store.check_password("app", "bob", "pw2").await.unwrap();
+            store
+                .forget_passwords("app", &["bob".into()])
+                .await
+                .unwrap();
+            assert!(store.check_password("app", "bob", "pw2").await.is_err());
+        }
     }
 }

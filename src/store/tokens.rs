@@ -116,71 +116,58 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::test_configs;
 
     #[tokio::test]
     async fn tokens_verify_expire_and_stay_with_their_frontend() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("state.db")).unwrap();
-        let t = store
-            .issue(
-                "hx",
-                "app",
-                TokenScope::App,
-                None,
-                Some(Duration::from_secs(10)),
-                1_000,
-            )
-            .await
-            .unwrap();
-        assert_eq!(
-            store.verify("hx", &t, 2_000).await.unwrap().scope,
-            TokenScope::App
-        );
-        assert_eq!(
-            store.verify("other", &t, 2_000).await.unwrap_err().reason,
-            Some(Reason::Token)
-        );
-        assert_eq!(
-            store.verify("hx", &t, 11_000).await.unwrap_err().reason,
-            Some(Reason::Expired)
-        );
-        assert_eq!(
-            store.verify("hx", "nope", 2_000).await.unwrap_err().reason,
-            Some(Reason::Token)
-        );
-        let u = store
-            .issue(
-                "app",
-                "app",
-                TokenScope::User,
-                Some("alice".into()),
-                None,
-                1_000,
-            )
-            .await
-            .unwrap();
-        drop(store);
-        let reopened = Store::open(&dir.path().join("state.db")).unwrap();
-        let rec = reopened.verify("app", &u, i64::MAX - 1).await.unwrap();
-        assert_eq!(rec.subject.as_deref(), Some("alice"));
+        for (cfg, _guard) in test_configs() {
+            let store = Store::open(&cfg).unwrap();
+            let ttl = Some(Duration::from_secs(10));
+            let t = store
+                .issue("hx", "app", TokenScope::App, None, ttl, 1_000)
+                .await
+                .unwrap();
+            let verify = |frontend: &'static str, token: String, now: i64| {
+                let store = &store;
+                async move { store.verify(frontend, &token, now).await }
+            };
+            let reason = |r: Result<TokenRecord>| r.unwrap_err().reason;
+            assert_eq!(
+                verify("hx", t.clone(), 2_000).await.unwrap().scope,
+                TokenScope::App
+            );
+            assert_eq!(
+                reason(verify("other", t.clone(), 2_000).await),
+                Some(Reason::Token)
+            );
+            assert_eq!(reason(verify("hx", t, 11_000).await), Some(Reason::Expired));
+            assert_eq!(
+                reason(verify("hx", "nope".into(), 2_000).await),
+                Some(Reason::Token)
+            );
+            let alice = Some("alice".to_owned());
+            let u = store
+                .issue("app", "app", TokenScope::User, alice, None, 1_000)
+                .await
+                .unwrap();
+            drop(store);
+            let reopened = Store::open(&cfg).unwrap();
+            let rec = reopened.verify("app", &u, i64::MAX - 1).await.unwrap();
+            assert_eq!(rec.subject.as_deref(), Some("alice"));
+        }
     }
 
     #[tokio::test]
     async fn a_huge_ttl_saturates() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("state.db")).unwrap();
-        let t = store
-            .issue(
-                "hx",
-                "app",
-                TokenScope::App,
-                None,
-                Some(Duration::MAX),
-                1_000,
-            )
-            .await
-            .unwrap();
-        let rec = store.verify("hx", &t, i64::MAX - 1).await.unwrap();
-        assert_eq!(rec.expires, Some(i64::MAX));
+        for (cfg, _guard) in test_configs() {
+            let store = Store::open(&cfg).unwrap();
+            let ttl = Some(Duration::MAX);
+            let t = store
+                .issue("hx", "app", TokenScope::App, None, ttl, 1_000)
+                .await
+                .unwrap();
+            let rec = store.verify("hx", &t, i64::MAX - 1).await.unwrap();
+            assert_eq!(rec.expires, Some(i64::MAX));
+        }
     }
 }

@@ -6,14 +6,20 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub use crate::auth::password::HashParams;
+use crate::auth::Secret;
 
 /// Settings of the embedded provider; every field has a default, so an empty
 /// table gives a working provider under `data/`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EmbeddedConfig {
-    /// The SQLite database file (created with its directory when missing).
+    /// The SQLite database file (created with its directory when missing),
+    /// when no `url` is set.
     pub path: PathBuf,
+    /// PostgreSQL URL (`postgres://user:password@host:port/db`): the data
+    /// lives there instead of `path`, shared by every replica using it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<Secret>,
     /// The directory uploaded media files are written to.
     pub media_dir: PathBuf,
     /// Public base URL of media downloads; a file's URL is `{media_base_url}/{media_id}`.
@@ -26,7 +32,7 @@ pub struct EmbeddedConfig {
     pub room_max_members: i64,
     /// How long after sending a message its sender may retract it, in seconds.
     pub retract_window_secs: u64,
-    /// Number of pooled SQLite connections.
+    /// Number of pooled database connections.
     pub pool_size: usize,
     /// The account `customer.get` returns.
     pub customer: AccountConfig,
@@ -40,6 +46,7 @@ impl Default for EmbeddedConfig {
     fn default() -> Self {
         EmbeddedConfig {
             path: PathBuf::from("data/imbridge.db"),
+            url: None,
             media_dir: PathBuf::from("data/media"),
             media_base_url: "http://127.0.0.1:8080/media".to_owned(),
             max_media_bytes: 8 * 1024 * 1024,

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::validate;
 use crate::canonical::{Error, Reason, Result};
-use crate::db::{Row, Tx};
+use crate::db::{Dialect, Row, Tx};
 
 /// The serde name of a unit enum value (`UserKind::Robot` → `"robot"`), as stored.
 pub(super) fn tag<T: Serialize>(value: &T) -> String {
@@ -53,15 +53,32 @@ impl Counter {
             Counter::Message => "message",
         }
     }
+
+    /// `n` (`?1`) values of the counter's PostgreSQL sequence.
+    fn nextval(self) -> &'static str {
+        match self {
+            Counter::Group => "SELECT nextval('group_ids') FROM generate_series(1, ?1)",
+            Counter::Room => "SELECT nextval('room_ids') FROM generate_series(1, ?1)",
+            Counter::Message => "SELECT nextval('message_ids') FROM generate_series(1, ?1)",
+        }
+    }
 }
 
-/// Reserves `n` consecutive ids of `counter` and returns the first.
-pub(super) fn allocate(tx: &Tx<'_>, counter: Counter, n: i64) -> Result<i64> {
-    tx.query_one(
-        "UPDATE counters SET next = next + ?2 WHERE name = ?1 RETURNING next - ?2",
-        &[&counter.name(), &n],
-        |r| r.get(0),
-    )
+/// Reserves `n` ids of `counter`, ascending: consecutive on SQLite (one
+/// writer at a time), from a sequence on PostgreSQL (unique across
+/// replicas, without write conflicts; gaps where a transaction failed).
+pub(super) fn allocate(tx: &Tx<'_>, counter: Counter, n: i64) -> Result<Vec<i64>> {
+    match tx.dialect() {
+        Dialect::Sqlite => {
+            let first: i64 = tx.query_one(
+                "UPDATE counters SET next = next + ?2 WHERE name = ?1 RETURNING next - ?2",
+                &[&counter.name(), &n],
+                |r| r.get(0),
+            )?;
+            Ok((first..first.saturating_add(n)).collect())
+        }
+        Dialect::Postgres => tx.query_all(counter.nextval(), &[&n], |r| r.get(0)),
+    }
 }
 
 /// The id of a new group or room: the caller's choice (non-empty, at most 64
@@ -81,7 +98,10 @@ pub(super) fn claim_id(
         return Ok(id.to_owned());
     }
     loop {
-        let id = allocate(tx, counter, 1)?.to_string();
+        let id = allocate(tx, counter, 1)?
+            .first()
+            .ok_or_else(|| Error::internal("no id allocated"))?
+            .to_string();
         if !taken(&id)? {
             return Ok(id);
         }

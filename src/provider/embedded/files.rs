@@ -67,14 +67,16 @@ impl EmbeddedProvider {
         app: &str,
         req: ConversationFiles,
     ) -> Result<Items<FileInfo>> {
+        // ?1 app, ?2 the other side, ?3 from_time, ?4 limit, ?5 the user
+        // (named one-to-one only: every parameter a statement takes it uses).
         let conversation = match req.conversation.target_type {
             ConversationType::User => {
                 "target_type = 'user' AND app = ?1 AND target_app = ?1
-                  AND ((sender = ?2 AND target = ?3) OR (sender = ?3 AND target = ?2))"
+                  AND ((sender = ?5 AND target = ?2) OR (sender = ?2 AND target = ?5))"
             }
-            ConversationType::Group => "target_type = 'group' AND target_app = ?1 AND target = ?3",
+            ConversationType::Group => "target_type = 'group' AND target_app = ?1 AND target = ?2",
             ConversationType::Chatroom => {
-                "target_type = 'chatroom' AND target_app = ?1 AND target = ?3"
+                "target_type = 'chatroom' AND target_app = ?1 AND target = ?2"
             }
             ConversationType::Channel => {
                 return Err(Error::invalid(
@@ -91,22 +93,27 @@ impl EmbeddedProvider {
         let sql = format!(
             concat!(
                 select_files!(),
-                " AND {} AND (?4 IS NULL OR created {} ?4) ORDER BY created {}, id {} LIMIT ?5"
+                " AND {} AND (created {} ?3 OR ?3 IS NULL) ORDER BY created {}, id {} LIMIT ?4"
             ),
             conversation, bound, direction, direction
         );
-        let app = app.to_owned();
+        let (app, one_to_one) = (app.to_owned(), conversation.contains("?5"));
         self.db
             .read(move |tx| {
                 user_id(tx, &app, &req.username)?;
                 let params: [&dyn Param; 5] = [
                     &app,
-                    &req.username,
                     &req.conversation.target,
                     &req.from_time,
                     &limit,
+                    &req.username,
                 ];
-                let items = tx.query_all(&sql, &params, file_from_row)?;
+                let params = if one_to_one {
+                    &params[..]
+                } else {
+                    &params[..4]
+                };
+                let items = tx.query_all(&sql, params, file_from_row)?;
                 Ok(Items { items })
             })
             .await

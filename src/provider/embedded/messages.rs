@@ -152,11 +152,11 @@ fn send(tx: &Tx<'_>, app: &str, base: &str, req: &MessageSend) -> Result<Sent> {
     }
     let content = to_json(&content)?;
     let count = i64::try_from(req.targets.len()).map_err(Error::internal)?;
-    let first = allocate(tx, Counter::Message, count)?;
+    let ids = allocate(tx, Counter::Message, count)?;
     let created = tx.now();
     let (target_type, kind) = (tag(&req.target_type), tag(&req.kind));
     let mut deliveries = Vec::with_capacity(req.targets.len());
-    for (id, target) in (first..).zip(&req.targets) {
+    for (&id, target) in ids.iter().zip(&req.targets) {
         tx.execute(
             "INSERT INTO messages
                 (id, app, sender, target_type, target_app, target, kind, content, no_offline, created)
@@ -180,7 +180,10 @@ fn send(tx: &Tx<'_>, app: &str, base: &str, req: &MessageSend) -> Result<Sent> {
         });
     }
     Ok(Sent {
-        msg_id: first.to_string(),
+        msg_id: deliveries
+            .first()
+            .map(|d| d.msg_id.clone())
+            .unwrap_or_default(),
         created,
         deliveries,
     })

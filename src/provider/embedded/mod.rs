@@ -40,8 +40,9 @@ pub use config::{AccountConfig, EmbeddedConfig, HashParams};
 
 use super::{CallContext, Provider};
 use crate::auth::password::Passwords;
+use crate::auth::Secret;
 use crate::canonical::{Error, Op, Output, Result};
-use crate::db::Db;
+use crate::db::{Db, Location};
 
 /// The built-in IM backend as a provider.
 pub struct EmbeddedProvider {
@@ -57,12 +58,9 @@ impl EmbeddedProvider {
     pub fn open(name: &str, cfg: &EmbeddedConfig) -> anyhow::Result<Self> {
         std::fs::create_dir_all(&cfg.media_dir)
             .with_context(|| format!("creating media directory {}", cfg.media_dir.display()))?;
-        let db = Db::open_sqlite(&cfg.path, cfg.pool_size, &schema::SCHEMA).with_context(|| {
-            format!(
-                "opening the embedded provider's database {}",
-                cfg.path.display()
-            )
-        })?;
+        let location = Location::of(cfg.url.as_ref().map(Secret::expose), &cfg.path)?;
+        let db = Db::open(&location, cfg.pool_size, &schema::SCHEMA)
+            .with_context(|| format!("opening the embedded provider's database {location}"))?;
         Ok(EmbeddedProvider {
             name: name.to_owned(),
             cfg: cfg.clone(),

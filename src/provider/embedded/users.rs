@@ -226,8 +226,8 @@ impl EmbeddedProvider {
             .read(move |tx| {
                 let query = list_query!(
                     columns: user_columns!(),
-                    from: "FROM users u WHERE u.app = ?1 AND (?2 IS NULL OR u.kind = ?2) \
-                           AND (?3 IS NULL OR u.disabled = ?3)",
+                    from: "FROM users u WHERE u.app = ?1 AND (u.kind = ?2 OR ?2 IS NULL) \
+                           AND (u.disabled = ?3 OR ?3 IS NULL)",
                     order: "u.id",
                 );
                 page.fetch(tx, query, &[&app, &kind, &disabled], user_from_row)

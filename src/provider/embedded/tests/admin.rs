@@ -2,13 +2,12 @@
 
 use serde_json::json;
 
-use super::{expect, Harness, OTHER_APP};
+use super::{expect, Backend, Harness, OTHER_APP};
 use crate::canonical::{ErrorKind, Reason};
 use crate::provider::Provider;
 
-#[tokio::test]
-async fn sensitive_words() {
-    let h = Harness::new();
+async fn sensitive_words(backend: Backend) {
+    let h = Harness::on(backend);
     h.ok(
         "sensitive_word.add",
         json!({"words": ["alpha", "beta", "alpha"]}),
@@ -82,9 +81,8 @@ async fn sensitive_words() {
     );
 }
 
-#[tokio::test]
-async fn switches_and_system_settings() {
-    let h = Harness::new();
+async fn switches_and_system_settings(backend: Backend) {
+    let h = Harness::on(backend);
     for (get, set) in [
         ("sensitive_word.status.get", "sensitive_word.status.set"),
         ("app.sdk_register.get", "app.sdk_register.set"),
@@ -122,9 +120,8 @@ async fn switches_and_system_settings() {
     );
 }
 
-#[tokio::test]
-async fn health_and_accounts() {
-    let h = Harness::new();
+async fn health_and_accounts(backend: Backend) {
+    let h = Harness::on(backend);
     assert_eq!(
         h.ok("health.check", json!({})).await,
         json!({"status": "healthy", "provider": "embedded"})
@@ -150,9 +147,8 @@ async fn health_and_accounts() {
     expect(&e, ErrorKind::NotFound, Reason::User);
 }
 
-#[tokio::test]
-async fn robots() {
-    let h = Harness::new();
+async fn robots(backend: Backend) {
+    let h = Harness::on(backend);
     let made = h
         .ok(
             "robot.upsert",
@@ -204,3 +200,10 @@ async fn robots() {
         .await;
     expect(&e, ErrorKind::InvalidArgument, Reason::Param);
 }
+
+on_both_backends!(
+    sensitive_words,
+    switches_and_system_settings,
+    health_and_accounts,
+    robots,
+);

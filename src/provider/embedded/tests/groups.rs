@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use super::{context, expect, names, upload, Harness, APP, OTHER_APP, PNG_1X1};
+use super::{context, expect, names, upload, Backend, Harness, APP, OTHER_APP, PNG_1X1};
 use crate::canonical::{ErrorKind, Reason};
 
 /// Creates a group owned by `owner` with `members`; returns its id.
@@ -20,9 +20,8 @@ async fn member_names(h: &Harness, gid: &Value) -> Vec<String> {
     names(&h.ok("group.members.list", json!({"group_id": gid})).await["items"])
 }
 
-#[tokio::test]
-async fn create_assigns_ids_and_counts_members() {
-    let h = Harness::new();
+async fn create_assigns_ids_and_counts_members(backend: Backend) {
+    let h = Harness::on(backend);
     h.users(&["alice", "bob", "carol"]).await;
     h.users_in(OTHER_APP, &["zed"]).await;
     let g = h
@@ -125,9 +124,8 @@ async fn create_assigns_ids_and_counts_members() {
     assert_eq!(list["total"], 5, "failed creates left nothing behind");
 }
 
-#[tokio::test]
-async fn create_with_avatar_upload() {
-    let h = Harness::new();
+async fn create_with_avatar_upload(backend: Backend) {
+    let h = Harness::on(backend);
     h.users(&["alice"]).await;
     let ctx = context(APP, vec![("face.png", PNG_1X1)]);
     let req = json!({"owner": "alice", "name": "pics", "avatar_upload": upload(0)});
@@ -156,9 +154,8 @@ async fn create_with_avatar_upload() {
     assert_eq!(stored, 1);
 }
 
-#[tokio::test]
-async fn get_update_dismiss() {
-    let h = Harness::new();
+async fn get_update_dismiss(backend: Backend) {
+    let h = Harness::on(backend);
     h.users(&["alice", "bob"]).await;
     let gid = group(&h, "alice", &["bob"]).await;
     h.ok(
@@ -213,9 +210,8 @@ async fn get_update_dismiss() {
     h.ok("group.dismiss", json!({"group_id": other})).await;
 }
 
-#[tokio::test]
-async fn members_update_rules() {
-    let h = Harness::new();
+async fn members_update_rules(backend: Backend) {
+    let h = Harness::on(backend);
     h.users(&["alice", "bob", "carol", "dave", "erin"]).await;
     let gid = h
         .ok(
@@ -300,9 +296,8 @@ async fn members_update_rules() {
     );
 }
 
-#[tokio::test]
-async fn members_list_pages_and_checks_caller() {
-    let h = Harness::new();
+async fn members_list_pages_and_checks_caller(backend: Backend) {
+    let h = Harness::on(backend);
     h.users(&["alice", "bob", "carol", "dave"]).await;
     let gid = group(&h, "carol", &["alice", "bob"]).await;
     assert_eq!(member_names(&h, &gid).await, ["carol", "alice", "bob"]);
@@ -336,9 +331,8 @@ async fn members_list_pages_and_checks_caller() {
     expect(&e, ErrorKind::NotFound, Reason::Group);
 }
 
-#[tokio::test]
-async fn join_and_quit() {
-    let h = Harness::new();
+async fn join_and_quit(backend: Backend) {
+    let h = Harness::on(backend);
     h.users(&["alice", "bob", "carol", "dave"]).await;
     let gid = h
         .ok(
@@ -404,9 +398,8 @@ async fn join_and_quit() {
     );
 }
 
-#[tokio::test]
-async fn list_shield_mute_transfer() {
-    let h = Harness::new();
+async fn list_shield_mute_transfer(backend: Backend) {
+    let h = Harness::on(backend);
     h.users(&["alice", "bob", "carol"]).await;
     h.users_in(OTHER_APP, &["zed"]).await;
     for _ in 0..3 {
@@ -487,9 +480,8 @@ async fn list_shield_mute_transfer() {
     assert_eq!(by_ref["items"].as_array().unwrap().len(), 1);
 }
 
-#[tokio::test]
-async fn sync_makes_memberships_match() {
-    let h = Harness::new();
+async fn sync_makes_memberships_match(backend: Backend) {
+    let h = Harness::on(backend);
     h.users(&["alice", "bob"]).await;
     let kept = group(&h, "bob", &["alice"]).await;
     let left = group(&h, "bob", &["alice"]).await;
@@ -531,3 +523,14 @@ async fn sync_makes_memberships_match() {
         .await;
     expect(&e, ErrorKind::NotFound, Reason::User);
 }
+
+on_both_backends!(
+    create_assigns_ids_and_counts_members,
+    create_with_avatar_upload,
+    get_update_dismiss,
+    members_update_rules,
+    members_list_pages_and_checks_caller,
+    join_and_quit,
+    list_shield_mute_transfer,
+    sync_makes_memberships_match,
+);

@@ -3,12 +3,11 @@
 use serde_json::json;
 use sha1::{Digest, Sha1};
 
-use super::{context, expect, upload, Harness, APP, OTHER_APP, PNG_1X1};
+use super::{context, expect, upload, Backend, Harness, APP, OTHER_APP, PNG_1X1};
 use crate::canonical::{ErrorKind, Reason};
 
-#[tokio::test]
-async fn upload_png_image() {
-    let h = Harness::new();
+async fn upload_png_image(backend: Backend) {
+    let h = Harness::on(backend);
     let media = h.upload_png("pic.PNG").await;
     let id = media["media_id"].as_str().unwrap();
     let hex = id.strip_prefix("image/").unwrap();
@@ -42,9 +41,8 @@ async fn upload_png_image() {
     assert!(h.provider.media_file("../../etc/passwd").await.is_none());
 }
 
-#[tokio::test]
-async fn upload_files_and_rejects() {
-    let h = Harness::with(|cfg| cfg.max_media_bytes = 16);
+async fn upload_files_and_rejects(backend: Backend) {
+    let h = Harness::on_with(backend, |cfg| cfg.max_media_bytes = 16);
     let ctx = context(
         APP,
         vec![
@@ -117,3 +115,5 @@ async fn upload_files_and_rejects() {
         "rejected images were not written"
     );
 }
+
+on_both_backends!(upload_png_image, upload_files_and_rejects,);

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::{expect, Harness, OTHER_APP, PNG_1X1};
+use super::{expect, Backend, Harness, OTHER_APP, PNG_1X1};
 use crate::canonical::{ErrorKind, Reason};
 
 fn message(from: &str, target_type: &str, targets: &[&str], kind: &str, content: Value) -> Value {
@@ -21,9 +21,8 @@ fn file(from: &str, target_type: &str, target: &str, name: &str) -> Value {
     message(from, target_type, &[target], "file", content)
 }
 
-#[tokio::test]
-async fn send_to_users_groups_and_rooms() {
-    let h = Harness::new();
+async fn send_to_users_groups_and_rooms(backend: Backend) {
+    let h = Harness::on(backend);
     h.users(&["alice", "bob", "carol"]).await;
     let sent = h
         .ok(
@@ -170,9 +169,8 @@ async fn send_to_users_groups_and_rooms() {
     expect(&e, ErrorKind::PermissionDenied, Reason::Forbidden);
 }
 
-#[tokio::test]
-async fn cross_app_messages_and_offline_count() {
-    let h = Harness::new();
+async fn cross_app_messages_and_offline_count(backend: Backend) {
+    let h = Harness::on(backend);
     h.users(&["alice", "bob"]).await;
     h.users_in(OTHER_APP, &["zed"]).await;
     let to_zed = json!({"from": "alice", "target_type": "user", "targets": ["zed"],
@@ -218,9 +216,8 @@ async fn cross_app_messages_and_offline_count() {
     );
 }
 
-#[tokio::test]
-async fn sensitive_words_are_masked() {
-    let h = Harness::new();
+async fn sensitive_words_are_masked(backend: Backend) {
+    let h = Harness::on(backend);
     h.users(&["alice", "bob"]).await;
     h.ok(
         "sensitive_word.add",
@@ -247,9 +244,8 @@ async fn sensitive_words_are_masked() {
     assert_eq!(h.stored_text(id).await, "bad");
 }
 
-#[tokio::test]
-async fn retract_rules() {
-    let h = Harness::with(|cfg| cfg.retract_window_secs = 1);
+async fn retract_rules(backend: Backend) {
+    let h = Harness::on_with(backend, |cfg| cfg.retract_window_secs = 1);
     h.users(&["alice", "bob"]).await;
     let sent = h
         .ok("message.send", text("alice", "user", &["bob"], "oops"))
@@ -294,9 +290,8 @@ async fn retract_rules() {
     expect(&e, ErrorKind::LimitExceeded, Reason::RetractWindow);
 }
 
-#[tokio::test]
-async fn files_of_messages_and_conversations() {
-    let h = Harness::new();
+async fn files_of_messages_and_conversations(backend: Backend) {
+    let h = Harness::on(backend);
     h.users(&["alice", "bob", "carol"]).await;
     let a = h
         .ok("message.send", file("alice", "user", "bob", "a.txt"))
@@ -392,9 +387,8 @@ async fn files_of_messages_and_conversations() {
     expect(&e, ErrorKind::NotFound, Reason::Message);
 }
 
-#[tokio::test]
-async fn media_messages_are_completed_from_uploads() {
-    let h = Harness::new();
+async fn media_messages_are_completed_from_uploads(backend: Backend) {
+    let h = Harness::on(backend);
     h.users(&["alice", "bob"]).await;
     let media = h.upload_png("pic.png").await;
     let content = json!({"media_id": media["media_id"]});
@@ -425,3 +419,12 @@ impl Harness {
         content["text"].as_str().unwrap().to_owned()
     }
 }
+
+on_both_backends!(
+    send_to_users_groups_and_rooms,
+    cross_app_messages_and_offline_count,
+    sensitive_words_are_masked,
+    retract_rules,
+    files_of_messages_and_conversations,
+    media_messages_are_completed_from_uploads,
+);

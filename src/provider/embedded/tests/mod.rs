@@ -1,6 +1,26 @@
-//! Tests of the embedded provider on a real SQLite file in a temporary
-//! directory, driven through `Provider::execute` with requests written as JSON
-//! (as mappings produce them).
+//! Tests of the embedded provider on a real database, driven through
+//! `Provider::execute` with requests written as JSON (as mappings produce
+//! them). Each test runs twice, on a SQLite file in a temporary directory and
+//! on a throwaway PostgreSQL cluster ([`on_both_backends!`]).
+
+/// Defines, for each test body `name(backend)` listed, a test
+/// `sqlite::name` and a test `postgres::name`.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(super::Backend::Sqlite).await
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(super::Backend::Postgres).await
+            })*
+        }
+    };
+}
 
 mod admin;
 mod groups;
@@ -18,8 +38,10 @@ use serde_json::{json, Value};
 use tempfile::TempDir;
 
 use super::{EmbeddedConfig, EmbeddedProvider, HashParams};
+use crate::auth::Secret;
 use crate::canonical::{Error, ErrorKind, OpName, Reason, Result};
 use crate::provider::{Attachment, CallContext, Provider};
+use crate::test_pg::Postgres;
 
 /// The app most tests run as.
 const APP: &str = "app1";
@@ -27,22 +49,40 @@ const APP: &str = "app1";
 /// A second app, for cross-app tests.
 const OTHER_APP: &str = "app2";
 
-/// An embedded provider on files in a temporary directory.
+/// The database a test runs on.
+#[derive(Debug, Clone, Copy)]
+enum Backend {
+    /// A SQLite file.
+    Sqlite,
+    /// A throwaway PostgreSQL cluster.
+    Postgres,
+}
+
+/// An embedded provider on a database and a media directory of its own.
 struct Harness {
     dir: TempDir,
     cfg: EmbeddedConfig,
     provider: EmbeddedProvider,
+    /// The cluster, on PostgreSQL.
+    pg: Option<Postgres>,
 }
 
 impl Harness {
-    /// A provider with the default configuration but cheap password hashes.
+    /// A provider on SQLite with the default configuration but cheap
+    /// password hashes.
     fn new() -> Self {
-        Self::with(|_| {})
+        Self::on(Backend::Sqlite)
     }
 
-    /// A provider whose configuration `adjust` changes.
-    fn with(adjust: impl FnOnce(&mut EmbeddedConfig)) -> Self {
+    /// A provider on `backend`.
+    fn on(backend: Backend) -> Self {
+        Self::on_with(backend, |_| {})
+    }
+
+    /// A provider on `backend` whose configuration `adjust` changes.
+    fn on_with(backend: Backend, adjust: impl FnOnce(&mut EmbeddedConfig)) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
+        let pg = matches!(backend, Backend::Postgres).then(Postgres::start);
         let mut cfg = EmbeddedConfig {
             path: dir.path().join("db/imbridge.db"),
             media_dir: dir.path().join("media"),
@@ -52,19 +92,35 @@ impl Harness {
                 iterations: 1,
                 parallelism: 1,
             },
+            url: pg.as_ref().map(|pg| Secret::new(pg.url())),
             ..EmbeddedConfig::default()
         };
         adjust(&mut cfg);
         let provider = EmbeddedProvider::open("embedded", &cfg).expect("open provider");
-        Harness { dir, cfg, provider }
+        Harness {
+            dir,
+            cfg,
+            provider,
+            pg,
+        }
     }
 
-    /// Drops the provider and opens the same files again.
+    /// Drops the provider and opens the same database again.
     fn reopen(self) -> Self {
-        let Harness { dir, cfg, provider } = self;
+        let Harness {
+            dir,
+            cfg,
+            provider,
+            pg,
+        } = self;
         drop(provider);
         let provider = EmbeddedProvider::open("embedded", &cfg).expect("reopen provider");
-        Harness { dir, cfg, provider }
+        Harness {
+            dir,
+            cfg,
+            provider,
+            pg,
+        }
     }
 
     /// Runs operation `op` for `app` with a JSON request; the result as JSON.

@@ -3,14 +3,13 @@
 use deadpool_sqlite::rusqlite::Connection;
 use serde_json::json;
 
-use super::{expect, names, Harness, APP, OTHER_APP};
+use super::{expect, names, Backend, Harness, APP, OTHER_APP};
 use crate::canonical::{ErrorKind, Reason};
 use crate::provider::embedded::schema::SCHEMA;
 use crate::provider::embedded::EmbeddedProvider;
 
-#[tokio::test]
-async fn data_survives_reopening() {
-    let h = Harness::new();
+async fn data_survives_reopening(backend: Backend) {
+    let h = Harness::on(backend);
     h.users(&["alice", "bob"]).await;
     h.users_in(OTHER_APP, &["zed"]).await;
     h.ok(
@@ -133,18 +132,27 @@ async fn data_survives_reopening() {
     assert_eq!(next["id"], "10001");
 }
 
-#[tokio::test]
-async fn committed_data_survives_a_crash() {
-    let h = Harness::new();
+async fn committed_data_survives_a_crash(backend: Backend) {
+    let h = Harness::on(backend);
     h.users(&["alice"]).await;
     h.ok("group.create", json!({"owner": "alice", "name": "g"}))
         .await;
     // No clean shutdown: the pool is leaked with its connections open, the
     // WAL is never checkpointed, as after `kill -9`.
-    let Harness { dir, cfg, provider } = h;
+    let Harness {
+        dir,
+        cfg,
+        provider,
+        pg,
+    } = h;
     std::mem::forget(provider);
     let provider = EmbeddedProvider::open("embedded", &cfg).expect("open after crash");
-    let h = Harness { dir, cfg, provider };
+    let h = Harness {
+        dir,
+        cfg,
+        provider,
+        pg,
+    };
     assert_eq!(
         h.ok("group.get", json!({"group_id": "10000"})).await["owner"],
         "alice"
@@ -163,7 +171,9 @@ async fn schema_is_versioned() {
     assert_eq!(version(&h.cfg.path), latest);
     let h = h.reopen();
     assert_eq!(version(&h.cfg.path), latest, "reopening migrates nothing");
-    let Harness { dir, cfg, provider } = h;
+    let Harness {
+        dir, cfg, provider, ..
+    } = h;
     drop(provider);
     Connection::open(&cfg.path)
         .unwrap()
@@ -179,7 +189,9 @@ async fn schema_is_versioned() {
 #[tokio::test]
 async fn version_1_groups_and_pins_keep_their_meaning() {
     let h = Harness::new();
-    let Harness { dir, cfg, provider } = h;
+    let Harness {
+        dir, cfg, provider, ..
+    } = h;
     drop(provider);
     std::fs::remove_file(&cfg.path).unwrap();
     let v1 = Connection::open(&cfg.path).unwrap();
@@ -199,14 +211,21 @@ async fn version_1_groups_and_pins_keep_their_meaning() {
     .unwrap();
     drop(v1);
     let provider = EmbeddedProvider::open("embedded", &cfg).unwrap();
-    let h = Harness { dir, cfg, provider };
+    let h = Harness {
+        dir,
+        cfg,
+        provider,
+        pg: None,
+    };
     // Members who joined at the same time keep their insertion order.
     let members = h
         .call_in("app", "group.members.list", json!({"group_id": "1"}))
         .await
         .unwrap();
     assert_eq!(names(&members["items"]), ["bob", "alice"]);
-    let Harness { dir, cfg, provider } = h;
+    let Harness {
+        dir, cfg, provider, ..
+    } = h;
     drop(provider);
     let public: Vec<(String, bool)> = Connection::open(&cfg.path)
         .unwrap()
@@ -239,8 +258,17 @@ async fn version_1_groups_and_pins_keep_their_meaning() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_writers_share_the_pool() {
-    let h = Harness::new();
+async fn concurrent_writers_share_the_pool_on_sqlite() {
+    concurrent_writers_share_the_pool(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writers_share_the_pool_on_postgres() {
+    concurrent_writers_share_the_pool(Backend::Postgres).await;
+}
+
+async fn concurrent_writers_share_the_pool(backend: Backend) {
+    let h = Harness::on(backend);
     h.users(&["alice", "bob"]).await;
     let sends = (0..40).map(|i| {
         let req = json!({"from": "alice", "target_type": "user", "targets": ["bob"],
@@ -267,3 +295,5 @@ async fn concurrent_writers_share_the_pool() {
     );
     assert_eq!(h.ok("group.list", json!({})).await["total"], 10);
 }
+
+on_both_backends!(data_survives_reopening, committed_data_survives_a_crash);

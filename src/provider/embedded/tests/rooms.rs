@@ -2,12 +2,11 @@
 
 use serde_json::json;
 
-use super::{expect, names, Harness, OTHER_APP};
+use super::{expect, names, Backend, Harness, OTHER_APP};
 use crate::canonical::{ErrorKind, Reason};
 
-#[tokio::test]
-async fn create_get_list_update_delete() {
-    let h = Harness::new();
+async fn create_get_list_update_delete(backend: Backend) {
+    let h = Harness::on(backend);
     h.users(&["alice", "bob", "carol"]).await;
     let room = h
         .ok(
@@ -105,9 +104,8 @@ async fn create_get_list_update_delete() {
     );
 }
 
-#[tokio::test]
-async fn members_and_mutes() {
-    let h = Harness::new();
+async fn members_and_mutes(backend: Backend) {
+    let h = Harness::on(backend);
     h.users(&["alice", "bob", "carol"]).await;
     h.users_in(OTHER_APP, &["zed"]).await;
     let id = h
@@ -188,9 +186,8 @@ async fn members_and_mutes() {
     expect(&e, ErrorKind::NotFound, Reason::Chatroom);
 }
 
-#[tokio::test]
-async fn capacity_is_enforced() {
-    let h = Harness::with(|cfg| cfg.room_max_members = 2);
+async fn capacity_is_enforced(backend: Backend) {
+    let h = Harness::on_with(backend, |cfg| cfg.room_max_members = 2);
     h.users(&["alice", "bob", "carol"]).await;
     let e = h
         .fail(
@@ -220,3 +217,9 @@ async fn capacity_is_enforced() {
     .await;
     assert_eq!(h.ok("chatroom.list", json!({})).await["total"], 1);
 }
+
+on_both_backends!(
+    create_get_list_update_delete,
+    members_and_mutes,
+    capacity_is_enforced,
+);

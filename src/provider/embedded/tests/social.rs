@@ -2,12 +2,11 @@
 
 use serde_json::json;
 
-use super::{expect, names, Harness, OTHER_APP};
+use super::{expect, names, Backend, Harness, OTHER_APP};
 use crate::canonical::{ErrorKind, Reason};
 
-#[tokio::test]
-async fn friends_are_symmetric_with_notes() {
-    let h = Harness::new();
+async fn friends_are_symmetric_with_notes(backend: Backend) {
+    let h = Harness::on(backend);
     h.users(&["alice", "bob", "carol"]).await;
     h.users_in(OTHER_APP, &["zed"]).await;
     let zed = json!({"username": "zed", "app_key": OTHER_APP});
@@ -70,9 +69,8 @@ async fn friends_are_symmetric_with_notes() {
     );
 }
 
-#[tokio::test]
-async fn friend_add_fails_whole() {
-    let h = Harness::new();
+async fn friend_add_fails_whole(backend: Backend) {
+    let h = Harness::on(backend);
     h.users(&["alice", "bob", "carol"]).await;
     h.ok(
         "friend.add",
@@ -121,9 +119,8 @@ async fn friend_add_fails_whole() {
     expect(&e, ErrorKind::NotFound, Reason::User);
 }
 
-#[tokio::test]
-async fn blacklist_is_idempotent() {
-    let h = Harness::new();
+async fn blacklist_is_idempotent(backend: Backend) {
+    let h = Harness::on(backend);
     h.users(&["alice", "bob", "carol"]).await;
     h.ok(
         "blacklist.add",
@@ -172,3 +169,9 @@ async fn blacklist_is_idempotent() {
     let e = h.fail("blacklist.list", json!({"username": "ghost"})).await;
     expect(&e, ErrorKind::NotFound, Reason::User);
 }
+
+on_both_backends!(
+    friends_are_symmetric_with_notes,
+    friend_add_fails_whole,
+    blacklist_is_idempotent,
+);

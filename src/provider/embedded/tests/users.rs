@@ -3,12 +3,11 @@
 
 use serde_json::json;
 
-use super::{expect, names, Harness, APP, OTHER_APP};
+use super::{expect, names, Backend, Harness, APP, OTHER_APP};
 use crate::canonical::{ErrorKind, Reason};
 
-#[tokio::test]
-async fn register_reports_each_item_and_commits_the_good_ones() {
-    let h = Harness::new();
+async fn register_reports_each_item_and_commits_the_good_ones(backend: Backend) {
+    let h = Harness::on(backend);
     h.users(&["taken"]).await;
     let out = h
         .ok(
@@ -48,9 +47,8 @@ async fn register_reports_each_item_and_commits_the_good_ones() {
     h.ok("user.get", json!({"username": "bob"})).await;
 }
 
-#[tokio::test]
-async fn register_checks_passwords_and_names() {
-    let h = Harness::new();
+async fn register_checks_passwords_and_names(backend: Backend) {
+    let h = Harness::on(backend);
     let long = "x".repeat(129);
     let out = h
         .ok(
@@ -85,9 +83,8 @@ async fn register_checks_passwords_and_names() {
     );
 }
 
-#[tokio::test]
-async fn get_update_and_missing_users() {
-    let h = Harness::new();
+async fn get_update_and_missing_users(backend: Backend) {
+    let h = Harness::on(backend);
     h.users(&["alice"]).await;
     let before = h.ok("user.get", json!({"username": "alice"})).await;
     h.ok(
@@ -144,9 +141,8 @@ async fn get_update_and_missing_users() {
     expect(&e, ErrorKind::InvalidArgument, Reason::Param);
 }
 
-#[tokio::test]
-async fn delete_is_all_or_nothing_and_cleans_up() {
-    let h = Harness::new();
+async fn delete_is_all_or_nothing_and_cleans_up(backend: Backend) {
+    let h = Harness::on(backend);
     h.users(&["alice", "bob", "carol"]).await;
     h.ok(
         "user.authenticate",
@@ -216,9 +212,8 @@ async fn delete_is_all_or_nothing_and_cleans_up() {
     .await;
 }
 
-#[tokio::test]
-async fn list_pages_with_cursor_and_kind() {
-    let h = Harness::new();
+async fn list_pages_with_cursor_and_kind(backend: Backend) {
+    let h = Harness::on(backend);
     let names_in: Vec<String> = (0..7).map(|i| format!("user{i}")).collect();
     let refs: Vec<&str> = names_in.iter().map(String::as_str).collect();
     h.users(&refs).await;
@@ -297,9 +292,8 @@ async fn list_pages_with_cursor_and_kind() {
     }
 }
 
-#[tokio::test]
-async fn authenticate_checks_passwords_and_caches() {
-    let h = Harness::new();
+async fn authenticate_checks_passwords_and_caches(backend: Backend) {
+    let h = Harness::on(backend);
     h.users(&["alice"]).await;
     h.ok("user.register", json!({"users": [{"username": "nopw"}]}))
         .await;
@@ -395,9 +389,8 @@ async fn authenticate_checks_passwords_and_caches() {
     expect(&e, ErrorKind::InvalidArgument, Reason::Param);
 }
 
-#[tokio::test]
-async fn tokens_are_stable_and_mark_login() {
-    let h = Harness::new();
+async fn tokens_are_stable_and_mark_login(backend: Backend) {
+    let h = Harness::on(backend);
     h.users(&["alice", "bob"]).await;
     let status = h
         .ok(
@@ -457,9 +450,8 @@ async fn tokens_are_stable_and_mark_login() {
     expect(&e, ErrorKind::InvalidArgument, Reason::Param);
 }
 
-#[tokio::test]
-async fn nodisturb_settings_and_pins() {
-    let h = Harness::new();
+async fn nodisturb_settings_and_pins(backend: Backend) {
+    let h = Harness::on(backend);
     h.users(&["alice", "bob"]).await;
     h.users_in(OTHER_APP, &["zed"]).await;
     let g = h
@@ -571,3 +563,14 @@ async fn nodisturb_settings_and_pins() {
         .await;
     expect(&e, ErrorKind::NotFound, Reason::User);
 }
+
+on_both_backends!(
+    register_reports_each_item_and_commits_the_good_ones,
+    register_checks_passwords_and_names,
+    get_update_and_missing_users,
+    delete_is_all_or_nothing_and_cleans_up,
+    list_pages_with_cursor_and_kind,
+    authenticate_checks_passwords_and_caches,
+    tokens_are_stable_and_mark_login,
+    nodisturb_settings_and_pins,
+);
