@@ -154,6 +154,20 @@ impl Db {
     /// its schema up to date first (synchronous; a SQLite file is created
     /// with its directory when missing).
     pub fn open(location: &Location, size: usize, schema: &'static Schema) -> anyhow::Result<Db> {
+        Self::pool(location, size, Some(schema))
+    }
+
+    /// A pool on a database whose schema someone else keeps (tools and
+    /// tests reading a database imbridge manages): no migration runs.
+    pub fn connect(location: &Location, size: usize) -> anyhow::Result<Db> {
+        Self::pool(location, size, None)
+    }
+
+    fn pool(
+        location: &Location,
+        size: usize,
+        schema: Option<&'static Schema>,
+    ) -> anyhow::Result<Db> {
         let backend = match location {
             Location::Sqlite(path) => Backend::Sqlite(sqlite::Pool::open(path, size, schema)?),
             Location::Postgres(url) => Backend::Postgres(postgres::Pool::open(url, size, schema)?),

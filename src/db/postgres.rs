@@ -45,9 +45,9 @@ pub(super) struct Pool {
 }
 
 impl Pool {
-    /// Connects, brings `schema` up to date, then builds a pool of at most
-    /// `size` connections (opened as needed).
-    pub(super) fn open(url: &str, size: usize, schema: &'static Schema) -> anyhow::Result<Pool> {
+    /// Connects and brings `schema` (when given) up to date, then builds a
+    /// pool of at most `size` connections (opened as needed).
+    pub(super) fn open(url: &str, size: usize, schema: Option<&Schema>) -> anyhow::Result<Pool> {
         let mut config: tokio_postgres::Config = url
             .parse()
             .map_err(|e| anyhow::anyhow!("invalid PostgreSQL URL: {e}"))?;
@@ -57,17 +57,19 @@ impl Pool {
         if config.get_application_name().is_none() {
             config.application_name("imbridge");
         }
-        let migrating = config.clone();
-        std::thread::scope(|s| {
-            s.spawn(|| {
-                tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()?
-                    .block_on(migrate(&migrating, schema))
-            })
-            .join()
-            .map_err(|_| anyhow::anyhow!("the migration thread panicked"))?
-        })?;
+        if let Some(schema) = schema {
+            let migrating = config.clone();
+            std::thread::scope(|s| {
+                s.spawn(|| {
+                    tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()?
+                        .block_on(migrate(&migrating, schema))
+                })
+                .join()
+                .map_err(|_| anyhow::anyhow!("the migration thread panicked"))?
+            })?;
+        }
         let manager = Manager::from_config(
             config,
             NoTls,

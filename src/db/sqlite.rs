@@ -32,16 +32,18 @@ pub(super) struct Pool {
 }
 
 impl Pool {
-    /// Opens the file (creating its directory), brings its schema up to date
-    /// on a plain connection, then builds a pool whose connections get the
-    /// same settings.
-    pub(super) fn open(path: &Path, size: usize, schema: &'static Schema) -> anyhow::Result<Pool> {
+    /// Opens the file (creating its directory), brings its schema (when
+    /// given) up to date on a plain connection, then builds a pool whose
+    /// connections get the same settings.
+    pub(super) fn open(path: &Path, size: usize, schema: Option<&Schema>) -> anyhow::Result<Pool> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }
         let mut conn = Connection::open(path)?;
         configure(&conn)?;
-        migrate(&mut conn, schema)?;
+        if let Some(schema) = schema {
+            migrate(&mut conn, schema)?;
+        }
         drop(conn);
         let pool = deadpool_sqlite::Config::new(path)
             .builder(Runtime::Tokio1)?

@@ -172,7 +172,7 @@ fn replicas_opening_at_once_migrate_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_database_is_unavailable_then_comes_back() {
-    let mut pg = Postgres::start();
+    let pg = Postgres::start();
     let db = Db::open(&Location::Postgres(pg.url()), 2, &SCHEMA).unwrap();
     db.health().await.unwrap();
     pg.stop();

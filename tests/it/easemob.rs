@@ -1274,7 +1274,7 @@ async fn an_invalidated_token_is_refetched_once() {
     // B forgets A's token: expired in its store, and B restarted so that
     // nothing remembers it was valid.
     let Chain { vendor, proxy } = chain;
-    assert!(vendor.expire_tokens("easemob", None) >= 1);
+    assert!(vendor.expire_tokens("easemob", None).await >= 1);
     let chain = Chain {
         vendor: vendor.restart(),
         proxy,

@@ -5,7 +5,7 @@
 
 use serde_json::{json, Value};
 
-use crate::harness::{assert_shape, Answer, Hx, Imbridge};
+use crate::harness::{assert_shape, postgres_twins, Answer, Hx, Imbridge};
 use crate::jm::assert_millis_now;
 
 /// Users the seed's examples name besides the ones it registers.
@@ -483,7 +483,7 @@ async fn wrong_missing_and_expired_tokens() {
     // Expired: a token whose lifetime ran out (moved into the past in the
     // store before its first use) is refused, the others still work.
     let fresh = im.hx().await;
-    assert!(im.expire_tokens("easemob-hx", None) >= 3);
+    assert!(im.expire_tokens("easemob-hx", None).await >= 3);
     let message = err(
         fresh.call("/hx/getUser", json!({"username": "u1"})).await,
         401,
@@ -657,3 +657,5 @@ async fn permission_errors() {
     assert!(message.contains("blocked"), "{message}");
     assert_eq!(offline(&hx, "u1").await, 0);
 }
+
+postgres_twins!(every_endpoint_with_the_seed_examples);

@@ -5,7 +5,7 @@
 
 use serde_json::{json, Value};
 
-use crate::harness::{assert_shape, Answer, Imbridge};
+use crate::harness::{assert_shape, postgres_twins, Answer, Imbridge};
 use crate::jm::{group_members, usernames};
 
 /// The seed's user and the profile its get_userinfo example shows.
@@ -477,3 +477,5 @@ async fn permission_errors() {
         .await);
     assert_eq!(list["userinfos"].as_array().unwrap().len(), 2);
 }
+
+postgres_twins!(every_endpoint_with_the_seed_examples);

@@ -1,18 +1,24 @@
 //! Test harness: a real imbridge on ephemeral loopback ports with its own
-//! SQLite file, and small HTTP clients for the dialects.
+//! databases (SQLite files, or a throwaway PostgreSQL cluster: see
+//! [`on_postgres`]), and small HTTP clients for the dialects.
 
+use std::cell::Cell;
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
 use deadpool_sqlite::rusqlite;
 use imbridge::config::Config;
+use imbridge::db::{Db, Location};
 use imbridge::server::Running;
 use reqwest::Method;
 use serde_json::Value;
 use tempfile::TempDir;
+
+use crate::pg::Postgres;
 
 /// The JMessage credentials every test server uses.
 pub const APP_KEY: &str = "testappkey00000000000001";
@@ -77,22 +83,60 @@ pub fn wait_for_port(port: u16) {
     }
 }
 
+thread_local! {
+    /// Whether new setups keep their databases in PostgreSQL ([`on_postgres`]).
+    static POSTGRES: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `test` (a `#[tokio::test]` function of the suite) with every
+/// [`Setup`] it makes on a throwaway PostgreSQL cluster instead of SQLite
+/// files: the store and the embedded provider in one database of their own.
+pub fn on_postgres(test: fn()) {
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            POSTGRES.set(false);
+        }
+    }
+    POSTGRES.set(true);
+    let _reset = Reset;
+    test();
+}
+
+/// Defines, inside a test module, a module `on_postgres` with a twin of
+/// each listed `#[tokio::test]` of the module: the same test with its
+/// databases on a throwaway PostgreSQL cluster ([`on_postgres`]).
+macro_rules! postgres_twins {
+    ($($test:ident),* $(,)?) => {
+        mod on_postgres {
+            $(#[test]
+            fn $test() {
+                $crate::harness::on_postgres(super::$test)
+            })*
+        }
+    };
+}
+pub(crate) use postgres_twins;
+
 /// Ports and paths of one test server.
 pub struct Setup {
     /// API port.
     pub port: u16,
     /// Admin port.
     pub admin_port: u16,
-    /// Temp dir holding the database and media.
+    /// Temp dir holding the databases (SQLite) and media.
     pub dir: TempDir,
     /// Extra `key = value` lines of the `[providers.embedded]` table.
     pub embedded: String,
     /// Extra `key = value` lines of the `[server]` table.
     pub server: String,
+    /// The cluster holding the databases, when on PostgreSQL.
+    pub pg: Option<Arc<Postgres>>,
 }
 
 impl Setup {
-    /// Fresh ports and a fresh temp dir.
+    /// Fresh ports and a fresh temp dir (and a fresh cluster under
+    /// [`on_postgres`]).
     pub fn new() -> Self {
         Setup {
             port: free_port(),
@@ -100,6 +144,7 @@ impl Setup {
             dir: tempfile::tempdir().unwrap(),
             embedded: String::new(),
             server: String::new(),
+            pg: POSTGRES.get().then(|| Arc::new(Postgres::start())),
         }
     }
 
@@ -111,7 +156,31 @@ impl Setup {
         self
     }
 
-    /// The same setup with more settings of the embedded store, as TOML
+    /// Where the embedded provider's data is.
+    pub fn provider_location(&self) -> Location {
+        match &self.pg {
+            Some(pg) => Location::Postgres(pg.url()),
+            None => Location::Sqlite(self.dir.path().join("imbridge.db")),
+        }
+    }
+
+    /// Where the store is.
+    pub fn store_location(&self) -> Location {
+        match &self.pg {
+            Some(pg) => Location::Postgres(pg.url()),
+            None => Location::Sqlite(self.dir.path().join("state.db")),
+        }
+    }
+
+    /// `url = "…"` lines for `[store]` and `[providers.embedded]` on PostgreSQL.
+    fn url_line(&self) -> String {
+        self.pg
+            .as_ref()
+            .map(|pg| format!("url = \"{}\"\n", pg.url()))
+            .unwrap_or_default()
+    }
+
+    /// The same setup with more settings of the embedded provider, as TOML
     /// `key = value` lines (e.g. `retract_window_secs = 1`).
     pub fn with_embedded(mut self, lines: &str) -> Self {
         self.embedded.push_str(lines);
@@ -193,16 +262,17 @@ drain_secs = 0
 {server}
 [store]
 path = "{dir}/state.db"
-
+{url}
 [providers.embedded]
 kind = "embedded"
 path = "{dir}/imbridge.db"
-media_dir = "{dir}/media"
+{url}media_dir = "{dir}/media"
 media_base_url = "http://127.0.0.1:{port}/media"
 "#,
             mappings = repo().join("mappings").display(),
             port = self.port,
             admin = self.admin_port,
+            url = self.url_line(),
         )
     }
 
@@ -350,15 +420,18 @@ master_secret = "{OTHER_MASTER_SECRET}"
     /// given) into the past, as if their lifetime had run out. Only tokens
     /// not yet presented are affected at once (verified tokens are cached for
     /// up to 30 s).
-    pub fn expire_tokens(&self, frontend: &str, subject: Option<&str>) -> usize {
-        let conn = deadpool_sqlite::rusqlite::Connection::open(self.state_path()).unwrap();
-        conn.busy_timeout(Duration::from_secs(5)).unwrap();
-        conn.execute(
-            "UPDATE tokens SET expires = issued - 1 \
-             WHERE frontend = ?1 AND (?2 IS NULL OR subject = ?2)",
-            (frontend, subject),
-        )
-        .unwrap()
+    pub async fn expire_tokens(&self, frontend: &str, subject: Option<&str>) -> u64 {
+        let (frontend, subject) = (frontend.to_owned(), subject.map(str::to_owned));
+        self.state_db()
+            .write(move |tx| {
+                tx.execute(
+                    "UPDATE tokens SET expires = issued - 1 \
+                     WHERE frontend = ?1 AND (subject = ?2 OR ?2 IS NULL)",
+                    &[&frontend, &subject],
+                )
+            })
+            .await
+            .unwrap()
     }
 
     /// A request to this server.
@@ -449,8 +522,20 @@ master_secret = "{OTHER_MASTER_SECRET}"
         }
     }
 
-    /// A read-only connection to the store's SQLite file, to check what an
-    /// endpoint without a read-back API stored.
+    /// The embedded provider's database (SQLite or PostgreSQL), to check
+    /// what an API cannot show.
+    pub fn provider_db(&self) -> Db {
+        Db::connect(&self.setup.provider_location(), 1).expect("the provider's database opens")
+    }
+
+    /// The store's database (SQLite or PostgreSQL).
+    pub fn state_db(&self) -> Db {
+        Db::connect(&self.setup.store_location(), 1).expect("the store's database opens")
+    }
+
+    /// A read-only connection to the embedded provider's SQLite file (SQLite
+    /// setups only; [`Imbridge::provider_db`] works on both), to check what
+    /// an endpoint without a read-back API stored.
     pub fn db(&self) -> rusqlite::Connection {
         rusqlite::Connection::open_with_flags(
             self.db_path(),

@@ -174,44 +174,47 @@ pub async fn sent_id(jm: &Jm, message: Value) -> i64 {
 }
 
 /// Whether `password` is the stored password of `username`. JMessage has no
-/// endpoint that checks a password, so this reads the store's hash.
-pub fn password_is(im: &Imbridge, username: &str, password: &str) -> bool {
+/// endpoint that checks a password, so this reads the embedded provider's hash.
+pub async fn password_is(im: &Imbridge, username: &str, password: &str) -> bool {
     use argon2::password_hash::{PasswordHash, PasswordVerifier};
-    let hash: String = im
-        .db()
-        .query_row(
-            "SELECT password FROM users WHERE username = ?1",
-            [username],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let hash = stored_strings(
+        im,
+        "SELECT password FROM users WHERE username = ?1",
+        username,
+    )
+    .await
+    .pop()
+    .expect("a password hash");
     let parsed = PasswordHash::new(&hash).expect("a PHC hash string");
     argon2::Argon2::default()
         .verify_password(password.as_bytes(), &parsed)
         .is_ok()
 }
 
-/// Whether `username`'s global do-not-disturb is on in the store (JMessage
-/// cannot read it back).
-pub fn global_nodisturb(im: &Imbridge, username: &str) -> bool {
-    im.db()
-        .query_row(
-            "SELECT nodisturb FROM users WHERE username = ?1",
-            [username],
-            |r| r.get(0),
-        )
+/// Whether `username`'s global do-not-disturb is on in the embedded provider
+/// (JMessage cannot read it back).
+pub async fn global_nodisturb(im: &Imbridge, username: &str) -> bool {
+    let username = username.to_owned();
+    im.provider_db()
+        .read(move |tx| {
+            tx.query_one(
+                "SELECT nodisturb FROM users WHERE username = ?1",
+                &[&username],
+                |r| r.get(0),
+            )
+        })
+        .await
         .unwrap()
 }
 
-/// The strings a query on the store returns for one username parameter (for
-/// settings JMessage cannot read back).
-pub fn stored_strings(im: &Imbridge, sql: &str, username: &str) -> Vec<String> {
-    let db = im.db();
-    let mut stmt = db.prepare(sql).unwrap();
-    let rows = stmt
-        .query_map([username], |r| r.get::<_, String>(0))
-        .unwrap();
-    rows.map(Result::unwrap).collect()
+/// The strings a query on the embedded provider's database returns for one
+/// username parameter (for settings JMessage cannot read back).
+pub async fn stored_strings(im: &Imbridge, sql: &'static str, username: &str) -> Vec<String> {
+    let username = username.to_owned();
+    im.provider_db()
+        .read(move |tx| tx.query_all(sql, &[&username], |r| r.get(0)))
+        .await
+        .unwrap()
 }
 
 /// An integer JSON value, or a panic naming the body.

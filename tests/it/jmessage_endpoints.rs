@@ -12,7 +12,7 @@
 
 use serde_json::{json, Value};
 
-use crate::harness::{assert_shape, Imbridge, Jm, APP_KEY};
+use crate::harness::{assert_shape, postgres_twins, Imbridge, Jm, APP_KEY};
 use crate::jm::*;
 
 /// The seed's user object ("获取用户信息") with every field set.
@@ -240,11 +240,11 @@ mod users {
         .await
         .expect_empty(204);
         assert!(
-            password_is(&im, "javen", "654321"),
+            password_is(&im, "javen", "654321").await,
             "new password not stored"
         );
         assert!(
-            !password_is(&im, "javen", PASSWORD),
+            !password_is(&im, "javen", PASSWORD).await,
             "old password still valid"
         );
     }
@@ -356,11 +356,12 @@ mod users {
             "SELECT o.username FROM nodisturb_users n JOIN users u ON u.id = n.user_id
              JOIN users o ON o.id = n.other_id WHERE u.username = ?1 ORDER BY o.username",
             "javen",
-        );
+        )
+        .await;
         assert_eq!(singles, ["username1", "username2"]);
         jm.post(url, json!({"global": 1})).await.expect_empty(204);
         assert!(
-            global_nodisturb(&im, "javen"),
+            global_nodisturb(&im, "javen").await,
             "global do-not-disturb not stored"
         );
     }
@@ -392,6 +393,21 @@ mod users {
             .expect_empty(204);
         send_text(&jm, "fang", "javen").await.expect(201);
     }
+
+    postgres_twins!(
+        register_answers_201_with_each_username,
+        get_shows_every_field_set_at_registration,
+        update_changes_only_the_fields_sent,
+        userstat_of_one_user,
+        userstat_of_several_users_lists_their_devices,
+        statuser_v2_flags_unknown_users,
+        password_change_stores_the_new_password,
+        delete_one_user,
+        batch_delete_answers_200_and_removes_every_user,
+        list_pages_through_the_users,
+        nodisturb_takes_the_seed_body,
+        forbidden_disables_and_enables_a_user
+    );
 }
 
 mod blacklist {
@@ -423,6 +439,8 @@ mod blacklist {
         assert_eq!(a.json, json!([]));
         send_text(&jm, "test1", "javen").await.expect(201);
     }
+
+    postgres_twins!(add_list_and_remove);
 }
 
 mod friends {
@@ -473,6 +491,8 @@ mod friends {
         let a = jm.get("/v1/users/javen/friends").await.expect(200);
         assert_eq!(a.json, json!([]));
     }
+
+    postgres_twins!(add_note_list_and_remove);
 }
 
 mod groups {
@@ -754,7 +774,8 @@ mod groups {
             "SELECT g.gid FROM group_shields s JOIN users u ON u.id = s.user_id
              JOIN chat_groups g ON g.id = s.group_id WHERE u.username = ?1",
             "tom",
-        );
+        )
+        .await;
         assert_eq!(stored, [shielded.to_string()]);
     }
 
@@ -816,6 +837,21 @@ mod groups {
             .collect();
         assert_eq!(owners, ["annie:1"]);
     }
+
+    postgres_twins!(
+        create_answers_201_with_the_gid,
+        get_shows_the_group,
+        update_changes_name_and_desc,
+        delete_dismisses_the_group,
+        members_add_and_remove_in_one_call,
+        v2_add_and_delete_members,
+        member_list_flags_the_owner,
+        groups_of_a_user,
+        list_pages_through_the_groups,
+        groups_shield_adds_and_removes,
+        silence_mutes_and_unmutes_members,
+        owner_transfer_moves_the_owner_flag
+    );
 }
 
 mod chatrooms {
@@ -1084,6 +1120,18 @@ mod chatrooms {
             .expect(200);
         assert_eq!(a.json[0]["total_member_count"], 3);
     }
+
+    postgres_twins!(
+        create_answers_201_with_an_integer_id,
+        batch_get_returns_the_rooms_asked_for,
+        rooms_of_a_user,
+        list_pages_through_the_rooms,
+        update_changes_owner_name_and_description,
+        delete_removes_the_room,
+        forbidden_mutes_a_member,
+        member_list_shows_flags_and_times,
+        members_add_and_remove
+    );
 }
 
 mod messages {
@@ -1285,6 +1333,16 @@ mod messages {
         assert_eq!(download.status(), 200, "GET {url}");
         assert_eq!(download.bytes().await.unwrap().as_ref(), bytes.as_slice());
     }
+
+    postgres_twins!(
+        text_message_answers_201_with_integer_id_and_ctime,
+        image_voice_and_custom_messages,
+        group_and_chatroom_messages,
+        retract_is_204_and_marks_the_message,
+        image_upload_reports_size_crc_and_dimensions,
+        file_and_voice_uploads,
+        resource_url_downloads_the_uploaded_bytes
+    );
 }
 
 mod sensitive_words {
@@ -1367,6 +1425,12 @@ mod sensitive_words {
             assert_eq!(a.json, json!({"status": status}));
         }
     }
+
+    postgres_twins!(
+        add_update_and_delete_a_word,
+        list_pages_like_the_seed,
+        filter_status_set_and_get
+    );
 }
 
 mod cross_app {
@@ -1529,7 +1593,8 @@ mod cross_app {
              JOIN users u ON u.id = n.user_id JOIN users o ON o.id = n.other_id
              WHERE u.username = ?1 ORDER BY o.username",
             "javen",
-        );
+        )
+        .await;
         assert_eq!(
             stored,
             [
@@ -1584,6 +1649,15 @@ mod cross_app {
         members.sort();
         assert_eq!(members, ["test1", "test2", "tom"]);
     }
+
+    postgres_twins!(
+        group_members_of_another_app,
+        groups_of_a_user,
+        blacklist_with_users_of_another_app,
+        nodisturb_with_users_of_another_app,
+        friends_from_another_app,
+        chatroom_members_of_another_app
+    );
 }
 
 mod sdk_register {
@@ -1601,6 +1675,8 @@ mod sdk_register {
             assert_eq!(a.json, json!({"status": status}));
         }
     }
+
+    postgres_twins!(status_set_and_get);
 }
 
 mod routes {
@@ -1673,4 +1749,6 @@ mod routes {
         }
         assert!(missing.is_empty(), "not served:\n{}", missing.join("\n"));
     }
+
+    postgres_twins!(every_seed_endpoint_is_served);
 }

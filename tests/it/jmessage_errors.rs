@@ -312,7 +312,7 @@ async fn registering_an_existing_user_is_an_item_error_899001() {
     jm.get("/v1/users/dev_fang").await.expect(200);
     let javen = jm.get("/v1/users/javen").await.expect(200).json;
     assert_eq!(javen["nickname"], "hello");
-    assert!(password_is(&im, "javen", PASSWORD));
+    assert!(password_is(&im, "javen", PASSWORD).await);
 }
 
 #[tokio::test]
@@ -445,13 +445,14 @@ async fn nodisturb_with_an_unknown_group_is_899051_and_stores_nothing() {
         "SELECT o.username FROM nodisturb_users n JOIN users u ON u.id = n.user_id
          JOIN users o ON o.id = n.other_id WHERE u.username = ?1",
         "javen",
-    );
+    )
+    .await;
     assert!(singles.is_empty(), "stored {singles:?}");
     jm.post(url, json!({"group": {"remove": [gid]}}))
         .await
         .expect_jm_error(400, 899053);
     assert!(
-        !global_nodisturb(&im, "javen"),
+        !global_nodisturb(&im, "javen").await,
         "global do-not-disturb was stored"
     );
 }
@@ -550,7 +551,7 @@ async fn rejected_batches_and_bodies_change_nothing() {
     .await
     .expect_jm_error(400, 899003);
     assert_eq!(snapshot(&jm).await, before);
-    assert!(password_is(&im, "javen", PASSWORD));
+    assert!(password_is(&im, "javen", PASSWORD).await);
 }
 
 #[tokio::test]

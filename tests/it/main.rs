@@ -1,5 +1,5 @@
 //! Integration tests: real imbridge servers on loopback, real HTTP, real
-//! SQLite files. One test binary (faster to build); cargo-nextest runs each
+//! SQLite files and PostgreSQL clusters. One test binary (faster to build); cargo-nextest runs each
 //! test in its own process.
 
 mod chain;
@@ -21,6 +21,8 @@ mod live;
 mod matrix;
 mod migrate;
 mod persistence;
+mod pg;
+mod postgres;
 mod prometheus;
 mod reload;
 mod rongcloud;

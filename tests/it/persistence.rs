@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::harness::{download, wait_for_port, Jm, Setup};
+use crate::harness::{download, postgres_twins, wait_for_port, Jm, Setup};
 use crate::jm::*;
 
 /// A running `imbridge serve`, killed when dropped (a failing test leaves no
@@ -232,3 +232,5 @@ async fn environment_overrides_the_config_file() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+postgres_twins!(everything_survives_sigkill_and_restart);

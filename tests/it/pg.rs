@@ -11,7 +11,8 @@ use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU32, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// A running throwaway cluster.
@@ -19,8 +20,8 @@ pub struct Postgres {
     dir: tempfile::TempDir,
     bin: PathBuf,
     owner: Option<(u32, u32)>,
-    port: u16,
-    child: Option<Child>,
+    port: AtomicU16,
+    child: Mutex<Option<Child>>,
 }
 
 impl Postgres {
@@ -39,12 +40,12 @@ impl Postgres {
             .arg("-a")
             .arg(&template)
             .arg(dir.path().join("data")));
-        let mut pg = Postgres {
+        let pg = Postgres {
             dir,
             bin,
             owner,
-            port: 0,
-            child: None,
+            port: AtomicU16::new(0),
+            child: Mutex::new(None),
         };
         pg.run();
         pg
@@ -52,12 +53,13 @@ impl Postgres {
 
     /// The URL of database `postgres` (trust authentication, user `postgres`).
     pub fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+        let port = self.port.load(Ordering::Relaxed);
+        format!("postgres://postgres@127.0.0.1:{port}/postgres")
     }
 
     /// Stops the server (fast shutdown: sessions are cut, committed data stays).
-    pub fn stop(&mut self) {
-        let Some(mut child) = self.child.take() else {
+    pub fn stop(&self) {
+        let Some(mut child) = self.child.lock().expect("child").take() else {
             return;
         };
         let _ = Command::new("kill")
@@ -75,19 +77,18 @@ impl Postgres {
     }
 
     /// Starts it again on the same port and files.
-    pub fn restart(&mut self) {
+    pub fn restart(&self) {
         self.stop();
         self.run();
     }
 
     /// Starts the postmaster (on a new port the first time) and waits until
     /// it accepts connections.
-    fn run(&mut self) {
+    fn run(&self) {
         for _ in 0..5 {
-            let port = if self.port == 0 {
-                free_port()
-            } else {
-                self.port
+            let port = match self.port.load(Ordering::Relaxed) {
+                0 => free_port(),
+                port => port,
             };
             let mut cmd = Command::new(self.bin.join("postgres"));
             cmd.current_dir(self.dir.path())
@@ -105,8 +106,8 @@ impl Postgres {
             }
             let mut child = cmd.spawn().expect("start postgres");
             if self.wait_ready(port, &mut child) {
-                self.port = port;
-                self.child = Some(child);
+                self.port.store(port, Ordering::Relaxed);
+                *self.child.lock().expect("child") = Some(child);
                 return;
             }
             let _ = child.kill();

@@ -7,7 +7,7 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::harness::{assert_shape, png, Answer, Imbridge, Rc, RC_PAGE_SIZE};
+use crate::harness::{assert_shape, png, postgres_twins, Answer, Imbridge, Rc, RC_PAGE_SIZE};
 use crate::jm::group_members;
 
 /// Users (the app's numeric user ids) registered through JMessage: the
@@ -373,7 +373,7 @@ async fn wrong_missing_and_expired_credentials() {
     detail(im.rc_with(Some(&hx.token)).get("/api/im/token/").await, 401);
     // An expired token: its lifetime moved into the past before first use.
     let stale = login(&im, 6).await;
-    assert_eq!(im.expire_tokens("rongcloud-app", Some("6")), 1);
+    assert_eq!(im.expire_tokens("rongcloud-app", Some("6")).await, 1);
     assert_eq!(
         detail(stale.get("/api/im/token/").await, 401),
         "Invalid token."
@@ -594,3 +594,5 @@ async fn permission_errors() {
     ids.sort_unstable();
     assert_eq!(ids, [1, 6]);
 }
+
+postgres_twins!(every_endpoint_with_the_seed_examples);

@@ -6,7 +6,9 @@
 
 use serde_json::{json, Value};
 
-use crate::harness::{download, run_sdk_scenario, Imbridge, Jm, APP_KEY, MASTER_SECRET};
+use crate::harness::{
+    download, postgres_twins, run_sdk_scenario, Imbridge, Jm, APP_KEY, MASTER_SECRET,
+};
 use crate::jm::*;
 
 /// Runs the scenario against `im`; returns its JSON summary.
@@ -99,7 +101,7 @@ async fn check_users(im: &Imbridge, jm: &Jm) {
     assert_eq!(alice["signature"], "hi there");
     let dave = jm.get("/v1/users/sdk_dave").await.expect(200).json;
     assert_eq!(dave["extras"], json!({"team": "blue"}));
-    assert!(password_is(im, "sdk_alice", "n3w-password"));
+    assert!(password_is(im, "sdk_alice", "n3w-password").await);
     let all = jm
         .get("/v1/users/?start=0&count=500")
         .await
@@ -157,7 +159,8 @@ async fn check_group(im: &Imbridge, jm: &Jm, gid: i64) {
         "SELECT g.gid FROM group_shields s JOIN users u ON u.id = s.user_id
          JOIN chat_groups g ON g.id = s.group_id WHERE u.username = ?1",
         "sdk_bob",
-    );
+    )
+    .await;
     assert_eq!(shields, [gid.to_string()]);
 }
 
@@ -208,3 +211,5 @@ async fn check_settings(jm: &Jm) {
     let sdk = jm.get("/v1/sdkregister/status").await.expect(200).json;
     assert_eq!(sdk, json!({"status": 1}));
 }
+
+postgres_twins!(official_sdk_scenario_is_stored);

@@ -6,7 +6,7 @@
 
 use serde_json::{json, Value};
 
-use crate::harness::{assert_shape, download, Answer, Imbridge, Wf};
+use crate::harness::{assert_shape, download, postgres_twins, Answer, Imbridge, Wf};
 use crate::jm::assert_millis_now;
 
 /// The seed's example headers (secret 123456).
@@ -634,3 +634,5 @@ async fn bad_bodies_unknown_users_and_paths() {
         assert_eq!(a.json["code"], 254, "{}", a.text);
     }
 }
+
+postgres_twins!(every_endpoint_with_the_seed_examples);
