@@ -200,8 +200,7 @@ pub async fn migrate(
         report.kinds = planned(&plan, Status::Planned);
         return Ok(report);
     }
-    let store = Store::open(&config.store.path)
-        .map_err(|e| format!("opening the store {}: {e}", config.store.path.display()))?;
+    let store = Store::open(&config.store).map_err(|e| format!("{e:#}"))?;
     let store = Arc::new(store);
     let key = RunKey {
         from: opts.from.clone(),

@@ -279,6 +279,65 @@ CREATE TABLE id_pairs (
     PRIMARY KEY (from_provider, to_provider, kind, source_id),
     UNIQUE (from_provider, to_provider, kind, target_id)
 );
+
+CREATE TABLE migrate_runs (
+    from_provider TEXT NOT NULL,
+    to_provider TEXT NOT NULL,
+    app_key TEXT NOT NULL,
+    started BIGINT NOT NULL,
+    finished BIGINT,
+    PRIMARY KEY (from_provider, to_provider, app_key)
+);
+CREATE TABLE migrate_checkpoints (
+    from_provider TEXT NOT NULL,
+    to_provider TEXT NOT NULL,
+    app_key TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    source TEXT NOT NULL,
+    cursor TEXT NOT NULL,
+    done BIGINT NOT NULL,
+    copied BIGINT NOT NULL,
+    updated BIGINT NOT NULL,
+    skipped BIGINT NOT NULL,
+    failed BIGINT NOT NULL,
+    finished BOOLEAN NOT NULL,
+    PRIMARY KEY (from_provider, to_provider, app_key, kind)
+);
+CREATE TABLE migrate_found (
+    from_provider TEXT NOT NULL,
+    to_provider TEXT NOT NULL,
+    app_key TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    id TEXT NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (from_provider, to_provider, app_key, kind, id)
+);
+CREATE INDEX migrate_found_seq ON migrate_found (from_provider, to_provider, app_key, kind, seq);
+CREATE TABLE migrate_failures (
+    from_provider TEXT NOT NULL,
+    to_provider TEXT NOT NULL,
+    app_key TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    entity TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    PRIMARY KEY (from_provider, to_provider, app_key, kind, entity)
+);
+CREATE TABLE migrate_intents (
+    from_provider TEXT NOT NULL,
+    to_provider TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    source_id TEXT NOT NULL,
+    PRIMARY KEY (from_provider, to_provider, kind, source_id)
+);
+CREATE TABLE password_pending (
+    app_key TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    username TEXT NOT NULL,
+    source_provider TEXT NOT NULL,
+    since BIGINT NOT NULL,
+    PRIMARY KEY (app_key, provider, username)
+);
 "#],
 };
 

@@ -24,9 +24,7 @@ async fn lost_database() {
 
     let pg = im.setup.pg.clone().expect("on PostgreSQL");
     pg.stop();
-    jm.get("/v1/users/javen")
-        .await
-        .expect_jm_error(503, 899000);
+    jm.get("/v1/users/javen").await.expect_jm_error(503, 899000);
     let wf = im.wf();
     let a = wf
         .post("/admin/user/get_info", Some(json!({"userId": "javen"})))
