@@ -147,11 +147,14 @@ pub enum Reason {
     AlreadyOff,
     /// A mute or disable preventing the action.
     Forbidden,
+    /// The provider did not answer in time: the call may or may not have
+    /// taken effect.
+    Timeout,
 }
 
 impl Reason {
     /// Every reason, in declaration order.
-    pub const ALL: [Reason; 28] = [
+    pub const ALL: [Reason; 29] = [
         Reason::App,
         Reason::User,
         Reason::Group,
@@ -180,6 +183,7 @@ impl Reason {
         Reason::AlreadyOn,
         Reason::AlreadyOff,
         Reason::Forbidden,
+        Reason::Timeout,
     ];
 
     /// The snake_case name used in mapping files.
@@ -213,6 +217,7 @@ impl Reason {
             Reason::AlreadyOn => "already_on",
             Reason::AlreadyOff => "already_off",
             Reason::Forbidden => "forbidden",
+            Reason::Timeout => "timeout",
         }
     }
 

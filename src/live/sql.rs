@@ -53,6 +53,8 @@ pub struct Entry {
     pub next_at: i64,
     /// When it was written (ms).
     pub created: i64,
+    /// In flight until (ms).
+    pub claimed_until: Option<i64>,
     /// The last failure.
     pub error: Option<String>,
 }
@@ -79,7 +81,14 @@ pub enum Selection {
     Seqs(Vec<i64>),
 }
 
-const COLUMNS: &str = "seq, frontend, app_key, source, target, side, op, request, result, state, attempts, next_at, created, error";
+const COLUMNS: &str = "seq, frontend, app_key, source, target, side, op, request, result, state, attempts, next_at, created, error, claimed_until";
+
+/// The columns of `entry` without the request and result.
+const LIGHT: &str = "seq, frontend, app_key, source, target, side, op, '', '', state, attempts, next_at, created, error, claimed_until";
+
+/// Marks a pending entry (`?1`) in flight until `?2`.
+const MARK: &str =
+    "UPDATE outbox SET state = 'inflight', claimed_until = ?2 WHERE seq = ?1 AND state = 'pending'";
 
 fn entry(r: &Row<'_>) -> Result<Entry> {
     Ok(Entry {
@@ -100,6 +109,7 @@ fn entry(r: &Row<'_>) -> Result<Entry> {
         next_at: r.get(11)?,
         created: r.get(12)?,
         error: r.get(13)?,
+        claimed_until: r.get(14)?,
     })
 }
 
@@ -107,21 +117,6 @@ fn entry(r: &Row<'_>) -> Result<Entry> {
 pub struct Sql<'a>(pub &'a Db);
 
 impl Sql<'_> {
-    /// Whether anything is due: a pending entry whose time has come or an
-    /// entry in flight past its lease (a cheap read before claiming).
-    pub async fn due(&self, now_ms: i64) -> Result<bool> {
-        self.0
-            .read(move |tx| {
-                tx.query_one(
-                    "SELECT EXISTS (SELECT 1 FROM outbox WHERE (state = 'pending' AND next_at <= ?1) \
-                     OR (state = 'inflight' AND claimed_until < ?1))",
-                    &[&now_ms],
-                    |r| r.get(0),
-                )
-            })
-            .await
-    }
-
     /// Writes an entry with its keys in one transaction; its sequence number.
     pub async fn enqueue(&self, e: NewEntry, now_ms: i64) -> Result<i64> {
         self.0
@@ -140,53 +135,85 @@ impl Sql<'_> {
             .await
     }
 
-    /// Claims up to `limit` entries that are due and not behind an earlier
-    /// live entry sharing a key, marking them in flight until `lease_until`
-    /// (committed before any is applied). Also returns to `pending` the
-    /// entries whose lease ran out (a worker died applying them) — the caller
-    /// decides what to do with those: they are returned second.
-    pub async fn claim(
-        &self,
-        now_ms: i64,
-        limit: usize,
-        lease_until: i64,
-    ) -> Result<(Vec<Entry>, Vec<Entry>)> {
+    /// The oldest `limit` live (not dead) entries with their keys, oldest
+    /// first (every entry that could block one of them is among them),
+    /// without their request and result (`load` reads those).
+    pub async fn window(&self, limit: usize) -> Result<Vec<Entry>> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.0
-            .write(move |tx| {
-                let expired: Vec<Entry> = tx.query_all(
+            .read(move |tx| {
+                let mut entries: Vec<Entry> = tx.query_all(
                     &format!(
-                        "SELECT {COLUMNS} FROM outbox WHERE state = 'inflight' AND claimed_until < ?1 ORDER BY seq"
+                        "SELECT {LIGHT} FROM outbox WHERE state <> 'dead' ORDER BY seq LIMIT ?1"
                     ),
-                    &[&now_ms],
+                    &[&limit],
                     entry,
                 )?;
-                let ready: Vec<Entry> = tx.query_all(
-                    &format!(
-                        "SELECT {COLUMNS} FROM outbox e WHERE e.state = 'pending' AND e.next_at <= ?1 \
-                         AND NOT EXISTS (SELECT 1 FROM outbox_keys k \
-                           JOIN outbox_keys k2 ON k2.key = k.key AND k2.seq < k.seq \
-                           JOIN outbox e2 ON e2.seq = k2.seq AND e2.state <> 'dead' \
-                           WHERE k.seq = e.seq) \
-                         ORDER BY e.seq LIMIT ?2"
-                    ),
-                    &[&now_ms, &limit],
-                    entry,
+                let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
+                    return Ok(entries);
+                };
+                let keys: Vec<(i64, String)> = tx.query_all(
+                    "SELECT seq, key FROM outbox_keys WHERE seq BETWEEN ?1 AND ?2 ORDER BY seq",
+                    &[&first.seq, &last.seq],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
                 )?;
-                for e in &ready {
-                    tx.execute(
-                        "UPDATE outbox SET state = 'inflight', claimed_until = ?2 WHERE seq = ?1",
-                        &[&e.seq, &lease_until],
-                    )?;
+                let mut at = 0;
+                for (seq, key) in keys {
+                    while at < entries.len() && entries[at].seq < seq {
+                        at += 1;
+                    }
+                    if let Some(e) = entries.get_mut(at).filter(|e| e.seq == seq) {
+                        e.write.keys.push(key);
+                    }
                 }
-                Ok((ready, expired))
+                Ok(entries)
             })
             .await
     }
 
-    /// Removes an applied entry (and records `pairs`, the ids its apply
-    /// made, in the same transaction).
-    pub async fn complete(&self, seq: i64, pairs: Vec<Pair>) -> Result<()> {
+    /// The entries `seqs`, whole (without keys), in sequence order.
+    pub async fn load(&self, mut seqs: Vec<i64>) -> Result<Vec<Entry>> {
+        seqs.sort_unstable();
+        self.0
+            .read(move |tx| {
+                let mut out = Vec::with_capacity(seqs.len());
+                for seq in &seqs {
+                    let sql = format!("SELECT {COLUMNS} FROM outbox WHERE seq = ?1");
+                    if let Some(e) = tx.query_opt(&sql, &[seq], entry)? {
+                        out.push(e);
+                    }
+                }
+                Ok(out)
+            })
+            .await
+    }
+
+    /// Marks pending entries in flight until `lease_until` (committed before
+    /// any is applied); those another worker took first are left out.
+    pub async fn mark(&self, seqs: Vec<i64>, lease_until: i64) -> Result<Vec<i64>> {
+        self.0
+            .write(move |tx| {
+                let mut out = Vec::with_capacity(seqs.len());
+                for seq in &seqs {
+                    if tx.execute(MARK, &[seq, &lease_until])? == 1 {
+                        out.push(*seq);
+                    }
+                }
+                Ok(out)
+            })
+            .await
+    }
+
+    /// Removes an applied entry and records `pairs`, the ids its apply
+    /// made; marks `next` (the following entry of the same entities) in
+    /// flight until its lease in the same transaction. Whether `next` was
+    /// marked.
+    pub async fn complete(
+        &self,
+        seq: i64,
+        pairs: Vec<Pair>,
+        next: Option<(i64, i64)>,
+    ) -> Result<bool> {
         self.0
             .write(move |tx| {
                 for p in &pairs {
@@ -194,7 +221,10 @@ impl Sql<'_> {
                 }
                 tx.execute("DELETE FROM outbox_keys WHERE seq = ?1", &[&seq])?;
                 tx.execute("DELETE FROM outbox WHERE seq = ?1", &[&seq])?;
-                Ok(())
+                Ok(match next {
+                    Some((next, lease_until)) => tx.execute(MARK, &[&next, &lease_until])? == 1,
+                    None => false,
+                })
             })
             .await
     }

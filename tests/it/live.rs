@@ -521,7 +521,15 @@ async fn kill_9_with_a_full_outbox_loses_nothing_and_duplicates_nothing() {
     }
     // The new provider: replaced by a server that accepts and stays silent.
     let (setup2, text2) = new.stop();
-    let silent = std::net::TcpListener::bind(("127.0.0.1", setup2.port)).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let silent = loop {
+        // The stopped server's socket may take a moment to close.
+        match std::net::TcpListener::bind(("127.0.0.1", setup2.port)) {
+            Ok(l) => break l,
+            Err(e) => assert!(Instant::now() < deadline, "{e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     let held = std::thread::spawn(move || {
         let mut conns = Vec::new();
         for c in silent.incoming().take(8) {

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use serde_json::Value;
 
-use crate::canonical::{Error, ErrorKind, Source};
+use crate::canonical::{Error, ErrorKind, Reason, Source};
 use crate::mapping::outbound::call::upstream;
 use crate::mapping::outbound::{Answer, MultipartValue, Outgoing, Payload};
 use crate::provider::CallContext;
@@ -174,6 +174,7 @@ fn failure(e: reqwest::Error, provider: &str, timeout: Duration) -> Sent {
                     timeout.as_millis()
                 ),
             )
+            .with_reason(Reason::Timeout)
             .with_source(Source::Provider),
         }
     } else {
