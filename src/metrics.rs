@@ -101,6 +101,10 @@ pub struct Metrics {
     pub migrate_errors: IntCounterVec,
     /// `imbridge_migrate_running{from,to}`: 1 while a migration runs.
     pub migrate_running: IntGaugeVec,
+    /// `imbridge_migrate_lazy_passwords_total{provider,outcome}`: logins of
+    /// users copied without a password: `set` (the source accepted it, now
+    /// set on the provider), `refused`, `error`, `source_missing`.
+    pub migrate_lazy_passwords: IntCounterVec,
 }
 
 fn histogram(name: &str, help: &str, labels: &[&str], buckets: &[f64]) -> HistogramVec {
@@ -261,6 +265,11 @@ impl Metrics {
                 &["from", "to"],
             )
             .expect("static metric definition"),
+            migrate_lazy_passwords: counter(
+                "imbridge_migrate_lazy_passwords_total",
+                "Logins of users copied without a password, by provider and outcome: set, refused, error, source_missing.",
+                &["provider", "outcome"],
+            ),
         };
         for c in [
             Box::new(m.requests.clone()) as Box<dyn prometheus::core::Collector>,
@@ -290,6 +299,7 @@ impl Metrics {
             Box::new(m.migrate_entities.clone()),
             Box::new(m.migrate_errors.clone()),
             Box::new(m.migrate_running.clone()),
+            Box::new(m.migrate_lazy_passwords.clone()),
         ] {
             m.registry.register(c).expect("unique metric names");
         }

@@ -17,6 +17,7 @@ use crate::mapping::compile::compile_dir;
 use crate::mapping::diag::{self, Diagnostic};
 use crate::mapping::plan::{Dialect, Segment};
 use crate::metrics::Metrics;
+use crate::migrate::lazy::LazyPasswords;
 use crate::provider::embedded::EmbeddedProvider;
 use crate::provider::ids::IdMapped;
 use crate::provider::vendor::VendorProvider;
@@ -67,6 +68,9 @@ pub struct Providers {
     pub store: Option<Arc<Store>>,
     /// Live migrations' outbox (in the store); none in dry runs.
     pub live: Option<Arc<Live>>,
+    /// Passwords of users `imbridge migrate` copied without one, set at
+    /// their first login; none in dry runs.
+    pub lazy: Option<Arc<LazyPasswords>>,
     store_config: StoreConfig,
 }
 
@@ -81,6 +85,7 @@ impl Providers {
             embedded: None,
             store: None,
             live: None,
+            lazy: None,
             store_config: config.store.clone(),
         }
     }
@@ -130,6 +135,11 @@ impl Providers {
             Some(_) => anyhow::bail!("changing [store] settings needs a restart"),
             None => Arc::new(Store::open(&config.store)?),
         };
+        out.lazy = Some(Arc::new(LazyPasswords::new(
+            out.map.clone(),
+            store.clone(),
+            metrics.clone(),
+        )));
         out.live = Some(match previous.and_then(|p| p.live.clone()) {
             Some(l) => l,
             None => Live::open(store.clone(), metrics)?,
@@ -311,6 +321,7 @@ impl Registry {
                 &fc.params,
                 provider,
                 providers.store.clone(),
+                providers.lazy.clone(),
             ) {
                 Ok(fe) => {
                     let addr = config.listen_of(fc).to_string();

@@ -17,8 +17,9 @@ use serde_json::Value;
 
 use crate::canonical::auth::TokenScope;
 use crate::canonical::user::UserAuthenticate;
-use crate::canonical::{Error, Op, OpName, Reason};
+use crate::canonical::{Error, ErrorKind, Op, OpName, Reason};
 use crate::mapping::path::{Found, Path};
+use crate::migrate::lazy::LazyPasswords;
 use crate::provider::{CallContext, Provider};
 use crate::store::Store;
 pub use secret::Secret;
@@ -91,6 +92,9 @@ pub struct AuthInput<'a> {
     pub provider: &'a dyn Provider,
     /// Call context for the provider.
     pub call: &'a CallContext,
+    /// Lazy password migration: a refused password of a user copied
+    /// without one is checked against the provider the user came from.
+    pub lazy: Option<&'a LazyPasswords>,
 }
 
 /// A string the path finds, if any.
@@ -186,16 +190,24 @@ impl InboundAuth {
                         "username and password are required",
                     ));
                 };
-                match password_keeper(cx.store, cx.provider) {
+                let checked = match password_keeper(cx.store, cx.provider) {
                     // The provider cannot check passwords: imbridge kept them.
-                    Some(store) => store.check_password(&cx.call.app_key, &user, &pass).await?,
+                    Some(store) => store.check_password(&cx.call.app_key, &user, &pass).await,
                     None => {
                         let op = Op::UserAuthenticate(UserAuthenticate {
                             username: user.clone(),
-                            password: pass,
+                            password: pass.clone(),
                         });
-                        cx.provider.execute(op, cx.call).await?;
+                        cx.provider.execute(op, cx.call).await.map(drop)
                     }
+                };
+                match (checked, cx.lazy) {
+                    (Err(e), Some(lazy)) if e.kind == ErrorKind::Unauthenticated => {
+                        if !lazy.accept(cx.provider, cx.call, &user, &pass).await? {
+                            return Err(e);
+                        }
+                    }
+                    (checked, _) => checked?,
                 }
                 Ok(Caller {
                     username: Some(user),
@@ -361,6 +373,7 @@ mod tests {
             store: None,
             provider: &provider,
             call: &call,
+            lazy: None,
         };
         futures::executor::block_on(auth.check(&cx))
     }
@@ -409,6 +422,7 @@ mod tests {
                 store: None,
                 provider: &provider,
                 call: &call,
+                lazy: None,
             };
             let caller = futures::executor::block_on(auth.check(&cx)).unwrap();
             assert_eq!(caller.username.as_deref(), Some(expected));

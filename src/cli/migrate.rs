@@ -11,14 +11,14 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 
 use super::{load, runtime, Failure};
+use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::migrate::kinds::Kind;
-use crate::migrate::report::Report;
 use crate::migrate::{self, Options};
 
 /// `imbridge migrate [verify]`.
 #[derive(Debug, Args)]
-#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+#[command(subcommand_negates_reqs = true)]
 pub struct Migrate {
     /// Config file (default: config/imbridge.toml).
     #[arg(long, global = true)]
@@ -89,6 +89,10 @@ pub struct CopyArgs {
     /// waited for, retrying with back-off, before the run stops.
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     pub patience: u64,
+    /// Serve the run's metrics at http://ADDR/metrics while it runs (for
+    /// Prometheus; e.g. 127.0.0.1:9184).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<String>,
 }
 
 /// Runs `imbridge migrate`.
@@ -99,47 +103,84 @@ pub fn run(m: Migrate) -> Result<(), Failure> {
         Ok(())
     };
     match m.action {
-        Some(Action::Verify(_)) => Err(Failure::new("error: verify is not built yet")),
+        Some(Action::Verify(pair)) => verify(&config, pair),
         Some(Action::Outbox(c)) => live(runtime().block_on(crate::live::cli::outbox(&config, c))),
         Some(Action::Users(c)) => live(runtime().block_on(crate::live::cli::users(&config, c))),
         None => copy(&config, m.copy),
     }
 }
 
-fn copy(config: &crate::config::Config, args: CopyArgs) -> Result<(), Failure> {
-    let pair = args.pair;
-    super::init_logs(config);
-    let bad = |message: String| Failure {
+/// A failure to start: exit code 2.
+fn refused(message: String) -> Failure {
+    Failure {
         message: format!("error: {message}"),
         code: 2,
-    };
+    }
+}
+
+/// The options of `pair` (`--dry-run` and `--patience` for a copy).
+fn options(config: &Config, pair: &Pair, dry_run: bool, patience: u64) -> Result<Options, Failure> {
+    super::init_logs(config);
     let only = pair
         .only
         .as_deref()
         .map(Kind::parse_list)
         .transpose()
-        .map_err(bad)?;
-    let opts = Options {
-        from: pair.from.unwrap_or_default(),
-        to: pair.to.unwrap_or_default(),
-        app_key: pair.app_key,
+        .map_err(refused)?;
+    Ok(Options {
+        from: pair.from.clone().unwrap_or_default(),
+        to: pair.to.clone().unwrap_or_default(),
+        app_key: pair.app_key.clone(),
         only,
-        users: pair.users,
-        dry_run: args.dry_run,
+        users: pair.users.clone(),
+        dry_run,
         rate: pair.rate,
         concurrency: pair.concurrency.max(1),
-        patience: Duration::from_secs(args.patience),
-    };
+        patience: Duration::from_secs(patience),
+    })
+}
+
+fn copy(config: &Config, args: CopyArgs) -> Result<(), Failure> {
+    let opts = options(config, &args.pair, args.dry_run, args.patience)?;
     let metrics = Arc::new(Metrics::new());
     let report = runtime()
-        .block_on(migrate::migrate(config, &opts, metrics))
-        .map_err(bad)?;
-    finish(&report, pair.report.as_ref(), report.ok())
+        .block_on(async {
+            let _exporter = match &args.metrics_listen {
+                Some(addr) => Some(
+                    migrate::exporter::serve(addr, metrics.clone())
+                        .await
+                        .map_err(|e| format!("--metrics-listen {addr}: {e}"))?,
+                ),
+                None => None,
+            };
+            migrate::migrate(config, &opts, metrics).await
+        })
+        .map_err(refused)?;
+    finish(
+        &report.table(),
+        &report,
+        args.pair.report.as_ref(),
+        report.ok(),
+    )
+}
+
+fn verify(config: &Config, pair: Pair) -> Result<(), Failure> {
+    let opts = options(config, &pair, false, 60)?;
+    let metrics = Arc::new(Metrics::new());
+    let report = runtime()
+        .block_on(migrate::verify(config, &opts, metrics))
+        .map_err(refused)?;
+    finish(&report.table(), &report, pair.report.as_ref(), report.ok())
 }
 
 /// Prints the table, writes the JSON, and fails when `ok` is false.
-fn finish(report: &Report, file: Option<&PathBuf>, ok: bool) -> Result<(), Failure> {
-    print!("{}", report.table());
+fn finish(
+    table: &str,
+    report: &impl serde::Serialize,
+    file: Option<&PathBuf>,
+    ok: bool,
+) -> Result<(), Failure> {
+    print!("{table}");
     if let Some(path) = file {
         let json = serde_json::to_vec_pretty(report).map_err(Failure::error)?;
         std::fs::write(path, json)

@@ -154,6 +154,7 @@ async fn run(
             store: frontend.store.as_deref(),
             provider: frontend.provider.as_ref(),
             call: &call,
+            lazy: frontend.lazy.as_deref(),
         })
         .await?;
     if let Some(user) = caller.username {
@@ -301,6 +302,7 @@ inbound:
             "app".into(),
             &Default::default(),
             provider.clone(),
+            None,
             None,
         )
         .unwrap();

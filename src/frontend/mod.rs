@@ -16,6 +16,7 @@ use crate::auth::Secret;
 use crate::canonical::OpName;
 use crate::mapping::inbound::Binding;
 use crate::mapping::plan::Dialect;
+use crate::migrate::lazy::LazyPasswords;
 use crate::provider::SharedProvider;
 use crate::store::Store;
 
@@ -37,6 +38,8 @@ pub struct Frontend {
     pub provider: SharedProvider,
     /// imbridge's own store (issued tokens, local operations).
     pub store: Option<Arc<Store>>,
+    /// Lazy password migration for users copied without a password.
+    pub lazy: Option<Arc<LazyPasswords>>,
 }
 
 impl Frontend {
@@ -49,6 +52,7 @@ impl Frontend {
         values: &BTreeMap<String, Secret>,
         provider: SharedProvider,
         store: Option<Arc<Store>>,
+        lazy: Option<Arc<LazyPasswords>>,
     ) -> Result<Self, String> {
         let binding = Binding::new(&name, dialect, &app_key, values)?;
         Ok(Frontend {
@@ -57,6 +61,7 @@ impl Frontend {
             app_key,
             provider,
             store,
+            lazy,
         })
     }
 

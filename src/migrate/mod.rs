@@ -12,13 +12,16 @@
 //!   `pairs`, `passwords`).
 
 mod copy;
+pub mod exporter;
 pub mod kinds;
+pub mod lazy;
 mod passwords;
 pub mod plan;
 mod progress;
 pub mod report;
 mod run;
 mod sides;
+pub mod verify;
 mod walk;
 
 use std::num::NonZeroU32;
@@ -38,6 +41,7 @@ use plan::Plan;
 use progress::Progress;
 use report::{KindReport, Pending, Report, Status};
 use sides::{Role, Side};
+use verify::{Verify, VerifyReport};
 use walk::UsersFile;
 
 /// What the operator asked for.
@@ -263,6 +267,51 @@ pub async fn migrate(
     if let Ok((count, users)) = store.pending_list(&app, &opts.to, 20).await {
         report.password_pending = Pending { count, users };
     }
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// Compares the source and the target of a migration (`imbridge migrate
+/// verify`). `Err` says why it could not start.
+pub async fn verify(
+    config: &Config,
+    opts: &Options,
+    metrics: Arc<Metrics>,
+) -> Result<VerifyReport, String> {
+    let started = Instant::now();
+    let (source, target, plan, app) = prepare(config, opts, &metrics)?;
+    let store = Store::open(&config.store).map_err(|e| format!("{e:#}"))?;
+    let mut report = VerifyReport {
+        from: opts.from.clone(),
+        to: opts.to.clone(),
+        app_key: app,
+        seconds: 0.0,
+        kinds: Vec::new(),
+        compared: plan
+            .kinds
+            .iter()
+            .filter_map(|k| plan::entity_of(k.kind))
+            .flat_map(|e| {
+                plan.compared
+                    .fields(e)
+                    .iter()
+                    .map(move |f| format!("{e}.{f}"))
+            })
+            .collect(),
+        not_compared: plan.gaps.clone(),
+        total: 0,
+        differences: Vec::new(),
+        stopped: None,
+    };
+    Verify {
+        source: &source,
+        target: &target,
+        store: &store,
+        plan: &plan,
+        concurrency: opts.concurrency,
+    }
+    .run(&mut report)
+    .await;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
 }

@@ -243,7 +243,7 @@ fn fields(kinds: &[Kind], source: &Side, target: &Side) -> (Carried, Carried, Ve
                 compared.0.entry(entity).or_default().push(field);
             }
             let reason = match written_by(entity, field) {
-                _ if !s && !t => None,
+                _ if !s && !t => Some(format!("neither {from} nor {to} keeps it")),
                 _ if !s => Some(format!("source {from} does not keep it")),
                 Some(op) if !target.supports(op) => Some(format!("target {to} cannot {op}")),
                 Some(_) if !t => {

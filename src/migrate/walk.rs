@@ -103,29 +103,21 @@ fn user_id(line: &str) -> std::result::Result<Option<&str>, &'static str> {
     Ok(Some(id))
 }
 
-/// A user to copy: the name, and the record when the walk read it already.
+/// A user to copy, by name. (A listing's records are not used: some
+/// vendors list users without their profiles.)
 #[derive(Debug, Clone)]
 pub struct UserItem {
     /// Login name.
     pub username: String,
-    /// The source's record (from a listing).
-    pub record: Option<User>,
 }
 
 impl UserItem {
-    /// The source's record: the one listed, else read now.
+    /// The source's record of the user (`user.get`).
     pub async fn record(self, source: &Side) -> Result<User> {
-        match self.record {
-            Some(r) => Ok(r),
-            None => take!(
-                source
-                    .run(Op::UserGet(UserGet {
-                        username: self.username
-                    }))
-                    .await?,
-                UserGet
-            ),
-        }
+        let op = Op::UserGet(UserGet {
+            username: self.username,
+        });
+        take!(source.run(op).await?, UserGet)
     }
 }
 
@@ -163,10 +155,7 @@ pub async fn users(source: &Side, walk: &Walk, cursor: &str) -> Result<Page<User
             Ok(Page {
                 items: ids
                     .into_iter()
-                    .map(|username| UserItem {
-                        username,
-                        record: None,
-                    })
+                    .map(|username| UserItem { username })
                     .collect(),
                 next: next.map(|n| n.to_string()),
                 total: Some(f.lines),
@@ -191,8 +180,7 @@ pub async fn users(source: &Side, walk: &Walk, cursor: &str) -> Result<Page<User
                     .items
                     .into_iter()
                     .map(|u| UserItem {
-                        username: u.username.clone(),
-                        record: Some(u),
+                        username: u.username,
                     })
                     .collect(),
             })

@@ -20,6 +20,8 @@ mod limits;
 mod live;
 mod matrix;
 mod migrate;
+mod migrate_pairs;
+mod migrate_sites;
 mod persistence;
 mod pg;
 mod postgres;

@@ -2,7 +2,8 @@
 //! (Debian's `prometheus`, installed by `.ci/setup --tests`; the test fails
 //! when it is missing).
 //!
-//! Prometheus scrapes the admin listeners of two imbridge servers every
+//! Prometheus scrapes the admin listeners of two imbridge servers (and the
+//! metrics of an `imbridge migrate` run, `--metrics-listen`) every
 //! second: B stands in for three vendors (JMessage, Easemob, RongCloud on
 //! listeners of their own), A serves JMessage frontends on four vendor
 //! providers plus WildfireChat on the embedded store. Between A and two of
@@ -345,6 +346,11 @@ struct Stack {
     _jm_proxy: FaultProxy,
     mappings: PathBuf,
     original: String,
+    /// `imbridge migrate` from B's RongCloud to A's embedded provider, slowed
+    /// down (`--rate 2`) so that it runs for the whole test, serving its
+    /// metrics on `copy_port` (killed when the stack drops).
+    _copy: tokio::process::Child,
+    copy_port: u16,
 }
 
 fn params(pairs: &[(&str, &str)]) -> String {
@@ -447,6 +453,31 @@ impl Stack {
         for port in [p_em, p_rc, p_down, p_live, p_live_down] {
             wait_for_port(port);
         }
+        // Users the source has not (failures), then some it has (copies, once
+        // `prepare` registered them), then more it has not.
+        let ids: Vec<String> = (0..20)
+            .map(|i| format!("ghost{i}"))
+            .chain(["alice", "bob", "slowpoke"].map(String::from))
+            .chain((20..400).map(|i| format!("ghost{i}")))
+            .collect();
+        let users = proxy.setup.dir.path().join("users.txt");
+        std::fs::write(&users, ids.join("\n")).unwrap();
+        let copy_port = free_port();
+        let copy = tokio::process::Command::new(env!("CARGO_BIN_EXE_imbridge"))
+            .args(["migrate", "--config"])
+            .arg(&file)
+            .args([
+                "--from", "rc", "--to", "embedded", "--only", "users", "--rate", "2", "--users",
+            ])
+            .arg(&users)
+            .arg("--metrics-listen")
+            .arg(format!("127.0.0.1:{copy_port}"))
+            .env("RUST_LOG", "error")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("imbridge migrate starts");
         Stack {
             vendor,
             proxy,
@@ -459,6 +490,8 @@ impl Stack {
             _jm_proxy: jm_proxy,
             mappings,
             original,
+            _copy: copy,
+            copy_port,
         }
     }
 
@@ -466,6 +499,7 @@ impl Stack {
         vec![
             format!("127.0.0.1:{}", self.proxy.setup.admin_port),
             format!("127.0.0.1:{}", self.vendor.setup.admin_port),
+            format!("127.0.0.1:{}", self.copy_port),
         ]
     }
 
@@ -741,6 +775,7 @@ const EXPORTED: &[&str] = &[
     "imbridge_connections_rejected_total",
     "imbridge_timeouts_total",
     "imbridge_admin_unauthorized_total",
+    "imbridge_migrate_lazy_passwords_total",
 ];
 
 /// Whether imbridge exports `metric` (a histogram's series included).
@@ -782,11 +817,13 @@ async fn every_dashboard_query_returns_data_on_a_real_prometheus() {
     let stack = Stack::start().await;
     let prom = Prometheus::start(&stack.targets()).await;
     stack.prepare().await;
-    prom.scraped_after_now(2, deadline).await;
+    prom.scraped_after_now(stack.targets().len(), deadline)
+        .await;
     // Round 1 creates every series; round 2 makes each grow between scrapes.
     for round in 1..=2 {
         stack.traffic(round).await;
-        prom.scraped_after_now(2, deadline).await;
+        prom.scraped_after_now(stack.targets().len(), deadline)
+            .await;
     }
 
     // The variables find values.

@@ -34,7 +34,7 @@ pub async fn group(cx: &Cx<'_>, g: Group) -> std::result::Result<Step, Fatal> {
 
 /// A group as `side` has it: `group.get`, else the group a member page
 /// comes with; none when it does not exist.
-async fn read(side: &Side, id: &str) -> Result<Option<Group>> {
+pub(in crate::migrate) async fn read(side: &Side, id: &str) -> Result<Option<Group>> {
     let found = if side.supports(OpName::GroupGet) {
         side.run(Op::GroupGet(GroupRef {
             group_id: id.to_string(),
@@ -80,13 +80,13 @@ async fn member_page(
 }
 
 /// The source's group with what a listing may leave out (the owner).
-async fn complete(cx: &Cx<'_>, g: Group) -> Result<Group> {
-    let mut g = match read(cx.source, &g.id).await? {
+pub(in crate::migrate) async fn complete(source: &Side, g: Group) -> Result<Group> {
+    let mut g = match read(source, &g.id).await? {
         Some(full) => full,
         None => return Err(Error::not_found(Reason::Group, "gone from the source")),
     };
     if g.owner.is_none() {
-        let (_, members, _) = member_page(cx.source, &g.id, "", None).await?;
+        let (_, members, _) = member_page(source, &g.id, "", None).await?;
         g.owner = members
             .into_iter()
             .find(|m| m.role == Role::Owner)
@@ -100,7 +100,7 @@ fn json(g: &Group) -> Value {
 }
 
 async fn copy(cx: &Cx<'_>, g: Group) -> Result<Done> {
-    let src = complete(cx, g).await?;
+    let src = complete(cx.source, g).await?;
     let (from, to) = (cx.source.name(), cx.target.name());
     if let Some(t) = cx.store.pair_target(from, to, GROUP, &src.id).await? {
         return update(cx, &src, &t).await;
@@ -360,18 +360,27 @@ async fn add_each(target: &Side, t: &str, users: &[String]) -> Vec<Result<()>> {
     }
 }
 
-/// Every member of the target's group `t`, with whether it is muted.
-async fn listed(target: &Side, t: &str) -> Result<HashMap<String, bool>> {
-    let mut have = HashMap::new();
+/// Every member of `side`'s group `id`.
+pub(in crate::migrate) async fn all_members(side: &Side, id: &str) -> Result<Vec<Member>> {
+    let mut all = Vec::new();
     let mut cursor = String::new();
     loop {
-        let (_, page, next) = member_page(target, t, &cursor, Some(PAGE as i64)).await?;
-        have.extend(page.into_iter().map(|m| (m.user.username, m.muted)));
+        let (_, page, next) = member_page(side, id, &cursor, Some(PAGE as i64)).await?;
+        all.extend(page);
         match next {
             Some(n) => cursor = n,
-            None => return Ok(have),
+            None => return Ok(all),
         }
     }
+}
+
+/// Every member of the target's group `t`, with whether it is muted.
+async fn listed(target: &Side, t: &str) -> Result<HashMap<String, bool>> {
+    Ok(all_members(target, t)
+        .await?
+        .into_iter()
+        .map(|m| (m.user.username, m.muted))
+        .collect())
 }
 
 async fn add_members(target: &Side, t: &str, users: &[String]) -> Result<()> {

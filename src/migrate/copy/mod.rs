@@ -2,9 +2,9 @@
 //! members, ...) from the source to the target: made when missing, compared
 //! and brought up to date when present, never made twice.
 
-mod groups;
-mod rooms;
-mod social;
+pub(super) mod groups;
+pub(super) mod rooms;
+pub(super) mod social;
 mod users;
 
 pub use groups::{group, members};

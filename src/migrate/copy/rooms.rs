@@ -26,7 +26,8 @@ pub async fn room(cx: &Cx<'_>, r: Room) -> std::result::Result<Step, Fatal> {
     Step::one(entity, copy(cx, r).await)
 }
 
-async fn read(side: &Side, id: &str) -> Result<Option<Room>> {
+/// A chatroom as `side` has it; none when it does not exist.
+pub(in crate::migrate) async fn read(side: &Side, id: &str) -> Result<Option<Room>> {
     let out = side
         .run(Op::ChatroomGet(ChatroomGet {
             ids: vec![id.to_string()],
@@ -148,6 +149,20 @@ async fn member_page(
     Ok((page.items, next))
 }
 
+/// Every member of `side`'s chatroom `id`.
+pub(in crate::migrate) async fn all_members(side: &Side, id: &str) -> Result<Vec<RoomMember>> {
+    let mut all = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let (page, next) = member_page(side, id, &cursor).await?;
+        all.extend(page);
+        match next {
+            Some(n) => cursor = n,
+            None => return Ok(all),
+        }
+    }
+}
+
 /// Copies the members of one chatroom (it must have been copied).
 pub async fn room_members(cx: &Cx<'_>, r: Room) -> std::result::Result<Step, Fatal> {
     let mut step = Step::default();
@@ -163,16 +178,12 @@ pub async fn room_members(cx: &Cx<'_>, r: Room) -> std::result::Result<Step, Fat
                     "the chatroom was not copied (kind chatrooms)",
                 )
             })?;
-        let mut have = HashMap::new();
-        let mut cursor = String::new();
-        loop {
-            let (page, next) = member_page(cx.target, &t, &cursor).await?;
-            have.extend(page.into_iter().map(|m| (m.user.username, m.muted)));
-            match next {
-                Some(n) => cursor = n,
-                None => return Ok::<_, Error>((t, have)),
-            }
-        }
+        let have: HashMap<String, bool> = all_members(cx.target, &t)
+            .await?
+            .into_iter()
+            .map(|m| (m.user.username, m.muted))
+            .collect();
+        Ok::<_, Error>((t, have))
     };
     let (t, have) = match prepared.await {
         Ok(p) => p,

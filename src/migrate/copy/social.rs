@@ -16,14 +16,16 @@ use crate::canonical::{ErrorKind, Op, Result};
 use crate::migrate::sides::{take, Side};
 use crate::migrate::walk::UserItem;
 
-async fn friends_of(side: &Side, username: &str) -> Result<Vec<Friend>> {
+/// A user's friends on `side`.
+pub(in crate::migrate) async fn friends_of(side: &Side, username: &str) -> Result<Vec<Friend>> {
     let op = Op::FriendList(OfUser {
         username: username.to_string(),
     });
     Ok(take!(side.run(op).await?, FriendList)?.items)
 }
 
-fn notes(f: &Friend) -> Value {
+/// The notes a user keeps about a friend, as JSON.
+pub(in crate::migrate) fn notes(f: &Friend) -> Value {
     serde_json::json!({"note_name": f.note_name, "others": f.others})
 }
 
@@ -45,7 +47,14 @@ pub async fn friends(cx: &Cx<'_>, item: UserItem) -> std::result::Result<Step, F
         }
     };
     let have: HashMap<&str, &Friend> = tgt.iter().map(|f| (f.user.username.as_str(), f)).collect();
-    let fields = cx.carried.fields(Entity::Friend);
+    let carried = cx.carried.fields(Entity::Friend);
+    // An existing friendship's notes are compared only where the target
+    // reads them back; a new one gets every note that travels.
+    let readable: Vec<&str> = carried
+        .iter()
+        .copied()
+        .filter(|f| cx.compared.has(Entity::Friend, f))
+        .collect();
     for f in &src {
         let name = f.user.username.as_str();
         let r = async {
@@ -64,8 +73,10 @@ pub async fn friends(cx: &Cx<'_>, item: UserItem) -> std::result::Result<Step, F
                     }
                 }
             };
-            let empty = Value::Null;
-            let now = have.get(name).map_or(empty, |t| notes(t));
+            let (now, fields) = match have.get(name) {
+                Some(t) => (notes(t), readable.as_slice()),
+                None => (Value::Null, carried),
+            };
             let diff = changes(&notes(f), &now, fields);
             if diff.is_empty() {
                 return Ok(done);
@@ -92,7 +103,11 @@ pub async fn friends(cx: &Cx<'_>, item: UserItem) -> std::result::Result<Step, F
     Ok(step)
 }
 
-async fn blocked_by(side: &Side, username: &str) -> Result<Vec<crate::canonical::model::User>> {
+/// The users a user blocks on `side`.
+pub(in crate::migrate) async fn blocked_by(
+    side: &Side,
+    username: &str,
+) -> Result<Vec<crate::canonical::model::User>> {
     let op = Op::BlacklistList(OfUser {
         username: username.to_string(),
     });
