@@ -17,7 +17,18 @@
 //!   - name: get a user from JMessage
 //!     outbound: {op: user.get, request: {username: a}, answers: [{status: 200, body: {...}}]}
 //!     expect: {calls: [{method: GET, path: /v1/users/a}], result: {...}}
+//!   - name: a group's description comes from imbridge's records
+//!     outbound:
+//!       op: group.get
+//!       request: {group_id: g1}
+//!       records: [{kind: group, key: g1, value: {desc: d}}]   # the store before
+//!       answers: [...]                                       # vendor calls only
+//!     expect: {calls: [..., {store: get, kind: group, key: g1}], result: {...}}
 //! ```
+//!
+//! Store calls are answered from records in memory
+//! (`mapping::outbound::store::Memory`), seeded by `records:`; they are
+//! listed among the calls.
 //!
 //! `expect` is read strictly: an unknown key is an error, an inbound case
 //! states `op` (with `request`) or `error`, an outbound case states its
@@ -39,6 +50,8 @@ use crate::canonical::{Error, OpName};
 use crate::frontend::offline::offline_op;
 use crate::mapping::compile::compile_dir;
 use crate::mapping::inbound::{self, render};
+use crate::mapping::outbound::offline::CallRef;
+use crate::mapping::outbound::store::Memory;
 use crate::mapping::outbound::{offline, token, Answer, Binding, Outgoing, Payload};
 use crate::mapping::plan::Dialect;
 
@@ -104,6 +117,18 @@ struct OutboundCase {
     request: Value,
     #[serde(default)]
     answers: Vec<CannedAnswer>,
+    /// Records the store holds before the operation runs.
+    #[serde(default)]
+    records: Vec<SeedRecord>,
+}
+
+/// A record of the store, as a case seeds it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SeedRecord {
+    kind: String,
+    key: String,
+    value: Value,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -466,23 +491,35 @@ async fn outbound(
         .map_err(|e| format!("`request` is not a valid {}: {}", case.op, e.message))?;
     let binding = Binding::new("golden", dialect.clone(), &filled(dialect, params))?;
     let mut answers: VecDeque<CannedAnswer> = case.answers.iter().cloned().collect();
+    let mut memory = Memory::default();
+    for r in &case.records {
+        memory.insert(&r.kind, &r.key, r.value.clone(), NOW_MS);
+    }
     let mut calls = Vec::new();
-    let outcome = offline::run(&binding, &op, NOW_MS, NOW_MS, None, |out| {
-        calls.push(call_json(out));
-        let canned = answers.pop_front().unwrap_or(CannedAnswer {
-            status: 200,
-            body: json!({}),
-        });
-        Answer {
-            status: canned.status,
-            body: canned.body,
-            headers: json!({}),
+    let mut fetched = false;
+    let outcome = offline::run(&binding, &op, NOW_MS, NOW_MS, None, |call| match call {
+        CallRef::Store(c) => {
+            calls.push(c.to_json());
+            memory.apply(c, NOW_MS)
+        }
+        CallRef::Vendor(out) => {
+            // A token fetch (auth) is not part of what a case states.
+            if token::scheme(&binding).is_some() && !fetched {
+                fetched = true;
+            } else {
+                calls.push(call_json(out));
+            }
+            let canned = answers.pop_front().unwrap_or(CannedAnswer {
+                status: 200,
+                body: json!({}),
+            });
+            Answer {
+                status: canned.status,
+                body: canned.body,
+                headers: json!({}),
+            }
         }
     });
-    // Token fetches (auth) are not part of what a case states.
-    if token::scheme(&binding).is_some() && !calls.is_empty() {
-        calls.remove(0);
-    }
     let calls = Value::Array(calls);
     compare("vendor calls", &expect.calls, &calls)?;
     match (outcome, &expect.error, &expect.result) {

@@ -104,6 +104,11 @@ impl Providers {
         previous: Option<&Providers>,
     ) -> anyhow::Result<Providers> {
         let mut out = Providers::none(config);
+        let store = match previous.and_then(|p| p.store.clone()) {
+            Some(s) if previous.is_some_and(|p| p.store_config == config.store) => s,
+            Some(_) => anyhow::bail!("changing [store] settings needs a restart"),
+            None => Arc::new(Store::open(&config.store)?),
+        };
         for (name, pc) in &config.providers {
             let unchanged = previous.is_some_and(|p| p.configs.get(name) == Some(pc));
             let provider: SharedProvider = match pc {
@@ -122,7 +127,12 @@ impl Providers {
                 ProviderConfig::Vendor(cfg) => {
                     let v = match previous.and_then(|p| p.vendors.get(name)) {
                         Some(v) if unchanged => v.clone(),
-                        _ => Arc::new(VendorProvider::new(name, cfg, metrics.clone())?),
+                        _ => Arc::new(VendorProvider::new(
+                            name,
+                            cfg,
+                            metrics.clone(),
+                            Some(store.clone()),
+                        )?),
                     };
                     out.vendors.insert(name.clone(), v.clone());
                     v
@@ -130,11 +140,6 @@ impl Providers {
             };
             out.map.insert(name.clone(), provider);
         }
-        let store = match previous.and_then(|p| p.store.clone()) {
-            Some(s) if previous.is_some_and(|p| p.store_config == config.store) => s,
-            Some(_) => anyhow::bail!("changing [store] settings needs a restart"),
-            None => Arc::new(Store::open(&config.store)?),
-        };
         out.lazy = Some(Arc::new(LazyPasswords::new(
             out.map.clone(),
             store.clone(),
@@ -157,7 +162,12 @@ impl Providers {
             let provider: SharedProvider = match pc {
                 ProviderConfig::Embedded(_) => Arc::new(Dry { name: name.clone() }),
                 ProviderConfig::Vendor(cfg) => {
-                    let v = Arc::new(VendorProvider::new(name, cfg, Arc::new(Metrics::new()))?);
+                    let v = Arc::new(VendorProvider::new(
+                        name,
+                        cfg,
+                        Arc::new(Metrics::new()),
+                        None,
+                    )?);
                     out.vendors.insert(name.clone(), v.clone());
                     v
                 }

@@ -15,6 +15,8 @@ use crate::frontend::offline::offline_op;
 use crate::mapping::compile::compile_dir;
 use crate::mapping::inbound;
 use crate::mapping::outbound::token::{self, Token};
+use crate::mapping::outbound::offline::CallRef;
+use crate::mapping::outbound::store::Memory;
 use crate::mapping::outbound::{offline, Answer, Binding};
 use crate::provider::vendor::auth::static_headers;
 
@@ -182,16 +184,28 @@ pub async fn translate(config: &Config, req: &Request) -> Result<Value, String> 
                 }
                 None => None,
             };
-            let outcome = offline::run(&binding, &op, now_ms, now_ms, token, |out| {
-                sent.push(out.clone());
-                Answer {
-                    status: 200,
-                    body: json!({}),
-                    headers: json!({}),
+            let mut memory = Memory::default();
+            let mut stored = Vec::new();
+            let outcome = offline::run(&binding, &op, now_ms, now_ms, token, |call| match call {
+                CallRef::Store(c) => {
+                    stored.push((sent.len(), c.to_json()));
+                    memory.apply(c, now_ms)
+                }
+                CallRef::Vendor(out) => {
+                    sent.push(out.clone());
+                    Answer {
+                        status: 200,
+                        body: json!({}),
+                        headers: json!({}),
+                    }
                 }
             });
             let mut calls = Vec::new();
-            for mut out in sent {
+            let mut stored = stored.into_iter().peekable();
+            for (i, mut out) in sent.into_iter().enumerate() {
+                while let Some((_, call)) = stored.next_if(|(at, _)| *at == i) {
+                    calls.push(call);
+                }
                 let auth = static_headers(&outbound.auth, &binding.params, now_ms);
                 out.headers.extend(auth.map_err(|e| e.to_string())?);
                 let mut call = crate::golden::call_json(&out);
@@ -205,9 +219,10 @@ pub async fn translate(config: &Config, req: &Request) -> Result<Value, String> 
                 );
                 calls.push(call);
             }
+            calls.extend(stored.map(|(_, call)| call));
             report["provider"] = Value::String(provider_name);
             report["calls"] = redact(Value::Array(calls), &secrets, &credentials);
-            report["note"] = Value::String("answers were stubbed as `200 {}`: later calls that use earlier answers show what they can".into());
+            report["note"] = Value::String("vendor answers were stubbed as `200 {}` and store calls ran on empty records in memory: later calls that use earlier answers show what they can".into());
             if let Err(e) = outcome {
                 report["outcome"] = Value::String(format!("with stubbed answers: {e}"));
             }

@@ -5,7 +5,9 @@
 //! provider ids a frontend's integer ids cannot carry ([`ids`]); the
 //! cross-provider id pairs of migrations ([`pairs`]); `imbridge migrate`'s
 //! checkpoints ([`migration`]) and users whose password is still to come;
-//! and the tables of live migration (`crate::live`). A database next to the data
+//! records of what a vendor cannot keep, read and written by outbound
+//! mapping files ([`records`]); and the tables of live migration
+//! (`crate::live`). A database next to the data
 //! (`[store] path`, SQLite), so all of it survives restarts.
 
 mod ids;
@@ -13,6 +15,7 @@ pub mod migration;
 pub mod pairs;
 mod passwords;
 mod pending;
+mod records;
 mod tokens;
 
 use std::time::Duration;
@@ -207,6 +210,20 @@ CREATE TABLE password_pending (
     since INTEGER NOT NULL,
     PRIMARY KEY (app_key, provider, username)
 );
+"#,
+        // What imbridge keeps of a provider's data that its vendor cannot
+        // (`records.rs`): per provider and kind, JSON by key.
+        r#"
+CREATE TABLE records (
+    provider TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    created INTEGER NOT NULL,
+    updated INTEGER NOT NULL,
+    PRIMARY KEY (provider, kind, key)
+);
+CREATE INDEX records_created ON records (provider, kind, created);
 "#,
     ],
     postgres: &[r#"

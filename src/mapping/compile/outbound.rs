@@ -15,8 +15,8 @@ use crate::canonical::fields::{Entity, Keeps};
 use crate::canonical::OpName;
 use crate::mapping::diag::Diagnostics;
 use crate::mapping::outbound::{
-    BodyPlan, ErrorRule, OpPlan, Outbound, OutboundAuth, OutboundSignature, Step, TokenAuth,
-    VendorErrors,
+    Action, BodyPlan, ErrorRule, OpPlan, Outbound, OutboundAuth, OutboundSignature, Request, Step,
+    StoreAction, StoreStep, TokenAuth, VendorErrors,
 };
 use crate::mapping::template::compile::compile_in;
 use crate::mapping::template::{DocShape, Func, Shape, Template};
@@ -192,14 +192,52 @@ const STEP_KEYS: &[&str] = &[
     "errors",
 ];
 
+const STORE_STEP_KEYS: &[&str] = &[
+    "name", "when", "foreach", "errors", "store", "kind", "key", "value", "prefix", "start",
+    "count", "order", "desc", "upload",
+];
+
 fn step(node: &Node, cx: &FileContext, doc: &DocShape, d: &mut Diagnostics) -> Option<Step> {
-    let f = Fields::new(node, "a step", STEP_KEYS, d)?;
+    let is_store = matches!(node, Node::Mapping(m) if m.keys().any(|k| k.as_str() == "store"));
+    let keys = if is_store { STORE_STEP_KEYS } else { STEP_KEYS };
+    let f = Fields::new(node, "a step", keys, d)?;
     let open = Shape::Open;
     let item = f.get("foreach").is_some();
     let foreach = match f.get("foreach") {
         Some(n) => Some(template(n, &open, cx, doc, false, d)?),
         None => None,
     };
+    let when = match f.get("when") {
+        Some(n) => Some(template(n, &open, cx, doc, item, d)?),
+        None => None,
+    };
+    let errors = match f.get("errors") {
+        Some(n) => rules(n, d),
+        None => Vec::new(),
+    };
+    let action = if is_store {
+        Action::Store(store_step(&f, cx, doc, item, d)?)
+    } else {
+        Action::Http(request(&f, cx, doc, item, d)?)
+    };
+    Some(Step {
+        name: f.string("name", d).map(|s| s.value),
+        when,
+        foreach,
+        errors,
+        action,
+    })
+}
+
+/// A vendor call's fields.
+fn request(
+    f: &Fields,
+    cx: &FileContext,
+    doc: &DocShape,
+    item: bool,
+    d: &mut Diagnostics,
+) -> Option<Request> {
+    let open = Shape::Open;
     let method = super::route::method(&f.required_string("method", d)?, d)?;
     // A path is text with `{path}` holes, or any template giving the text.
     let path = match f.required("path", d)? {
@@ -208,10 +246,6 @@ fn step(node: &Node, cx: &FileContext, doc: &DocShape, d: &mut Diagnostics) -> O
             path_template(&text, cx, doc, item, d)?
         }
         other => template(other, &open, cx, doc, item, d)?,
-    };
-    let when = match f.get("when") {
-        Some(n) => Some(template(n, &open, cx, doc, item, d)?),
-        None => None,
     };
     let query = match f.get("query") {
         Some(n) => Some(template(n, &open, cx, doc, item, d)?),
@@ -250,21 +284,110 @@ fn step(node: &Node, cx: &FileContext, doc: &DocShape, d: &mut Diagnostics) -> O
     let idempotent = f
         .boolean("idempotent", d)
         .unwrap_or(matches!(method, Method::GET | Method::PUT | Method::DELETE));
-    let errors = match f.get("errors") {
-        Some(n) => rules(n, d),
-        None => Vec::new(),
-    };
-    Some(Step {
-        name: f.string("name", d).map(|s| s.value),
-        when,
-        foreach,
+    Some(Request {
         method,
         path,
         query,
         headers,
         body,
         idempotent,
-        errors,
+    })
+}
+
+/// A store step's fields: `store: ACTION`, `kind:` (a literal name) and
+/// what the action needs.
+fn store_step(
+    f: &Fields,
+    cx: &FileContext,
+    doc: &DocShape,
+    item: bool,
+    d: &mut Diagnostics,
+) -> Option<StoreStep> {
+    let action_name = f.required_string("store", d)?;
+    let Some(action) = StoreAction::ALL
+        .iter()
+        .find(|(n, _)| *n == action_name.value)
+        .map(|(_, a)| *a)
+    else {
+        let known: Vec<&str> = StoreAction::ALL.iter().map(|(n, _)| *n).collect();
+        d.error(
+            &action_name.span,
+            "E022",
+            format!("unknown store action `{}`", action_name.value),
+        )
+        .hint(format!("actions: {}", known.join(", ")));
+        return None;
+    };
+    let kind = f.required_string("kind", d)?;
+    let valid = kind.value.starts_with(|c: char| c.is_ascii_lowercase())
+        && kind
+            .value
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if !valid {
+        d.error(
+            &kind.span,
+            "E004",
+            format!("record kind `{}` must be a lower-case name", kind.value),
+        )
+        .hint("letters, digits and `_`, starting with a letter: group, message, user_setting");
+        return None;
+    }
+    // Which fields each action takes; others are refused, so a typo or a
+    // misplaced field is found at load.
+    let (needs, allows): (&[&str], &[&str]) = match action {
+        StoreAction::Get | StoreAction::Delete => (&["key"], &[]),
+        StoreAction::Put | StoreAction::Merge => (&["key", "value"], &[]),
+        StoreAction::Clear => (&[], &["prefix"]),
+        StoreAction::List => (&[], &["prefix", "start", "count", "order", "desc"]),
+        StoreAction::Host => (&["upload"], &[]),
+    };
+    for field in ["key", "value", "prefix", "start", "count", "order", "desc", "upload"] {
+        if f.get(field).is_some() && !needs.contains(&field) && !allows.contains(&field) {
+            d.error(
+                &f.span(),
+                "E003",
+                format!("`store: {}` takes no `{field}`", action.as_str()),
+            );
+            return None;
+        }
+    }
+    for field in needs {
+        f.required(field, d)?;
+    }
+    let open = Shape::Open;
+    let t = |field: &str, d: &mut Diagnostics| -> Option<Option<Template>> {
+        match f.get(field) {
+            Some(n) => template(n, &open, cx, doc, item, d).map(Some),
+            None => Some(None),
+        }
+    };
+    let key = t("key", d)?;
+    let value = t("value", d)?;
+    let prefix = t("prefix", d)?;
+    let start = t("start", d)?;
+    let count = t("count", d)?;
+    let upload = t("upload", d)?;
+    let by_created = match f.string("order", d) {
+        None => false,
+        Some(s) if s.value == "key" => false,
+        Some(s) if s.value == "created" => true,
+        Some(s) => {
+            d.error(&s.span, "E004", "order must be `key` or `created`");
+            return None;
+        }
+    };
+    Some(StoreStep {
+        action,
+        kind: kind.value,
+        key,
+        value,
+        prefix,
+        start,
+        count,
+        by_created,
+        desc: f.boolean("desc", d).unwrap_or(false),
+        upload,
     })
 }
 
@@ -366,7 +489,12 @@ fn auth(node: &Node, cx: &FileContext, d: &mut Diagnostics) -> Option<OutboundAu
         }
         "token" => {
             let doc = step_doc(cx, Shape::Open);
-            let fetch = step(f.required("fetch", d)?, cx, &doc, d)?;
+            let fetch_node = f.required("fetch", d)?;
+            let fetch = step(fetch_node, cx, &doc, d)?;
+            if fetch.request().is_none() {
+                d.error(fetch_node.span(), "E004", "a token fetch is a vendor call");
+                return None;
+            }
             let open = Shape::Open;
             let token = template(f.required("token", d)?, &open, cx, &doc, false, d)?;
             let expires_in = match f.get("expires_in") {

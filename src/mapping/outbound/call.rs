@@ -5,7 +5,7 @@
 use http::Method;
 use serde_json::{json, Value};
 
-use super::plan::{BodyPlan, Step};
+use super::plan::{BodyPlan, Request};
 use crate::canonical::{Error, ErrorKind, Reason, Result, Source};
 use crate::mapping::template::eval::scalar_text;
 use crate::mapping::template::{eval, eval_item, EvalEnv, Template};
@@ -89,7 +89,12 @@ pub fn pairs(value: &Value) -> Vec<(String, String)> {
 
 /// The request a step makes (with `item` as `@` in foreach steps);
 /// `provider` names the provider in errors.
-pub fn build(step: &Step, env: &EvalEnv, item: Option<&Value>, provider: &str) -> Result<Outgoing> {
+pub fn build(
+    step: &Request,
+    env: &EvalEnv,
+    item: Option<&Value>,
+    provider: &str,
+) -> Result<Outgoing> {
     let run = |t: &Template| -> Result<Option<Value>> {
         match item {
             Some(i) => eval_item(t, env, i),

@@ -12,9 +12,11 @@ pub mod errors;
 pub mod offline;
 pub mod plan;
 pub mod run;
+pub mod store;
 pub mod token;
 
 pub use binding::Binding;
 pub use call::{Answer, MultipartValue, Outgoing, Payload};
 pub use plan::*;
 pub use run::{Next, Run};
+pub use store::StoreCall;

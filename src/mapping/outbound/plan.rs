@@ -155,7 +155,7 @@ pub enum BodyPlan {
     Multipart(Template),
 }
 
-/// One vendor call.
+/// One step of an operation: a vendor call or a store call.
 #[derive(Debug)]
 pub struct Step {
     /// Name under which later steps and the result see its answer.
@@ -165,6 +165,35 @@ pub struct Step {
     /// Run the step once per element (`@` is the element); the step's answer
     /// is then the list of answers, each with the element as `item`.
     pub foreach: Option<Template>,
+    /// Error rules tried first for this step.
+    pub errors: Vec<ErrorRule>,
+    /// What the step does.
+    pub action: Action,
+}
+
+impl Step {
+    /// The vendor call, for a step that makes one.
+    pub fn request(&self) -> Option<&Request> {
+        match &self.action {
+            Action::Http(r) => Some(r),
+            Action::Store(_) => None,
+        }
+    }
+}
+
+/// What a step does.
+#[derive(Debug)]
+pub enum Action {
+    /// Calls the vendor.
+    Http(Request),
+    /// Reads or writes imbridge's own records of the provider
+    /// (`crate::store::records`): what the vendor cannot keep.
+    Store(StoreStep),
+}
+
+/// One vendor call.
+#[derive(Debug)]
+pub struct Request {
     /// Method.
     pub method: Method,
     /// Path (with query string when the template adds one), evaluated.
@@ -177,6 +206,75 @@ pub struct Step {
     pub body: Option<BodyPlan>,
     /// Safe to retry.
     pub idempotent: bool,
-    /// Error rules tried first for this step.
-    pub errors: Vec<ErrorRule>,
+}
+
+/// What a store step does with the records of one kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreAction {
+    /// One record by key: `200 {value}`, or `404` when there is none.
+    Get,
+    /// Sets a record (replacing it): `200 {value}`.
+    Put,
+    /// Merges an object into a record (made when absent): `200 {value}`
+    /// with the merged value; members set to null are removed.
+    Merge,
+    /// Removes a record: `200 {value}` with the old value, or `404`.
+    Delete,
+    /// Removes every record whose key starts with `prefix`:
+    /// `200 {deleted}`.
+    Clear,
+    /// Records whose key starts with `prefix`, by key (or by first write
+    /// with `order: created`), a page of them: `200 {total, items: [{key,
+    /// value, created}]}`.
+    List,
+    /// Keeps the file uploaded with the request (`upload`) for imbridge
+    /// to serve (vendors without a media API): `200 {media_id, url, size,
+    /// content_type, filename, hash, width, height, format}`.
+    Host,
+}
+
+impl StoreAction {
+    /// Every action, as mapping files name them.
+    pub const ALL: &'static [(&'static str, StoreAction)] = &[
+        ("get", StoreAction::Get),
+        ("put", StoreAction::Put),
+        ("merge", StoreAction::Merge),
+        ("delete", StoreAction::Delete),
+        ("clear", StoreAction::Clear),
+        ("list", StoreAction::List),
+        ("host", StoreAction::Host),
+    ];
+
+    /// The name mapping files use.
+    pub fn as_str(self) -> &'static str {
+        StoreAction::ALL
+            .iter()
+            .find(|(_, a)| *a == self)
+            .map_or("", |(n, _)| n)
+    }
+}
+
+/// A store step, compiled.
+#[derive(Debug)]
+pub struct StoreStep {
+    /// What it does.
+    pub action: StoreAction,
+    /// The kind of records (`group`, `message`, ...): a literal name.
+    pub kind: String,
+    /// The record's key (get, put, merge, delete).
+    pub key: Option<Template>,
+    /// The value (put, merge).
+    pub value: Option<Template>,
+    /// Key prefix (list, clear; none means every record of the kind).
+    pub prefix: Option<Template>,
+    /// First item of the page (list; default 0).
+    pub start: Option<Template>,
+    /// Page size (list; default every record).
+    pub count: Option<Template>,
+    /// Order by first write instead of key (list).
+    pub by_created: bool,
+    /// Newest (or greatest key) first (list).
+    pub desc: bool,
+    /// The upload to keep (host): a canonical `Upload` (`{slot, ...}`).
+    pub upload: Option<Template>,
 }

@@ -10,7 +10,8 @@ use serde_json::{json, Value};
 use super::binding::Binding;
 use super::call::{build, upstream, Answer, Outgoing};
 use super::errors;
-use super::plan::{OpPlan, Step};
+use super::plan::{Action, OpPlan, Step};
+use super::store::{self, StoreCall};
 use crate::canonical::{Error, Op, OpName, Output, Reason, Result, Source};
 use crate::mapping::template::eval::truthy;
 use crate::mapping::template::{eval, EvalEnv};
@@ -23,6 +24,8 @@ use crate::mapping::template::{eval, EvalEnv};
 pub enum Next {
     /// Send this call and hand its answer to [`Run::answer`].
     Call(Outgoing),
+    /// Run this store call and hand its answer to [`Run::answer`].
+    Store(StoreCall),
     /// The operation is over.
     Done(Result<Output>),
 }
@@ -39,6 +42,8 @@ pub struct Run<'b> {
     step: usize,
     /// Progress of a `foreach` step: its elements and the answers so far.
     each: Option<(Vec<Value>, Vec<Value>)>,
+    /// The store call out, if the call out is one.
+    store_call: Option<StoreCall>,
 }
 
 impl<'b> Run<'b> {
@@ -57,6 +62,7 @@ impl<'b> Run<'b> {
             now_ms,
             step: 0,
             each: None,
+            store_call: None,
         })
     }
 
@@ -79,15 +85,20 @@ impl<'b> Run<'b> {
         let outbound = self.binding.outbound();
         let status = answer.status;
         let answer = answer.into_json();
-        let rules = [&step.errors[..], &self.plan.errors, &outbound.errors.rules];
-        let checked = errors::check(
-            status,
-            &answer,
-            &outbound.errors,
-            &rules,
-            &self.binding.provider,
-            self.now_ms,
-        );
+        let checked = match self.store_call.take() {
+            Some(call) => store::check(&call, status, &step.errors),
+            None => {
+                let rules = [&step.errors[..], &self.plan.errors, &outbound.errors.rules];
+                errors::check(
+                    status,
+                    &answer,
+                    &outbound.errors,
+                    &rules,
+                    &self.binding.provider,
+                    self.now_ms,
+                )
+            }
+        };
         if let Err(e) = checked {
             return Next::Done(Err(e));
         }
@@ -127,25 +138,37 @@ impl<'b> Run<'b> {
     /// The next call, or the outcome once no step is left.
     fn advance(&mut self) -> Next {
         match self.next_call() {
-            Ok(Some(call)) => Next::Call(call),
+            Ok(Some(Next::Store(call))) => {
+                self.store_call = Some(call.clone());
+                Next::Store(call)
+            }
+            Ok(Some(next)) => next,
             Ok(None) => Next::Done(self.finish()),
             Err(e) => Next::Done(Err(e)),
         }
     }
 
-    fn next_call(&mut self) -> Result<Option<Outgoing>> {
-        let provider = &self.binding.provider;
+    /// The call a step makes (with `item` as `@` in foreach steps).
+    fn call(&self, step: &Step, item: Option<&Value>) -> Result<Next> {
+        let env = self.env();
+        match &step.action {
+            Action::Http(r) => build(r, &env, item, &self.binding.provider).map(Next::Call),
+            Action::Store(s) => store::build(s, &env, item).map(Next::Store),
+        }
+    }
+
+    fn next_call(&mut self) -> Result<Option<Next>> {
         while let Some(step) = self.plan.steps.get(self.step) {
             if let Some((items, answers)) = &self.each {
                 let item = &items[answers.len()];
-                return build(step, &self.env(), Some(item), provider).map(Some);
+                return self.call(step, Some(item)).map(Some);
             }
             if !self.applies(step)? {
                 self.step += 1;
                 continue;
             }
             let Some(each) = &step.foreach else {
-                return build(step, &self.env(), None, provider).map(Some);
+                return self.call(step, None).map(Some);
             };
             let items = match eval(each, &self.env()).map_err(param_error)? {
                 Some(Value::Array(items)) => items,

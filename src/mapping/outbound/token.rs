@@ -45,7 +45,11 @@ pub fn request(binding: &Binding, now_ms: i64, fresh_id: i64) -> Result<Outgoing
         codes: None,
         now_ms,
     };
-    build(&t.fetch, &env, None, &binding.provider)
+    let fetch = t
+        .fetch
+        .request()
+        .ok_or_else(|| Error::internal("a token fetch is a vendor call"))?;
+    build(fetch, &env, None, &binding.provider)
 }
 
 /// The token in the answer to [`request`]: an error when the fetch step's

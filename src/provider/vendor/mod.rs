@@ -22,6 +22,7 @@ use crate::mapping::outbound::{Answer, Binding, Next, Outgoing, Run};
 use crate::mapping::plan::Dialect;
 use crate::metrics::Metrics;
 use crate::provider::{CallContext, Provider};
+use crate::store::Store;
 pub use config::VendorConfig;
 
 /// A vendor provider.
@@ -32,6 +33,9 @@ pub struct VendorProvider {
     bound: ArcSwapOption<Binding>,
     tokens: moka::future::Cache<(), Token>,
     metrics: Arc<Metrics>,
+    /// imbridge's records of what the vendor cannot keep (store steps);
+    /// none in dry runs.
+    store: Option<Arc<Store>>,
 }
 
 /// A number no other call of this process draws at the same time
@@ -41,8 +45,14 @@ fn fresh_id() -> i64 {
 }
 
 impl VendorProvider {
-    /// A provider for `cfg` over HTTP; it serves once a dialect is installed.
-    pub fn new(name: &str, cfg: &VendorConfig, metrics: Arc<Metrics>) -> anyhow::Result<Self> {
+    /// A provider for `cfg` over HTTP, keeping what the vendor cannot in
+    /// `store`; it serves once a dialect is installed.
+    pub fn new(
+        name: &str,
+        cfg: &VendorConfig,
+        metrics: Arc<Metrics>,
+        store: Option<Arc<Store>>,
+    ) -> anyhow::Result<Self> {
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_millis(cfg.connect_timeout_ms))
             .timeout(Duration::from_millis(cfg.timeout_ms))
@@ -62,6 +72,7 @@ impl VendorProvider {
             bound: ArcSwapOption::empty(),
             tokens: auth::token_cache(),
             metrics,
+            store,
         })
     }
 
@@ -223,6 +234,12 @@ impl Provider for VendorProvider {
                     let answer = self.call(&binding, op.name(), &out, ctx, now_ms).await?;
                     next = run.answer(answer);
                 }
+                Next::Store(call) => {
+                    let store = self.store.as_ref().ok_or_else(|| {
+                        Error::internal(format!("provider {} has no store", self.name))
+                    })?;
+                    next = run.answer(store.records(&self.name, call).await?);
+                }
                 Next::Done(outcome) => return outcome,
             }
         }
@@ -263,7 +280,7 @@ outbound:
             "retries": 0, "timeout_ms": 2000
         }))
         .unwrap();
-        let p = VendorProvider::new("acme", &cfg, Arc::new(Metrics::new())).unwrap();
+        let p = VendorProvider::new("acme", &cfg, Arc::new(Metrics::new()), None).unwrap();
         let dialect = compile_file(Path::new("refusing.yaml"), DIALECT).unwrap();
         p.install(p.prepare(Arc::new(dialect)).unwrap());
         p
