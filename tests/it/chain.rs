@@ -270,34 +270,32 @@ async fn rongcloud_chain_carries_users_groups_and_messages() {
     rc.post("/group/user/query.json", &[("groupId", &club.to_string())])
         .await
         .rc_error(404, 1002);
+    // The group read back: RongCloud's members and name, imbridge's owner.
+    let info = jm.get(&format!("/v1/groups/{gid}")).await.expect(200);
+    assert_eq!(info.json["name"], "team", "{}", info.text);
+    let haorenao = chain
+        .proxy
+        .get(&format!("/im/{gid}/group_get_info/"))
+        .await
+        .expect(200);
+    assert_eq!(haorenao.json["group_name"], "team", "{}", haorenao.text);
     // What RongCloud cannot do: unsupported, in each caller's dialect,
     // naming the provider.
-    let info = jm.get(&format!("/v1/groups/{gid}")).await.expect(501);
-    let message = info.json["error"]["message"].as_str().unwrap_or_default();
+    let shield = jm
+        .post("/v1/users/eddie/groupsShield", json!({"add": [gid]}))
+        .await
+        .expect(501);
+    let message = shield.json["error"]["message"].as_str().unwrap_or_default();
     assert!(
-        message.contains("group.get") && message.contains("vendor"),
+        message.contains("group.shield") && message.contains("vendor"),
         "{}",
-        info.text
+        shield.text
     );
     let upload = jm
         .upload("image", "a.png", crate::harness::png(2, 2, [1, 2, 3]))
         .await
         .expect(501);
     assert!(upload.text.contains("vendor"), "{}", upload.text);
-    let haorenao = chain
-        .proxy
-        .get(&format!("/im/{gid}/group_get_info/"))
-        .await
-        .expect(200);
-    assert_eq!(haorenao.json["ret"], "failed", "{}", haorenao.text);
-    assert!(
-        haorenao.json["reason"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("not supported by provider vendor"),
-        "{}",
-        haorenao.text
-    );
 }
 
 /// A's signatures are what B checks: with another secret, B refuses every
@@ -435,12 +433,16 @@ async fn rongcloud_chain_runs_the_rest_of_the_provider() {
         .await
         .rc_ok();
     assert_eq!(named.json["groups"], json!([{"id": gid, "name": "g2"}]));
+    // A description RongCloud has no place for is imbridge's to keep.
     jm.put(
         &format!("/v1/groups/{gid}"),
         Some(json!({"desc": "only a description"})),
     )
     .await
-    .expect(501);
+    .expect_empty(204);
+    let described = jm.get(&format!("/v1/groups/{gid}")).await.expect(200);
+    assert_eq!(described.json["desc"], "only a description");
+    assert_eq!(described.json["name"], "g2", "{}", described.text);
     // Do not disturb per conversation; a global one has no RongCloud call.
     jm.post(
         "/v1/users/ann/nodisturb",
@@ -467,25 +469,26 @@ async fn rongcloud_chain_runs_the_rest_of_the_provider() {
     rc.post("/group/user/query.json", &[("groupId", &gid)])
         .await
         .rc_error(404, 1002);
-    // A chatroom with members. RongCloud rooms have no owner: JMessage's,
-    // which always names one, is refused before anything is made; an
-    // ownerless room comes through WildfireChat, its members through
-    // JMessage.
+    // A chatroom with members. RongCloud rooms have no owner: imbridge
+    // keeps JMessage's; an ownerless room comes through WildfireChat, its
+    // members through JMessage.
     let owned = jm
         .post(
             "/v1/chatroom/",
             json!({"owner_username": "ann", "name": "hall", "members_username": ["ben", "cat"]}),
         )
         .await
-        .expect(501);
-    let message = owned.json["error"]["message"].as_str().unwrap_or_default();
-    assert!(message.contains("provider vendor"), "{}", owned.text);
-    let made: i64 = chain
-        .vendor
-        .db()
-        .query_row("SELECT COUNT(*) FROM rooms", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(made, 0, "nothing was made at the vendor");
+        .expect(201);
+    let owned_id = owned.json["chatroom_id"].as_i64().expect("an integer room id");
+    let batch = jm
+        .post("/v1/chatroom/batch", json!([owned_id]))
+        .await
+        .expect(200);
+    assert_eq!(batch.json[0]["owner_username"], "ann", "{}", batch.text);
+    assert_eq!(batch.json[0]["total_member_count"], 2, "{}", batch.text);
+    jm.delete(&format!("/v1/chatroom/{owned_id}"), None)
+        .await
+        .expect_empty(204);
     let wf = chain.proxy.wf();
     let room = wf
         .post("/admin/chatroom/create", Some(json!({"title": "hall"})))

@@ -9,6 +9,7 @@ mod diagnostics;
 mod easemob;
 mod easemob_hx;
 mod faults;
+mod gaps;
 mod golden;
 mod haorenao;
 #[allow(dead_code)] // shared helpers: not every test module uses every one

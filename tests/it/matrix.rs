@@ -1070,11 +1070,5 @@ matrix! {
     wildfire => ("wildfire", crate::chain::Chain::wildfire(), &["jmessage chatroom.create"]);
     // Easemob rooms need an owner (WildfireChat's have none).
     easemob => ("easemob", crate::chain::Chain::easemob(""), &["wildfire chatroom.create"]);
-    // RongCloud groups keep no description (JMessage `desc`, WildfireChat
-    // `extra`), rooms no owner (JMessage's always have one).
-    rongcloud => (
-        "rongcloud",
-        crate::chain::Chain::rongcloud(),
-        &["jmessage group.create", "wildfire group.create", "jmessage chatroom.create"]
-    );
+    rongcloud => ("rongcloud", crate::chain::Chain::rongcloud(), &[]);
 }
