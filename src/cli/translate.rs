@@ -14,9 +14,9 @@ use crate::config::{Config, ProviderConfig};
 use crate::frontend::offline::offline_op;
 use crate::mapping::compile::compile_dir;
 use crate::mapping::inbound;
-use crate::mapping::outbound::token::{self, Token};
 use crate::mapping::outbound::offline::CallRef;
 use crate::mapping::outbound::store::Memory;
+use crate::mapping::outbound::token::{self, Token};
 use crate::mapping::outbound::{offline, Answer, Binding};
 use crate::provider::vendor::auth::static_headers;
 

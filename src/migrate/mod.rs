@@ -114,6 +114,7 @@ fn prepare(
     config: &Config,
     opts: &Options,
     metrics: &Arc<Metrics>,
+    store: Option<Arc<Store>>,
 ) -> Result<(Side, Side, Plan, String), String> {
     if opts.from == opts.to {
         return Err(format!(
@@ -121,7 +122,8 @@ fn prepare(
             opts.from
         ));
     }
-    let open = |name: &str| sides::open(config, name, metrics).map_err(|e| e.to_string());
+    let open =
+        |name: &str| sides::open(config, name, metrics, store.clone()).map_err(|e| e.to_string());
     let (from, to) = (open(&opts.from)?, open(&opts.to)?);
     let users = opts.users.as_deref().map(UsersFile::check).transpose()?;
     let app = opts
@@ -186,7 +188,14 @@ pub async fn migrate(
     metrics: Arc<Metrics>,
 ) -> Result<Report, String> {
     let started = Instant::now();
-    let (source, target, plan, app) = prepare(config, opts, &metrics)?;
+    // A dry run writes nothing, the store included.
+    let store = match opts.dry_run {
+        true => None,
+        false => Some(Arc::new(
+            Store::open(&config.store).map_err(|e| format!("{e:#}"))?,
+        )),
+    };
+    let (source, target, plan, app) = prepare(config, opts, &metrics, store.clone())?;
     let mut report = Report {
         from: opts.from.clone(),
         to: opts.to.clone(),
@@ -204,8 +213,9 @@ pub async fn migrate(
         report.kinds = planned(&plan, Status::Planned);
         return Ok(report);
     }
-    let store = Store::open(&config.store).map_err(|e| format!("{e:#}"))?;
-    let store = Arc::new(store);
+    let Some(store) = store else {
+        return Err("no store outside a dry run".into());
+    };
     let key = RunKey {
         from: opts.from.clone(),
         to: opts.to.clone(),

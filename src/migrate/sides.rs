@@ -18,10 +18,17 @@ use crate::metrics::Metrics;
 use crate::provider::embedded::EmbeddedProvider;
 use crate::provider::vendor::VendorProvider;
 use crate::provider::{CallContext, SharedProvider};
+use crate::store::Store;
 
 /// Opens the provider `name` of `config` (embedded store, or vendor bound to
-/// its mapping's outbound half).
-pub fn open(config: &Config, name: &str, metrics: &Arc<Metrics>) -> anyhow::Result<SharedProvider> {
+/// its mapping's outbound half, keeping its records in `store`: what the
+/// vendor cannot list, a copy to it must record).
+pub fn open(
+    config: &Config,
+    name: &str,
+    metrics: &Arc<Metrics>,
+    store: Option<Arc<Store>>,
+) -> anyhow::Result<SharedProvider> {
     let Some(pc) = config.providers.get(name) else {
         let known: Vec<&str> = config.providers.keys().map(String::as_str).collect();
         anyhow::bail!(
@@ -32,7 +39,7 @@ pub fn open(config: &Config, name: &str, metrics: &Arc<Metrics>) -> anyhow::Resu
     Ok(match pc {
         ProviderConfig::Embedded(cfg) => Arc::new(EmbeddedProvider::open(name, cfg)?),
         ProviderConfig::Vendor(cfg) => {
-            let vendor = VendorProvider::new(name, cfg, metrics.clone())?;
+            let vendor = VendorProvider::new(name, cfg, metrics.clone(), store)?;
             let (dialects, diagnostics) = compile_dir(&config.mappings);
             if !diagnostics.is_empty() {
                 anyhow::bail!("{}", diag::render(&diagnostics));

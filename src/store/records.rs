@@ -14,8 +14,7 @@ use crate::mapping::outbound::{Answer, StoreAction};
 
 /// `WHERE` of one kind of one provider, with keys starting with `?3`
 /// (`substr`/`length` are the same in SQLite and PostgreSQL).
-const PREFIXED: &str =
-    "provider = ?1 AND kind = ?2 AND substr(key, 1, length(?3)) = ?3";
+const PREFIXED: &str = "provider = ?1 AND kind = ?2 AND substr(key, 1, length(?3)) = ?3";
 
 fn value_of(text: &str) -> Result<Value> {
     serde_json::from_str(text).map_err(|e| Error::internal(format!("a record is not JSON: {e}")))

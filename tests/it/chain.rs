@@ -479,7 +479,9 @@ async fn rongcloud_chain_runs_the_rest_of_the_provider() {
         )
         .await
         .expect(201);
-    let owned_id = owned.json["chatroom_id"].as_i64().expect("an integer room id");
+    let owned_id = owned.json["chatroom_id"]
+        .as_i64()
+        .expect("an integer room id");
     let batch = jm
         .post("/v1/chatroom/batch", json!([owned_id]))
         .await

@@ -43,7 +43,13 @@ async fn rongcloud_gaps_are_closed_on_the_vendor_or_in_imbridges_records() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|f| (f["userId"].clone(), f["remarkName"].clone(), f["name"].clone()))
+        .map(|f| {
+            (
+                f["userId"].clone(),
+                f["remarkName"].clone(),
+                f["name"].clone(),
+            )
+        })
         .collect();
     friends.sort_by_key(|f| f.0.to_string());
     assert_eq!(

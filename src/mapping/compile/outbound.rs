@@ -342,7 +342,9 @@ fn store_step(
         StoreAction::List => (&[], &["prefix", "start", "count", "order", "desc"]),
         StoreAction::Host => (&["upload"], &[]),
     };
-    for field in ["key", "value", "prefix", "start", "count", "order", "desc", "upload"] {
+    for field in [
+        "key", "value", "prefix", "start", "count", "order", "desc", "upload",
+    ] {
         if f.get(field).is_some() && !needs.contains(&field) && !allows.contains(&field) {
             d.error(
                 &f.span(),

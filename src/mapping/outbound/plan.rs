@@ -182,6 +182,9 @@ impl Step {
 }
 
 /// What a step does.
+// Compiled once per step and read in place: boxing either variant would
+// only add an indirection per call.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Action {
     /// Calls the vendor.

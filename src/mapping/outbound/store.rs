@@ -85,9 +85,7 @@ pub fn build(step: &StoreStep, env: &EvalEnv, item: Option<&Value>) -> Result<St
     };
     let text = |t: &Option<Template>| -> Result<Option<String>> {
         Ok(match t {
-            Some(t) => run(t)?
-                .filter(|v| !v.is_null())
-                .map(|v| scalar_text(&v)),
+            Some(t) => run(t)?.filter(|v| !v.is_null()).map(|v| scalar_text(&v)),
             None => None,
         })
     };
@@ -208,8 +206,7 @@ pub fn listing(total: u64, items: Vec<(String, Value, i64)>) -> Answer {
 /// matches a missing record.
 pub fn check(call: &StoreCall, status: u16, rules: &[ErrorRule]) -> Result<()> {
     let rule = rules.iter().find(|r| {
-        r.code.is_empty()
-            && (r.status.contains(&status) || (r.status.is_empty() && status != 200))
+        r.code.is_empty() && (r.status.contains(&status) || (r.status.is_empty() && status != 200))
     });
     match rule {
         Some(ErrorRule {
