@@ -578,7 +578,10 @@ impl Stack {
         assert!(a.status >= 500, "{} {}", a.status, a.text);
         // What RongCloud cannot do.
         self.on_rongcloud.get("/v1/users/alice").await.expect(200);
-        self.on_rongcloud.get("/v1/groups/1").await.expect(501);
+        self.on_rongcloud
+            .post("/v1/users/alice/groupsShield", json!({"add": [1]}))
+            .await
+            .expect(501);
         // Easemob's token: hits, a token the vendor refuses (invalidated),
         // whose refetch fails, then a miss and a good fetch.
         for _ in 0..3 {
