@@ -226,7 +226,8 @@ CREATE TABLE records (
 CREATE INDEX records_created ON records (provider, kind, created);
 "#,
     ],
-    postgres: &[r#"
+    postgres: &[
+        r#"
 CREATE TABLE tokens (
     digest TEXT PRIMARY KEY,
     frontend TEXT NOT NULL,
@@ -355,7 +356,20 @@ CREATE TABLE password_pending (
     since BIGINT NOT NULL,
     PRIMARY KEY (app_key, provider, username)
 );
-"#],
+"#,
+        r#"
+CREATE TABLE records (
+    provider TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    created BIGINT NOT NULL,
+    updated BIGINT NOT NULL,
+    PRIMARY KEY (provider, kind, key)
+);
+CREATE INDEX records_created ON records (provider, kind, created);
+"#,
+    ],
 };
 
 /// The store.

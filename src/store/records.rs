@@ -131,6 +131,7 @@ mod tests {
 
     use super::*;
     use crate::mapping::outbound::store::Memory;
+    use crate::store::test_configs;
 
     fn call(action: StoreAction, key: &str, value: Value) -> StoreCall {
         StoreCall {
@@ -150,61 +151,64 @@ mod tests {
     /// The database and the in-memory records (what golden cases run on)
     /// give the same answers to the same calls, and records survive a
     /// reopen.
+    /// The database (on each backend) and the in-memory records (what
+    /// golden cases run on) give the same answers to the same calls, and
+    /// records survive a reopen.
     #[tokio::test]
     async fn records_answer_like_memory_and_persist() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("state.db");
-        let store = Store::open(&path).unwrap();
-        let mut memory = Memory::default();
-        let mut list = call(StoreAction::List, "", Value::Null);
-        list.prefix = "g".into();
-        list.start = 1;
-        list.count = Some(2);
-        let mut clear = call(StoreAction::Clear, "", Value::Null);
-        clear.prefix = "g1".into();
-        let calls = [
-            call(StoreAction::Get, "g1", Value::Null),
-            call(StoreAction::Put, "g1", json!({"desc": "d", "owner": "tom"})),
-            call(StoreAction::Merge, "g1", json!({"desc": null, "code": "7"})),
-            call(StoreAction::Merge, "g2", json!({"owner": "ann", "x": null})),
-            call(StoreAction::Put, "g3", json!("text")),
-            call(StoreAction::Put, "h1", json!(1)),
-            call(StoreAction::Get, "g1", Value::Null),
-            list.clone(),
-            call(StoreAction::Delete, "g3", Value::Null),
-            call(StoreAction::Delete, "g3", Value::Null),
-            list.clone(),
-            clear,
-            list,
-        ];
-        for c in calls {
-            let db = store.records("rc", c.clone()).await.unwrap();
-            let mem = memory.apply(&c, 0);
-            let strip = |mut v: Value| {
-                // Times differ (the database's clock, the case's "now").
-                if let Some(items) = v.get_mut("items").and_then(Value::as_array_mut) {
-                    items.iter_mut().for_each(|i| i["created"] = json!(0));
-                }
-                v
-            };
-            assert_eq!(
-                (db.status, strip(db.body)),
-                (mem.status, strip(mem.body)),
-                "{c:?}"
-            );
+        for (cfg, _guard) in test_configs() {
+            let store = Store::open(&cfg).unwrap();
+            let mut memory = Memory::default();
+            let mut list = call(StoreAction::List, "", Value::Null);
+            list.prefix = "g".into();
+            list.start = 1;
+            list.count = Some(2);
+            let mut clear = call(StoreAction::Clear, "", Value::Null);
+            clear.prefix = "g1".into();
+            let calls = [
+                call(StoreAction::Get, "g1", Value::Null),
+                call(StoreAction::Put, "g1", json!({"desc": "d", "owner": "tom"})),
+                call(StoreAction::Merge, "g1", json!({"desc": null, "code": "7"})),
+                call(StoreAction::Merge, "g2", json!({"owner": "ann", "x": null})),
+                call(StoreAction::Put, "g3", json!("text")),
+                call(StoreAction::Put, "h1", json!(1)),
+                call(StoreAction::Get, "g1", Value::Null),
+                list.clone(),
+                call(StoreAction::Delete, "g3", Value::Null),
+                call(StoreAction::Delete, "g3", Value::Null),
+                list.clone(),
+                clear,
+                list,
+            ];
+            for c in calls {
+                let db = store.records("rc", c.clone()).await.unwrap();
+                let mem = memory.apply(&c, 0);
+                let strip = |mut v: Value| {
+                    // Times differ (the database's clock, the case's "now").
+                    if let Some(items) = v.get_mut("items").and_then(Value::as_array_mut) {
+                        items.iter_mut().for_each(|i| i["created"] = json!(0));
+                    }
+                    v
+                };
+                assert_eq!(
+                    (db.status, strip(db.body)),
+                    (mem.status, strip(mem.body)),
+                    "{c:?}"
+                );
+            }
+            // Another provider sees none of them; a reopened store all of them.
+            let other = store
+                .records("other", call(StoreAction::Get, "g2", Value::Null))
+                .await
+                .unwrap();
+            assert_eq!(other.status, 404);
+            drop(store);
+            let store = Store::open(&cfg).unwrap();
+            let g2 = store
+                .records("rc", call(StoreAction::Get, "g2", Value::Null))
+                .await
+                .unwrap();
+            assert_eq!(g2.body, json!({"owner": "ann"}));
         }
-        // Another provider sees none of them; a reopened store all of them.
-        let other = store
-            .records("other", call(StoreAction::Get, "g2", Value::Null))
-            .await
-            .unwrap();
-        assert_eq!(other.status, 404);
-        drop(store);
-        let store = Store::open(&path).unwrap();
-        let g2 = store
-            .records("rc", call(StoreAction::Get, "g2", Value::Null))
-            .await
-            .unwrap();
-        assert_eq!(g2.body, json!({"owner": "ann"}));
     }
 }
