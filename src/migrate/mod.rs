@@ -289,8 +289,8 @@ pub async fn verify(
     metrics: Arc<Metrics>,
 ) -> Result<VerifyReport, String> {
     let started = Instant::now();
-    let (source, target, plan, app) = prepare(config, opts, &metrics)?;
-    let store = Store::open(&config.store).map_err(|e| format!("{e:#}"))?;
+    let store = Arc::new(Store::open(&config.store).map_err(|e| format!("{e:#}"))?);
+    let (source, target, plan, app) = prepare(config, opts, &metrics, Some(store.clone()))?;
     let mut report = VerifyReport {
         from: opts.from.clone(),
         to: opts.to.clone(),
