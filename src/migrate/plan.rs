@@ -149,19 +149,19 @@ pub fn plan(kinds: &[Kind], source: &Side, target: &Side, users: Option<&UsersFi
     let user_walk = match users {
         Some(f) if source.supports(OpName::UserGet) => Ok(Walk::UserFile(f.clone())),
         Some(_) => Err(format!("source {from} cannot read a user (user.get)")),
-        None if source.supports(OpName::UserList) => Ok(Walk::UserList),
+        None if source.enumerates(OpName::UserList) => Ok(Walk::UserList),
         None => Err(format!(
             "source {from} cannot list users: export the app's user ids, one per line, and pass --users FILE"
         )),
     };
     let reached = |list: OpName, of_user: OpName, what: &str| {
-        if source.supports(list) {
+        if source.enumerates(list) {
             Ok(if list == OpName::GroupList {
                 Walk::GroupList
             } else {
                 Walk::RoomList
             })
-        } else if source.supports(of_user) {
+        } else if source.enumerates(of_user) {
             match &user_walk {
                 Ok(_) if of_user == OpName::UserGroupsList => Ok(Walk::GroupsOfUsers),
                 Ok(_) => Ok(Walk::RoomsOfUsers),

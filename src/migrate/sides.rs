@@ -136,6 +136,11 @@ impl Side {
         self.provider.supports(op)
     }
 
+    /// Whether the provider's list `op` answers every entity.
+    pub fn enumerates(&self, op: OpName) -> bool {
+        self.provider.enumerates(op)
+    }
+
     /// What the provider keeps of each entity.
     pub fn keeps(&self) -> Keeps {
         self.provider.keeps()

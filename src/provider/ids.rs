@@ -49,6 +49,10 @@ impl Provider for IdMapped {
         self.inner.supports(op)
     }
 
+    fn enumerates(&self, op: OpName) -> bool {
+        self.inner.enumerates(op)
+    }
+
     fn keeps(&self) -> Keeps {
         self.inner.keeps()
     }

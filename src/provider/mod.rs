@@ -59,6 +59,12 @@ pub trait Provider: Send + Sync {
         !op.is_local()
     }
 
+    /// Whether the provider's `op` (a list) answers every entity, not only
+    /// those imbridge has seen; the default: whenever it supports `op`.
+    fn enumerates(&self, op: OpName) -> bool {
+        self.supports(op)
+    }
+
     /// The fields of each entity the provider keeps (stores and reads
     /// back); the default keeps every field.
     fn keeps(&self) -> Keeps {

@@ -561,6 +561,21 @@ impl Site {
         rc.post("/user/block.json", &[("userId", "u4"), ("minute", "43200")])
             .await
             .rc_ok();
+        // Friends (信息托管), u1's with notes.
+        for friend in ["u2", "u3"] {
+            rc.post(
+                "/friend/add.json",
+                &[("userId", "u1"), ("targetId", friend), ("optType", "2")],
+            )
+            .await
+            .rc_ok();
+        }
+        rc.post(
+            "/friend/profile/set.json",
+            &[("userId", "u1"), ("targetId", "u2"), ("remarkName", "Two")],
+        )
+        .await
+        .rc_ok();
         rc.post(
             "/user/blacklist/add.json",
             &[("userId", "u2"), ("blackUserId", "u4")],
@@ -633,6 +648,20 @@ impl Site {
             let mut blocked: Vec<String> = list(&bl["users"]).iter().map(text).collect();
             blocked.sort();
             out.blacklists.insert(u.into(), json!(blocked));
+            let friends = rc
+                .post("/friend/get.json", &[("userId", u), ("size", "100")])
+                .await
+                .rc_ok()
+                .json;
+            let mine: Map<String, Value> = list(&friends["friendList"])
+                .iter()
+                .map(|f| {
+                    let notes =
+                        json!({"note_name": f["remarkName"], "others": f["friendExtProfile"]});
+                    (text(&f["userId"]), strip_nulls(notes))
+                })
+                .collect();
+            out.friends.insert(u.into(), Value::Object(mine));
             let mine = rc
                 .post("/user/group/query.json", &[("userId", u)])
                 .await
@@ -956,4 +985,48 @@ pub fn text(v: &Value) -> String {
         Value::Null => String::new(),
         other => other.to_string(),
     }
+}
+
+/// A RongCloud snapshot completed with what imbridge's records keep beside
+/// RongCloud (in the migration's store, provider `provider`): groups'
+/// owners, descriptions, avatars and member limits, rooms' owners and
+/// descriptions. RongCloud's own API cannot show them.
+pub fn with_records(mut snapshot: Value, store: &std::path::Path, provider: &str) -> Value {
+    let db = deadpool_sqlite::rusqlite::Connection::open(store).unwrap();
+    let mut stmt = db
+        .prepare(
+            "SELECT kind, value FROM records WHERE provider = ?1 AND kind IN ('group', 'chatroom')",
+        )
+        .unwrap();
+    let rows: Vec<(String, String)> = stmt
+        .query_map([provider], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    for (kind, value) in rows {
+        let record: Value = serde_json::from_str(&value).unwrap();
+        let (what, fields): (&str, &[&str]) = match kind.as_str() {
+            "group" => ("groups", &["owner", "desc", "avatar", "max_members"]),
+            _ => ("rooms", &["owner", "description"]),
+        };
+        let Some(entity) = snapshot[what].get_mut(text(&record["name"])) else {
+            continue;
+        };
+        for field in fields {
+            if let Some(v) = record.get(*field) {
+                entity[*field] = v.clone();
+            }
+        }
+        if let (Some(owner), Some(members)) = (
+            record.get("owner").and_then(Value::as_str),
+            entity.get_mut("members").and_then(Value::as_object_mut),
+        ) {
+            for (user, m) in members.iter_mut() {
+                if m.get("role").is_some() {
+                    m["role"] = json!(if user == owner { "owner" } else { "member" });
+                }
+            }
+        }
+    }
+    snapshot
 }

@@ -1,6 +1,6 @@
 //! The `outbound:` section: auth, error rules and per-operation steps.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,7 +22,7 @@ use crate::mapping::template::compile::compile_in;
 use crate::mapping::template::{DocShape, Func, Shape, Template};
 use crate::mapping::yaml::{self, Fields, Spanned};
 
-const KEYS: &[&str] = &["auth", "errors", "ops", "keeps"];
+const KEYS: &[&str] = &["auth", "errors", "ops", "keeps", "unsupported"];
 
 /// Compiles the `outbound:` section.
 pub fn compile(node: &Node, cx: &FileContext, d: &mut Diagnostics) -> Option<Outbound> {
@@ -56,11 +56,36 @@ pub fn compile(node: &Node, cx: &FileContext, d: &mut Diagnostics) -> Option<Out
         Some(n) => keeps(n, d),
         None => Keeps::all(),
     };
+    // Why the vendor cannot run an operation (one line each, for the
+    // compatibility matrix).
+    let mut unsupported = BTreeMap::new();
+    for (name, node) in f.entries("unsupported", d) {
+        let Some(op) = super::route::op_name_of(&name, d) else {
+            continue;
+        };
+        if ops.contains_key(&op) {
+            d.error(
+                &name.span,
+                "E003",
+                format!("`{op}` is under `ops:`: it is supported"),
+            );
+            continue;
+        }
+        match node {
+            Node::Scalar(s) => {
+                unsupported.insert(op, s.as_str().to_string());
+            }
+            other => {
+                d.error(other.span(), "E004", "a reason is one line of text");
+            }
+        }
+    }
     Some(Outbound {
         auth,
         errors,
         ops,
         keeps,
+        unsupported,
     })
 }
 
@@ -134,7 +159,9 @@ fn template(
     compile_in(node, expect, &tcx, scope, d)
 }
 
-const OP_KEYS: &[&str] = &["steps", "result", "refuse", "fail", "errors"];
+const OP_KEYS: &[&str] = &[
+    "steps", "result", "refuse", "fail", "errors", "note", "complete",
+];
 
 fn op_plan(op: OpName, node: &Node, cx: &FileContext, d: &mut Diagnostics) -> Option<OpPlan> {
     let f = Fields::new(node, "an outbound operation", OP_KEYS, d)?;
@@ -173,6 +200,8 @@ fn op_plan(op: OpName, node: &Node, cx: &FileContext, d: &mut Diagnostics) -> Op
         refuse,
         fail,
         errors,
+        note: f.string("note", d).map(|s| s.value),
+        complete: f.boolean("complete", d).unwrap_or(true),
         line,
     })
 }

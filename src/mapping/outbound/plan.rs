@@ -2,7 +2,7 @@
 //! calls to a vendor's server API, how the vendor's answers become a canonical
 //! result, how its errors map to canonical errors, and how calls authenticate.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use http::Method;
@@ -25,6 +25,9 @@ pub struct Outbound {
     /// The fields of each entity the vendor keeps (`keeps:`); every field
     /// when the file does not say.
     pub keeps: Keeps,
+    /// Why the vendor cannot run an operation it does not list (one line
+    /// each, for the compatibility matrix).
+    pub unsupported: BTreeMap<OpName, String>,
 }
 
 /// Outbound auth schemes.
@@ -139,6 +142,13 @@ pub struct OpPlan {
     pub fail: Option<Template>,
     /// Error rules tried before the dialect's.
     pub errors: Vec<ErrorRule>,
+    /// What a user of the operation on this vendor should know (a
+    /// condition, what imbridge keeps): a note in the compatibility matrix.
+    pub note: Option<String>,
+    /// For list operations: the answer holds every entity (false: only
+    /// those imbridge's records hold, e.g. the users it has seen made;
+    /// `imbridge migrate` then reaches entities another way).
+    pub complete: bool,
     /// 1-based line in the mapping file.
     pub line: usize,
 }

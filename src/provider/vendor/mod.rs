@@ -94,6 +94,17 @@ impl VendorProvider {
         self.bound.store(Some(Arc::new(binding)));
     }
 
+    /// What the mapping says of `op` on this vendor: the operation's note
+    /// when it runs it, else the reason it cannot (when the file gives one).
+    pub fn remark(&self, op: OpName) -> Option<String> {
+        let bound = self.bound.load();
+        let outbound = bound.as_ref()?.outbound();
+        match outbound.ops.get(&op) {
+            Some(plan) => plan.note.clone(),
+            None => outbound.unsupported.get(&op).cloned(),
+        }
+    }
+
     fn bound(&self) -> Result<Arc<Binding>> {
         self.bound
             .load_full()
@@ -214,6 +225,13 @@ impl Provider for VendorProvider {
             .load()
             .as_ref()
             .is_some_and(|b| b.plan(op).is_some())
+    }
+
+    fn enumerates(&self, op: OpName) -> bool {
+        self.bound
+            .load()
+            .as_ref()
+            .is_some_and(|b| b.plan(op).is_some_and(|p| p.complete))
     }
 
     fn keeps(&self) -> Keeps {
