@@ -121,8 +121,10 @@ fn room(r: &mut Room, f: Visit) {
 }
 
 fn file(file: &mut FileInfo, f: Visit) {
-    if let Some(kind) = IdKind::of_target(file.target_type) {
-        f(kind, &mut file.target);
+    if let (Some(t), Some(target)) = (file.target_type, file.target.as_mut()) {
+        if let Some(kind) = IdKind::of_target(t) {
+            f(kind, target);
+        }
     }
 }
 

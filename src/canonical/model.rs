@@ -462,17 +462,21 @@ pub struct Conversation {
     pub line: i64,
 }
 
-/// A file sent in a message.
+/// A file sent in a message. The sender, target and time are there when the
+/// provider tells them (WildfireChat's file lookup tells only the file).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct FileInfo {
     /// Id of the message carrying the file.
     pub msg_id: String,
     /// Sender.
-    pub from: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
     /// Target type of the message.
-    pub target_type: TargetType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_type: Option<TargetType>,
     /// Target of the message.
-    pub target: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
     /// File name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filename: Option<String>,
@@ -483,7 +487,8 @@ pub struct FileInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<i64>,
     /// When the message was sent.
-    pub created: Millis,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<Millis>,
 }
 
 #[cfg(test)]

@@ -250,3 +250,157 @@ async fn rongcloud_gaps_are_closed_on_the_vendor_or_in_imbridges_records() {
         .expect(200));
     assert_eq!(system.json["result"]["value"], "500", "{}", system.text);
 }
+
+/// B's WildfireChat answer to a signed call, asserting `code` 0.
+async fn wf_ok(wf: &crate::harness::Wf, path: &str, body: serde_json::Value) -> serde_json::Value {
+    let a = wf.post(path, Some(body)).await.expect(200);
+    assert_eq!(a.json["code"], 0, "{path}: {}", a.text);
+    a.json["result"].clone()
+}
+
+/// WildfireChat: users listed and do-not-disturb set as the server's own
+/// settings, a user's room, a file, room owners and groups imbridge made
+/// (records), room updates by the server's upsert.
+#[tokio::test]
+async fn wildfire_gaps_are_closed_on_the_vendor_or_in_imbridges_records() {
+    let chain = Chain::wildfire();
+    let jm = chain.proxy.jm();
+    let b = chain.vendor.wf();
+    let a = chain.proxy.wf();
+    let users: Vec<_> = ["ann", "ben", "cat"]
+        .iter()
+        .map(|u| json!({"username": u, "password": "password", "nickname": u.to_uppercase()}))
+        .collect();
+    jm.post("/v1/users/", json!(users)).await.expect(201);
+
+    // Users: WildfireChat's own list.
+    let all = jm.get("/v1/users/?start=0&count=10").await.expect(200);
+    assert_eq!(all.json["total"], 3, "{}", all.text);
+    let at_vendor = wf_ok(&b, "/admin/user/all", json!({"offset": 0, "count": 10})).await;
+    assert_eq!(at_vendor["userInfoList"].as_array().unwrap().len(), 3);
+
+    // Do-not-disturb: the server's user settings (scope 1 per
+    // conversation, 2 for everything).
+    jm.post(
+        "/v1/users/ann/nodisturb",
+        json!({"single": {"add": ["ben"]}, "global": 1}),
+    )
+    .await
+    .expect_empty(204);
+    let conv = wf_ok(
+        &b,
+        "/admin/user/get_setting",
+        json!({"userId": "ann", "scope": 1, "key": "0-0-ben"}),
+    )
+    .await;
+    assert_eq!(conv["value"], "1", "{conv}");
+    let global = wf_ok(
+        &b,
+        "/admin/user/get_setting",
+        json!({"userId": "ann", "scope": 2, "key": ""}),
+    )
+    .await;
+    assert_eq!(global["value"], "1", "{global}");
+
+    // A room with an owner (imbridge's record), renamed through the
+    // server's upsert; a user who joined it (clients join rooms: written
+    // into B as its client would) finds it through A.
+    let room = jm
+        .post(
+            "/v1/chatroom/",
+            json!({"owner_username": "ann", "name": "hall", "description": "big"}),
+        )
+        .await
+        .expect(201);
+    let rid = room.json["chatroom_id"]
+        .as_i64()
+        .expect("an integer room id");
+    let info = jm
+        .post("/v1/chatroom/batch", json!([rid]))
+        .await
+        .expect(200);
+    assert_eq!(info.json[0]["owner_username"], "ann", "{}", info.text);
+    jm.put(
+        &format!("/v1/chatroom/{rid}"),
+        Some(json!({"name": "hall2", "description": "bigger"})),
+    )
+    .await
+    .expect_empty(204);
+    // B knows the room by its own id (A shows an integer for it).
+    let listed = jm.get("/v1/chatroom?start=0&count=10").await.expect(200);
+    assert_eq!(listed.json["total"], 1, "{}", listed.text);
+    assert_eq!(listed.json["rooms"][0]["name"], "hall2", "{}", listed.text);
+    assert_eq!(listed.json["rooms"][0]["owner_username"], "ann");
+    let b_rooms: Vec<String> = {
+        let db = chain.vendor.db();
+        let mut stmt = db.prepare("SELECT rid FROM rooms").unwrap();
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    assert_eq!(b_rooms.len(), 1);
+    let at_b = wf_ok(
+        &b,
+        "/admin/chatroom/info",
+        json!({"chatroomId": b_rooms[0]}),
+    )
+    .await;
+    assert_eq!(
+        (at_b["title"].clone(), at_b["desc"].clone()),
+        (json!("hall2"), json!("bigger")),
+        "{at_b}"
+    );
+    {
+        let db = deadpool_sqlite::rusqlite::Connection::open(chain.vendor.db_path()).unwrap();
+        db.execute(
+            "INSERT INTO room_members (room_id, user_id, joined)
+             SELECT r.id, u.id, 0 FROM rooms r, users u WHERE u.username = 'ben'",
+            [],
+        )
+        .unwrap();
+    }
+    let mine = jm.get("/v1/users/ben/chatroom").await.expect(200);
+    assert_eq!(mine.json[0]["id"], rid, "{}", mine.text);
+    assert_eq!(mine.json[0]["owner_username"], "ann", "{}", mine.text);
+    let none = jm.get("/v1/users/cat/chatroom").await.expect(200);
+    assert_eq!(none.json, json!([]), "{}", none.text);
+
+    // Groups imbridge made are its list; a dismissed one leaves it.
+    let one = crate::jm::create_group(&jm, "ann", "one", &["ben"]).await;
+    crate::jm::create_group(&jm, "ben", "two", &[]).await;
+    let groups = jm.get("/v1/groups/?start=0&count=10").await.expect(200);
+    assert_eq!(groups.json["total"], 2, "{}", groups.text);
+    jm.delete(&format!("/v1/groups/{one}"), None)
+        .await
+        .expect_empty(204);
+    let groups = jm.get("/v1/groups/?start=0&count=10").await.expect(200);
+    assert_eq!(groups.json["total"], 1, "{}", groups.text);
+    assert_eq!(groups.json["groups"][0]["name"], "two", "{}", groups.text);
+
+    // A file message sent through A is the server's file.
+    let sent = wf_ok(
+        &a,
+        "/admin/message/send",
+        json!({"sender": "ann", "conv": {"type": 0, "target": "ben", "line": 0},
+               "payload": {"type": 5, "searchableContent": "doc.pdf", "remoteMediaUrl": "https://files.example/doc.pdf"}}),
+    )
+    .await;
+    let uid = sent["messageUid"].clone();
+    let file = wf_ok(&a, "/admin/file/get", json!({"messageUid": uid})).await;
+    assert_eq!(file["url"], "https://files.example/doc.pdf", "{file}");
+    assert_eq!(file["filename"], "doc.pdf", "{file}");
+    let at_b = wf_ok(&b, "/admin/file/get", json!({"messageUid": uid})).await;
+    assert_eq!(at_b["url"], file["url"]);
+
+    // haorenao's re-sync: the user must exist; a list is refused.
+    let synced = chain
+        .proxy
+        .post_form(
+            "/im/group_sync/",
+            &[("username", "ann"), ("password", "password")],
+        )
+        .await
+        .expect(200);
+    assert_eq!(synced.json["ret"], "ok", "{}", synced.text);
+}

@@ -1067,7 +1067,7 @@ macro_rules! matrix {
 
 matrix! {
     jmessage => ("jmessage", crate::chain::Chain::jmessage(), &["wildfire chatroom.create"]);
-    wildfire => ("wildfire", crate::chain::Chain::wildfire(), &["jmessage chatroom.create"]);
+    wildfire => ("wildfire", crate::chain::Chain::wildfire(), &[]);
     // Easemob rooms need an owner (WildfireChat's have none).
     easemob => ("easemob", crate::chain::Chain::easemob(""), &["wildfire chatroom.create"]);
     rongcloud => ("rongcloud", crate::chain::Chain::rongcloud(), &[]);

@@ -247,8 +247,17 @@ async fn jmessage_on_wildfire_users_groups_messages_and_errors() {
         words["words"][0].get("itime").is_none(),
         "WildfireChat keeps no times"
     );
-    let msg = unsupported(jm.get("/v1/sensitiveword/status").await, 501);
-    assert!(msg.contains("sensitive_word.status.get"), "{msg}");
+    // WildfireChat applies its words always: on, and cannot be turned off.
+    let status = jm.get("/v1/sensitiveword/status").await.expect(200);
+    assert_eq!(status.json["status"], 1, "{}", status.text);
+    let msg = unsupported(jm.put("/v1/sensitiveword/status?status=0", None).await, 501);
+    assert!(msg.contains("always applies"), "{msg}");
+    let msg = unsupported(
+        jm.post("/v1/users/tom/groupsShield", json!({"add": [1]}))
+            .await,
+        501,
+    );
+    assert!(msg.contains("group.shield"), "{msg}");
     unsupported(
         jm.upload("image", "a.png", crate::harness::png(2, 2, [0, 0, 0]))
             .await,

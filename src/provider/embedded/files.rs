@@ -24,13 +24,13 @@ fn file_from_row(row: &Row<'_>) -> Result<FileInfo> {
     let content: Content = json_column(row, 4)?;
     Ok(FileInfo {
         msg_id: row.get::<i64>(0)?.to_string(),
-        from: row.get(1)?,
-        target_type: tag_column(row, 2)?,
-        target: row.get(3)?,
+        from: Some(row.get(1)?),
+        target_type: Some(tag_column(row, 2)?),
+        target: Some(row.get(3)?),
         filename: content.filename,
         url: content.url,
         size: content.size,
-        created: row.get(5)?,
+        created: Some(row.get(5)?),
     })
 }
 
