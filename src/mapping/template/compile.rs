@@ -93,6 +93,8 @@ const FUNCTIONS: &[&str] = &[
     "$mul",
     "$div",
     "$lower",
+    "$upper",
+    "$md5",
     "$escape",
     "$uuid",
     "$first",
@@ -465,6 +467,8 @@ impl Compiler<'_, '_, '_> {
                 Func::Div(a, b)
             }
             "$lower" => Func::Lower(self.node(arg, &open)),
+            "$upper" => Func::Upper(self.node(arg, &open)),
+            "$md5" => Func::Md5(self.node(arg, &open)),
             "$escape" => Func::Escape(self.node(arg, &open)),
             "$uuid" => Func::Uuid(self.node(arg, &open)),
             "$first" => Func::First(self.node(arg, &open)),

@@ -343,6 +343,13 @@ fn call(func: &Func, env: &EvalEnv, scope: &mut Vec<&Value>) -> Result<Option<Va
             ),
             other => Value::String(scalar_text(&other).to_lowercase()),
         })),
+        Func::Upper(t) => {
+            Ok(present(t, env, scope)?.map(|v| Value::String(scalar_text(&v).to_uppercase())))
+        }
+        Func::Md5(t) => Ok(present(t, env, scope)?.map(|v| {
+            use md5::Digest;
+            Value::String(hex::encode(md5::Md5::digest(scalar_text(&v).as_bytes())))
+        })),
         Func::Escape(t) => Ok(present(t, env, scope)?.map(|v| {
             Value::String(
                 percent_encoding::utf8_percent_encode(&scalar_text(&v), URL_UNRESERVED).to_string(),
@@ -642,6 +649,23 @@ mod tests {
             Some(json!(["a", "b", 3]))
         );
         assert_eq!(lower(json!(12)).unwrap(), Some(json!("12")));
+    }
+
+    #[test]
+    fn md5_is_lower_hex_and_upper_uppercases() {
+        let md5 = |v| run(Func::Md5(lit(v)));
+        assert_eq!(
+            md5(json!("")).unwrap(),
+            Some(json!("d41d8cd98f00b204e9800998ecf8427e"))
+        );
+        assert_eq!(
+            md5(json!("appkey=a&timestamp=1&random_str=r&key=s")).unwrap(),
+            Some(json!("a6a1626368a2dec0888d8bffb47edbcb"))
+        );
+        assert_eq!(
+            run(Func::Upper(lit(json!("ab1")))).unwrap(),
+            Some(json!("AB1"))
+        );
     }
 
     /// Compiles `request` as the request template of a `group.sync` route

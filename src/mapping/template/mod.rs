@@ -153,6 +153,11 @@ pub enum Func {
     Div(Template, Template),
     /// Text in lower case (each element of an array of strings).
     Lower(Template),
+    /// Text in upper case.
+    Upper(Template),
+    /// MD5 of the text, as lower-case hex (vendors' signatures made by the
+    /// app server: JMessage's web SDK auth payload).
+    Md5(Template),
     /// Percent-encodes text for a URL path segment or query value.
     Escape(Template),
     /// A stable UUID (v5) of the text of a value.
