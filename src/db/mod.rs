@@ -139,6 +139,18 @@ pub struct Schema {
     pub postgres: &'static [&'static str],
 }
 
+/// What a transaction does, which decides how it is isolated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Reads only: one consistent snapshot.
+    Read,
+    /// Reads and writes, as if alone (SERIALIZABLE on PostgreSQL, retried).
+    Write,
+    /// Claims work items with [`Tx::skip_locked`] (READ COMMITTED on
+    /// PostgreSQL: the row locks make each claim exclusive).
+    Claim,
+}
+
 /// A pool of connections to one database.
 pub struct Db {
     backend: Backend,
@@ -181,10 +193,7 @@ impl Db {
         F: Fn(&Tx<'_>) -> Result<R> + Send + 'static,
         R: Send + 'static,
     {
-        match &self.backend {
-            Backend::Sqlite(pool) => pool.run(false, f).await,
-            Backend::Postgres(pool) => pool.run(false, f).await,
-        }
+        self.run(Mode::Read, f).await
     }
 
     /// Runs `f` in a write transaction on a blocking thread; commits when `f`
@@ -194,9 +203,50 @@ impl Db {
         F: Fn(&Tx<'_>) -> Result<R> + Send + 'static,
         R: Send + 'static,
     {
+        self.run(Mode::Write, f).await
+    }
+
+    /// Runs `f` in a transaction that claims work items exactly once among
+    /// concurrent claimers (other replicas included): select the items with
+    /// [`Tx::skip_locked`] appended, mark them taken, commit. On PostgreSQL
+    /// it runs READ COMMITTED, so concurrent claimers take different rows
+    /// without waiting for or failing on each other; on SQLite it is a write
+    /// transaction (one writer at a time).
+    ///
+    /// ```no_run
+    /// # async fn demo(db: &imbridge::db::Db) -> imbridge::canonical::Result<()> {
+    /// let taken: Vec<i64> = db
+    ///     .claim(|tx| {
+    ///         let sql = format!(
+    ///             "SELECT seq FROM jobs WHERE state = 'ready' ORDER BY seq LIMIT ?1{}",
+    ///             tx.skip_locked("jobs")
+    ///         );
+    ///         let seqs: Vec<i64> = tx.query_all(&sql, &[&10i64], |r| r.get(0))?;
+    ///         for seq in &seqs {
+    ///             tx.execute("UPDATE jobs SET state = 'taken' WHERE seq = ?1", &[seq])?;
+    ///         }
+    ///         Ok(seqs)
+    ///     })
+    ///     .await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn claim<R, F>(&self, f: F) -> Result<R>
+    where
+        F: Fn(&Tx<'_>) -> Result<R> + Send + 'static,
+        R: Send + 'static,
+    {
+        self.run(Mode::Claim, f).await
+    }
+
+    async fn run<R, F>(&self, mode: Mode, f: F) -> Result<R>
+    where
+        F: Fn(&Tx<'_>) -> Result<R> + Send + 'static,
+        R: Send + 'static,
+    {
         match &self.backend {
-            Backend::Sqlite(pool) => pool.run(true, f).await,
-            Backend::Postgres(pool) => pool.run(true, f).await,
+            Backend::Sqlite(pool) => pool.run(mode, f).await,
+            Backend::Postgres(pool) => pool.run(mode, f).await,
         }
     }
 
@@ -233,6 +283,17 @@ impl Tx<'_> {
         match self.conn {
             Conn::Sqlite(_) => chrono::Utc::now().timestamp_millis(),
             Conn::Postgres(tx) => postgres::now(tx),
+        }
+    }
+
+    /// What to append to a `SELECT` in a [`Db::claim`] transaction so that
+    /// concurrent claimers skip the rows others took: `FOR UPDATE OF table
+    /// SKIP LOCKED` on PostgreSQL (`table` is the name or alias of the rows
+    /// claimed), nothing on SQLite (its writers never run at once).
+    pub fn skip_locked(&self, table: &str) -> String {
+        match self.conn {
+            Conn::Sqlite(_) => String::new(),
+            Conn::Postgres(_) => format!(" FOR UPDATE OF {table} SKIP LOCKED"),
         }
     }
 

@@ -2,7 +2,8 @@
 //! a blocking thread with `Handle::block_on`, so transaction closures stay
 //! synchronous. Writes run SERIALIZABLE and are retried (closure and all)
 //! after a serialization failure or a deadlock; reads run REPEATABLE READ,
-//! READ ONLY (one snapshot, never a serialization failure). "Now" is the
+//! READ ONLY (one snapshot, never a serialization failure); claims run READ
+//! COMMITTED with `FOR UPDATE … SKIP LOCKED` selects. "Now" is the
 //! database's clock. A lost or refused connection is `upstream_unavailable`;
 //! the pool drops closed connections and opens new ones, so service comes
 //! back by itself with the database.
@@ -24,7 +25,7 @@ use tokio_postgres::{IsolationLevel, NoTls};
 
 pub(super) use tokio_postgres::Row;
 
-use super::{portable, Conn, Param, RowInner, Schema, Tx, Value};
+use super::{portable, Conn, Mode, Param, RowInner, Schema, Tx, Value};
 use crate::canonical::{Error, ErrorKind, Result};
 
 /// How long a write closure keeps being retried after serialization
@@ -87,9 +88,9 @@ impl Pool {
         Ok(Pool { pool })
     }
 
-    /// Runs `f` in a transaction (SERIALIZABLE when `write`, retried after
-    /// serialization failures) on a blocking thread.
-    pub(super) async fn run<R, F>(&self, write: bool, f: F) -> Result<R>
+    /// Runs `f` in a transaction isolated for `mode` on a blocking thread,
+    /// again after serialization failures and deadlocks.
+    pub(super) async fn run<R, F>(&self, mode: Mode, f: F) -> Result<R>
     where
         F: Fn(&Tx<'_>) -> Result<R> + Send + 'static,
         R: Send + 'static,
@@ -103,7 +104,7 @@ impl Pool {
             let started = std::time::Instant::now();
             let mut attempt = 0u32;
             loop {
-                match run_once(&handle, &mut client, write, &f) {
+                match run_once(&handle, &mut client, mode, &f) {
                     Err((e, true)) if started.elapsed() < RETRY_BUDGET => {
                         attempt = attempt.saturating_add(1);
                         // Random pauses, so the transactions that collided part ways.
@@ -135,19 +136,20 @@ type Attempt<R> = std::result::Result<R, (Error, bool)>;
 fn run_once<R>(
     handle: &Handle,
     client: &mut Object,
-    write: bool,
+    mode: Mode,
     f: &impl Fn(&Tx<'_>) -> Result<R>,
 ) -> Attempt<R> {
-    let level = match write {
-        true => IsolationLevel::Serializable,
-        false => IsolationLevel::RepeatableRead,
+    let level = match mode {
+        Mode::Read => IsolationLevel::RepeatableRead,
+        Mode::Write => IsolationLevel::Serializable,
+        Mode::Claim => IsolationLevel::ReadCommitted,
     };
     let tx = handle
         .block_on(
             client
                 .build_transaction()
                 .isolation_level(level)
-                .read_only(!write)
+                .read_only(mode == Mode::Read)
                 .start(),
         )
         .map_err(|e| classify(&e))?;

@@ -12,7 +12,7 @@ use deadpool_sqlite::{Hook, HookError, Runtime};
 
 pub(super) use deadpool_sqlite::rusqlite::{Row, Transaction};
 
-use super::{Conn, Param, RowInner, Schema, Tx, Value};
+use super::{Conn, Mode, Param, RowInner, Schema, Tx, Value};
 use crate::canonical::{Error, Result};
 
 /// A failed SQLite call is a bug or an I/O problem: logged, shown as "internal error".
@@ -60,15 +60,16 @@ impl Pool {
         Ok(Pool { pool })
     }
 
-    /// Runs `f` in a transaction (IMMEDIATE when `write`) on a blocking thread.
-    pub(super) async fn run<R, F>(&self, write: bool, f: F) -> Result<R>
+    /// Runs `f` in a transaction (IMMEDIATE unless it only reads) on a
+    /// blocking thread.
+    pub(super) async fn run<R, F>(&self, mode: Mode, f: F) -> Result<R>
     where
         F: Fn(&Tx<'_>) -> Result<R> + Send + 'static,
         R: Send + 'static,
     {
-        let behavior = match write {
-            true => TransactionBehavior::Immediate,
-            false => TransactionBehavior::Deferred,
+        let behavior = match mode {
+            Mode::Write | Mode::Claim => TransactionBehavior::Immediate,
+            Mode::Read => TransactionBehavior::Deferred,
         };
         let conn = self
             .pool

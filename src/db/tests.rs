@@ -14,12 +14,14 @@ static SCHEMA: Schema = Schema {
         "CREATE TABLE kv (k TEXT PRIMARY KEY, i INTEGER, f REAL, b INTEGER, t TEXT, x BLOB)",
         "CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER NOT NULL);
          INSERT INTO counter (id, n) VALUES (1, 0);",
+        "CREATE TABLE jobs (seq INTEGER PRIMARY KEY, state TEXT NOT NULL, owner INTEGER)",
     ],
     postgres: &[
         "CREATE TABLE kv (k TEXT PRIMARY KEY, i BIGINT, f DOUBLE PRECISION, b BOOLEAN, t TEXT,
                           x BYTEA)",
         "CREATE TABLE counter (id BIGINT PRIMARY KEY, n BIGINT NOT NULL);
          INSERT INTO counter (id, n) VALUES (1, 0);",
+        "CREATE TABLE jobs (seq BIGINT PRIMARY KEY, state TEXT NOT NULL, owner BIGINT)",
     ],
 };
 
@@ -167,7 +169,73 @@ fn replicas_opening_at_once_migrate_once() {
             Ok((v, n))
         }))
         .unwrap();
-    assert_eq!((version, rows), (2, 1));
+    assert_eq!((version, rows), (3, 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_claimers_take_each_item_once() {
+    const JOBS: i64 = 300;
+    for (location, _guard) in backends() {
+        let db = Arc::new(Db::open(&location, 8, &SCHEMA).unwrap());
+        db.write(|tx| {
+            for seq in 0..JOBS {
+                tx.execute("INSERT INTO jobs (seq, state) VALUES (?1, 'ready')", &[&seq])?;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+        let claimers = (0..6i64).map(|owner| {
+            let db = db.clone();
+            tokio::spawn(async move {
+                let mut mine = Vec::new();
+                loop {
+                    let taken: Vec<i64> = db
+                        .claim(move |tx| {
+                            let sql = format!(
+                                "SELECT seq FROM jobs WHERE state = 'ready' ORDER BY seq LIMIT 7{}",
+                                tx.skip_locked("jobs")
+                            );
+                            let seqs: Vec<i64> = tx.query_all(&sql, &[], |r| r.get(0))?;
+                            for seq in &seqs {
+                                tx.execute(
+                                    "UPDATE jobs SET state = 'taken', owner = ?2 WHERE seq = ?1",
+                                    &[seq, &owner],
+                                )?;
+                            }
+                            Ok(seqs)
+                        })
+                        .await
+                        .unwrap();
+                    if taken.is_empty() {
+                        return mine;
+                    }
+                    mine.extend(taken);
+                }
+            })
+        });
+        let mut all: Vec<i64> = Vec::new();
+        let mut busy = 0;
+        for claimed in futures::future::join_all(claimers).await {
+            let claimed = claimed.unwrap();
+            busy += usize::from(!claimed.is_empty());
+            all.extend(claimed);
+        }
+        all.sort_unstable();
+        assert_eq!(all, (0..JOBS).collect::<Vec<_>>(), "each job once ({location})");
+        assert!(busy > 1, "claims were spread ({location})");
+        let unowned: i64 = db
+            .read(|tx| {
+                tx.query_one(
+                    "SELECT COUNT(*) FROM jobs WHERE state <> 'taken' OR owner IS NULL",
+                    &[],
+                    |r| r.get(0),
+                )
+            })
+            .await
+            .unwrap();
+        assert_eq!(unowned, 0);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
