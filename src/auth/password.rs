@@ -1,11 +1,14 @@
 //! Passwords: argon2id hashing and verification on blocking threads, and a
-//! short-lived cache of recently verified credentials so that a dialect that
-//! authenticates users on every call does not run argon2 every time.
+//! short-lived cache of recent successful verifications so that a dialect
+//! that authenticates users on every call does not run argon2 every time.
 //!
-//! The cache holds no password: it maps (app, username) to a SHA-1 digest of
-//! the password keyed with a random per-process secret.
+//! The cache is keyed by the stored hash and the password (a SHA-1 digest
+//! keyed with a random per-process secret; it holds no password): a changed
+//! password is a new hash (a new salt every time), so a change made on any
+//! replica takes effect on every replica at once, with nothing to invalidate.
+//! Callers read the stored hash (and whatever else decides a login, such as
+//! a disabled flag) from the database on every check.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -14,16 +17,16 @@ use base64::Engine;
 use moka::future::Cache;
 use rand::Rng;
 use sha1::{Digest, Sha1};
-use subtle::ConstantTimeEq;
 
 use serde::{Deserialize, Serialize};
 
 use crate::canonical::{Error, Result};
 
-/// How long a verified credential is trusted without running argon2 again.
+/// How long a verified (hash, password) pair is trusted without running
+/// argon2 again.
 const CACHE_TTL: Duration = Duration::from_secs(60);
 
-/// Most cached credentials.
+/// Most cached verifications.
 const CACHE_CAPACITY: u64 = 100_000;
 
 type Digest20 = [u8; 20];
@@ -34,9 +37,8 @@ pub struct Passwords {
     /// Verified against when the user is unknown, so both failures take as long.
     dummy: String,
     key: [u8; 32],
-    cache: Cache<(String, String), Digest20>,
-    /// Bumped by every `forget`: a verification that started before it is not cached.
-    epoch: AtomicU64,
+    /// Digests of (hash, password) pairs that verified.
+    cache: Cache<Digest20, ()>,
 }
 
 impl Passwords {
@@ -60,7 +62,6 @@ impl Passwords {
                 .max_capacity(CACHE_CAPACITY)
                 .time_to_live(CACHE_TTL)
                 .build(),
-            epoch: AtomicU64::new(0),
         })
     }
 
@@ -95,9 +96,15 @@ impl Passwords {
     }
 
     /// Checks `password` against a stored PHC string (or against a dummy hash
-    /// when there is none, so an unknown user costs the same) on a blocking thread.
+    /// when there is none, so an unknown user costs the same) on a blocking
+    /// thread; a pair that verified within the last minute is not checked again.
     pub async fn verify(&self, phc: Option<String>, password: String) -> Result<bool> {
-        let known = phc.is_some();
+        let key = phc.as_deref().map(|phc| self.digest(phc, &password));
+        if let Some(key) = &key {
+            if self.cache.contains_key(key) {
+                return Ok(true);
+            }
+        }
         let phc = phc.unwrap_or_else(|| self.dummy.clone());
         let matches = tokio::task::spawn_blocking(move || {
             let parsed = PasswordHash::new(&phc).map_err(Error::internal)?;
@@ -109,44 +116,18 @@ impl Passwords {
         })
         .await
         .map_err(Error::internal)??;
-        Ok(known && matches)
-    }
-
-    /// The current epoch; pass it to [`Passwords::remember`] after a verification.
-    pub fn epoch(&self) -> u64 {
-        self.epoch.load(Ordering::SeqCst)
-    }
-
-    /// Whether this password was verified for this user recently.
-    pub async fn is_cached(&self, app: &str, username: &str, password: &str) -> bool {
-        let key = (app.to_owned(), username.to_owned());
-        match self.cache.get(&key).await {
-            Some(digest) => bool::from(digest.ct_eq(&self.digest(app, username, password))),
-            None => false,
+        match key {
+            Some(key) if matches => {
+                self.cache.insert(key, ()).await;
+                Ok(true)
+            }
+            _ => Ok(false),
         }
     }
 
-    /// Caches a successful verification, unless something was forgotten since `epoch`.
-    pub async fn remember(&self, epoch: u64, app: &str, username: &str, password: &str) {
-        if self.epoch() == epoch {
-            let digest = self.digest(app, username, password);
-            self.cache
-                .insert((app.to_owned(), username.to_owned()), digest)
-                .await;
-        }
-    }
-
-    /// Drops a user's cached credential (password change, delete, disable).
-    pub async fn forget(&self, app: &str, username: &str) {
-        self.epoch.fetch_add(1, Ordering::SeqCst);
-        self.cache
-            .invalidate(&(app.to_owned(), username.to_owned()))
-            .await;
-    }
-
-    fn digest(&self, app: &str, username: &str, password: &str) -> Digest20 {
+    fn digest(&self, phc: &str, password: &str) -> Digest20 {
         let mut sha = Sha1::new();
-        for part in [&self.key[..], app.as_bytes(), username.as_bytes()] {
+        for part in [&self.key[..], phc.as_bytes()] {
             sha.update((part.len() as u64).to_be_bytes());
             sha.update(part);
         }

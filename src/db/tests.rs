@@ -179,7 +179,10 @@ async fn concurrent_claimers_take_each_item_once() {
         let db = Arc::new(Db::open(&location, 8, &SCHEMA).unwrap());
         db.write(|tx| {
             for seq in 0..JOBS {
-                tx.execute("INSERT INTO jobs (seq, state) VALUES (?1, 'ready')", &[&seq])?;
+                tx.execute(
+                    "INSERT INTO jobs (seq, state) VALUES (?1, 'ready')",
+                    &[&seq],
+                )?;
             }
             Ok(())
         })
@@ -222,7 +225,11 @@ async fn concurrent_claimers_take_each_item_once() {
             all.extend(claimed);
         }
         all.sort_unstable();
-        assert_eq!(all, (0..JOBS).collect::<Vec<_>>(), "each job once ({location})");
+        assert_eq!(
+            all,
+            (0..JOBS).collect::<Vec<_>>(),
+            "each job once ({location})"
+        );
         assert!(busy > 1, "claims were spread ({location})");
         let unowned: i64 = db
             .read(|tx| {

@@ -6,9 +6,11 @@
 //! cross-provider id pairs of migrations ([`pairs`]); `imbridge migrate`'s
 //! checkpoints ([`migration`]) and users whose password is still to come;
 //! records of what a vendor cannot keep, read and written by outbound
-//! mapping files ([`records`]); and the tables of live migration
-//! (`crate::live`). A database next to the data
-//! (`[store] path`, SQLite), so all of it survives restarts.
+//! mapping files ([`records`]); the signatures seen, so that none is
+//! accepted twice on any replica ([`replays`]); and the tables of live
+//! migration (`crate::live`). A SQLite file next to the data (`[store]
+//! path`) or a PostgreSQL database every replica shares (`[store] url`), so
+//! all of it survives restarts.
 
 mod ids;
 pub mod migration;
@@ -16,6 +18,7 @@ pub mod pairs;
 mod passwords;
 mod pending;
 mod records;
+mod replays;
 mod tokens;
 
 use std::time::Duration;
@@ -225,6 +228,8 @@ CREATE TABLE records (
 );
 CREATE INDEX records_created ON records (provider, kind, created);
 "#,
+        // Signatures seen, to refuse replays on every replica (`replays.rs`).
+        REPLAYS,
     ],
     postgres: &[
         r#"
@@ -369,8 +374,18 @@ CREATE TABLE records (
 );
 CREATE INDEX records_created ON records (provider, kind, created);
 "#,
+        REPLAYS,
     ],
 };
+
+/// The replay cache's table, the same on both backends.
+const REPLAYS: &str = r#"
+CREATE TABLE replays (
+    digest TEXT PRIMARY KEY,
+    expires BIGINT NOT NULL
+);
+CREATE INDEX replays_expires ON replays (expires);
+"#;
 
 /// The store.
 pub struct Store {

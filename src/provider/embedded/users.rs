@@ -211,9 +211,6 @@ impl EmbeddedProvider {
                 Ok(())
             })
             .await?;
-        for name in &req.usernames {
-            self.passwords.forget(app, name).await;
-        }
         Ok(Done {})
     }
 

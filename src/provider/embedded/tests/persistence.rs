@@ -296,4 +296,53 @@ async fn concurrent_writers_share_the_pool(backend: Backend) {
     assert_eq!(h.ok("group.list", json!({})).await["total"], 10);
 }
 
-on_both_backends!(data_survives_reopening, committed_data_survives_a_crash);
+/// Two providers on one database stand for two replicas: what one changes,
+/// the other sees at once, credentials included.
+async fn replicas_share_everything(backend: Backend) {
+    let a = Harness::on(backend);
+    let b = EmbeddedProvider::open("embedded", &a.cfg).expect("second replica");
+    let b = Harness {
+        dir: tempfile::tempdir().unwrap(),
+        cfg: a.cfg.clone(),
+        provider: b,
+        pg: None,
+    };
+    a.users(&["alice", "bob"]).await;
+    let login = json!({"username": "alice", "password": "pw"});
+    a.ok("user.authenticate", login.clone()).await;
+    b.ok("user.authenticate", login.clone()).await;
+    let token = a.ok("user.token", json!({"username": "alice"})).await["token"].clone();
+    assert_eq!(
+        b.ok("user.token", json!({"username": "alice"})).await["token"],
+        token
+    );
+    b.ok(
+        "user.password.set",
+        json!({"username": "alice", "password": "new"}),
+    )
+    .await;
+    let e = a.fail("user.authenticate", login).await;
+    expect(&e, ErrorKind::Unauthenticated, Reason::Credentials);
+    let login = json!({"username": "alice", "password": "new"});
+    a.ok("user.authenticate", login.clone()).await;
+    b.ok(
+        "user.disable",
+        json!({"username": "alice", "disabled": true}),
+    )
+    .await;
+    let e = a.fail("user.authenticate", login).await;
+    expect(&e, ErrorKind::PermissionDenied, Reason::Forbidden);
+    let g = b
+        .ok("group.create", json!({"owner": "bob", "name": "g"}))
+        .await;
+    assert_eq!(
+        a.ok("group.get", json!({"group_id": g["id"]})).await["owner"],
+        "bob"
+    );
+}
+
+on_both_backends!(
+    data_survives_reopening,
+    committed_data_survives_a_crash,
+    replicas_share_everything
+);
