@@ -182,6 +182,21 @@ impl Providers {
         self.map.get(name)
     }
 
+    /// Whether every database answers: the store's and each embedded
+    /// provider's (for `/readyz`); the first that does not, by name.
+    pub async fn databases_ready(&self) -> Result<(), String> {
+        if let Some(store) = &self.store {
+            store.health().await.map_err(|e| format!("store: {e}"))?;
+        }
+        for (name, embedded) in &self.stores {
+            embedded
+                .database_health()
+                .await
+                .map_err(|e| format!("provider {name}: {e}"))?;
+        }
+        Ok(())
+    }
+
     /// Every provider with its name and, for vendor providers, its dialect
     /// (`embedded` for the store), in name order.
     pub fn all(&self) -> Vec<(&str, String, &SharedProvider)> {

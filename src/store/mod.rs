@@ -420,6 +420,11 @@ impl Store {
     pub fn db(&self) -> &Db {
         &self.db
     }
+
+    /// Whether the store's database answers (for `/readyz`).
+    pub async fn health(&self) -> crate::canonical::Result<()> {
+        self.db.health().await
+    }
 }
 
 /// A store configuration on each backend, each with what keeps its

@@ -74,6 +74,11 @@ impl EmbeddedProvider {
     pub async fn media_file(&self, media_id: &str) -> Option<(PathBuf, String)> {
         self.stored_media_file(media_id).await
     }
+
+    /// Whether the provider's database answers (for `/readyz`).
+    pub async fn database_health(&self) -> Result<()> {
+        self.db.health().await
+    }
 }
 
 #[async_trait]
