@@ -124,8 +124,9 @@ pub struct SignatureCheck {
     pub app_key: Vec<String>,
     /// Maximum age of the timestamp; none disables the check.
     pub max_age: Option<Duration>,
-    /// Seen signatures within `max_age`, to reject replays.
-    pub replay: Option<moka::sync::Cache<String, ()>>,
+    /// How long a signature is remembered after its first use, to refuse
+    /// its replays (in the store, so on every replica); none accepts replays.
+    pub replay: Option<Duration>,
 }
 
 fn header<'a>(headers: &'a HeaderMap, names: &[String]) -> Option<&'a str> {
@@ -174,7 +175,7 @@ impl InboundAuth {
                     Err(missing())
                 }
             }
-            InboundAuth::Signature(check) => check.verify(headers, params, now_ms),
+            InboundAuth::Signature(check) => check.verify(cx).await,
             InboundAuth::UserPassword {
                 username,
                 password,
@@ -259,7 +260,8 @@ impl InboundAuth {
 }
 
 impl SignatureCheck {
-    fn verify(&self, headers: &HeaderMap, params: &Params, now_ms: i64) -> Result<Caller, Error> {
+    async fn verify(&self, cx: &AuthInput<'_>) -> Result<Caller, Error> {
+        let (headers, params, now_ms) = (cx.headers, cx.params, cx.now_ms);
         let (Some(nonce), Some(ts), Some(sign)) = (
             header(headers, &self.nonce),
             header(headers, &self.timestamp),
@@ -298,12 +300,17 @@ impl SignatureCheck {
         if !secret::constant_time_eq(expected.as_bytes(), sign.to_ascii_lowercase().as_bytes()) {
             return Err(Error::unauthenticated(Reason::Credentials, "auth failure"));
         }
-        if let Some(seen) = &self.replay {
-            let key = format!("{nonce}\u{0}{ts}\u{0}{sign}");
-            // Check and record in one step: of concurrent uses, one wins
-            // (`or_insert_with` coalesces concurrent inserts; `or_insert`
-            // does not).
-            if !seen.entry(key).or_insert_with(|| ()).is_fresh() {
+        if let Some(remember) = self.replay {
+            let store = cx
+                .store
+                .ok_or_else(|| Error::internal("refusing replays needs the store"))?;
+            // The signature as checked: in lower case, so that the same
+            // one in capitals is a replay too.
+            let key = format!("{nonce}\u{0}{ts}\u{0}{}", sign.to_ascii_lowercase());
+            let until_ms = now_ms.saturating_add(remember.as_millis() as i64);
+            // Check and record in one step: of concurrent uses, on any
+            // replica, one is first.
+            if !store.first_use(cx.frontend, &key, until_ms).await? {
                 return Err(Error::unauthenticated(
                     Reason::Expired,
                     "signature already used",
@@ -362,6 +369,17 @@ mod tests {
         params: &Params,
         now_ms: i64,
     ) -> Result<Caller, Error> {
+        futures::executor::block_on(check_in(None, auth, headers, params, now_ms))
+    }
+
+    /// Runs a scheme on headers alone, with `store` (issued tokens, replays).
+    async fn check_in(
+        store: Option<&Store>,
+        auth: &InboundAuth,
+        headers: &HeaderMap,
+        params: &Params,
+        now_ms: i64,
+    ) -> Result<Caller, Error> {
         let provider = NoProvider;
         let call = CallContext::default();
         let cx = AuthInput {
@@ -370,12 +388,60 @@ mod tests {
             params,
             now_ms,
             frontend: "test",
-            store: None,
+            store,
             provider: &provider,
             call: &call,
             lazy: None,
         };
-        futures::executor::block_on(auth.check(&cx))
+        auth.check(&cx).await
+    }
+
+    /// A store in a temp dir (where replays are refused) and a runtime for it
+    /// (a store closes its connections on the runtime).
+    struct Kept {
+        store: Option<Store>,
+        rt: tokio::runtime::Runtime,
+        _dir: tempfile::TempDir,
+    }
+
+    impl Drop for Kept {
+        fn drop(&mut self) {
+            let _in = self.rt.enter();
+            self.store.take();
+        }
+    }
+
+    impl Kept {
+        fn new() -> Kept {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            let dir = tempfile::tempdir().unwrap();
+            let config = crate::store::StoreConfig::sqlite(dir.path().join("state.db"));
+            let store = {
+                let _in = rt.enter();
+                Store::open(&config).unwrap()
+            };
+            Kept {
+                store: Some(store),
+                rt,
+                _dir: dir,
+            }
+        }
+
+        /// Runs a scheme on headers alone, with this store.
+        fn check(
+            &self,
+            auth: &InboundAuth,
+            headers: &HeaderMap,
+            params: &Params,
+            now_ms: i64,
+        ) -> Result<Caller, Error> {
+            let checked = check_in(self.store.as_ref(), auth, headers, params, now_ms);
+            self.rt.block_on(checked)
+        }
     }
 
     /// A provider that accepts any password and remembers whose.
@@ -470,7 +536,7 @@ mod tests {
             sign: vec!["sign".into()],
             app_key: vec![],
             max_age,
-            replay: Some(moka::sync::Cache::new(1000)),
+            replay: Some(Duration::from_secs(60)),
         })
     }
 
@@ -485,13 +551,29 @@ mod tests {
     #[test]
     fn signature_seed_vector_then_replay() {
         let auth = wildfire(None);
+        let kept = Kept::new();
         let h = signed(
             "76616",
             "1558350862502",
             "b98f9b0717f59febccf1440067a7f50d9b31bdde",
         );
-        assert!(check(&auth, &h, &params(), 0).is_ok());
-        let replay = check(&auth, &h, &params(), 0).unwrap_err();
+        // No freshness check: replays are remembered from now on.
+        let now = chrono::Utc::now().timestamp_millis();
+        // Without the store, replays cannot be refused: nothing is accepted.
+        assert_eq!(
+            check(&auth, &h, &params(), now).unwrap_err().kind,
+            ErrorKind::Internal
+        );
+        assert!(kept.check(&auth, &h, &params(), now).is_ok());
+        let replay = kept.check(&auth, &h, &params(), now).unwrap_err();
+        assert_eq!(replay.reason, Some(Reason::Expired));
+        // The same signature in capitals is the same signature.
+        let upper = signed(
+            "76616",
+            "1558350862502",
+            "B98F9B0717F59FEBCCF1440067A7F50D9B31BDDE",
+        );
+        let replay = kept.check(&auth, &upper, &params(), now).unwrap_err();
         assert_eq!(replay.reason, Some(Reason::Expired));
     }
 
@@ -524,10 +606,11 @@ inbound:
             .unwrap()
             .sign("1", "123456", &ts);
         let h = signed("1", &ts, &sign);
-        assert!(check(&auth, &h, &params(), now()).is_ok());
+        let kept = Kept::new();
+        assert!(kept.check(&auth, &h, &params(), now()).is_ok());
         // Past max_age after the first use, but the timestamp is still fresh.
         std::thread::sleep(Duration::from_millis(1100));
-        let replay = check(&auth, &h, &params(), now()).unwrap_err();
+        let replay = kept.check(&auth, &h, &params(), now()).unwrap_err();
         assert_eq!(replay.reason, Some(Reason::Expired));
     }
 
@@ -535,7 +618,8 @@ inbound:
     #[test]
     fn concurrent_replays_are_refused() {
         let auth = std::sync::Arc::new(wildfire(None));
-        for round in 0..200 {
+        let kept = std::sync::Arc::new(Kept::new());
+        for round in 0..50 {
             let nonce = round.to_string();
             let sign = Layout::parse("{nonce}|{secret}|{timestamp}").unwrap().sign(
                 &nonce,
@@ -545,11 +629,12 @@ inbound:
             let barrier = std::sync::Arc::new(std::sync::Barrier::new(8));
             let handles: Vec<_> = (0..8)
                 .map(|_| {
-                    let (auth, barrier) = (auth.clone(), barrier.clone());
+                    let (auth, barrier, kept) = (auth.clone(), barrier.clone(), kept.clone());
                     let h = signed(&nonce, "1558350862502", &sign);
                     std::thread::spawn(move || {
                         barrier.wait();
-                        check(&auth, &h, &params(), 0).is_ok()
+                        let now = chrono::Utc::now().timestamp_millis();
+                        kept.check(&auth, &h, &params(), now).is_ok()
                     })
                 })
                 .collect();

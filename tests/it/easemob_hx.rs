@@ -5,7 +5,7 @@
 
 use serde_json::{json, Value};
 
-use crate::harness::{assert_shape, postgres_twins, Answer, Hx, Imbridge};
+use crate::harness::{assert_shape, postgres_twins, replica_twins, Answer, Hx, Imbridge};
 use crate::jm::assert_millis_now;
 
 /// Users the seed's examples name besides the ones it registers.
@@ -659,3 +659,4 @@ async fn permission_errors() {
 }
 
 postgres_twins!(every_endpoint_with_the_seed_examples);
+replica_twins!(every_endpoint_with_the_seed_examples);

@@ -5,7 +5,7 @@
 
 use serde_json::{json, Value};
 
-use crate::harness::{assert_shape, postgres_twins, Answer, Imbridge};
+use crate::harness::{assert_shape, postgres_twins, replica_twins, Answer, Imbridge};
 use crate::jm::{group_members, usernames};
 
 /// The seed's user and the profile its get_userinfo example shows.
@@ -479,3 +479,4 @@ async fn permission_errors() {
 }
 
 postgres_twins!(every_endpoint_with_the_seed_examples);
+replica_twins!(every_endpoint_with_the_seed_examples);

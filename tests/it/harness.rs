@@ -19,6 +19,7 @@ use serde_json::Value;
 use tempfile::TempDir;
 
 use crate::pg::Postgres;
+use crate::replicas::Replicas;
 
 /// The JMessage credentials every test server uses.
 pub const APP_KEY: &str = "testappkey00000000000001";
@@ -86,19 +87,29 @@ pub fn wait_for_port(port: u16) {
 thread_local! {
     /// Whether new setups keep their databases in PostgreSQL ([`on_postgres`]).
     static POSTGRES: Cell<bool> = const { Cell::new(false) };
+    /// Whether servers start as replicas behind a balancer
+    /// ([`crate::replicas::on_replicas`]).
+    static REPLICAS: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Runs `test` (a `#[tokio::test]` function of the suite) with every
 /// [`Setup`] it makes on a throwaway PostgreSQL cluster instead of SQLite
 /// files: the store and the embedded provider in one database of their own.
 pub fn on_postgres(test: fn()) {
+    on_postgres_with(false, test);
+}
+
+/// [`on_postgres`], with every server started as replicas when `replicas`.
+pub fn on_postgres_with(replicas: bool, test: fn()) {
     struct Reset;
     impl Drop for Reset {
         fn drop(&mut self) {
             POSTGRES.set(false);
+            REPLICAS.set(false);
         }
     }
     POSTGRES.set(true);
+    REPLICAS.set(replicas);
     let _reset = Reset;
     test();
 }
@@ -117,6 +128,22 @@ macro_rules! postgres_twins {
     };
 }
 pub(crate) use postgres_twins;
+
+/// Defines, inside a test module, a module `on_replicas` with a twin of each
+/// listed `#[tokio::test]` of the module: the same test against three
+/// replicas behind haproxy on one PostgreSQL cluster
+/// ([`crate::replicas::on_replicas`]).
+macro_rules! replica_twins {
+    ($($test:ident),* $(,)?) => {
+        mod on_replicas {
+            $(#[test]
+            fn $test() {
+                $crate::replicas::on_replicas(super::$test)
+            })*
+        }
+    };
+}
+pub(crate) use replica_twins;
 
 /// Ports and paths of one test server.
 pub struct Setup {
@@ -296,7 +323,17 @@ pub struct Imbridge {
     pub http: reqwest::Client,
     /// The config text it runs with.
     pub config: String,
-    _running: Running,
+    running: Server,
+}
+
+/// What serves an [`Imbridge`]: a server in this process, or replicas
+/// (processes) behind a balancer.
+enum Server {
+    /// Stops when dropped.
+    InProcess {
+        _server: Running,
+    },
+    Replicas(Replicas),
 }
 
 impl Imbridge {
@@ -323,10 +360,16 @@ impl Imbridge {
         Self::start_text(setup, &text)
     }
 
-    /// A server from complete config text.
+    /// A server from complete config text (replicas behind a balancer
+    /// under [`crate::replicas::on_replicas`]).
     pub fn start_text(setup: Setup, text: &str) -> Self {
         let config = Config::from_toml(text).expect("test config parses");
-        let running = imbridge::server::spawn(&config).expect("server builds");
+        let running = match REPLICAS.get() {
+            true => Server::Replicas(Replicas::start(&setup, text)),
+            false => Server::InProcess {
+                _server: imbridge::server::spawn(&config).expect("server builds"),
+            },
+        };
         Self::started(setup, running, text)
     }
 
@@ -336,10 +379,10 @@ impl Imbridge {
         let source = imbridge::server::ConfigSource::File(Some(file.to_path_buf()));
         let running = imbridge::server::spawn_from(&config, source).expect("server builds");
         let text = std::fs::read_to_string(file).expect("config file readable");
-        Self::started(setup, running, &text)
+        Self::started(setup, Server::InProcess { _server: running }, &text)
     }
 
-    fn started(setup: Setup, running: Running, text: &str) -> Self {
+    fn started(setup: Setup, running: Server, text: &str) -> Self {
         wait_for_port(setup.port);
         wait_for_port(setup.admin_port);
         Imbridge {
@@ -348,7 +391,15 @@ impl Imbridge {
             setup,
             http: reqwest::Client::new(),
             config: text.to_string(),
-            _running: running,
+            running,
+        }
+    }
+
+    /// The replicas, when it runs as replicas.
+    pub fn replicas(&mut self) -> Option<&mut Replicas> {
+        match &mut self.running {
+            Server::Replicas(r) => Some(r),
+            Server::InProcess { .. } => None,
         }
     }
 
@@ -365,10 +416,10 @@ impl Imbridge {
         let Imbridge {
             setup,
             config,
-            _running,
+            running,
             ..
         } = self;
-        drop(_running);
+        drop(running);
         (setup, config)
     }
 
@@ -403,7 +454,12 @@ master_secret = "{OTHER_MASTER_SECRET}"
 
     /// The Prometheus text of the admin listener.
     pub async fn metrics(&self) -> String {
-        body_text(self.http.get(format!("{}/metrics", self.admin))).await
+        match &self.running {
+            Server::Replicas(r) => r.metrics().await,
+            Server::InProcess { .. } => {
+                body_text(self.http.get(format!("{}/metrics", self.admin))).await
+            }
+        }
     }
 
     /// The path of the SQLite file.

@@ -28,6 +28,7 @@ mod pg;
 mod postgres;
 mod prometheus;
 mod reload;
+mod replicas;
 mod rongcloud;
 mod rongcloud_app;
 mod sdk_jmessage;

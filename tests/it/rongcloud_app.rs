@@ -7,7 +7,9 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::harness::{assert_shape, png, postgres_twins, Answer, Imbridge, Rc, RC_PAGE_SIZE};
+use crate::harness::{
+    assert_shape, png, postgres_twins, replica_twins, Answer, Imbridge, Rc, RC_PAGE_SIZE,
+};
 use crate::jm::group_members;
 
 /// Users (the app's numeric user ids) registered through JMessage: the
@@ -596,3 +598,4 @@ async fn permission_errors() {
 }
 
 postgres_twins!(every_endpoint_with_the_seed_examples);
+replica_twins!(every_endpoint_with_the_seed_examples);

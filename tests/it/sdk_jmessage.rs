@@ -7,7 +7,7 @@
 use serde_json::{json, Value};
 
 use crate::harness::{
-    download, postgres_twins, run_sdk_scenario, Imbridge, Jm, APP_KEY, MASTER_SECRET,
+    download, postgres_twins, replica_twins, run_sdk_scenario, Imbridge, Jm, APP_KEY, MASTER_SECRET,
 };
 use crate::jm::*;
 
@@ -213,3 +213,4 @@ async fn check_settings(jm: &Jm) {
 }
 
 postgres_twins!(official_sdk_scenario_is_stored);
+replica_twins!(official_sdk_scenario_is_stored);

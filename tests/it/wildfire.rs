@@ -6,7 +6,7 @@
 
 use serde_json::{json, Value};
 
-use crate::harness::{assert_shape, download, postgres_twins, Answer, Imbridge, Wf};
+use crate::harness::{assert_shape, download, postgres_twins, replica_twins, Answer, Imbridge, Wf};
 use crate::jm::assert_millis_now;
 
 /// The seed's example headers (secret 123456).
@@ -636,3 +636,4 @@ async fn bad_bodies_unknown_users_and_paths() {
 }
 
 postgres_twins!(every_endpoint_with_the_seed_examples);
+replica_twins!(every_endpoint_with_the_seed_examples);

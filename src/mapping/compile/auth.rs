@@ -78,11 +78,7 @@ pub fn compile(node: &Node, cx: &FileContext, d: &mut Diagnostics) -> Option<Inb
                 // A timestamp passes while within max_age of now either way,
                 // so a signature stays usable up to 2 × max_age after its
                 // first use: remember it that long.
-                let ttl = max_age.unwrap_or(Duration::from_secs(24 * 3600)) * 2;
-                moka::sync::Cache::builder()
-                    .max_capacity(1_000_000)
-                    .time_to_live(ttl)
-                    .build()
+                max_age.unwrap_or(Duration::from_secs(24 * 3600)) * 2
             });
             Some(InboundAuth::Signature(SignatureCheck {
                 layout,
