@@ -183,16 +183,17 @@ impl Providers {
     }
 
     /// Whether every database answers: the store's and each embedded
-    /// provider's (for `/readyz`); the first that does not, by name.
-    pub async fn databases_ready(&self) -> Result<(), String> {
+    /// provider's (for `/readyz`); the first that does not, by name
+    /// (`store`, `provider NAME`), with its error.
+    pub async fn databases_ready(&self) -> Result<(), (String, Error)> {
         if let Some(store) = &self.store {
-            store.health().await.map_err(|e| format!("store: {e}"))?;
+            store.health().await.map_err(|e| ("store".to_owned(), e))?;
         }
         for (name, embedded) in &self.stores {
             embedded
                 .database_health()
                 .await
-                .map_err(|e| format!("provider {name}: {e}"))?;
+                .map_err(|e| (format!("provider {name}"), e))?;
         }
         Ok(())
     }

@@ -1,5 +1,6 @@
 //! The admin listener: `/metrics` (Prometheus text format), `/healthz`
-//! (the process answers), `/readyz` (routes loaded and not draining),
+//! (the process answers), `/readyz` (routes loaded, not draining, and every
+//! database answering within [`READY_TIMEOUT`]),
 //! `POST /reload` (reload config and mappings; 200, or 422 with the problems
 //! while the previous version keeps serving), `/migration/...` (live
 //! migrations: `crate::live::admin`). With `[server] admin_token`,
@@ -8,6 +9,7 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use http::Response;
@@ -15,6 +17,10 @@ use pingora::protocols::http::ServerSession;
 
 use super::conn::{Answer, App, BodyDeadline};
 use super::State;
+
+/// How long `/readyz` waits for the databases to answer (probes time out
+/// after a second or a few).
+const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Serves the admin endpoints.
 pub struct AdminApp {
@@ -48,20 +54,36 @@ impl AdminApp {
             .is_some_and(|given| token.matches(given.trim()))
     }
 
+    /// `/readyz`: 200, or 503 saying why not (no detail of a database's
+    /// error: it is logged).
+    async fn readiness(&self) -> Response<Vec<u8>> {
+        if !self.state.ready.load(Ordering::Acquire) || self.state.draining.load(Ordering::Acquire)
+        {
+            return reply(503, "text/plain", b"not ready\n".to_vec());
+        }
+        let providers = self.state.registry.load().providers.clone();
+        let checked = tokio::time::timeout(READY_TIMEOUT, providers.databases_ready()).await;
+        match checked {
+            Ok(Ok(())) => reply(200, "text/plain", b"ready\n".to_vec()),
+            Ok(Err((name, e))) => {
+                tracing::warn!("readyz: the database of {name} does not answer: {e}");
+                let body = format!("not ready: the database of {name} does not answer\n");
+                reply(503, "text/plain", body.into_bytes())
+            }
+            Err(_) => reply(
+                503,
+                "text/plain",
+                b"not ready: the databases did not answer in time\n".to_vec(),
+            ),
+        }
+    }
+
     async fn route(&self, session: &mut ServerSession, body: BodyDeadline) -> Response<Vec<u8>> {
         let path = session.req_header().uri.path().to_string();
         let method = session.req_header().method.clone();
         match path.as_str() {
             "/healthz" => return reply(200, "text/plain", b"ok\n".to_vec()),
-            "/readyz" => {
-                return if self.state.ready.load(Ordering::Acquire)
-                    && !self.state.draining.load(Ordering::Acquire)
-                {
-                    reply(200, "text/plain", b"ready\n".to_vec())
-                } else {
-                    reply(503, "text/plain", b"not ready\n".to_vec())
-                }
-            }
+            "/readyz" => return self.readiness().await,
             _ => {}
         }
         if !self.authorized(session) {

@@ -35,8 +35,18 @@ async fn lost_database() {
         "{}",
         a.text
     );
-    let health = im.http.get(format!("{}/readyz", im.admin)).send().await;
-    assert!(health.is_ok(), "the admin listener still answers");
+    let readyz = || async {
+        let a = im.http.get(format!("{}/readyz", im.admin)).send().await;
+        let a = a.expect("the admin listener still answers");
+        (a.status().as_u16(), a.text().await.unwrap_or_default())
+    };
+    assert_eq!(
+        readyz().await,
+        (
+            503,
+            "not ready: the database of store does not answer\n".into()
+        )
+    );
 
     pg.restart();
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -48,6 +58,7 @@ async fn lost_database() {
         assert!(Instant::now() < deadline, "no recovery: {}", a.text);
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    assert_eq!(readyz().await, (200, "ready\n".into()));
     let after = sent_id(&jm, text_message("fang", "single", json!("javen"), "two")).await;
     assert!(after > before, "{after} after {before}");
     let retract = format!("/v1/messages/fang/{before}/retract");
