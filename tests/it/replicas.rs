@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::harness::{
-    free_port, on_postgres_with, wait_for_port, Answer, Hx, Imbridge, Jm, Rc, Setup, Wf, APP_KEY,
-    MASTER_SECRET,
+    free_port, on_postgres_with, repo, wait_for_port, Answer, Hx, Imbridge, Jm, Rc, Setup, Wf,
+    APP_KEY, MASTER_SECRET,
 };
 use crate::jm::*;
 use crate::pg::Postgres;
@@ -69,13 +69,19 @@ impl Replicas {
     /// on `setup.pg`) at once, replica 0 with `setup.admin_port` as its
     /// admin port, and haproxy on `setup.port` in front of their API ports.
     pub fn start(setup: &Setup, text: &str) -> Replicas {
+        let config = setup.dir.path().join("replicas.toml");
+        std::fs::write(&config, text).expect("config written");
+        Self::start_file(setup, &config, &[])
+    }
+
+    /// [`Replicas::start`] with the config file `config`, each replica with
+    /// the variables `env` set.
+    pub fn start_file(setup: &Setup, config: &Path, env: &[(&str, String)]) -> Replicas {
         let pg = setup
             .pg
             .clone()
             .expect("replicas share a PostgreSQL cluster");
         let dir = setup.dir.path().to_owned();
-        let config = dir.join("replicas.toml");
-        std::fs::write(&config, text).expect("config written");
         let mut replicas: Vec<Replica> = (0..REPLICAS)
             .map(|i| Replica {
                 child: None,
@@ -89,7 +95,7 @@ impl Replicas {
             .collect();
         // All at once: their migrations meet at the advisory lock.
         for (i, r) in replicas.iter_mut().enumerate() {
-            r.child = Some(spawn(&config, &dir, i, r.port, r.admin_port));
+            r.child = Some(spawn(config, env, &dir, i, r.port, r.admin_port));
         }
         for r in &replicas {
             wait_for_port(r.port);
@@ -222,11 +228,19 @@ fn requests_total(text: &str) -> f64 {
         .sum()
 }
 
-fn spawn(config: &Path, dir: &Path, i: usize, port: u16, admin_port: u16) -> Child {
+fn spawn(
+    config: &Path,
+    env: &[(&str, String)],
+    dir: &Path,
+    i: usize,
+    port: u16,
+    admin_port: u16,
+) -> Child {
     let log = std::fs::File::create(dir.join(format!("replica{i}.log"))).expect("log file");
     Command::new(env!("CARGO_BIN_EXE_imbridge"))
         .args(["serve", "--config"])
         .arg(config)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .env("IMBRIDGE_SERVER__LISTEN", format!("127.0.0.1:{port}"))
         .env(
             "IMBRIDGE_SERVER__ADMIN_LISTEN",
@@ -653,4 +667,50 @@ async fn restart_postgres() {
         out.acked.len(),
         out.dialect_errors
     );
+}
+
+#[test]
+fn the_shipped_replicas_config_serves_behind_the_balancer() {
+    on_replicas(shipped_config);
+}
+
+/// `config/replicas.toml` as shipped, given what docs/operations.md says to
+/// give it from the environment (the database URL, secrets, a shared media
+/// directory): three replicas of it serve one app through the balancer.
+#[tokio::main(flavor = "current_thread")]
+async fn shipped_config() {
+    let setup = Setup::new();
+    let pg = setup.pg.clone().expect("on PostgreSQL");
+    let balancer = format!("http://127.0.0.1:{}", setup.port);
+    let env = [
+        ("IMBRIDGE_STORE__URL", pg.url()),
+        ("IMBRIDGE_PROVIDERS__EMBEDDED__URL", pg.url()),
+        (
+            "IMBRIDGE_PROVIDERS__EMBEDDED__MEDIA_DIR",
+            setup.dir.path().join("media").display().to_string(),
+        ),
+        (
+            "IMBRIDGE_PROVIDERS__EMBEDDED__MEDIA_BASE_URL",
+            format!("{balancer}/media"),
+        ),
+        ("IMBRIDGE_APP_KEY", APP_KEY.to_owned()),
+        (
+            "IMBRIDGE_FRONTENDS__JMESSAGE__PARAMS__MASTER_SECRET",
+            MASTER_SECRET.to_owned(),
+        ),
+    ];
+    let config = repo().join("config/replicas.toml");
+    let r = Replicas::start_file(&setup, &config, &env);
+    let jm = Jm::for_port(setup.port);
+    register(&jm, &["tom", "ann"]).await;
+    let gid = create_group(&jm, "tom", "shipped", &["ann"]).await;
+    let text = text_message("tom", "single", json!("ann"), "hello");
+    sent_id(&jm, text).await;
+    // What one replica wrote, every replica reads.
+    for i in 0..REPLICAS {
+        let direct = Jm::for_port(r.port(i));
+        let a = direct.get(&format!("/v1/groups/{gid}")).await.expect(200);
+        assert_eq!(a.json["name"], "shipped", "replica {i}: {}", a.text);
+        direct.get("/v1/users/ann").await.expect(200);
+    }
 }
