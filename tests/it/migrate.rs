@@ -727,3 +727,74 @@ impl Outcome {
         self.kind(kind)["items"].as_u64().unwrap_or(0)
     }
 }
+
+/// After a copy to a target that gives groups its own ids, the app's
+/// frontend switched to the target (a live migration in cut-over at 100 %)
+/// keeps answering the group ids the app has always seen.
+#[tokio::test]
+async fn a_frontend_switched_to_the_target_keeps_the_apps_group_ids() {
+    let (from, to) = (Site::start(Kind::Rongcloud), Site::start(Kind::Easemob));
+    from.seed().await;
+    // A: the app's JMessage frontend (integer group ids) on RongCloud.
+    let setup = Setup::new();
+    let frontend = format!(
+        "\n[frontends.jmessage]\nprovider = \"rongcloud\"\n[frontends.jmessage.params]\nmaster_secret = \"{}\"\n",
+        crate::harness::MASTER_SECRET
+    );
+    let toml = setup.head("") + &from.provider() + &to.provider() + &frontend;
+    let config = setup.dir.path().join("imbridge.toml");
+    std::fs::write(&config, &toml).unwrap();
+    let a = Imbridge::start_text(setup, &toml);
+    let seen = a.jm().get("/v1/users/u1/groups/").await.expect(200);
+    let gid = seen.json[0]["gid"].as_i64().expect("an integer gid");
+    assert_eq!(seen.json[0]["name"], "team", "{}", seen.text);
+    // Copy the app to Easemob with A's own config (the same store).
+    let m = Migration {
+        config,
+        dir: tempfile::tempdir().unwrap(),
+    };
+    let users = m.dir.path().join("users.txt");
+    std::fs::write(&users, crate::migrate_sites::USERS.join("\n")).unwrap();
+    let run = m
+        .run(&[
+            "--from",
+            "rongcloud",
+            "--to",
+            "easemob",
+            "--users",
+            users.to_str().unwrap(),
+        ])
+        .await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    // Switch: everything served by Easemob, ids translated back.
+    let (setup, config_text) = a.stop();
+    let switched = config_text
+        + "[frontends.jmessage.migration]\nto = \"easemob\"\nmode = \"cutover\"\npercent = 100\n";
+    let a = Imbridge::start_text(setup, &switched);
+    let again = a.jm().get("/v1/users/u1/groups/").await.expect(200);
+    assert_eq!(again.json[0]["gid"], gid, "{}", again.text);
+    let members = a
+        .jm()
+        .get(&format!("/v1/groups/{gid}/members/"))
+        .await
+        .expect(200);
+    let mut names: Vec<String> = members
+        .json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| text(&m["username"]))
+        .collect();
+    names.sort();
+    assert_eq!(names, ["u1", "u2", "u3"], "{}", members.text);
+    // It is Easemob's group that answered: its id there is not the app's.
+    let at_easemob = to.read(&[]).await;
+    assert!(at_easemob["groups"]["team"].is_object(), "{at_easemob}");
+    let calls = a.metrics().await;
+    assert!(
+        calls.contains(
+            "imbridge_provider_calls_total{op=\"group.members.list\",provider=\"easemob\""
+        ),
+        "{calls}"
+    );
+}
