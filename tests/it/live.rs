@@ -205,6 +205,29 @@ pub async fn view(
     Value::Object(out)
 }
 
+/// `imbridge migrate verify --from old --to new` on A's config: exit 0 (old
+/// and new agree entity by entity, through the id pairs A made).
+pub fn verified(proxy: &Imbridge) {
+    let (ok, out, err) = verify(proxy);
+    assert!(ok, "verify found differences:\n{out}\n{err}");
+}
+
+/// Runs `imbridge migrate verify --from old --to new` on A's config.
+fn verify(proxy: &Imbridge) -> (bool, String, String) {
+    let file = proxy.setup.dir.path().join("verify.toml");
+    std::fs::write(&file, &proxy.config).unwrap();
+    crate::harness::run_imbridge(&[
+        "migrate",
+        "verify",
+        "--from",
+        "old",
+        "--to",
+        "new",
+        "--config",
+        file.to_str().unwrap(),
+    ])
+}
+
 /// Asserts that old and new show the same `users` and `groups`.
 pub async fn assert_same(m: &Migration, users: &[String], groups: &[String]) {
     let pairs = group_pairs(&m.proxy);
@@ -274,6 +297,7 @@ async fn dual_writes_reach_the_new_provider_in_order() {
     let (users, groups) = workload(&jm, "a").await;
     drained(&m.proxy, Duration::from_secs(20)).await;
     assert_same(&m, &users, &groups).await;
+    verified(&m.proxy);
     // The new side really has them (not two empty views).
     let n = m
         .new
@@ -296,6 +320,20 @@ async fn dual_writes_reach_the_new_provider_in_order() {
     assert!(
         !metrics.contains("op=\"user.get\",outcome=\"recorded\""),
         "{metrics}"
+    );
+    // verify is no rubber stamp: a change behind imbridge's back shows.
+    m.new
+        .jm()
+        .put(
+            &format!("/v1/users/{}", users[2]),
+            Some(json!({"nickname": "tampered"})),
+        )
+        .await
+        .expect(204);
+    let (ok, out, err) = verify(&m.proxy);
+    assert!(
+        !ok && (out + &err).contains("tampered"),
+        "verify missed the change"
     );
 }
 
@@ -334,6 +372,7 @@ async fn the_new_provider_down_under_load_loses_nothing() {
     let m = Migration { new, ..m };
     drained(&m.proxy, Duration::from_secs(30)).await;
     assert_same(&m, &users, &groups).await;
+    verified(&m.proxy);
 }
 
 /// A write the new provider refuses for good (WildfireChat keeps no
