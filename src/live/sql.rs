@@ -204,6 +204,42 @@ impl Sql<'_> {
             .await
     }
 
+    /// Takes back those of the entries `seqs` that are still in flight past
+    /// their lease at `now` (their worker stopped or stalled): each goes to
+    /// the state `decide` gives it (`pending` or `dead`, with why), due at
+    /// `now`. Exactly once among the workers of every replica: an entry
+    /// another worker is taking back or completing, has taken back, or
+    /// marked again since, is left alone. The entries taken back, with
+    /// their new state.
+    pub async fn take_back(
+        &self,
+        seqs: Vec<i64>,
+        now: i64,
+        decide: fn(&Entry) -> (&'static str, String),
+    ) -> Result<Vec<(Entry, &'static str)>> {
+        self.0
+            .claim(move |tx| {
+                let sql = format!(
+                    "SELECT {COLUMNS} FROM outbox WHERE seq = ?1 AND state = 'inflight' AND claimed_until < ?2{}",
+                    tx.skip_locked("outbox")
+                );
+                let mut out = Vec::new();
+                for seq in &seqs {
+                    let Some(e) = tx.query_opt(&sql, &[seq, &now], entry)? else {
+                        continue;
+                    };
+                    let (state, error) = decide(&e);
+                    tx.execute(
+                        "UPDATE outbox SET state = ?2, next_at = ?3, error = ?4, claimed_until = NULL WHERE seq = ?1",
+                        &[seq, &state, &now, &error],
+                    )?;
+                    out.push((e, state));
+                }
+                Ok(out)
+            })
+            .await
+    }
+
     /// Removes an applied entry and records `pairs`, the ids its apply
     /// made; marks `next` (the following entry of the same entities) in
     /// flight until its lease in the same transaction. Whether `next` was
@@ -434,5 +470,68 @@ impl Sql<'_> {
                 Ok(users.into_iter().collect())
             })
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::store::{test_configs, Store};
+
+    fn new_entry(n: usize) -> NewEntry {
+        NewEntry {
+            frontend: "fe".into(),
+            app_key: "app".into(),
+            source: "old".into(),
+            target: "new".into(),
+            side: "old".into(),
+            op: "user.update".into(),
+            request: "{}".into(),
+            result: "{}".into(),
+            keys: vec![format!("user:{n}")],
+        }
+    }
+
+    /// Entries whose lease ran out, taken back by many workers of two
+    /// replicas at once: each by exactly one of them.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_expired_entry_is_taken_back_once_among_replicas() {
+        for (cfg, _guard) in test_configs() {
+            let replicas = [
+                Arc::new(Store::open(&cfg).unwrap()),
+                Arc::new(Store::open(&cfg).unwrap()),
+            ];
+            let sql = Sql(replicas[0].db());
+            let mut seqs = Vec::new();
+            for n in 0..20 {
+                seqs.push(sql.enqueue(new_entry(n), 0).await.unwrap());
+            }
+            // In flight until 100, and one still leased until 10,000.
+            let (leased, expired) = seqs.split_last().unwrap();
+            sql.mark(expired.to_vec(), 100).await.unwrap();
+            sql.mark(vec![*leased], 10_000).await.unwrap();
+            let decide: fn(&Entry) -> (&'static str, String) = |_| (PENDING, "back".into());
+            let workers = (0..8).map(|w| {
+                let (store, seqs) = (replicas[w % 2].clone(), seqs.clone());
+                tokio::spawn(async move { Sql(store.db()).take_back(seqs, 1_000, decide).await })
+            });
+            let mut taken: Vec<i64> = futures::future::join_all(workers)
+                .await
+                .into_iter()
+                .flat_map(|r| r.unwrap().unwrap())
+                .map(|(e, state)| {
+                    assert_eq!(state, PENDING);
+                    e.seq
+                })
+                .collect();
+            taken.sort_unstable();
+            assert_eq!(taken, expired, "{:?}", cfg.location().unwrap());
+            let states = sql.load(seqs.clone()).await.unwrap();
+            let pending = states.iter().filter(|e| e.state == PENDING).count();
+            assert_eq!(pending, expired.len());
+            assert_eq!(states.last().unwrap().state, INFLIGHT);
+        }
     }
 }

@@ -170,8 +170,9 @@ fn plan(window: Vec<Entry>, now: i64, free: usize) -> (Vec<Vec<Entry>>, Vec<Entr
     (chains, expired)
 }
 
-/// Plans a round and marks the head of each chain in flight (recovering the
-/// entries whose lease ran out first).
+/// Plans a round and marks the head of each chain in flight (taking back
+/// the entries whose lease ran out first: each by one worker of one
+/// replica).
 async fn claim(live: &Live, free: usize) -> crate::canonical::Result<Vec<Vec<Entry>>> {
     if free == 0 {
         return Ok(Vec::new());
@@ -182,12 +183,12 @@ async fn claim(live: &Live, free: usize) -> crate::canonical::Result<Vec<Vec<Ent
     }
     let now = now_ms();
     let (chains, expired) = plan(window, now, free);
-    for e in live
-        .sql()
-        .load(expired.iter().map(|e| e.seq).collect())
-        .await?
-    {
-        recover(live, &e).await?;
+    if !expired.is_empty() {
+        let seqs = expired.iter().map(|e| e.seq).collect();
+        for (e, state) in live.sql().take_back(seqs, now, recovery).await? {
+            tracing::warn!(seq = e.seq, op = %e.write.op, state, "outbox entry recovered");
+            outcome(live, &e, if state == DEAD { "dead" } else { "recovered" });
+        }
     }
     if chains.is_empty() {
         return Ok(Vec::new());
@@ -233,15 +234,16 @@ async fn run_chain(live: &Live, providers: &Providers, chain: Vec<Entry>) {
     }
 }
 
-/// An entry found in flight past its lease.
-async fn recover(live: &Live, e: &Entry) -> crate::canonical::Result<()> {
+/// What becomes of an entry found in flight past its lease: its new state
+/// and why.
+fn recovery(e: &Entry) -> (&'static str, String) {
     let replay = OpName::parse(&e.write.op)
         .and_then(|n| {
             let v = serde_json::from_str(&e.write.request).ok()?;
             n.decode_request(v).ok()
         })
         .map(|op| ops::class(&op));
-    let (state, error) = match replay {
+    match replay {
         Some(Class::Write(Replay::Harmless)) => (
             PENDING,
             "was in flight when its worker stopped; applied again (harmless to repeat)".to_string(),
@@ -250,12 +252,7 @@ async fn recover(live: &Live, e: &Entry) -> crate::canonical::Result<()> {
             DEAD,
             "was in flight when its worker stopped and may have been applied; not re-sent (it would duplicate): check the target, then `imbridge migrate outbox retry` or `drop`".to_string(),
         ),
-    };
-    tracing::warn!(seq = e.seq, op = %e.write.op, state, "outbox entry recovered");
-    outcome(live, e, if state == DEAD { "dead" } else { "recovered" });
-    live.sql()
-        .fail(e.seq, state, e.attempts, now_ms(), error)
-        .await
+    }
 }
 
 fn outcome(live: &Live, e: &Entry, outcome: &str) {
