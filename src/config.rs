@@ -10,6 +10,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
+use crate::auth::logins::LoginLimits;
 use crate::auth::Secret;
 use crate::live::MigrationConfig;
 use crate::provider::embedded::EmbeddedConfig;
@@ -38,6 +39,9 @@ pub struct Config {
     /// imbridge's own state (issued tokens).
     #[serde(default)]
     pub store: StoreConfig,
+    /// Limits on failed logins.
+    #[serde(default)]
+    pub logins: LoginLimits,
 }
 
 fn default_app_key() -> String {
@@ -202,6 +206,7 @@ impl Config {
             providers: default_providers(),
             frontends: BTreeMap::new(),
             store: StoreConfig::default(),
+            logins: LoginLimits::default(),
         }
     }
 

@@ -52,6 +52,10 @@ pub struct Metrics {
     /// `imbridge_admin_unauthorized_total`: admin requests without the
     /// admin token.
     pub admin_unauthorized: prometheus::IntCounter,
+    /// `imbridge_logins_throttled_total{frontend,by}`: password checks
+    /// refused because the user or the client address had too many failures
+    /// (by: user, address).
+    pub logins_throttled: IntCounterVec,
     /// `imbridge_provider_calls_total{provider,op,status}`: vendor HTTP calls
     /// by answer status (`timeout`, `unreachable` when there was none).
     pub provider_calls: IntCounterVec,
@@ -184,6 +188,11 @@ impl Metrics {
                 "Admin requests refused for a missing or wrong admin token.",
             )
             .expect("static metric definition"),
+            logins_throttled: counter(
+                "imbridge_logins_throttled_total",
+                "Password checks refused because the user or the client address had too many failed logins (by: user, address).",
+                &["frontend", "by"],
+            ),
             provider_calls: counter(
                 "imbridge_provider_calls_total",
                 "HTTP calls to vendor providers by answer status (timeout or unreachable when none).",
@@ -283,6 +292,7 @@ impl Metrics {
             Box::new(m.connections_rejected.clone()),
             Box::new(m.timeouts.clone()),
             Box::new(m.admin_unauthorized.clone()),
+            Box::new(m.logins_throttled.clone()),
             Box::new(m.provider_calls.clone()),
             Box::new(m.provider_call_duration.clone()),
             Box::new(m.token_cache.clone()),

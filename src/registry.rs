@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::auth::logins::LoginGuard;
 use crate::canonical::{Error, Op, OpName, Output, Result};
 use crate::config::{Config, ProviderConfig};
 use crate::frontend::{Frontend, RouteTable};
@@ -71,6 +72,8 @@ pub struct Providers {
     /// Passwords of users `imbridge migrate` copied without one, set at
     /// their first login; none in dry runs.
     pub lazy: Option<Arc<LazyPasswords>>,
+    /// Failed-login counters of every frontend; none in dry runs.
+    pub logins: Option<Arc<LoginGuard>>,
     store_config: StoreConfig,
 }
 
@@ -86,6 +89,7 @@ impl Providers {
             store: None,
             live: None,
             lazy: None,
+            logins: None,
             store_config: config.store.clone(),
         }
     }
@@ -147,9 +151,19 @@ impl Providers {
         )));
         out.live = Some(match previous.and_then(|p| p.live.clone()) {
             Some(l) => l,
-            None => Live::open(store.clone(), metrics)?,
+            None => Live::open(store.clone(), metrics.clone())?,
         });
         out.store = Some(store);
+        out.logins = Some(match previous.and_then(|p| p.logins.clone()) {
+            Some(l) => {
+                l.configure(&config.logins);
+                l
+            }
+            None => Arc::new(LoginGuard::new(
+                config.logins.clone(),
+                metrics.logins_throttled.clone(),
+            )),
+        });
         Ok(out)
     }
 
@@ -349,7 +363,8 @@ impl Registry {
                 providers.store.clone(),
                 providers.lazy.clone(),
             ) {
-                Ok(fe) => {
+                Ok(mut fe) => {
+                    fe.logins = providers.logins.clone();
                     let addr = config.listen_of(fc).to_string();
                     match by_addr.iter_mut().find(|(a, _)| *a == addr) {
                         Some((_, list)) => list.push(Arc::new(fe)),

@@ -4,6 +4,7 @@
 //! issued). The schemes are written here once; mapping files only pick one and
 //! name its parameters.
 
+pub mod logins;
 pub mod password;
 pub mod secret;
 pub mod signature;
@@ -95,6 +96,10 @@ pub struct AuthInput<'a> {
     /// Lazy password migration: a refused password of a user copied
     /// without one is checked against the provider the user came from.
     pub lazy: Option<&'a LazyPasswords>,
+    /// The client's address (failed-login throttling).
+    pub client: Option<std::net::IpAddr>,
+    /// Failed-login counters; none: no throttling.
+    pub logins: Option<&'a logins::LoginGuard>,
 }
 
 /// A string the path finds, if any.
@@ -191,6 +196,10 @@ impl InboundAuth {
                         "username and password are required",
                     ));
                 };
+                let attempt = cx
+                    .logins
+                    .map(|g| g.begin(cx.frontend, &cx.call.app_key, &user, cx.client))
+                    .transpose()?;
                 let checked = match password_keeper(cx.store, cx.provider) {
                     // The provider cannot check passwords: imbridge kept them.
                     Some(store) => store.check_password(&cx.call.app_key, &user, &pass).await,
@@ -202,14 +211,24 @@ impl InboundAuth {
                         cx.provider.execute(op, cx.call).await.map(drop)
                     }
                 };
-                match (checked, cx.lazy) {
+                let checked = match (checked, cx.lazy) {
                     (Err(e), Some(lazy)) if e.kind == ErrorKind::Unauthenticated => {
-                        if !lazy.accept(cx.provider, cx.call, &user, &pass).await? {
-                            return Err(e);
+                        match lazy.accept(cx.provider, cx.call, &user, &pass).await {
+                            Ok(true) => Ok(()),
+                            Ok(false) => Err(e),
+                            Err(other) => Err(other),
                         }
                     }
-                    (checked, _) => checked?,
+                    (checked, _) => checked,
+                };
+                if let Some(attempt) = attempt {
+                    attempt.end(
+                        checked
+                            .as_ref()
+                            .is_err_and(|e| e.kind == ErrorKind::Unauthenticated),
+                    );
                 }
+                checked?;
                 Ok(Caller {
                     username: Some(user),
                 })
@@ -392,6 +411,8 @@ mod tests {
             provider: &provider,
             call: &call,
             lazy: None,
+            client: None,
+            logins: None,
         };
         auth.check(&cx).await
     }
@@ -489,6 +510,8 @@ mod tests {
                 provider: &provider,
                 call: &call,
                 lazy: None,
+                client: None,
+                logins: None,
             };
             let caller = futures::executor::block_on(auth.check(&cx)).unwrap();
             assert_eq!(caller.username.as_deref(), Some(expected));

@@ -1,6 +1,9 @@
-//! Passwords: argon2id hashing and verification on blocking threads, and a
-//! short-lived cache of recent successful verifications so that a dialect
-//! that authenticates users on every call does not run argon2 every time.
+//! Passwords: argon2id hashing and verification on dedicated threads, one
+//! per core for the whole process (each hash takes `memory_kib` and a core:
+//! a flood of logins queues instead of taking the memory), and a
+//! short-lived cache of recent verifications, successful or not, so that a
+//! dialect that authenticates users on every call does not run argon2 every
+//! time, nor does a client retrying a wrong password.
 //!
 //! The cache is keyed by the stored hash and the password (a SHA-1 digest
 //! keyed with a random per-process secret; it holds no password): a changed
@@ -9,21 +12,24 @@
 //! Callers read the stored hash (and whatever else decides a login, such as
 //! a disabled flag) from the database on every check.
 
+use std::cell::RefCell;
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use base64::Engine;
 use moka::future::Cache;
 use rand::Rng;
 use sha1::{Digest, Sha1};
+use subtle::ConstantTimeEq;
 
 use serde::{Deserialize, Serialize};
 
 use crate::canonical::{Error, Result};
 
-/// How long a verified (hash, password) pair is trusted without running
-/// argon2 again.
+/// How long a verified or refused (hash, password) pair is trusted without
+/// running argon2 again.
 const CACHE_TTL: Duration = Duration::from_secs(60);
 
 /// Most cached verifications.
@@ -31,14 +37,65 @@ const CACHE_CAPACITY: u64 = 100_000;
 
 type Digest20 = [u8; 20];
 
-/// Hashes and verifies passwords; remembers recent successful verifications.
+/// A piece of argon2 work for the workers.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The argon2 workers: one thread per core, taking jobs in order. Dedicated
+/// threads keep what argon2 allocates in as many malloc arenas as there are
+/// cores; on tokio's blocking pool it would spread over dozens of threads,
+/// each arena keeping its 19 MiB after a flood.
+static ARGON2_WORKERS: LazyLock<Mutex<std::sync::mpsc::Sender<Job>>> = LazyLock::new(|| {
+    let (tx, rx) = std::sync::mpsc::channel::<Job>();
+    let rx = Arc::new(Mutex::new(rx));
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    for i in 0..cores {
+        let rx = rx.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("argon2-{i}"))
+            .spawn(move || loop {
+                let job = match rx.lock() {
+                    Ok(rx) => rx.recv(),
+                    Err(_) => return,
+                };
+                match job {
+                    Ok(job) => job(),
+                    Err(_) => return,
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "cannot start an argon2 worker");
+        }
+    }
+    Mutex::new(tx)
+});
+
+/// Runs argon2 work on the workers, in turn with every other check in the
+/// process. Work whose caller gave up waiting is skipped.
+async fn on_argon2_worker<R: Send + 'static>(
+    work: impl FnOnce() -> Result<R> + Send + 'static,
+) -> Result<R> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let job: Job = Box::new(move || {
+        if !tx.is_closed() {
+            let _ = tx.send(work());
+        }
+    });
+    ARGON2_WORKERS
+        .lock()
+        .map_err(|_| Error::internal("argon2 workers gone"))?
+        .send(job)
+        .map_err(|_| Error::internal("argon2 workers gone"))?;
+    rx.await.map_err(|_| Error::internal("argon2 worker failed"))?
+}
+
+/// Hashes and verifies passwords; remembers recent verifications.
 pub struct Passwords {
     argon: Argon2<'static>,
     /// Verified against when the user is unknown, so both failures take as long.
     dummy: String,
     key: [u8; 32],
-    /// Digests of (hash, password) pairs that verified.
-    cache: Cache<Digest20, ()>,
+    /// Digests of (hash, password) pairs checked lately: whether they matched.
+    cache: Cache<Digest20, bool>,
 }
 
 impl Passwords {
@@ -65,13 +122,13 @@ impl Passwords {
         })
     }
 
-    /// Hashes one password on a blocking thread into a PHC string.
+    /// Hashes one password on the argon2 workers into a PHC string.
     pub async fn hash(&self, password: String) -> Result<String> {
         let mut hashes = self.hash_all(vec![password]).await?;
         hashes.pop().ok_or_else(|| Error::internal("no hash"))
     }
 
-    /// Hashes many passwords, in order, spread over one blocking task per core.
+    /// Hashes many passwords, in order, spread over the argon2 workers.
     pub async fn hash_all(&self, passwords: Vec<String>) -> Result<Vec<String>> {
         if passwords.is_empty() {
             return Ok(Vec::new());
@@ -81,7 +138,7 @@ impl Passwords {
         let tasks = passwords.chunks(chunk).map(|chunk| {
             let argon = self.argon.clone();
             let chunk = chunk.to_vec();
-            tokio::task::spawn_blocking(move || {
+            on_argon2_worker(move || {
                 chunk
                     .iter()
                     .map(|p| hash_with(&argon, p))
@@ -90,38 +147,29 @@ impl Passwords {
         });
         let mut hashes = Vec::with_capacity(passwords.len());
         for part in futures::future::join_all(tasks).await {
-            hashes.extend(part.map_err(Error::internal)??);
+            hashes.extend(part?);
         }
         Ok(hashes)
     }
 
     /// Checks `password` against a stored PHC string (or against a dummy hash
-    /// when there is none, so an unknown user costs the same) on a blocking
-    /// thread; a pair that verified within the last minute is not checked again.
+    /// when there is none, so an unknown user costs the same) on the argon2
+    /// workers; a pair checked within the last minute is not checked again.
     pub async fn verify(&self, phc: Option<String>, password: String) -> Result<bool> {
         let key = phc.as_deref().map(|phc| self.digest(phc, &password));
         if let Some(key) = &key {
-            if self.cache.contains_key(key) {
-                return Ok(true);
+            if let Some(matched) = self.cache.get(key).await {
+                return Ok(matched);
             }
         }
         let phc = phc.unwrap_or_else(|| self.dummy.clone());
-        let matches = tokio::task::spawn_blocking(move || {
-            let parsed = PasswordHash::new(&phc).map_err(Error::internal)?;
-            match Argon2::default().verify_password(password.as_bytes(), &parsed) {
-                Ok(()) => Ok(true),
-                Err(argon2::password_hash::Error::Password) => Ok(false),
-                Err(e) => Err(Error::internal(e)),
-            }
-        })
-        .await
-        .map_err(Error::internal)??;
+        let matches = on_argon2_worker(move || verify_with(&phc, &password)).await?;
         match key {
-            Some(key) if matches => {
-                self.cache.insert(key, ()).await;
-                Ok(true)
+            Some(key) => {
+                self.cache.insert(key, matches).await;
+                Ok(matches)
             }
-            _ => Ok(false),
+            None => Ok(false),
         }
     }
 
@@ -136,13 +184,61 @@ impl Passwords {
     }
 }
 
+thread_local! {
+    /// The argon2 memory of this (worker) thread, allocated once and reused:
+    /// a worker holds one hash's memory however many it computes.
+    static BLOCKS: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+/// argon2 of `password` and `salt` into `out`, in this thread's memory.
+fn argon2_into(argon: &Argon2<'_>, password: &[u8], salt: &[u8], out: &mut [u8]) -> Result<()> {
+    BLOCKS.with_borrow_mut(|blocks| {
+        let count = argon.params().block_count();
+        if blocks.len() < count {
+            blocks.resize(count, Block::default());
+        }
+        argon
+            .hash_password_into_with_memory(password, salt, out, &mut blocks[..count])
+            .map_err(Error::internal)
+    })
+}
+
+/// A PHC string of `password` with a fresh salt.
 fn hash_with(argon: &Argon2<'_>, password: &str) -> Result<String> {
     let salt_bytes: [u8; 16] = rand::rng().random();
     let salt = SaltString::encode_b64(&salt_bytes).map_err(Error::internal)?;
-    let hash = argon
-        .hash_password(password.as_bytes(), &salt)
-        .map_err(Error::internal)?;
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    argon2_into(argon, password.as_bytes(), &salt_bytes, &mut out)?;
+    let hash = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(argon.params()).map_err(Error::internal)?,
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&out).map_err(Error::internal)?),
+    };
     Ok(hash.to_string())
+}
+
+/// Whether `password` matches a PHC string (its own algorithm and cost).
+fn verify_with(phc: &str, password: &str) -> Result<bool> {
+    let parsed = PasswordHash::new(phc).map_err(Error::internal)?;
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return Err(Error::internal("a stored password hash without salt or hash"));
+    };
+    let algorithm = Algorithm::try_from(parsed.algorithm).map_err(Error::internal)?;
+    let version = parsed
+        .version
+        .map(Version::try_from)
+        .transpose()
+        .map_err(Error::internal)?
+        .unwrap_or_default();
+    let params = Params::try_from(&parsed).map_err(Error::internal)?;
+    let argon = Argon2::new(algorithm, version, params);
+    let mut salt_buf = [0u8; 64];
+    let salt = salt.decode_b64(&mut salt_buf).map_err(Error::internal)?;
+    let mut out = vec![0u8; expected.len()];
+    argon2_into(&argon, password.as_bytes(), salt, &mut out)?;
+    Ok(bool::from(out.as_slice().ct_eq(expected.as_bytes())))
 }
 
 /// A random URL-safe string of `4 * bytes / 3` characters (tokens, secrets).
@@ -171,5 +267,32 @@ impl Default for HashParams {
             iterations: 2,
             parallelism: 1,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+
+    /// Hashes made here are standard PHC strings, and standard ones (older
+    /// stored hashes, other costs) verify here.
+    #[test]
+    fn hashes_are_standard_both_ways() {
+        let params = Params::new(1024, 1, 1, None).unwrap();
+        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+        let ours = hash_with(&argon, "pw").unwrap();
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(Argon2::default().verify_password(b"pw", &parsed).is_ok());
+        assert!(Argon2::default().verify_password(b"px", &parsed).is_err());
+        let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
+        let theirs = Argon2::new(Algorithm::Argon2i, Version::V0x10, Params::new(2048, 2, 2, Some(40)).unwrap())
+            .hash_password(b"secret", &salt)
+            .unwrap()
+            .to_string();
+        assert!(verify_with(&theirs, "secret").unwrap());
+        assert!(!verify_with(&theirs, "Secret").unwrap());
+        assert!(verify_with(&ours, "pw").unwrap());
+        assert!(verify_with("not a hash", "pw").is_err());
     }
 }

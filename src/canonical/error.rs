@@ -150,11 +150,13 @@ pub enum Reason {
     /// The provider did not answer in time: the call may or may not have
     /// taken effect.
     Timeout,
+    /// Too many attempts in a time window (failed logins).
+    Rate,
 }
 
 impl Reason {
     /// Every reason, in declaration order.
-    pub const ALL: [Reason; 29] = [
+    pub const ALL: [Reason; 30] = [
         Reason::App,
         Reason::User,
         Reason::Group,
@@ -184,6 +186,7 @@ impl Reason {
         Reason::AlreadyOff,
         Reason::Forbidden,
         Reason::Timeout,
+        Reason::Rate,
     ];
 
     /// The snake_case name used in mapping files.
@@ -218,6 +221,7 @@ impl Reason {
             Reason::AlreadyOff => "already_off",
             Reason::Forbidden => "forbidden",
             Reason::Timeout => "timeout",
+            Reason::Rate => "rate",
         }
     }
 

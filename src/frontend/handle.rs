@@ -155,6 +155,8 @@ async fn run(
             provider: frontend.provider.as_ref(),
             call: &call,
             lazy: frontend.lazy.as_deref(),
+            client: req.client,
+            logins: frontend.logins.as_deref(),
         })
         .await?;
     if let Some(user) = caller.username {
@@ -287,6 +289,7 @@ inbound:
             headers: HeaderMap::new(),
             body: Body::Complete(Bytes::from(serde_json::to_vec(&body).unwrap())),
             request_id: String::new(),
+            client: None,
         };
         let handled = handle(table, req, 0).await;
         serde_json::from_slice(&handled.reply.body).unwrap()

@@ -12,6 +12,7 @@ pub mod route;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::auth::logins::LoginGuard;
 use crate::auth::Secret;
 use crate::canonical::OpName;
 use crate::mapping::inbound::Binding;
@@ -40,6 +41,9 @@ pub struct Frontend {
     pub store: Option<Arc<Store>>,
     /// Lazy password migration for users copied without a password.
     pub lazy: Option<Arc<LazyPasswords>>,
+    /// Failed-login counters (shared by every frontend); none from
+    /// [`Frontend::new`], the registry sets them.
+    pub logins: Option<Arc<LoginGuard>>,
 }
 
 impl Frontend {
@@ -62,6 +66,7 @@ impl Frontend {
             provider,
             store,
             lazy,
+            logins: None,
         })
     }
 

@@ -52,6 +52,7 @@ pub async fn offline_op(
         headers,
         body: Body::Complete(body.into()),
         request_id: "offline".into(),
+        client: None,
     };
     let mut input = Value::Null;
     let Prepared { route, .. } = prepare(binding, candidates, &mut req, &mut input).await?;

@@ -32,6 +32,8 @@ pub struct InboundRequest {
     pub body: Body,
     /// Request id (echoed in the response, passed to providers).
     pub request_id: String,
+    /// The client's address, when known (failed-login throttling).
+    pub client: Option<std::net::IpAddr>,
 }
 
 /// A request body as read under the size cap.

@@ -19,6 +19,7 @@ mod jmessage_endpoints;
 mod jmessage_errors;
 mod limits;
 mod live;
+mod logins;
 mod matrix;
 mod migrate;
 mod migrate_pairs;

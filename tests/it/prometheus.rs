@@ -779,6 +779,7 @@ const EXPORTED: &[&str] = &[
     "imbridge_timeouts_total",
     "imbridge_admin_unauthorized_total",
     "imbridge_migrate_lazy_passwords_total",
+    "imbridge_logins_throttled_total",
 ];
 
 /// Whether imbridge exports `metric` (a histogram's series included).
