@@ -91,7 +91,11 @@ pub struct Attempt {
 
 /// Takes one from the counter of `key` when it is below `limit` (a limit of
 /// 0 takes nothing and never refuses); `Err` when it is at the limit.
-fn take<K>(cache: &Cache<K, Counter>, key: K, limit: u32) -> std::result::Result<Option<Counter>, ()>
+fn take<K>(
+    cache: &Cache<K, Counter>,
+    key: K,
+    limit: u32,
+) -> std::result::Result<Option<Counter>, ()>
 where
     K: std::hash::Hash + Eq + Send + Sync + 'static,
 {
@@ -151,14 +155,15 @@ impl LoginGuard {
         let limits = &tables.limits;
         let refuse = |by: &str| {
             self.throttled.with_label_values(&[frontend, by]).inc();
-            Error::limit(
-                Reason::Rate,
-                "too many failed logins; try again later",
-            )
+            Error::limit(Reason::Rate, "too many failed logins; try again later")
         };
         let address = match client {
-            Some(ip) => take(&tables.addresses, address_key(ip), limits.failures_per_address)
-                .map_err(|()| refuse("address"))?,
+            Some(ip) => take(
+                &tables.addresses,
+                address_key(ip),
+                limits.failures_per_address,
+            )
+            .map_err(|()| refuse("address"))?,
             None => None,
         };
         let key = (app.to_owned(), username.to_owned());
@@ -207,7 +212,8 @@ mod tests {
             failures_per_address: per_address,
             window_secs: 60,
         };
-        let counter = IntCounterVec::new(prometheus::Opts::new("t", "t"), &["frontend", "by"]).unwrap();
+        let counter =
+            IntCounterVec::new(prometheus::Opts::new("t", "t"), &["frontend", "by"]).unwrap();
         LoginGuard::new(limits, counter)
     }
 
@@ -244,7 +250,9 @@ mod tests {
         }));
         // A check that was not a wrong password gives its place back.
         a.end(false);
-        g.begin("f", "app", "u4", ip("2001:db8::3")).unwrap().end(true);
+        g.begin("f", "app", "u4", ip("2001:db8::3"))
+            .unwrap()
+            .end(true);
         b.end(true);
         assert!(g.begin("f", "app", "u5", ip("2001:db8::4")).is_err());
     }

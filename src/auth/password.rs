@@ -85,7 +85,8 @@ async fn on_argon2_worker<R: Send + 'static>(
         .map_err(|_| Error::internal("argon2 workers gone"))?
         .send(job)
         .map_err(|_| Error::internal("argon2 workers gone"))?;
-    rx.await.map_err(|_| Error::internal("argon2 worker failed"))?
+    rx.await
+        .map_err(|_| Error::internal("argon2 worker failed"))?
 }
 
 /// Hashes and verifies passwords; remembers recent verifications.
@@ -223,7 +224,9 @@ fn hash_with(argon: &Argon2<'_>, password: &str) -> Result<String> {
 fn verify_with(phc: &str, password: &str) -> Result<bool> {
     let parsed = PasswordHash::new(phc).map_err(Error::internal)?;
     let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
-        return Err(Error::internal("a stored password hash without salt or hash"));
+        return Err(Error::internal(
+            "a stored password hash without salt or hash",
+        ));
     };
     let algorithm = Algorithm::try_from(parsed.algorithm).map_err(Error::internal)?;
     let version = parsed
@@ -286,10 +289,14 @@ mod tests {
         assert!(Argon2::default().verify_password(b"pw", &parsed).is_ok());
         assert!(Argon2::default().verify_password(b"px", &parsed).is_err());
         let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
-        let theirs = Argon2::new(Algorithm::Argon2i, Version::V0x10, Params::new(2048, 2, 2, Some(40)).unwrap())
-            .hash_password(b"secret", &salt)
-            .unwrap()
-            .to_string();
+        let theirs = Argon2::new(
+            Algorithm::Argon2i,
+            Version::V0x10,
+            Params::new(2048, 2, 2, Some(40)).unwrap(),
+        )
+        .hash_password(b"secret", &salt)
+        .unwrap()
+        .to_string();
         assert!(verify_with(&theirs, "secret").unwrap());
         assert!(!verify_with(&theirs, "Secret").unwrap());
         assert!(verify_with(&ours, "pw").unwrap());

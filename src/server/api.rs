@@ -164,7 +164,10 @@ impl ApiApp {
             headers,
             body,
             request_id: id.to_string(),
-            client: session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip()),
+            client: session
+                .client_addr()
+                .and_then(|a| a.as_inet())
+                .map(|a| a.ip()),
         };
         let now_ms = chrono::Utc::now().timestamp_millis();
         let handled = handle(&listener.table, req, now_ms).await;

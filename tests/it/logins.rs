@@ -67,11 +67,22 @@ async fn a_user_is_throttled_after_its_failures_until_the_window_ends() {
     let (ret, reason) = haorenao_token(&server, "victim", "right-password").await;
     assert_eq!(ret, "failed");
     assert!(reason.contains("too many failed logins"), "{reason}");
-    assert_eq!(haorenao_token(&server, "bystander", "right-password").await.0, "ok");
+    assert_eq!(
+        haorenao_token(&server, "bystander", "right-password")
+            .await
+            .0,
+        "ok"
+    );
     assert!(throttled(&server, "haorenao", "user").await >= 1.0);
     // After the window the right password works again.
-    tokio::time::sleep(Duration::from_secs(2).saturating_sub(started.elapsed()) + Duration::from_millis(300)).await;
-    assert_eq!(haorenao_token(&server, "victim", "right-password").await.0, "ok");
+    tokio::time::sleep(
+        Duration::from_secs(2).saturating_sub(started.elapsed()) + Duration::from_millis(300),
+    )
+    .await;
+    assert_eq!(
+        haorenao_token(&server, "victim", "right-password").await.0,
+        "ok"
+    );
 }
 
 /// Guesses spread over many users from one address: the address is
@@ -106,7 +117,11 @@ async fn an_address_spraying_many_users_gets_429() {
     assert_eq!(a.json, json!({"detail": "Request was throttled."}));
     assert!(throttled(&server, "rongcloud-app", "address").await >= 1.0);
     // Tokens are not passwords: the logged-in user is not throttled.
-    let me = rc.request(reqwest::Method::GET, "/api/im/token/").send().await.unwrap();
+    let me = rc
+        .request(reqwest::Method::GET, "/api/im/token/")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(me.status().as_u16(), 200);
 }
 
@@ -146,9 +161,10 @@ async fn concurrent_guesses_queue_for_argon2_instead_of_taking_memory() {
             a.json::<serde_json::Value>().await.unwrap()["ret"].clone()
         })
     });
-    let answers = tokio::time::timeout(Duration::from_secs(120), futures::future::join_all(guesses))
-        .await
-        .expect("all answered in bounded time");
+    let answers =
+        tokio::time::timeout(Duration::from_secs(120), futures::future::join_all(guesses))
+            .await
+            .expect("all answered in bounded time");
     for a in answers {
         assert_eq!(a.unwrap(), "failed");
     }
