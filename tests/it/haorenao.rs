@@ -290,7 +290,9 @@ async fn every_endpoint_with_the_seed_examples() {
 
 #[tokio::test]
 async fn wrong_or_missing_credentials_fail_in_json_and_form() {
-    let im = Imbridge::start();
+    // Every route is tried with wrong passwords: more failures than the
+    // throttle allows one user (tests/it/logins.rs tests that).
+    let im = Imbridge::start_with("[logins]\nfailures_per_user = 100\n");
     fixtures(&im).await;
     let gid = ok(im
         .post_json("/im/group_create/", creds(json!({"name": "g"})))
