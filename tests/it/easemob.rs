@@ -43,7 +43,7 @@ fn emulator() -> Imbridge {
 
 /// An Easemob REST client: JSON bodies, `Authorization: Bearer <token>`.
 #[derive(Clone)]
-struct Em {
+pub struct Em {
     /// `http://127.0.0.1:PORT/{org}/{app}`.
     base: String,
     http: reqwest::Client,
@@ -61,7 +61,7 @@ impl Em {
     }
 
     /// A client holding a fresh app token.
-    async fn admin(im: &Imbridge) -> Em {
+    pub async fn admin(im: &Imbridge) -> Em {
         let mut em = Em::anonymous(im);
         let a = em
             .post(
@@ -90,7 +90,7 @@ impl Em {
         Answer::of(req).await
     }
 
-    async fn get(&self, path: &str) -> Answer {
+    pub async fn get(&self, path: &str) -> Answer {
         self.call(Method::GET, path, None).await
     }
 

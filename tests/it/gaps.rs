@@ -404,3 +404,158 @@ async fn wildfire_gaps_are_closed_on_the_vendor_or_in_imbridges_records() {
         .expect(200);
     assert_eq!(synced.json["ret"], "ok", "{}", synced.text);
 }
+
+/// Easemob: friend remarks and do-not-disturb at the vendor (its newer
+/// contacts and push-settings APIs), sensitive words kept by imbridge and
+/// masked in the messages it sends, settings and pins in its records.
+#[tokio::test]
+async fn easemob_gaps_are_closed_on_the_vendor_or_in_imbridges_records() {
+    let chain = Chain::easemob("");
+    let jm = chain.proxy.jm();
+    let em = crate::easemob::Em::admin(&chain.vendor).await;
+    let users: Vec<_> = ["ann", "ben", "cat"]
+        .iter()
+        .map(|u| json!({"username": u, "password": "password", "nickname": u.to_uppercase()}))
+        .collect();
+    jm.post("/v1/users/", json!(users)).await.expect(201);
+
+    // A friend's note name is Easemob's remark.
+    jm.post("/v1/users/ann/friends", json!(["ben", "cat"]))
+        .await
+        .expect(201);
+    jm.put(
+        "/v1/users/ann/friends",
+        Some(json!([{"username": "ben", "note_name": "Benny"}])),
+    )
+    .await
+    .expect_empty(204);
+    let at_vendor = em
+        .get("/user/ann/contacts?limit=50&needReturnRemark=true")
+        .await
+        .expect(200);
+    let remarks: Vec<_> = at_vendor.json["data"]["contacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| !c["remark"].is_null())
+        .map(|c| (c["username"].clone(), c["remark"].clone()))
+        .collect();
+    assert_eq!(
+        remarks,
+        vec![(json!("ben"), json!("Benny"))],
+        "{}",
+        at_vendor.text
+    );
+    let friends = jm.get("/v1/users/ann/friends").await.expect(200);
+    let benny: Vec<_> = friends
+        .json
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["note_name"] == "Benny")
+        .collect();
+    assert_eq!(benny.len(), 1, "{}", friends.text);
+    // Other notes have no place at Easemob: refused, not dropped.
+    jm.put(
+        "/v1/users/ann/friends",
+        Some(json!([{"username": "ben", "others": "school"}])),
+    )
+    .await
+    .expect(501);
+
+    // Do-not-disturb per conversation is Easemob's push setting.
+    jm.post(
+        "/v1/users/ann/nodisturb",
+        json!({"single": {"add": ["ben"]}}),
+    )
+    .await
+    .expect_empty(204);
+    let quiet: i64 = chain
+        .vendor
+        .db()
+        .query_row("SELECT COUNT(*) FROM nodisturb_users", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(quiet, 1, "the vendor keeps it");
+    jm.post("/v1/users/ann/nodisturb", json!({"global": 1}))
+        .await
+        .expect(501);
+
+    // Sensitive words: imbridge's list, masked in what it sends, while on.
+    jm.post("/v1/sensitiveword", json!(["darn", "heck"]))
+        .await
+        .expect_empty(204);
+    let words = jm.get("/v1/sensitiveword").await.expect(200);
+    assert_eq!(words.json["total"], 2, "{}", words.text);
+    let send = |text: &'static str| {
+        let jm = jm.clone();
+        async move {
+            jm.post(
+                "/v1/messages",
+                json!({"version": 1, "target_type": "single", "target_id": "ben", "from_type": "user",
+                       "from_id": "ann", "msg_type": "text", "msg_body": {"text": text}}),
+            )
+            .await
+            .expect(201)
+        }
+    };
+    let stored = |chain: &Chain| -> String {
+        chain
+            .vendor
+            .db()
+            .query_row(
+                "SELECT content FROM messages ORDER BY id DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    send("oh darn, what the heck").await;
+    let content: serde_json::Value = serde_json::from_str(&stored(&chain)).unwrap();
+    assert_eq!(content["text"], "oh ****, what the ****", "{content}");
+    jm.put("/v1/sensitiveword/status?status=0", None)
+        .await
+        .expect_empty(204);
+    let status = jm.get("/v1/sensitiveword/status").await.expect(200);
+    assert_eq!(status.json["status"], 0, "{}", status.text);
+    send("darn").await;
+    let content: serde_json::Value = serde_json::from_str(&stored(&chain)).unwrap();
+    assert_eq!(content["text"], "darn", "{content}");
+
+    // Settings and pins through WildfireChat: imbridge's records.
+    let wf = chain.proxy.wf();
+    let ok = |a: crate::harness::Answer| {
+        assert_eq!(a.json["code"], 0, "{}", a.text);
+        a
+    };
+    ok(wf
+        .post(
+            "/admin/user/put_setting",
+            Some(json!({"userId": "ann", "scope": 1, "key": "k", "value": "v"})),
+        )
+        .await
+        .expect(200));
+    let setting = ok(wf
+        .post(
+            "/admin/user/get_setting",
+            Some(json!({"userId": "ann", "scope": 1, "key": "k"})),
+        )
+        .await
+        .expect(200));
+    assert_eq!(setting.json["result"]["value"], "v", "{}", setting.text);
+    let conv = json!({"type": 0, "target": "ben", "line": 0});
+    ok(wf
+        .post(
+            "/admin/conversation/top",
+            Some(json!({"userId": "ann", "conversation": conv, "top": 1})),
+        )
+        .await
+        .expect(200));
+    let top = ok(wf
+        .post(
+            "/admin/conversation/is_top",
+            Some(json!({"userId": "ann", "conversation": conv})),
+        )
+        .await
+        .expect(200));
+    assert_eq!(top.json["result"]["value"], true, "{}", top.text);
+}

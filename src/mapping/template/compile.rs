@@ -95,6 +95,7 @@ const FUNCTIONS: &[&str] = &[
     "$lower",
     "$upper",
     "$md5",
+    "$mask",
     "$escape",
     "$uuid",
     "$first",
@@ -332,6 +333,7 @@ impl Compiler<'_, '_, '_> {
             "$use" => &["with"],
             "$int" | "$float" | "$string" | "$bool" | "$json" => &["or"],
             "$pairs" => &["prefix", "suffix"],
+            "$mask" => &["words"],
             _ => &[],
         };
         for k in map.keys().skip(1) {
@@ -469,6 +471,12 @@ impl Compiler<'_, '_, '_> {
             "$lower" => Func::Lower(self.node(arg, &open)),
             "$upper" => Func::Upper(self.node(arg, &open)),
             "$md5" => Func::Md5(self.node(arg, &open)),
+            "$mask" => {
+                let Some(words) = self.required(named("words"), "words", name, &span) else {
+                    return Template::Literal(Value::Null);
+                };
+                Func::Mask(self.node(arg, &open), self.node(words, &open))
+            }
             "$escape" => Func::Escape(self.node(arg, &open)),
             "$uuid" => Func::Uuid(self.node(arg, &open)),
             "$first" => Func::First(self.node(arg, &open)),

@@ -346,6 +346,23 @@ fn call(func: &Func, env: &EvalEnv, scope: &mut Vec<&Value>) -> Result<Option<Va
         Func::Upper(t) => {
             Ok(present(t, env, scope)?.map(|v| Value::String(scalar_text(&v).to_uppercase())))
         }
+        Func::Mask(t, words) => {
+            let Some(text) = present(t, env, scope)? else {
+                return Ok(None);
+            };
+            let mut words: Vec<String> = match present(words, env, scope)? {
+                Some(Value::Array(items)) => items.iter().map(scalar_text).collect(),
+                Some(other) => vec![scalar_text(&other)],
+                None => Vec::new(),
+            };
+            // Longer words first, so a word inside another is masked whole.
+            words.sort_by_key(|w| std::cmp::Reverse(w.chars().count()));
+            let mut out = scalar_text(&text);
+            for w in words.iter().filter(|w| !w.is_empty()) {
+                out = out.replace(w.as_str(), &"*".repeat(w.chars().count()));
+            }
+            Ok(Some(Value::String(out)))
+        }
         Func::Md5(t) => Ok(present(t, env, scope)?.map(|v| {
             use md5::Digest;
             Value::String(hex::encode(md5::Md5::digest(scalar_text(&v).as_bytes())))
@@ -649,6 +666,23 @@ mod tests {
             Some(json!(["a", "b", 3]))
         );
         assert_eq!(lower(json!(12)).unwrap(), Some(json!("12")));
+    }
+
+    #[test]
+    fn mask_stars_every_word_longest_first() {
+        let mask = |t, w| run(Func::Mask(lit(t), lit(w)));
+        assert_eq!(
+            mask(
+                json!("坏蛋 bad badly bad"),
+                json!(["bad", "badly", "坏蛋", ""])
+            )
+            .unwrap(),
+            Some(json!("** *** ***** ***"))
+        );
+        assert_eq!(
+            mask(json!("clean"), json!([])).unwrap(),
+            Some(json!("clean"))
+        );
     }
 
     #[test]

@@ -155,6 +155,9 @@ pub enum Func {
     Lower(Template),
     /// Text in upper case.
     Upper(Template),
+    /// The text with every occurrence of each word (an array) replaced by
+    /// as many `*` as it has characters (sensitive words imbridge applies).
+    Mask(Template, Template),
     /// MD5 of the text, as lower-case hex (vendors' signatures made by the
     /// app server: JMessage's web SDK auth payload).
     Md5(Template),
