@@ -406,8 +406,9 @@ async fn wildfire_gaps_are_closed_on_the_vendor_or_in_imbridges_records() {
 }
 
 /// Easemob: friend remarks and do-not-disturb at the vendor (its newer
-/// contacts and push-settings APIs), sensitive words kept by imbridge and
-/// masked in the messages it sends, settings and pins in its records.
+/// contacts and push-settings APIs), other friend notes, sensitive words
+/// (masked in the messages imbridge sends), settings and pins in imbridge's
+/// records.
 #[tokio::test]
 async fn easemob_gaps_are_closed_on_the_vendor_or_in_imbridges_records() {
     let chain = Chain::easemob("");
@@ -455,13 +456,29 @@ async fn easemob_gaps_are_closed_on_the_vendor_or_in_imbridges_records() {
         .filter(|f| f["note_name"] == "Benny")
         .collect();
     assert_eq!(benny.len(), 1, "{}", friends.text);
-    // Other notes have no place at Easemob: refused, not dropped.
+    // Other notes are imbridge's records, for friends only.
     jm.put(
         "/v1/users/ann/friends",
         Some(json!([{"username": "ben", "others": "school"}])),
     )
     .await
-    .expect(501);
+    .expect_empty(204);
+    jm.put(
+        "/v1/users/ann/friends",
+        Some(json!([{"username": "dan", "others": "work"}])),
+    )
+    .await
+    .expect(404);
+    let friends = jm.get("/v1/users/ann/friends").await.expect(200);
+    let ben: Vec<_> = friends
+        .json
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["username"] == "ben")
+        .collect();
+    assert_eq!(ben[0]["note_name"], "Benny", "{}", friends.text);
+    assert_eq!(ben[0]["others"], "school", "{}", friends.text);
 
     // Do-not-disturb per conversation is Easemob's push setting.
     jm.post(

@@ -275,7 +275,7 @@ pub async fn migrate_and_compare(m: &Migration, from: &Site, to: &Site, extra: &
     let run = m.copy(from, to, extra).await;
     let source = from.read(&[]).await;
     let mut target = to.read(&Site::room_ids(&source)).await;
-    if to.kind == Kind::Rongcloud {
+    if matches!(to.kind, Kind::Rongcloud | Kind::Easemob) {
         target = crate::migrate_sites::with_records(target, &m.store(), to.kind.name());
     }
     let compared = compare(&source, &target, &run);

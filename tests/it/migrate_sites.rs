@@ -460,10 +460,27 @@ impl Site {
                     Value::Null,
                 )
                 .await;
-            let mine: Map<String, Value> = list(&friends["data"])
+            let mut mine: Map<String, Value> = list(&friends["data"])
                 .iter()
                 .map(|f| (text(f), json!({})))
                 .collect();
+            // Note names are Easemob's remarks (its newer contacts API).
+            let remarks = em
+                .json(
+                    Method::GET,
+                    &format!("/user/{u}/contacts?limit=50&needReturnRemark=true"),
+                    Value::Null,
+                )
+                .await;
+            for c in list(&remarks["data"]["contacts"]) {
+                if let (Some(f), Some(remark)) =
+                    (mine.get_mut(&text(&c["username"])), c.get("remark"))
+                {
+                    if !remark.is_null() {
+                        f["note_name"] = remark.clone();
+                    }
+                }
+            }
             out.friends.insert(u.into(), Value::Object(mine));
             let blocked = em
                 .json(
@@ -987,24 +1004,33 @@ pub fn text(v: &Value) -> String {
     }
 }
 
-/// A RongCloud snapshot completed with what imbridge's records keep beside
-/// RongCloud (in the migration's store, provider `provider`): groups'
+/// A vendor snapshot completed with what imbridge's records keep beside
+/// the vendor (in the migration's store, provider `provider`): groups'
 /// owners, descriptions, avatars and member limits, rooms' owners and
-/// descriptions. RongCloud's own API cannot show them.
+/// descriptions (RongCloud), friends' other notes (Easemob). The vendor's
+/// own API cannot show them.
 pub fn with_records(mut snapshot: Value, store: &std::path::Path, provider: &str) -> Value {
     let db = deadpool_sqlite::rusqlite::Connection::open(store).unwrap();
     let mut stmt = db
         .prepare(
-            "SELECT kind, value FROM records WHERE provider = ?1 AND kind IN ('group', 'chatroom')",
+            "SELECT kind, key, value FROM records
+             WHERE provider = ?1 AND kind IN ('group', 'chatroom', 'friend_note')",
         )
         .unwrap();
-    let rows: Vec<(String, String)> = stmt
-        .query_map([provider], |r| Ok((r.get(0)?, r.get(1)?)))
+    let rows: Vec<(String, String, String)> = stmt
+        .query_map([provider], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .unwrap()
         .map(Result::unwrap)
         .collect();
-    for (kind, value) in rows {
+    for (kind, key, value) in rows {
         let record: Value = serde_json::from_str(&value).unwrap();
+        if kind == "friend_note" {
+            let (owner, friend) = key.split_once('/').unwrap();
+            if let Some(f) = snapshot["friends"][owner].get_mut(friend) {
+                f["others"] = record;
+            }
+            continue;
+        }
         let (what, fields): (&str, &[&str]) = match kind.as_str() {
             "group" => ("groups", &["owner", "desc", "avatar", "max_members"]),
             _ => ("rooms", &["owner", "description"]),
