@@ -17,6 +17,14 @@ use crate::provider::embedded::EmbeddedConfig;
 use crate::provider::vendor::VendorConfig;
 use crate::store::StoreConfig;
 
+/// The shipped configuration files: their secrets are development values.
+const SHIPPED: [&str; 4] = [
+    include_str!("../config/imbridge.toml"),
+    include_str!("../config/emulators.toml"),
+    include_str!("../config/replicas.toml"),
+    include_str!("../config/compatibility.toml"),
+];
+
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -219,6 +227,37 @@ impl Config {
     pub fn listen_of<'a>(&'a self, fe: &'a FrontendConfig) -> &'a str {
         fe.listen.as_deref().unwrap_or(&self.server.listen)
     }
+
+    /// Warnings for frontends that serve beyond loopback with a secret from
+    /// one of the shipped configuration files (development values, public).
+    pub fn development_secrets(&self) -> Vec<String> {
+        let shipped: Vec<String> = SHIPPED
+            .iter()
+            .filter_map(|text| Config::from_toml(text).ok())
+            .flat_map(|c| c.frontends.into_values())
+            .flat_map(|fc| fc.params.into_values())
+            .map(|secret| secret.expose().to_string())
+            .collect();
+        let mut warnings = Vec::new();
+        for (name, fc) in &self.frontends {
+            let listen = self.listen_of(fc);
+            if crate::server::is_loopback(listen) {
+                continue;
+            }
+            for (param, value) in &fc.params {
+                if shipped.iter().any(|s| value.matches(s)) {
+                    warnings.push(format!(
+                        "frontends.{name}.params.{param} is a development value shipped in config/ \
+                         and {name} listens on {listen}: set your own \
+                         (IMBRIDGE_FRONTENDS__{}__PARAMS__{})",
+                        name.to_uppercase(),
+                        param.to_uppercase()
+                    ));
+                }
+            }
+        }
+        warnings
+    }
 }
 
 #[cfg(test)]
@@ -247,6 +286,38 @@ mod tests {
             ProviderConfig::Embedded(e) => assert_eq!(e.path, PathBuf::from("/tmp/x.db")),
             ProviderConfig::Vendor(_) => panic!("embedded expected"),
         }
+    }
+
+    #[test]
+    fn empty_secrets_are_refused_at_load() {
+        let err =
+            Config::from_toml("[frontends.jmessage.params]\nmaster_secret = \"\"").unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("cannot be empty"), "{text}");
+        assert!(text.contains("master_secret"), "{text}");
+    }
+
+    #[test]
+    fn shipped_secrets_beyond_loopback_are_warned_about() {
+        for text in SHIPPED {
+            Config::from_toml(text).expect("shipped configs parse");
+        }
+        let config = |listen: &str, secret: &str| {
+            Config::from_toml(&format!(
+                "[server]\nlisten = \"{listen}\"\n[frontends.wildfire.params]\nsecret = \"{secret}\""
+            ))
+            .unwrap()
+            .development_secrets()
+        };
+        assert!(config("127.0.0.1:8080", "123456").is_empty());
+        assert!(config("0.0.0.0:8080", "a-long-random-value").is_empty());
+        let warned = config("0.0.0.0:8080", "123456");
+        assert_eq!(warned.len(), 1, "{warned:?}");
+        assert!(
+            warned[0].contains("frontends.wildfire.params.secret")
+                && warned[0].contains("IMBRIDGE_FRONTENDS__WILDFIRE__PARAMS__SECRET"),
+            "{warned:?}"
+        );
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! A string that must never be printed: `Debug` and `Display` show
+//! A string that must never be printed nor be empty: `Debug` and `Display` show
 //! `**REDACTED**`; `expose()` gives the value to the code that needs it.
 
 use std::fmt;
@@ -52,7 +52,14 @@ impl Serialize for Secret {
 
 impl<'de> Deserialize<'de> for Secret {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d).map(Secret)
+        let value = String::deserialize(d)?;
+        if value.trim().is_empty() {
+            // An empty master secret or signing key would let anyone in.
+            return Err(serde::de::Error::custom(
+                "a secret cannot be empty: set a long random value",
+            ));
+        }
+        Ok(Secret(value))
     }
 }
 
@@ -67,5 +74,15 @@ mod tests {
         assert_eq!(serde_json::to_string(&s).unwrap(), "\"**REDACTED**\"");
         assert!(s.matches("hunter2"));
         assert!(!s.matches("hunter3"));
+    }
+
+    #[test]
+    fn empty_secrets_are_refused() {
+        let read = |text: &str| serde_json::from_str::<Secret>(text);
+        assert_eq!(read("\"k3y\"").unwrap().expose(), "k3y");
+        for empty in ["\"\"", "\"  \""] {
+            let e = read(empty).err().unwrap();
+            assert!(e.to_string().contains("cannot be empty"), "{e}");
+        }
     }
 }

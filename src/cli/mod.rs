@@ -174,13 +174,17 @@ fn test(mappings: Option<PathBuf>, config: Option<PathBuf>) -> Result<(), Failur
 }
 
 /// `imbridge check`: compiles every mapping and prints what each frontend
-/// supports (as Markdown with `markdown`).
+/// supports (as Markdown with `markdown`); warns on stderr about shipped
+/// development secrets on frontends served beyond loopback.
 fn check(config: Option<PathBuf>, markdown: bool) -> Result<(), Failure> {
     let config = load(config.as_ref())?;
     let providers = Providers::dry(&config)
         .map(std::sync::Arc::new)
         .map_err(Failure::error)?;
     let registry = Registry::build(&config, &providers).map_err(Failure::new)?;
+    for warning in config.development_secrets() {
+        eprintln!("warning: {warning}");
+    }
     if markdown {
         print!("{}", registry.capability_markdown(&providers));
     } else {

@@ -92,6 +92,57 @@ fn bad_body(message: impl Into<String>) -> Error {
     Error::invalid(Reason::Body, message)
 }
 
+/// Most nesting levels (arrays and objects) of a JSON body.
+pub const MAX_DEPTH: usize = 32;
+
+/// Most values (array items, object members, form fields) in a body.
+pub const MAX_ITEMS: usize = 100_000;
+
+/// Refuses a JSON body nested deeper than [`MAX_DEPTH`] or holding more than
+/// [`MAX_ITEMS`] values, by one pass over its bytes before any tree is built
+/// (a 10 MB array of small numbers would take ~30 times its size parsed).
+fn check_json_shape(bytes: &[u8]) -> Result<(), Error> {
+    let (mut depth, mut items) = (0usize, 0usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in bytes {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    let message = format!("the JSON body nests deeper than {MAX_DEPTH} levels");
+                    return Err(Error::limit(Reason::Body, message));
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            b',' => {
+                items += 1;
+                if items >= MAX_ITEMS {
+                    return Err(too_many_items());
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn too_many_items() -> Error {
+    Error::limit(
+        Reason::Body,
+        format!("the body holds more than {MAX_ITEMS} values"),
+    )
+}
+
 /// Parses a body by its content type.
 pub async fn parse_body(headers: &HeaderMap, bytes: Bytes) -> Result<ParsedBody, Error> {
     let content_type = headers
@@ -117,8 +168,12 @@ pub async fn parse_body(headers: &HeaderMap, bytes: Bytes) -> Result<ParsedBody,
         return Ok(parsed);
     }
     parsed.body = if mime == "application/x-www-form-urlencoded" {
+        if bytes.iter().filter(|&&b| b == b'&').count() >= MAX_ITEMS {
+            return Err(too_many_items());
+        }
         form_object(&bytes)
     } else {
+        check_json_shape(&bytes)?;
         serde_json::from_slice(&bytes).map_err(|e| bad_body(format!("malformed JSON body: {e}")))?
     };
     Ok(parsed)
@@ -257,6 +312,46 @@ mod tests {
             .err()
             .unwrap();
         assert_eq!(e.reason, Some(Reason::Body));
+    }
+
+    #[tokio::test]
+    async fn deep_or_huge_bodies_are_refused_before_parsing() {
+        let limit = |body: String, ct: &str| {
+            let headers = headers(ct);
+            async move {
+                parse_body(&headers, Bytes::from(body))
+                    .await
+                    .err()
+                    .map(|e| (e.kind, e.reason))
+            }
+        };
+        let nested = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        let refused = Some((
+            crate::canonical::ErrorKind::LimitExceeded,
+            Some(Reason::Body),
+        ));
+        assert_eq!(limit(nested(MAX_DEPTH), "application/json").await, None);
+        assert_eq!(
+            limit(nested(MAX_DEPTH + 1), "application/json").await,
+            refused
+        );
+        // Brackets and commas inside strings are text.
+        let quoted = format!(
+            "{{\"a\": \"{}\\\"{}\"}}",
+            "[".repeat(100),
+            ",".repeat(MAX_ITEMS)
+        );
+        assert_eq!(limit(quoted, "application/json").await, None);
+        let items = |n: usize| format!("[{}]", vec!["1"; n].join(","));
+        assert_eq!(limit(items(MAX_ITEMS), "application/json").await, None);
+        assert_eq!(
+            limit(items(MAX_ITEMS + 1), "application/json").await,
+            refused
+        );
+        let form = |n: usize| vec!["a=1"; n].join("&");
+        let ct = "application/x-www-form-urlencoded";
+        assert_eq!(limit(form(MAX_ITEMS), ct).await, None);
+        assert_eq!(limit(form(MAX_ITEMS + 1), ct).await, refused);
     }
 
     #[tokio::test]

@@ -95,6 +95,29 @@ fn write_header(path: &Path, report: &str, mapping: &str) {
     std::fs::write(path, format!("{HEADER}\n{header}{mapping}")).unwrap();
 }
 
+/// `imbridge check` warns about a shipped development secret on a frontend
+/// served beyond loopback (and not about one the operator set).
+#[test]
+fn check_warns_about_shipped_secrets_beyond_loopback() {
+    let shipped = std::fs::read_to_string(repo().join("config/imbridge.toml")).unwrap();
+    let exposed = shipped
+        .replace("listen = \"127.0.0.1:8080\"", "listen = \"0.0.0.0:8080\"")
+        .replace("imbridge-dev-master-secret", "an-operator-chosen-9f2c71");
+    assert!(exposed.contains("0.0.0.0:8080") && !exposed.contains("imbridge-dev-"));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("exposed.toml");
+    std::fs::write(&file, exposed).unwrap();
+    let (ok, stdout, stderr) = run_imbridge(&["check", "--config", file.to_str().unwrap()]);
+    assert!(ok, "{stdout}{stderr}");
+    assert!(
+        stderr.contains("warning: frontends.wildfire.params.secret is a development value"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("frontends.jmessage"), "{stderr}");
+    let (ok, _, stderr) = run_imbridge(&["check", "--config", "config/imbridge.toml"]);
+    assert!(ok && !stderr.contains("warning"), "{stderr}");
+}
+
 #[test]
 fn shipped_mappings_and_default_config_pass_check() {
     let config = repo().join("config/imbridge.toml");

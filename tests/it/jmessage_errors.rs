@@ -146,6 +146,44 @@ async fn oversized_bodies_are_413_in_jmessage_shape() {
         .expect_jm_error(401, 899008);
 }
 
+/// A body nested too deep, or holding too many values, is refused before it
+/// is parsed into a tree: JMessage's limit error, counted, and the server
+/// serves on.
+#[tokio::test]
+async fn deep_or_huge_json_bodies_are_refused_in_jmessage_shape() {
+    let im = Imbridge::start_with("");
+    let jm = im.jm();
+    let deep = format!("{}{}", "[".repeat(200_000), "]".repeat(200_000));
+    let many = format!("[{}]", vec!["{}"; 200_000].join(","));
+    for body in [deep, many] {
+        jm.raw(
+            Method::POST,
+            "/v1/users/",
+            "application/json",
+            body.into_bytes(),
+        )
+        .await
+        .expect_jm_error(413, 899003);
+    }
+    jm.post(
+        "/v1/users/",
+        json!([{"username": "after_flood", "password": "password"}]),
+    )
+    .await
+    .expect(201);
+    let metrics = im.metrics().await;
+    let refused: f64 = metrics
+        .lines()
+        .filter(|l| {
+            l.starts_with("imbridge_requests_total{")
+                && l.contains("frontend=\"jmessage\"")
+                && l.contains("outcome=\"limit_exceeded\"")
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert_eq!(refused, 2.0, "{metrics}");
+}
+
 #[tokio::test]
 async fn unknown_paths_and_wrong_methods() {
     let im = Imbridge::start();

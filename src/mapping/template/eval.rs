@@ -367,11 +367,19 @@ fn call(func: &Func, env: &EvalEnv, scope: &mut Vec<&Value>) -> Result<Option<Va
             use md5::Digest;
             Value::String(hex::encode(md5::Md5::digest(scalar_text(&v).as_bytes())))
         })),
-        Func::Escape(t) => Ok(present(t, env, scope)?.map(|v| {
-            Value::String(
-                percent_encoding::utf8_percent_encode(&scalar_text(&v), URL_UNRESERVED).to_string(),
-            )
-        })),
+        Func::Escape(t) => match present(t, env, scope)?.map(|v| scalar_text(&v)) {
+            // Percent-encoding leaves these as they are, and URL parsers
+            // take `%2e%2e` for `..` too: as a path segment they would
+            // name another resource.
+            Some(text) if matches!(text.as_str(), "" | "." | "..") => {
+                fail(format!("`{text}` cannot be a URL path segment"))
+            }
+            text => Ok(text.map(|text| {
+                Value::String(
+                    percent_encoding::utf8_percent_encode(&text, URL_UNRESERVED).to_string(),
+                )
+            })),
+        },
         Func::Uuid(t) => Ok(present(t, env, scope)?.map(|v| {
             Value::String(
                 uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, scalar_text(&v).as_bytes())
@@ -655,6 +663,20 @@ mod tests {
             crate::mapping::path::Path::compile(Root::Doc, "$.nothing", "$").unwrap(),
         );
         assert_eq!(run(Func::Div(missing, lit(json!(2)))).unwrap(), None);
+    }
+
+    #[test]
+    fn escape_encodes_a_segment_and_refuses_dot_segments() {
+        let escape = |v| run(Func::Escape(lit(v)));
+        assert_eq!(
+            escape(json!("a/b c.d")).unwrap(),
+            Some(json!("a%2Fb%20c.d"))
+        );
+        assert_eq!(escape(json!("...")).unwrap(), Some(json!("...")));
+        assert_eq!(escape(json!(7)).unwrap(), Some(json!("7")));
+        for bad in ["", ".", ".."] {
+            assert!(escape(json!(bad)).is_err(), "{bad:?}");
+        }
     }
 
     #[test]
