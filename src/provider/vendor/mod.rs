@@ -111,16 +111,33 @@ impl VendorProvider {
             .ok_or_else(|| Error::internal(format!("provider {} has no dialect bound", self.name)))
     }
 
-    /// Sends with retries for idempotent calls; records metrics.
-    async fn send(&self, op: OpName, out: &Outgoing, ctx: &CallContext) -> Result<Answer> {
+    /// Sends with retries for idempotent calls; records metrics. With
+    /// `signed`, every attempt gets the binding's static credentials afresh
+    /// (a new nonce: a vendor that refuses replays refuses a signature it
+    /// saw, even when its answer to that attempt was lost).
+    async fn send(
+        &self,
+        op: OpName,
+        out: &Outgoing,
+        ctx: &CallContext,
+        signed: Option<(&Binding, i64)>,
+    ) -> Result<Answer> {
         let attempts = 1 + if out.idempotent { self.cfg.retries } else { 0 };
         let mut last_error = None;
         for attempt in 0..attempts {
             if attempt > 0 {
                 tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt))).await;
             }
+            let mut req = out.clone();
+            if let Some((binding, now_ms)) = signed {
+                req.headers.extend(auth::static_headers(
+                    &binding.outbound().auth,
+                    &binding.params,
+                    now_ms,
+                )?);
+            }
             let started = std::time::Instant::now();
-            let sent = self.http.send(out, ctx).await;
+            let sent = self.http.send(&req, ctx).await;
             self.metrics
                 .provider_call_duration
                 .with_label_values(&[self.name.as_str()])
@@ -156,17 +173,12 @@ impl VendorProvider {
         let mut refreshed = false;
         loop {
             let mut req = out.clone();
-            req.headers.extend(auth::static_headers(
-                &binding.outbound().auth,
-                &binding.params,
-                now_ms,
-            )?);
             if let Some(t) = scheme {
                 let token = self.token(binding, ctx, now_ms).await?;
                 req.headers
                     .push((t.header.clone(), token.header_value.to_string()));
             }
-            let answer = self.send(op, &req, ctx).await?;
+            let answer = self.send(op, &req, ctx, Some((binding, now_ms))).await?;
             if let Some(t) = scheme {
                 if t.invalid_status.contains(&answer.status) && !refreshed {
                     self.tokens.invalidate(&()).await;
@@ -200,7 +212,7 @@ impl VendorProvider {
                 labels("fetch").inc();
                 let r = async {
                     let fetch = token::request(binding, now_ms, fresh_id())?;
-                    let answer = self.send(OpName::AuthTokenIssue, &fetch, ctx).await?;
+                    let answer = self.send(OpName::AuthTokenIssue, &fetch, ctx, None).await?;
                     token::read(binding, answer, now_ms)
                 }
                 .await;
