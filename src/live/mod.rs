@@ -46,6 +46,9 @@ pub struct Live {
     /// Users moved by name, per frontend (refreshed every second).
     moved: moka::future::Cache<String, Arc<HashSet<String>>>,
     pub(crate) shadow_slots: Arc<tokio::sync::Semaphore>,
+    /// Providers the worker's last apply could not reach: the first apply
+    /// that reaches one again makes its waiting entries due at once.
+    pub(crate) unreachable: std::sync::Mutex<HashSet<String>>,
 }
 
 impl Live {
@@ -59,6 +62,7 @@ impl Live {
                 .time_to_live(Duration::from_secs(1))
                 .build(),
             shadow_slots: Arc::new(tokio::sync::Semaphore::new(SHADOW_SLOTS)),
+            unreachable: std::sync::Mutex::default(),
         }))
     }
 

@@ -265,6 +265,20 @@ impl Sql<'_> {
             .await
     }
 
+    /// Makes the pending entries for `target` due at `now_ms` (it answers
+    /// again after an outage: their back-off is over); how many.
+    pub async fn due_now(&self, target: &str, now_ms: i64) -> Result<u64> {
+        let target = target.to_string();
+        self.0
+            .write(move |tx| {
+                tx.execute(
+                    "UPDATE outbox SET next_at = ?2 WHERE target = ?1 AND state = 'pending' AND next_at > ?2",
+                    &[&target, &now_ms],
+                )
+            })
+            .await
+    }
+
     /// Puts an entry back in line (`pending`, due at `next_at`) or into the
     /// dead letters (`dead`), with its failure.
     pub async fn fail(

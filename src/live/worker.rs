@@ -10,7 +10,7 @@
 //! that would duplicate (a message, a group whose id the provider picks) is
 //! not re-sent but goes to the dead letters for the operator to check.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -325,15 +325,22 @@ async fn apply(
     let result = tokio::time::timeout(APPLY_TIMEOUT, target.execute(op.clone(), &ctx)).await;
     let duplicates = matches!(ops::class(&op), Class::Write(Replay::Duplicates));
     let attempts = e.attempts + 1;
+    if matches!(&result, Ok(Err(err)) if err.kind == ErrorKind::UpstreamUnavailable) {
+        unreachable(live).insert(w.target.clone());
+    }
     let (again, message) = match result {
         Ok(Ok(second)) => {
             let pairs = ids.pairs(&op, &first, &second, side);
             outcome(live, e, "applied");
-            return live.sql().complete(e.seq, pairs, next).await;
+            let marked = live.sql().complete(e.seq, pairs, next).await?;
+            reached(live, &w.target).await;
+            return Ok(marked);
         }
         Ok(Err(err)) if ops::already_applied(name, err.kind) => {
             outcome(live, e, "already");
-            return live.sql().complete(e.seq, Vec::new(), next).await;
+            let marked = live.sql().complete(e.seq, Vec::new(), next).await?;
+            reached(live, &w.target).await;
+            return Ok(marked);
         }
         Ok(Err(err)) if duplicates && err.reason == Some(Reason::Timeout) => (
             false,
@@ -357,6 +364,32 @@ async fn apply(
     };
     live.sql().fail(e.seq, state, attempts, at, message).await?;
     Ok(false)
+}
+
+/// The providers the worker could not reach last time it tried.
+fn unreachable(live: &Live) -> std::sync::MutexGuard<'_, HashSet<String>> {
+    live.unreachable
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// `target` answered: if it could not be reached before, the entries
+/// waiting for it are due now (not after their back-off, up to 12.5 s
+/// later) and the worker wakes for them.
+async fn reached(live: &Live, target: &str) {
+    if !unreachable(live).remove(target) {
+        return;
+    }
+    match live.sql().due_now(target, now_ms()).await {
+        Ok(n) => tracing::info!(
+            target,
+            entries = n,
+            "provider reachable again: its waiting outbox entries are due"
+        ),
+        // They keep their back-off: later, not lost.
+        Err(e) => tracing::warn!(target, error = %e, "outbox entries not made due"),
+    }
+    live.wake.notify_one();
 }
 
 /// Sets the outbox gauges from the store; frontends seen before and empty

@@ -23,6 +23,11 @@ pub struct Migration {
     pub proxy: Imbridge,
 }
 
+/// A's vendor timeout: long enough that a loaded 2-core CI machine never
+/// turns a slow answer into an error (a caller's, or a dead letter for a
+/// write that would duplicate), shorter than the worker's 10 s apply limit.
+const VENDOR_TIMEOUT_MS: u64 = 8000;
+
 /// The providers and the migration table of A, for vendors at `old` and
 /// `new`; `migration` is the body of `[frontends.jmessage.migration]`.
 pub fn proxy_config(setup: &Setup, old: &str, new: &str, migration: &str) -> String {
@@ -32,7 +37,7 @@ pub fn proxy_config(setup: &Setup, old: &str, new: &str, migration: &str) -> Str
 kind = "vendor"
 dialect = "jmessage"
 base_url = "{old}"
-timeout_ms = 3000
+timeout_ms = {VENDOR_TIMEOUT_MS}
 
 [providers.old.params]
 app_key = "{APP_KEY}"
@@ -42,7 +47,7 @@ master_secret = "{MASTER_SECRET}"
 kind = "vendor"
 dialect = "wildfire"
 base_url = "{new}"
-timeout_ms = 3000
+timeout_ms = {VENDOR_TIMEOUT_MS}
 
 [providers.new.params]
 secret = "{WILDFIRE_SECRET}"
@@ -89,10 +94,15 @@ fn rusqlite_open(proxy: &Imbridge) -> deadpool_sqlite::rusqlite::Connection {
     db
 }
 
-/// Waits until A's outbox holds no live entry (at most `limit`); panics with
-/// what is left otherwise. Dead letters fail the wait too.
-pub async fn drained(proxy: &Imbridge, limit: Duration) {
-    let deadline = Instant::now() + limit;
+/// Waits until A's outbox holds no live entry; panics with what is left
+/// when `stall` passes without an entry applied (the worker is stuck, not
+/// slow: a loaded machine applies fewer per second but never none for
+/// long). Bounded: each wait of `stall` needs one entry fewer. Dead letters
+/// fail the wait too.
+pub async fn drained(proxy: &Imbridge, stall: Duration) {
+    let live = |left: &BTreeMap<String, i64>| left.values().sum::<i64>();
+    let mut fewest = i64::MAX;
+    let mut deadline = Instant::now() + stall;
     loop {
         let left = outbox(proxy);
         assert!(
@@ -103,9 +113,13 @@ pub async fn drained(proxy: &Imbridge, limit: Duration) {
         if left.is_empty() {
             return;
         }
+        if live(&left) < fewest {
+            fewest = live(&left);
+            deadline = Instant::now() + stall;
+        }
         assert!(
             Instant::now() < deadline,
-            "outbox not drained after {limit:?}: {left:?}"
+            "outbox stalled for {stall:?}: {left:?}"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -543,7 +557,7 @@ async fn kill_9_with_a_full_outbox_loses_nothing_and_duplicates_nothing() {
     let a = Setup::new();
     // A long vendor timeout: a call to the silent server stays in flight.
     let config = proxy_config(&a, &old.base, &new.base, "mode = \"dual_write\"").replacen(
-        "timeout_ms = 3000\n\n[providers.new.params]",
+        &format!("timeout_ms = {VENDOR_TIMEOUT_MS}\n\n[providers.new.params]"),
         "timeout_ms = 30000\n\n[providers.new.params]",
         1,
     );
