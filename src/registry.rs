@@ -343,17 +343,7 @@ impl Registry {
                 }
                 None => provider.clone(),
             };
-            let provider = match (&providers.store, &dialect.inbound) {
-                (Some(store), Some(inbound)) if !inbound.integer_ids.is_empty() => {
-                    let mapped: SharedProvider = Arc::new(IdMapped::new(
-                        provider.clone(),
-                        store.clone(),
-                        inbound.integer_ids.clone(),
-                    ));
-                    mapped
-                }
-                _ => provider.clone(),
-            };
+            let provider = IdMapped::wrap(provider, providers.store.as_ref(), dialect);
             match Frontend::new(
                 name.clone(),
                 dialect.clone(),

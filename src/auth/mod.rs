@@ -1,7 +1,7 @@
 //! Auth primitives named by mapping files. Inbound: who is calling (HTTP Basic
 //! against frontend params, signature headers with a freshness window and
-//! replay check, a user's password checked by the provider, a token imbridge
-//! issued). The schemes are written here once; mapping files only pick one and
+//! replay check, a user's password — handed back to the pipeline, which
+//! checks it as the operation `user.authenticate` — a token imbridge issued). The schemes are written here once; mapping files only pick one and
 //! name its parameters.
 
 pub mod logins;
@@ -18,10 +18,8 @@ use serde_json::Value;
 
 use crate::canonical::auth::TokenScope;
 use crate::canonical::user::UserAuthenticate;
-use crate::canonical::{Error, ErrorKind, Op, OpName, Reason};
+use crate::canonical::{Error, Reason};
 use crate::mapping::path::{Found, Path};
-use crate::migrate::lazy::LazyPasswords;
-use crate::provider::{CallContext, Provider};
 use crate::store::Store;
 pub use secret::Secret;
 use signature::Layout;
@@ -34,6 +32,17 @@ pub type Params = HashMap<String, Secret>;
 pub struct Caller {
     /// The authenticated user, for per-user schemes.
     pub username: Option<String>,
+}
+
+/// What a scheme made of a request's credentials.
+#[derive(Debug, PartialEq)]
+pub enum Verdict {
+    /// The caller is known.
+    Caller(Caller),
+    /// A user's password, still to be checked: the pipeline runs it as the
+    /// operation `user.authenticate` (on the provider, or against the
+    /// passwords imbridge kept); when it holds, the user is the caller.
+    Password(UserAuthenticate),
 }
 
 /// How inbound callers of a dialect authenticate.
@@ -50,8 +59,8 @@ pub enum InboundAuth {
     },
     /// Signature headers over nonce, secret and timestamp.
     Signature(SignatureCheck),
-    /// A username and password from the request, checked by the provider
-    /// (`user.authenticate`); the user becomes the caller.
+    /// A username and password from the request, checked as the operation
+    /// `user.authenticate` by the pipeline; the user becomes the caller.
     UserPassword {
         /// Where the username is.
         username: Path,
@@ -89,17 +98,6 @@ pub struct AuthInput<'a> {
     pub frontend: &'a str,
     /// imbridge's store (issued tokens).
     pub store: Option<&'a Store>,
-    /// The frontend's provider (passwords).
-    pub provider: &'a dyn Provider,
-    /// Call context for the provider.
-    pub call: &'a CallContext,
-    /// Lazy password migration: a refused password of a user copied
-    /// without one is checked against the provider the user came from.
-    pub lazy: Option<&'a LazyPasswords>,
-    /// The client's address (failed-login throttling).
-    pub client: Option<std::net::IpAddr>,
-    /// Failed-login counters; none: no throttling.
-    pub logins: Option<&'a logins::LoginGuard>,
 }
 
 /// A string the path finds, if any.
@@ -152,7 +150,30 @@ fn param<'a>(params: &'a Params, name: &str) -> Result<&'a Secret, Error> {
 impl InboundAuth {
     /// Checks a request's credentials. Called once per request, after the
     /// body is parsed and before the canonical request is built.
-    pub async fn check(&self, cx: &AuthInput<'_>) -> Result<Caller, Error> {
+    pub async fn check(&self, cx: &AuthInput<'_>) -> Result<Verdict, Error> {
+        if let InboundAuth::UserPassword {
+            username,
+            password,
+            lowercase,
+        } = self
+        {
+            let user = text_at(username, cx.input).map(|u| match lowercase {
+                true => u.to_lowercase(),
+                false => u,
+            });
+            let (Some(username), Some(password)) = (user, text_at(password, cx.input)) else {
+                return Err(Error::unauthenticated(
+                    Reason::Credentials,
+                    "username and password are required",
+                ));
+            };
+            return Ok(Verdict::Password(UserAuthenticate { username, password }));
+        }
+        self.caller(cx).await.map(Verdict::Caller)
+    }
+
+    /// The caller, for the schemes that settle it themselves.
+    async fn caller(&self, cx: &AuthInput<'_>) -> Result<Caller, Error> {
         let (headers, params, now_ms) = (cx.headers, cx.params, cx.now_ms);
         match self {
             InboundAuth::None => Ok(Caller::default()),
@@ -181,58 +202,9 @@ impl InboundAuth {
                 }
             }
             InboundAuth::Signature(check) => check.verify(cx).await,
-            InboundAuth::UserPassword {
-                username,
-                password,
-                lowercase,
-            } => {
-                let user = text_at(username, cx.input).map(|u| match lowercase {
-                    true => u.to_lowercase(),
-                    false => u,
-                });
-                let (Some(user), Some(pass)) = (user, text_at(password, cx.input)) else {
-                    return Err(Error::unauthenticated(
-                        Reason::Credentials,
-                        "username and password are required",
-                    ));
-                };
-                let attempt = cx
-                    .logins
-                    .map(|g| g.begin(cx.frontend, &cx.call.app_key, &user, cx.client))
-                    .transpose()?;
-                let checked = match password_keeper(cx.store, cx.provider) {
-                    // The provider cannot check passwords: imbridge kept them.
-                    Some(store) => store.check_password(&cx.call.app_key, &user, &pass).await,
-                    None => {
-                        let op = Op::UserAuthenticate(UserAuthenticate {
-                            username: user.clone(),
-                            password: pass.clone(),
-                        });
-                        cx.provider.execute(op, cx.call).await.map(drop)
-                    }
-                };
-                let checked = match (checked, cx.lazy) {
-                    (Err(e), Some(lazy)) if e.kind == ErrorKind::Unauthenticated => {
-                        match lazy.accept(cx.provider, cx.call, &user, &pass).await {
-                            Ok(true) => Ok(()),
-                            Ok(false) => Err(e),
-                            Err(other) => Err(other),
-                        }
-                    }
-                    (checked, _) => checked,
-                };
-                if let Some(attempt) = attempt {
-                    attempt.end(
-                        checked
-                            .as_ref()
-                            .is_err_and(|e| e.kind == ErrorKind::Unauthenticated),
-                    );
-                }
-                checked?;
-                Ok(Caller {
-                    username: Some(user),
-                })
-            }
+            InboundAuth::UserPassword { .. } => Err(Error::internal(
+                "user passwords are checked by the pipeline",
+            )),
             InboundAuth::Params(fields) => {
                 let mut ok = !fields.is_empty();
                 for (name, path) in fields {
@@ -340,12 +312,6 @@ impl SignatureCheck {
     }
 }
 
-/// The store that keeps and checks passwords for a provider that cannot
-/// check them itself (`user.authenticate`), if any.
-pub fn password_keeper<'s>(store: Option<&'s Store>, provider: &dyn Provider) -> Option<&'s Store> {
-    store.filter(|_| !provider.supports(OpName::UserAuthenticate))
-}
-
 /// `text` without `prefix`, compared ignoring ASCII case (`Bearer`, `bearer`).
 fn strip_prefix_ignore_case<'t>(text: &'t str, prefix: &str) -> Option<&'t str> {
     let head = text.get(..prefix.len())?;
@@ -356,19 +322,6 @@ fn strip_prefix_ignore_case<'t>(text: &'t str, prefix: &str) -> Option<&'t str> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::canonical::Output;
-
-    struct NoProvider;
-
-    #[async_trait::async_trait]
-    impl Provider for NoProvider {
-        fn name(&self) -> &str {
-            "none"
-        }
-        async fn execute(&self, op: Op, _: &CallContext) -> crate::canonical::Result<Output> {
-            Err(Error::unsupported("none", op.name().as_str()))
-        }
-    }
 
     #[test]
     fn prefixes_match_ignoring_case_and_never_split_a_character() {
@@ -387,7 +340,7 @@ mod tests {
         headers: &HeaderMap,
         params: &Params,
         now_ms: i64,
-    ) -> Result<Caller, Error> {
+    ) -> Result<Verdict, Error> {
         futures::executor::block_on(check_in(None, auth, headers, params, now_ms))
     }
 
@@ -398,9 +351,7 @@ mod tests {
         headers: &HeaderMap,
         params: &Params,
         now_ms: i64,
-    ) -> Result<Caller, Error> {
-        let provider = NoProvider;
-        let call = CallContext::default();
+    ) -> Result<Verdict, Error> {
         let cx = AuthInput {
             headers,
             input: &Value::Null,
@@ -408,11 +359,6 @@ mod tests {
             now_ms,
             frontend: "test",
             store,
-            provider: &provider,
-            call: &call,
-            lazy: None,
-            client: None,
-            logins: None,
         };
         auth.check(&cx).await
     }
@@ -459,32 +405,9 @@ mod tests {
             headers: &HeaderMap,
             params: &Params,
             now_ms: i64,
-        ) -> Result<Caller, Error> {
+        ) -> Result<Verdict, Error> {
             let checked = check_in(self.store.as_ref(), auth, headers, params, now_ms);
             self.rt.block_on(checked)
-        }
-    }
-
-    /// A provider that accepts any password and remembers whose.
-    #[derive(Default)]
-    struct Recorder(std::sync::Mutex<Vec<String>>);
-
-    #[async_trait::async_trait]
-    impl Provider for Recorder {
-        fn name(&self) -> &str {
-            "recorder"
-        }
-        fn supports(&self, op: OpName) -> bool {
-            op == OpName::UserAuthenticate
-        }
-        async fn execute(&self, op: Op, _: &CallContext) -> crate::canonical::Result<Output> {
-            match op {
-                Op::UserAuthenticate(r) => {
-                    self.0.lock().unwrap().push(r.username);
-                    Ok(Output::UserAuthenticate(crate::canonical::common::Done {}))
-                }
-                other => Err(Error::unsupported("recorder", other.name().as_str())),
-            }
         }
     }
 
@@ -498,8 +421,6 @@ mod tests {
                 password: path("$.body.password"),
                 lowercase,
             };
-            let provider = Recorder::default();
-            let call = CallContext::default();
             let cx = AuthInput {
                 headers: &HeaderMap::new(),
                 input: &input,
@@ -507,15 +428,13 @@ mod tests {
                 now_ms: 0,
                 frontend: "test",
                 store: None,
-                provider: &provider,
-                call: &call,
-                lazy: None,
-                client: None,
-                logins: None,
             };
-            let caller = futures::executor::block_on(auth.check(&cx)).unwrap();
-            assert_eq!(caller.username.as_deref(), Some(expected));
-            assert_eq!(*provider.0.lock().unwrap(), [expected]);
+            let verdict = futures::executor::block_on(auth.check(&cx)).unwrap();
+            let login = UserAuthenticate {
+                username: expected.into(),
+                password: "pw".into(),
+            };
+            assert_eq!(verdict, Verdict::Password(login));
         }
     }
 

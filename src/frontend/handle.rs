@@ -10,8 +10,8 @@ use serde_json::Value;
 
 use super::request::{prepare, InboundRequest, Prepared};
 use super::route::{Lookup, RouteTable};
-use super::Frontend;
-use crate::auth::AuthInput;
+use super::{passwords, Frontend};
+use crate::auth::{AuthInput, Verdict};
 use crate::canonical::{Error, ErrorKind, Op, Output, Reason};
 use crate::mapping::inbound::{self, render, Candidate, Reply};
 use crate::mapping::plan::ErrorPlan;
@@ -143,7 +143,7 @@ async fn run(
         request_id: req.request_id.clone(),
         attachments: Arc::new(attachments),
     };
-    let caller = route
+    let verdict = route
         .auth
         .check(&AuthInput {
             headers: &req.headers,
@@ -152,14 +152,36 @@ async fn run(
             now_ms: ctx.now_ms,
             frontend: &frontend.name,
             store: frontend.store.as_deref(),
-            provider: frontend.provider.as_ref(),
-            call: &call,
-            lazy: frontend.lazy.as_deref(),
-            client: req.client,
-            logins: frontend.logins.as_deref(),
         })
         .await?;
-    if let Some(user) = caller.username {
+    let caller = match verdict {
+        Verdict::Caller(caller) => caller.username,
+        // A password login is a step of its own: `user.authenticate`, run
+        // like any operation (timed, counted, on the provider or against the
+        // kept passwords).
+        Verdict::Password(login) => {
+            let attempt = frontend
+                .logins
+                .as_deref()
+                .map(|g| g.begin(&frontend.name, &call.app_key, &login.username, req.client))
+                .transpose()?;
+            let op = Op::UserAuthenticate(login.clone());
+            let checked = match execute(ctx, &op, &call).await {
+                Ok(_) => Ok(()),
+                Err(refused) => passwords::migrate_lazily(frontend, &call, &login, refused).await,
+            };
+            if let Some(attempt) = attempt {
+                attempt.end(
+                    checked
+                        .as_ref()
+                        .is_err_and(|e| e.kind == ErrorKind::Unauthenticated),
+                );
+            }
+            checked?;
+            Some(login.username)
+        }
+    };
+    if let Some(user) = caller {
         ctx.input["caller"] = Value::String(user);
     }
     let op = inbound::extract(&route, &ctx.input, ctx.now_ms)?;
@@ -195,13 +217,17 @@ async fn run(
     }
 }
 
-/// Runs one operation: locally, or on the frontend's provider when it can
-/// (recording password changes for shadowed logins).
+/// Runs one operation: locally, against the kept passwords (logins on
+/// providers that cannot check passwords), or on the frontend's provider
+/// when it can (recording password changes for kept passwords).
 async fn execute(ctx: &mut Ctx<'_>, op: &Op, call: &CallContext) -> Result<Output, Error> {
     let frontend = ctx.frontend;
     let name = op.name();
     if name.is_local() {
         return super::local::execute(frontend, op.clone(), ctx.now_ms).await;
+    }
+    if let (Op::UserAuthenticate(login), Some(store)) = (op, passwords::keeper(frontend)) {
+        return passwords::check(store, &frontend.app_key, login).await;
     }
     let provider = &frontend.provider;
     if !provider.supports(name) {
@@ -212,7 +238,7 @@ async fn execute(ctx: &mut Ctx<'_>, op: &Op, call: &CallContext) -> Result<Outpu
     let result = provider.execute(op.clone(), call).await;
     ctx.provider_time += started.elapsed();
     let result = result?;
-    super::credentials::record(frontend, op, &result, ctx.now_ms).await?;
+    passwords::record(frontend, op, &result, ctx.now_ms).await?;
     Ok(result)
 }
 

@@ -2,10 +2,10 @@
 //! provider. Per request: match a route, parse the body, authenticate,
 //! extract the canonical operation, run it on the provider, render.
 
-pub mod credentials;
 pub mod handle;
 pub mod local;
 pub mod offline;
+pub mod passwords;
 pub mod request;
 pub mod route;
 

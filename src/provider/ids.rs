@@ -14,6 +14,7 @@ use super::{CallContext, Provider, SharedProvider};
 use crate::canonical::fields::Keeps;
 use crate::canonical::ids::{sent_to, visit_op, visit_output, IdKind};
 use crate::canonical::{Op, OpName, Output, Result};
+use crate::mapping::plan::Dialect;
 use crate::store::{Store, FIRST_MAPPED_ID};
 
 /// A provider seen through the ID map.
@@ -24,6 +25,21 @@ pub struct IdMapped {
 }
 
 impl IdMapped {
+    /// `provider` as a frontend of `dialect` sees it: through the ID map when
+    /// the dialect carries some ids as integers (and the store is open).
+    pub fn wrap(
+        provider: SharedProvider,
+        store: Option<&Arc<Store>>,
+        dialect: &Dialect,
+    ) -> SharedProvider {
+        match (store, &dialect.inbound) {
+            (Some(store), Some(inbound)) if !inbound.integer_ids.is_empty() => Arc::new(
+                IdMapped::new(provider, store.clone(), inbound.integer_ids.clone()),
+            ),
+            _ => provider,
+        }
+    }
+
     /// Wraps `inner`, mapping ids of `kinds`.
     pub fn new(inner: SharedProvider, store: Arc<Store>, kinds: Vec<IdKind>) -> Self {
         IdMapped {
