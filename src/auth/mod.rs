@@ -1,8 +1,9 @@
 //! Auth primitives named by mapping files. Inbound: who is calling (HTTP Basic
 //! against frontend params, signature headers with a freshness window and
 //! replay check, a user's password — handed back to the pipeline, which
-//! checks it as the operation `user.authenticate` — a token imbridge issued). The schemes are written here once; mapping files only pick one and
-//! name its parameters.
+//! checks it as the operation `user.authenticate`, throttled — a token
+//! imbridge issued). The schemes are written here once; mapping files only
+//! pick one and name its parameters.
 
 pub mod logins;
 pub mod password;
