@@ -36,8 +36,12 @@
 //! and, optionally, `message_contains`: a substring of the error's message.
 //! Every case runs at the same "now" (`NOW_MS`): `$now` in an expected
 //! result matches it.
+//!
+//! Coverage: a route is covered by a passing inbound case that reaches its
+//! operation or a passing render case naming it; an outbound operation by a
+//! passing outbound case of it. `imbridge test` lists what no case covers.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -202,32 +206,103 @@ pub struct Outcome {
     pub failure: Option<String>,
 }
 
+/// What a passing case proves of its dialect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Covers {
+    /// The route at this line of the mapping file.
+    Route(usize),
+    /// The outbound plan of this operation.
+    Operation(OpName),
+}
+
+/// A dialect's inbound routes and outbound operations, and those no passing
+/// case covers.
+#[derive(Debug)]
+pub struct Coverage {
+    /// Dialect name.
+    pub dialect: String,
+    /// How many routes the inbound half has.
+    pub routes: usize,
+    /// Routes without a case, as `name (line N)`.
+    pub uncovered_routes: Vec<String>,
+    /// How many operations the outbound half plans.
+    pub operations: usize,
+    /// Operations without a case.
+    pub uncovered_operations: Vec<String>,
+}
+
+/// What `imbridge test` found.
+#[derive(Debug)]
+pub struct Report {
+    /// Each case, in file order.
+    pub outcomes: Vec<Outcome>,
+    /// Each dialect's coverage, in name order.
+    pub coverage: Vec<Coverage>,
+}
+
 /// Runs every case under `mappings/tests/` against the dialects in `mappings/`.
-pub async fn run_dir(mappings: &Path) -> Result<Vec<Outcome>, String> {
+pub async fn run_dir(mappings: &Path) -> Result<Report, String> {
     let (dialects, diags) = compile_dir(mappings);
     if !diags.is_empty() {
         return Err(crate::mapping::diag::render(&diags));
     }
     let tests = mappings.join("tests");
-    let mut outcomes = Vec::new();
+    let mut report = Report {
+        outcomes: Vec::new(),
+        coverage: Vec::new(),
+    };
     for dialect in &dialects {
+        let mut covered = BTreeSet::new();
         let dir = tests.join(&dialect.name);
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        let mut files: Vec<PathBuf> = entries
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .into_iter()
+            .flatten()
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
             .collect();
         files.sort();
         for file in files {
-            outcomes.extend(run_file(dialect, &file).await);
+            report
+                .outcomes
+                .extend(run_file(dialect, &file, &mut covered).await);
         }
+        report.coverage.push(coverage(dialect, &covered));
     }
-    Ok(outcomes)
+    report.coverage.sort_by(|a, b| a.dialect.cmp(&b.dialect));
+    Ok(report)
 }
 
-async fn run_file(dialect: &Arc<Dialect>, file: &Path) -> Vec<Outcome> {
+/// `dialect`'s routes and operations against what the cases `covered`.
+fn coverage(dialect: &Dialect, covered: &BTreeSet<Covers>) -> Coverage {
+    let routes = dialect.inbound.as_ref().map_or(&[][..], |i| &i.routes[..]);
+    let mut operations: Vec<OpName> = dialect
+        .outbound
+        .as_ref()
+        .map(|o| o.ops.keys().copied().collect())
+        .unwrap_or_default();
+    operations.sort_by_key(|op| op.as_str());
+    Coverage {
+        dialect: dialect.name.clone(),
+        routes: routes.len(),
+        uncovered_routes: routes
+            .iter()
+            .filter(|r| !covered.contains(&Covers::Route(r.line)))
+            .map(|r| format!("{} (line {})", r.name, r.line))
+            .collect(),
+        operations: operations.len(),
+        uncovered_operations: operations
+            .iter()
+            .filter(|op| !covered.contains(&Covers::Operation(**op)))
+            .map(|op| op.as_str().to_string())
+            .collect(),
+    }
+}
+
+async fn run_file(
+    dialect: &Arc<Dialect>,
+    file: &Path,
+    covered: &mut BTreeSet<Covers>,
+) -> Vec<Outcome> {
     let label = format!(
         "{}/{}",
         dialect.name,
@@ -254,7 +329,13 @@ async fn run_file(dialect: &Arc<Dialect>, file: &Path) -> Vec<Outcome> {
     };
     let mut out = Vec::new();
     for case in &cases.cases {
-        let failure = run_case(dialect, &cases.params, case).await.err();
+        let failure = match run_case(dialect, &cases.params, case).await {
+            Ok(covers) => {
+                covered.extend(covers);
+                None
+            }
+            Err(failure) => Some(failure),
+        };
         out.push(Outcome {
             name: format!("{label}: {}", case.name),
             failure,
@@ -263,11 +344,12 @@ async fn run_file(dialect: &Arc<Dialect>, file: &Path) -> Vec<Outcome> {
     out
 }
 
+/// Runs one case: what it covers when it passes, else what differed.
 async fn run_case(
     dialect: &Arc<Dialect>,
     params: &BTreeMap<String, String>,
     case: &Case,
-) -> Result<(), String> {
+) -> Result<Option<Covers>, String> {
     match (&case.inbound, &case.render, &case.outbound) {
         (Some(i), None, None) => inbound(dialect, params, i, &expectation(&case.expect)?).await,
         (None, Some(r), None) => rendered(dialect, params, r, &expectation(&case.expect)?),
@@ -329,7 +411,7 @@ async fn inbound(
     params: &BTreeMap<String, String>,
     case: &InboundCase,
     expect: &InboundExpect,
-) -> Result<(), String> {
+) -> Result<Option<Covers>, String> {
     let binding = inbound_binding(dialect, params)?;
     let method = Method::from_bytes(case.method.as_bytes()).map_err(|e| e.to_string())?;
     let mut headers = HeaderMap::new();
@@ -350,23 +432,21 @@ async fn inbound(
         (None, None) => Vec::new(),
     };
     let caller = case.caller.as_deref();
-    let outcome = offline_op(&binding, method, &case.path, headers, body, caller, NOW_MS)
-        .await
-        .map(|(_, op)| op);
+    let outcome = offline_op(&binding, method, &case.path, headers, body, caller, NOW_MS).await;
     let want_op = match (&expect.op, &expect.error, &expect.request) {
         (Some(op), None, _) => Some(op.as_str()),
         (None, Some(_), None) => None,
         _ => return Err("`expect` of an inbound case has `op` (and `request`) or `error`".into()),
     };
     match (outcome, &expect.error) {
-        (Err(e), Some(want)) => compare_error(want, &e),
+        (Err(e), Some(want)) => compare_error(want, &e).map(|()| None),
         (Err(e), None) => Err(format!("the request failed: {e}")),
-        (Ok(op), Some(_)) => Err(format!(
+        (Ok((_, op)), Some(_)) => Err(format!(
             "expected an error, got operation {}: {}",
             op.name(),
             op.to_json()
         )),
-        (Ok(op), None) => {
+        (Ok((route, op)), None) => {
             let want_op = want_op.unwrap_or_default();
             if op.name().as_str() != want_op {
                 return Err(format!("expected operation {want_op}, got {}", op.name()));
@@ -378,7 +458,8 @@ async fn inbound(
                     e.message
                 )
             })?;
-            compare("canonical request", &want.to_json(), &op.to_json())
+            compare("canonical request", &want.to_json(), &op.to_json())?;
+            Ok(Some(Covers::Route(route.line)))
         }
     }
 }
@@ -396,7 +477,7 @@ fn rendered(
     params: &BTreeMap<String, String>,
     case: &RenderCase,
     expect: &RenderExpect,
-) -> Result<(), String> {
+) -> Result<Option<Covers>, String> {
     let binding = inbound_binding(dialect, params)?;
     let inbound = dialect
         .inbound
@@ -441,7 +522,8 @@ fn rendered(
     };
     let got = json!({"status": reply.status, "body": body});
     let want = json!({"status": expect.status, "body": expect.body});
-    compare("response", &want, &got)
+    compare("response", &want, &got)?;
+    Ok(Some(Covers::Route(route.line)))
 }
 
 /// A request as golden cases write it: method, path (with query) below the
@@ -480,7 +562,7 @@ async fn outbound(
     params: &BTreeMap<String, String>,
     case: &OutboundCase,
     expect: &OutboundExpect,
-) -> Result<(), String> {
+) -> Result<Option<Covers>, String> {
     if expect.result.is_some() == expect.error.is_some() {
         return Err("`expect` of an outbound case has exactly one of `result`, `error`".into());
     }
@@ -522,7 +604,7 @@ async fn outbound(
     });
     let calls = Value::Array(calls);
     compare("vendor calls", &expect.calls, &calls)?;
-    match (outcome, &expect.error, &expect.result) {
+    let checked = match (outcome, &expect.error, &expect.result) {
         (Err(e), Some(want), _) => compare_error(want, &e),
         (Err(e), None, _) => Err(format!("the operation failed: {e}")),
         (Ok(out), Some(_), _) => Err(format!("expected an error, got {}", out.to_json())),
@@ -535,7 +617,8 @@ async fn outbound(
                 .map_err(|e| format!("the expected result is not valid: {}", e.message))?;
             compare("result", &want.to_json(), &got)
         }
-    }
+    };
+    checked.map(|()| Some(Covers::Operation(op_name)))
 }
 
 /// Every `"$now"` in `want` replaced by the cases' "now" in milliseconds.

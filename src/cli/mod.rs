@@ -155,22 +155,58 @@ fn test(mappings: Option<PathBuf>, config: Option<PathBuf>) -> Result<(), Failur
         Some(d) => d,
         None => load(config.as_ref())?.mappings,
     };
-    let outcomes = runtime()
+    let report = runtime()
         .block_on(crate::golden::run_dir(&dir))
         .map_err(Failure::new)?;
+    let outcomes = &report.outcomes;
     let failed = outcomes.iter().filter(|o| o.failure.is_some()).count();
-    for o in &outcomes {
+    for o in outcomes {
         match &o.failure {
             None => println!("test {} ... passed", o.name),
             Some(f) => println!("test {} ... FAILED\n{f}\n", o.name),
         }
     }
+    print_coverage(&report.coverage);
     println!("{} passed, {failed} failed", outcomes.len() - failed);
     if failed == 0 && !outcomes.is_empty() {
         Ok(())
     } else {
         Err(Failure::new(""))
     }
+}
+
+/// Per dialect: how many routes and operations a passing case covers, and
+/// which none does; then the totals.
+fn print_coverage(coverage: &[crate::golden::Coverage]) {
+    let (mut routes, mut routes_left, mut ops, mut ops_left) = (0, 0, 0, 0);
+    for c in coverage {
+        println!(
+            "coverage {}: {} of {} routes, {} of {} operations",
+            c.dialect,
+            c.routes - c.uncovered_routes.len(),
+            c.routes,
+            c.operations - c.uncovered_operations.len(),
+            c.operations
+        );
+        if !c.uncovered_routes.is_empty() {
+            println!("  routes without a case: {}", c.uncovered_routes.join(", "));
+        }
+        if !c.uncovered_operations.is_empty() {
+            println!(
+                "  operations without a case: {}",
+                c.uncovered_operations.join(", ")
+            );
+        }
+        routes += c.routes;
+        routes_left += c.uncovered_routes.len();
+        ops += c.operations;
+        ops_left += c.uncovered_operations.len();
+    }
+    println!(
+        "coverage: {} of {routes} routes, {} of {ops} operations",
+        routes - routes_left,
+        ops - ops_left
+    );
 }
 
 /// `imbridge check`: compiles every mapping and prints what each frontend

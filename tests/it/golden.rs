@@ -140,6 +140,72 @@ cases:
     );
 }
 
+/// Coverage counts what passing cases prove: a route reached by an inbound
+/// case or named by a render case, an operation run by an outbound case; a
+/// failing case covers nothing, and the rest is listed.
+#[test]
+fn coverage_lists_the_routes_and_operations_without_a_passing_case() {
+    let (ok, stdout) = run_jmessage_cases(
+        r#"
+cases:
+  - name: register
+    inbound: {method: POST, path: /v1/users/, body: [{username: a, password: secret1}]}
+    expect: {op: user.register, request: {require_password: true, users: [{username: a, password: secret1}]}}
+  - name: a missing user
+    render:
+      route: user.get
+      error: {kind: not_found, reason: user, message: gone}
+    expect: {status: 404, body: {error: {code: 899002, message: gone}}}
+  - name: a wrong outbound case
+    outbound:
+      op: user.get
+      request: {username: a}
+      answers: [{body: {username: a, ctime: "2023-11-15 06:13:20"}}]
+    expect:
+      calls: [{method: GET, path: /v1/users/b}]
+      result: {username: a}
+  - name: delete at the vendor
+    outbound:
+      op: user.delete
+      request: {usernames: [a]}
+    expect:
+      calls: [{method: DELETE, path: /v1/users/, body: [a]}]
+      result: {}
+"#,
+    );
+    assert!(!ok, "{stdout}");
+    let line = |prefix: &str| {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no line {prefix:?}: {stdout}"))
+            .to_string()
+    };
+    let summary = line("coverage jmessage: ");
+    let counts: Vec<usize> = summary
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    let [routes_covered, routes, ops_covered, ops] = counts[..] else {
+        panic!("{summary}");
+    };
+    assert_eq!((routes_covered, ops_covered), (2, 1), "{summary}");
+    let routes_left = line("  routes without a case: ");
+    assert_eq!(routes_left.matches(" (line ").count(), routes - 2, "{routes_left}");
+    assert!(!routes_left.contains("user.register (line"), "{routes_left}");
+    let ops_left = line("  operations without a case: ");
+    let ops_left: Vec<&str> = ops_left["  operations without a case: ".len()..]
+        .split(", ")
+        .collect();
+    assert_eq!(ops_left.len(), ops - 1, "{ops_left:?}");
+    assert!(
+        ops_left.contains(&"user.get"),
+        "a failing case covers nothing: {ops_left:?}"
+    );
+    assert!(!ops_left.contains(&"user.delete"), "{ops_left:?}");
+    assert!(stdout.contains("3 passed, 1 failed"), "{stdout}");
+}
+
 #[test]
 fn translate_shows_the_operation_and_the_vendor_calls_without_secrets() {
     let setup = Setup::new();
