@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""Measurements for bench/run.sh, read from /proc and from imbridge's metrics.
+
+  measure.py cpu PID...             CPU ticks (user+system) of these processes
+                                    and their children (nginx workers), summed
+  measure.py rss PID                resident memory of PID in MB (VmRSS)
+  measure.py hist URL METRIC MATCH  cumulative buckets of a histogram from a
+                                    /metrics page, summed over the series whose
+                                    labels contain MATCH, as JSON
+  measure.py quantiles BEFORE AFTER p50 and p99 (ms) of what was observed
+                                    between two `hist` snapshots, interpolated
+                                    linearly inside a bucket
+  measure.py startup BIN CONFIG URL RUNS
+                                    median ms from exec of `BIN serve --config
+                                    CONFIG` until URL answers 200
+"""
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def stat(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        # The command name may hold spaces; fields after it are fixed.
+        return f.read().rsplit(")", 1)[1].split()
+
+
+def children(pid):
+    kids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if stat(entry)[1] == str(pid):
+                    kids.append(int(entry))
+            except OSError:
+                pass
+    return kids
+
+
+def cpu(pids):
+    ticks = 0
+    for pid in pids:
+        for p in [pid] + children(pid):
+            s = stat(p)
+            ticks += int(s[11]) + int(s[12])  # utime, stime
+    # Microseconds, so callers divide by a request count directly.
+    print(ticks * 1_000_000 // TICKS)
+
+
+def rss(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                print(int(line.split()[1]) // 1024)
+                return
+    print(0)
+
+
+def hist(url, metric, match):
+    text = urllib.request.urlopen(url, timeout=5).read().decode()
+    buckets = {}
+    for line in text.splitlines():
+        if not line.startswith(metric + "_bucket{") or match not in line:
+            continue
+        labels, value = line.rsplit(" ", 1)
+        le = labels.split('le="', 1)[1].split('"', 1)[0]
+        bound = float("inf") if le == "+Inf" else float(le)
+        buckets[bound] = buckets.get(bound, 0) + float(value)
+    print(json.dumps(sorted(buckets.items(), key=lambda kv: kv[0])))
+
+
+def quantile(buckets, q):
+    total = buckets[-1][1]
+    if total == 0:
+        return float("nan")
+    rank = q * total
+    lower, below = 0.0, 0.0
+    for bound, count in buckets:
+        if count >= rank:
+            if bound == float("inf"):
+                return lower
+            inside = count - below
+            share = (rank - below) / inside if inside else 0
+            return lower + (bound - lower) * share
+        lower, below = bound, count
+    return lower
+
+
+def quantiles(before_file, after_file):
+    with open(before_file) as f:
+        before = dict((b, c) for b, c in json.load(f))
+    with open(after_file) as f:
+        after = json.load(f)
+    diff = [(b, c - before.get(b, 0)) for b, c in after]
+    diff = [(float("inf") if b is None else b, c) for b, c in diff]
+    p50, p99 = (quantile(diff, q) * 1000 for q in (0.5, 0.99))
+    print(f"{p50:.3f} {p99:.3f} {int(diff[-1][1])}")
+
+
+def startup(binary, config, url, runs):
+    times = []
+    for _ in range(runs):
+        started = time.monotonic()
+        proc = subprocess.Popen(
+            [binary, "serve", "--config", config],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = started + 30
+            while time.monotonic() < deadline:
+                try:
+                    if urllib.request.urlopen(url, timeout=1).status == 200:
+                        break
+                except OSError:
+                    time.sleep(0.002)
+            times.append((time.monotonic() - started) * 1000)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    print(f"{statistics.median(times):.0f}")
+
+
+def main():
+    cmd, args = sys.argv[1], sys.argv[2:]
+    if cmd == "cpu":
+        cpu([int(a) for a in args])
+    elif cmd == "rss":
+        rss(int(args[0]))
+    elif cmd == "hist":
+        hist(*args)
+    elif cmd == "quantiles":
+        quantiles(*args)
+    elif cmd == "startup":
+        startup(args[0], args[1], args[2], int(args[3]))
+    else:
+        sys.exit(f"unknown command {cmd}")
+
+
+if __name__ == "__main__":
+    main()
