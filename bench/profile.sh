@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Profiles one row of bench/run.sh, on the same setup (stub, configs).
+#
+#   bench/profile.sh perf ROW [seconds]
+#       perf record (software clock: hardware counters are not available
+#       here) of the imbridge serving ROW under wrk load, with DWARF call
+#       graphs; writes bench/out/ROW.perf.data and, with inferno installed
+#       (`cargo install inferno`), the flame graph bench/out/ROW.svg
+#   bench/profile.sh callgrind ROW [requests]
+#       the imbridge serving ROW under valgrind's callgrind: a warm-up, then
+#       a fixed number of requests (default 2000) with the counters zeroed
+#       before and dumped after; prints instructions per request (steady
+#       on a busy machine, unlike timings) and the functions that cost
+#       most, and keeps bench/out/ROW.callgrind for callgrind_annotate or
+#       kcachegrind
+#
+# ROW: 1call, 2call, send (the translating imbridge), emb_get, emb_send
+# (the embedded one). BENCH_BIN=path profiles a given binary.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+MODE=${1:?perf or callgrind}
+ROW=${2:?row}
+OUT=$ROOT/bench/out
+mkdir -p "$OUT"
+
+case $ROW in
+  1call | 2call | send) side=T ;;
+  emb_get | emb_send) side=E ;;
+  *) echo "unknown row $ROW" >&2; exit 2 ;;
+esac
+if [ "$MODE" = callgrind ]; then
+  command -v valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq valgrind >/dev/null; }
+  rm -f "$OUT/$ROW.callgrind"*
+  wrap="valgrind --tool=callgrind --callgrind-out-file=$OUT/$ROW.callgrind --collect-atstart=yes"
+  if [ $side = T ]; then WRAP_T=$wrap; else WRAP_E=$wrap; fi
+  UP_TRIES=3000 # startup under valgrind is slow
+fi
+source bench/setup.sh
+
+case $ROW in
+  1call) port=$T1 path=/v1/users/javen script= ;;
+  2call) port=$T2 path=/v1/users/javen script= ;;
+  send) port=$T1 path=/v1/messages script=$WORK/send.lua ;;
+  emb_get) port=$E path=/v1/users/javen script= ;;
+  emb_send) port=$E path=/v1/messages script=$WORK/send.lua ;;
+esac
+if [ $side = T ]; then pid=$TPID; else pid=$EPID; fi
+load() { # wrk args...
+  local args=(-H "authorization: Basic $AUTH" "$@")
+  [ -n "$script" ] && args+=(-s "$script")
+  wrk "${args[@]}" "http://127.0.0.1:$port$path"
+}
+
+case $MODE in
+  perf)
+    seconds=${3:-10}
+    command -v perf >/dev/null || { apt-get update -qq && apt-get install -y -qq linux-perf >/dev/null; }
+    perf record -e cpu-clock -F 999 --call-graph dwarf,16384 -p "$pid" -o "$OUT/$ROW.perf.data" \
+      -- sleep "$seconds" 2>"$WORK/perf.log" &
+    rec=$!
+    load -t2 -c32 -d"${seconds}s" | grep -E 'Requests/sec|Latency '
+    wait $rec
+    echo "profile: $OUT/$ROW.perf.data (perf report -i $OUT/$ROW.perf.data --no-children)"
+    if command -v inferno-collapse-perf >/dev/null; then
+      perf script -i "$OUT/$ROW.perf.data" 2>/dev/null | inferno-collapse-perf | inferno-flamegraph > "$OUT/$ROW.svg"
+      echo "flame graph: $OUT/$ROW.svg"
+    else
+      echo "flame graph: cargo install inferno, then"
+      echo "  perf script -i $OUT/$ROW.perf.data | inferno-collapse-perf | inferno-flamegraph > $OUT/$ROW.svg"
+    fi
+    ;;
+  callgrind)
+    requests=${3:-2000}
+    # wrk stops after a number of answers (and after a time in any case).
+    counted() { # requests
+      printf 'local done = 0\nfunction response() done = done + 1; if done >= %d then wrk.thread:stop() end end\n' "$1"
+      [ -z "$body" ] || cat "$body"
+    }
+    body=$script
+    script=$WORK/warm.lua; counted 200 > "$script"
+    load -t1 -c4 -d120s >/dev/null # warm-up: pools, caches, lazy statics
+    script=$WORK/count.lua; counted "$requests" > "$script"
+    callgrind_control -z "$pid" >/dev/null
+    n=$(load -t1 -c4 -d600s | awk '/requests in/ {print $1}')
+    callgrind_control -d "$pid" >/dev/null
+    sleep 1
+    dump=$(ls -t "$OUT/$ROW.callgrind"* | head -1)
+    total=$(callgrind_annotate "$dump" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
+    echo "$ROW: $n requests, $((total / n)) instructions per request (callgrind: $dump)"
+    callgrind_annotate --inclusive=no "$dump" 2>/dev/null | grep -E '^ *[0-9,]+ \(' | head -25
+    ;;
+  *) echo "mode: perf or callgrind" >&2; exit 2 ;;
+esac
