@@ -9,12 +9,13 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{HeaderMap, Method};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use crate::canonical::model::Upload;
 use crate::canonical::{Error, Reason};
 use crate::mapping::inbound::{select, Binding, Candidate};
 use crate::mapping::plan::Route;
+use crate::mapping::template::document;
 use crate::provider::Attachment;
 
 /// A request as the server hands it over.
@@ -261,17 +262,24 @@ pub async fn prepare(
         .query
         .as_deref()
         .map_or_else(|| Value::Object(Map::new()), |q| form_object(q.as_bytes()));
-    *input = json!({
-        "method": req.method.as_str(),
-        "url": {"path": req.path, "query": req.query.as_deref().unwrap_or("")},
-        "path": {},
-        "query": query,
-        "headers": header_object(&req.headers),
-        "body": null,
-        "files": {},
-        "caller": null,
-        "config": binding.config,
-    });
+    let url = document([
+        ("path", Value::String(req.path.clone())),
+        (
+            "query",
+            Value::String(req.query.clone().unwrap_or_default()),
+        ),
+    ]);
+    *input = document([
+        ("method", Value::String(req.method.as_str().to_string())),
+        ("url", url),
+        ("path", Value::Object(Map::new())),
+        ("query", query),
+        ("headers", header_object(&req.headers)),
+        ("body", Value::Null),
+        ("files", Value::Object(Map::new())),
+        ("caller", Value::Null),
+        ("config", binding.config.clone()),
+    ]);
     let ParsedBody {
         body,
         files,

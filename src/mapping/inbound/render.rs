@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use super::Binding;
 use crate::canonical::{Error, Op, Output, Reason};
 use crate::mapping::plan::{ErrorPlan, ResponsePlan, Route, JSON_CONTENT_TYPE};
-use crate::mapping::template::{eval, EvalEnv};
+use crate::mapping::template::{document, eval, EvalEnv};
 
 /// A response ready to be written.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,16 +53,6 @@ pub fn success(
     let reply = render_success(binding, route, response, &doc, now_ms);
     *input = doc["input"].take();
     reply
-}
-
-/// A JSON object of these members, moved in (`json!` would copy them).
-fn document<const N: usize>(members: [(&str, Value); N]) -> Value {
-    Value::Object(
-        members
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect(),
-    )
 }
 
 fn render_success(

@@ -5,12 +5,13 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use super::plan::{OpPlan, Outbound};
 use crate::auth::{Params, Secret};
 use crate::canonical::OpName;
 use crate::mapping::plan::Dialect;
+use crate::mapping::template::document;
 
 /// A dialect bound to a provider's params, ready to run operations.
 #[derive(Debug)]
@@ -79,14 +80,14 @@ impl Binding {
     /// params, the answers so far (none yet) and `fresh_id` (a unique number
     /// the caller drew, for vendors that want a client-made id).
     pub(super) fn document(&self, request: Value, fresh_id: i64) -> Value {
-        json!({
-            "request": request,
-            "config": self.config_doc,
-            "params": self.params_doc,
-            "steps": {},
-            "last": null,
-            "fresh_id": fresh_id.to_string(),
-            "provider": self.provider,
-        })
+        document([
+            ("request", request),
+            ("config", self.config_doc.clone()),
+            ("params", self.params_doc.clone()),
+            ("steps", Value::Object(Map::new())),
+            ("last", Value::Null),
+            ("fresh_id", Value::String(fresh_id.to_string())),
+            ("provider", Value::String(self.provider.clone())),
+        ])
     }
 }

@@ -3,12 +3,12 @@
 //! provider's job; nothing here does I/O.
 
 use http::Method;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::plan::{BodyPlan, Request};
 use crate::canonical::{Error, ErrorKind, Reason, Result, Source};
 use crate::mapping::template::eval::scalar_text;
-use crate::mapping::template::{eval, eval_item, EvalEnv, Template};
+use crate::mapping::template::{document, eval, eval_item, EvalEnv, Template};
 
 /// A request ready to send.
 #[derive(Debug, Clone)]
@@ -61,7 +61,11 @@ pub struct Answer {
 impl Answer {
     /// The answer as templates see it: `{status, body, headers}`.
     pub fn into_json(self) -> Value {
-        json!({"status": self.status, "body": self.body, "headers": self.headers})
+        document([
+            ("status", Value::from(self.status)),
+            ("body", self.body),
+            ("headers", self.headers),
+        ])
     }
 }
 

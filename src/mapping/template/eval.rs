@@ -2,6 +2,7 @@
 //! `None` when the template found nothing (a missing path), which object and
 //! array templates drop, so absent inputs give absent outputs.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use chrono::{DateTime, FixedOffset, TimeZone};
@@ -48,8 +49,19 @@ fn fail<T>(message: impl Into<String>) -> Result<T, EvalError> {
     })
 }
 
+/// What evaluation gives: nothing, or a value borrowed from the document, a
+/// scope item or the template itself when it can be, else a new one. Paths
+/// copy nothing; only what goes into a new object or array is copied, once.
+type Out<'s> = Result<Option<Cow<'s, Value>>, EvalError>;
+
 /// Evaluates `template` in `env`.
 pub fn eval(template: &Template, env: &EvalEnv) -> Result<Option<Value>, EvalError> {
+    Ok(eval_ref(template, env)?.map(Cow::into_owned))
+}
+
+/// Evaluates `template` in `env`, borrowing what it can from the document
+/// and the template (for callers that only read the result).
+pub fn eval_ref<'s>(template: &'s Template, env: &EvalEnv<'s>) -> Out<'s> {
     let mut scope = Vec::new();
     eval_in(template, env, &mut scope)
 }
@@ -61,62 +73,67 @@ pub fn eval_item(
     item: &Value,
 ) -> Result<Option<Value>, EvalError> {
     let mut scope = vec![item];
-    eval_in(template, env, &mut scope)
+    Ok(eval_in(template, env, &mut scope)?.map(Cow::into_owned))
 }
 
-fn eval_in(
-    template: &Template,
-    env: &EvalEnv,
-    scope: &mut Vec<&Value>,
-) -> Result<Option<Value>, EvalError> {
+fn eval_in<'s>(template: &'s Template, env: &EvalEnv<'s>, scope: &mut Vec<&'s Value>) -> Out<'s> {
     match template {
-        Template::Literal(v) => Ok(Some(v.clone())),
+        Template::Literal(v) => Ok(Some(Cow::Borrowed(v))),
         Template::Path(p) => Ok(lookup(p, env, scope)),
         Template::Object(members) => {
             let mut out = Map::with_capacity(members.len());
             for (key, t) in members {
                 if let Some(v) = eval_in(t, env, scope)? {
-                    out.insert(key.clone(), v);
+                    out.insert(key.clone(), v.into_owned());
                 }
             }
-            Ok(Some(Value::Object(out)))
+            Ok(Some(Cow::Owned(Value::Object(out))))
         }
         Template::Array(items) => {
             let mut out = Vec::with_capacity(items.len());
             for t in items {
                 if let Some(v) = eval_in(t, env, scope)? {
-                    out.push(v);
+                    out.push(v.into_owned());
                 }
             }
-            Ok(Some(Value::Array(out)))
+            Ok(Some(Cow::Owned(Value::Array(out))))
         }
         Template::Call(func) => call(func, env, scope),
     }
 }
 
-fn lookup(path: &Path, env: &EvalEnv, scope: &[&Value]) -> Option<Value> {
-    let start: &Value = match path.root() {
+fn lookup<'s>(path: &Path, env: &EvalEnv<'s>, scope: &[&'s Value]) -> Option<Cow<'s, Value>> {
+    let start: &'s Value = match path.root() {
         Root::Doc => env.doc,
-        Root::Scope(i) => scope.get(i)?,
+        Root::Scope(i) => *scope.get(i)?,
     };
     match path.find(start) {
         Found::Missing => None,
-        Found::One(v) => Some(v.clone()),
-        Found::Many(vs) => Some(Value::Array(vs.into_iter().cloned().collect())),
+        Found::One(v) => Some(Cow::Borrowed(v)),
+        Found::Many(vs) => Some(Cow::Owned(Value::Array(vs.into_iter().cloned().collect()))),
     }
 }
 
 /// Evaluates to a value, treating null as missing.
-fn present(
-    t: &Template,
-    env: &EvalEnv,
-    scope: &mut Vec<&Value>,
-) -> Result<Option<Value>, EvalError> {
+fn present<'s>(t: &'s Template, env: &EvalEnv<'s>, scope: &mut Vec<&'s Value>) -> Out<'s> {
     Ok(eval_in(t, env, scope)?.filter(|v| !v.is_null()))
+}
+
+/// Evaluates to a new value (what goes into a built object or array).
+fn owned<'s>(
+    t: &'s Template,
+    env: &EvalEnv<'s>,
+    scope: &mut Vec<&'s Value>,
+) -> Result<Option<Value>, EvalError> {
+    Ok(eval_in(t, env, scope)?.map(Cow::into_owned))
 }
 
 /// Truthiness: missing, null, false, "", 0 and [] are false.
 pub fn truthy(v: &Option<Value>) -> bool {
+    is_truthy(v.as_ref())
+}
+
+fn is_truthy(v: Option<&Value>) -> bool {
     match v {
         None | Some(Value::Null) | Some(Value::Bool(false)) => false,
         Some(Value::String(s)) => !s.is_empty(),
@@ -126,7 +143,12 @@ pub fn truthy(v: &Option<Value>) -> bool {
     }
 }
 
-fn call(func: &Func, env: &EvalEnv, scope: &mut Vec<&Value>) -> Result<Option<Value>, EvalError> {
+/// A new string value.
+fn text<'s>(s: String) -> Out<'s> {
+    Ok(Some(Cow::Owned(Value::String(s))))
+}
+
+fn call<'s>(func: &'s Func, env: &EvalEnv<'s>, scope: &mut Vec<&'s Value>) -> Out<'s> {
     match func {
         Func::Default(options) => {
             for t in options {
@@ -138,8 +160,9 @@ fn call(func: &Func, env: &EvalEnv, scope: &mut Vec<&Value>) -> Result<Option<Va
         }
         Func::Convert(conv, t, fallback) => match present(t, env, scope)? {
             None => Ok(None),
-            Some(v) => match (convert(*conv, v), fallback) {
-                (Ok(v), _) => Ok(Some(v)),
+            Some(v) if converted(*conv, &v) => Ok(Some(v)),
+            Some(v) => match (convert(*conv, v.into_owned()), fallback) {
+                (Ok(v), _) => Ok(Some(Cow::Owned(v))),
                 (Err(_), Some(f)) => eval_in(f, env, scope),
                 (Err(e), None) => Err(e),
             },
@@ -148,31 +171,35 @@ fn call(func: &Func, env: &EvalEnv, scope: &mut Vec<&Value>) -> Result<Option<Va
             let Some(items) = present(source, env, scope)? else {
                 return Ok(None);
             };
-            let Value::Array(items) = items else {
+            let Value::Array(items) = items.as_ref() else {
                 return fail(format!(
                     "$map: expected an array, got {}",
                     type_name(&items)
                 ));
             };
-            map_items(&items, scope, |scope| eval_in(to, env, scope))
-                .map(|vs| Some(Value::Array(vs.into_iter().flatten().collect())))
+            let out = map_items(items, scope, |scope| owned(to, env, scope))?;
+            Ok(Some(Cow::Owned(Value::Array(
+                out.into_iter().flatten().collect(),
+            ))))
         }
         Func::Flatten(t) => match present(t, env, scope)? {
             None => Ok(None),
-            Some(Value::Array(items)) => {
-                let mut out = Vec::new();
-                for item in items {
-                    match item {
-                        Value::Array(inner) => out.extend(inner),
-                        other => out.push(other),
+            Some(v) => match v.into_owned() {
+                Value::Array(items) => {
+                    let mut out = Vec::new();
+                    for item in items {
+                        match item {
+                            Value::Array(inner) => out.extend(inner),
+                            other => out.push(other),
+                        }
                     }
+                    Ok(Some(Cow::Owned(Value::Array(out))))
                 }
-                Ok(Some(Value::Array(out)))
-            }
-            Some(other) => fail(format!(
-                "$flatten: expected an array, got {}",
-                type_name(&other)
-            )),
+                other => fail(format!(
+                    "$flatten: expected an array, got {}",
+                    type_name(&other)
+                )),
+            },
         },
         Func::Enum {
             value,
@@ -185,9 +212,8 @@ fn call(func: &Func, env: &EvalEnv, scope: &mut Vec<&Value>) -> Result<Option<Va
                     None => Ok(None),
                 };
             };
-            let key = scalar_text(&v);
-            match (table.entries.get(&key), default) {
-                (Some(out), _) => Ok(Some(out.clone())),
+            match (table.entries.get(scalar_str(&v).as_ref()), default) {
+                (Some(out), _) => Ok(Some(Cow::Borrowed(out))),
                 (None, Some(d)) => eval_in(d, env, scope),
                 (None, None) => {
                     let mut keys: Vec<_> = table.entries.keys().cloned().collect();
@@ -204,37 +230,37 @@ fn call(func: &Func, env: &EvalEnv, scope: &mut Vec<&Value>) -> Result<Option<Va
             let Some(err) = present(t, env, scope)? else {
                 return Ok(None);
             };
-            Ok(env.codes.and_then(|c| c.code_for(&err)))
+            Ok(env.codes.and_then(|c| c.code_for(&err)).map(Cow::Owned))
         }
-        Func::Join(t, sep) => match present(t, env, scope)? {
+        Func::Join(t, sep) => match present(t, env, scope)?.as_deref() {
             None => Ok(None),
-            Some(Value::Array(items)) => Ok(Some(Value::String(
-                items.iter().map(scalar_text).collect::<Vec<_>>().join(sep),
-            ))),
-            Some(other) => Ok(Some(Value::String(scalar_text(&other)))),
+            Some(Value::Array(items)) => {
+                text(items.iter().map(scalar_text).collect::<Vec<_>>().join(sep))
+            }
+            Some(other) => text(scalar_text(other)),
         },
-        Func::Split(t, sep) => match present(t, env, scope)? {
+        Func::Split(t, sep) => match present(t, env, scope)?.as_deref() {
             None => Ok(None),
-            Some(Value::String(s)) if s.is_empty() => Ok(Some(Value::Array(Vec::new()))),
-            Some(Value::String(s)) => Ok(Some(Value::Array(
+            Some(Value::String(s)) if s.is_empty() => Ok(Some(Cow::Owned(Value::Array(vec![])))),
+            Some(Value::String(s)) => Ok(Some(Cow::Owned(Value::Array(
                 s.split(sep.as_str())
                     .map(|p| Value::String(p.to_string()))
                     .collect(),
-            ))),
-            Some(Value::Array(items)) => Ok(Some(Value::Array(items))),
+            )))),
+            Some(Value::Array(items)) => Ok(Some(Cow::Owned(Value::Array(items.clone())))),
             Some(other) => fail(format!(
                 "$split: expected a string, got {}",
-                type_name(&other)
+                type_name(other)
             )),
         },
         Func::Concat(parts) => {
             let mut out = String::new();
             for t in parts {
                 if let Some(v) = present(t, env, scope)? {
-                    out.push_str(&scalar_text(&v));
+                    out.push_str(&scalar_str(&v));
                 }
             }
-            Ok(Some(Value::String(out)))
+            text(out)
         }
         Func::Time(t, format) => match present(t, env, scope)? {
             None => Ok(None),
@@ -242,55 +268,55 @@ fn call(func: &Func, env: &EvalEnv, scope: &mut Vec<&Value>) -> Result<Option<Va
                 let ms = as_i64(&v).ok_or_else(|| EvalError {
                     message: format!("$time: expected milliseconds, got {}", render_value(&v)),
                 })?;
-                Ok(Some(Value::String(format_time(ms, format))))
+                text(format_time(ms, format))
             }
         },
         Func::ParseTime(t, format) => match present(t, env, scope)? {
             None => Ok(None),
-            Some(Value::Number(n)) => Ok(Some(Value::Number(n))),
-            Some(Value::String(s)) => parse_time(&s, format).map(|ms| Some(Value::from(ms))),
-            Some(other) => fail(format!(
-                "$parse_time: expected a string, got {}",
-                type_name(&other)
-            )),
+            Some(v) => match v.as_ref() {
+                Value::Number(_) => Ok(Some(v)),
+                Value::String(s) => {
+                    parse_time(s, format).map(|ms| Some(Cow::Owned(Value::from(ms))))
+                }
+                other => fail(format!(
+                    "$parse_time: expected a string, got {}",
+                    type_name(other)
+                )),
+            },
         },
         Func::Len(t) => Ok(present(t, env, scope)?.map(|v| {
-            Value::from(match &v {
+            Cow::Owned(Value::from(match v.as_ref() {
                 Value::Array(a) => a.len(),
                 Value::String(s) => s.chars().count(),
                 Value::Object(o) => o.len(),
                 _ => 1,
-            })
+            }))
         })),
         Func::Entries { source, key, value } => {
             let Some(items) = present(source, env, scope)? else {
                 return Ok(None);
             };
-            let Value::Array(items) = items else {
+            let Value::Array(items) = items.as_ref() else {
                 return fail(format!(
                     "$entries: expected an array, got {}",
                     type_name(&items)
                 ));
             };
-            let pairs = map_items(&items, scope, |scope| {
-                let k = present(key, env, scope)?;
-                let v = eval_in(value, env, scope)?;
+            let pairs = map_items(items, scope, |scope| {
+                let k = present(key, env, scope)?.map(|k| scalar_text(&k));
+                let v = owned(value, env, scope)?;
                 Ok(k.zip(v))
             })?;
-            Ok(Some(Value::Object(
-                pairs
-                    .into_iter()
-                    .flatten()
-                    .map(|(k, v)| (scalar_text(&k), v))
-                    .collect(),
-            )))
+            Ok(Some(Cow::Owned(Value::Object(
+                pairs.into_iter().flatten().collect(),
+            ))))
         }
         Func::If {
             cond,
             then,
             otherwise,
         } => {
-            if truthy(&eval_in(cond, env, scope)?) {
+            if is_truthy(eval_in(cond, env, scope)?.as_deref()) {
                 eval_in(then, env, scope)
             } else {
                 match otherwise {
@@ -302,9 +328,11 @@ fn call(func: &Func, env: &EvalEnv, scope: &mut Vec<&Value>) -> Result<Option<Va
         Func::Eq(a, b) => {
             let a = present(a, env, scope)?;
             let b = present(b, env, scope)?;
-            Ok(Some(Value::Bool(a == b)))
+            Ok(Some(Cow::Owned(Value::Bool(a == b))))
         }
-        Func::Not(t) => Ok(Some(Value::Bool(!truthy(&eval_in(t, env, scope)?)))),
+        Func::Not(t) => Ok(Some(Cow::Owned(Value::Bool(!is_truthy(
+            eval_in(t, env, scope)?.as_deref(),
+        ))))),
         Func::Add(terms) => arithmetic(terms, env, scope, 0, i64::checked_add, |a, b| a + b),
         Func::Mul(terms) => arithmetic(terms, env, scope, 1, i64::checked_mul, |a, b| a * b),
         Func::Merge(parts) => {
@@ -312,7 +340,10 @@ fn call(func: &Func, env: &EvalEnv, scope: &mut Vec<&Value>) -> Result<Option<Va
             for t in parts {
                 match present(t, env, scope)? {
                     None => {}
-                    Some(Value::Object(m)) => out.extend(m),
+                    Some(Cow::Owned(Value::Object(m))) => out.extend(m),
+                    Some(Cow::Borrowed(Value::Object(m))) => {
+                        out.extend(m.iter().map(|(k, v)| (k.clone(), v.clone())))
+                    }
                     Some(other) => {
                         return fail(format!(
                             "$merge: expected objects, got {}",
@@ -321,76 +352,88 @@ fn call(func: &Func, env: &EvalEnv, scope: &mut Vec<&Value>) -> Result<Option<Va
                     }
                 }
             }
-            Ok(Some(Value::Object(out)))
+            Ok(Some(Cow::Owned(Value::Object(out))))
         }
-        Func::Use(template, arg) => {
-            let Some(value) = present(arg, env, scope)? else {
-                return Ok(None);
-            };
-            let mut inner = vec![&value];
-            eval_in(template, env, &mut inner)
+        Func::Use(template, arg) => match present(arg, env, scope)? {
+            None => Ok(None),
+            // The argument is the document's (or the template's): the
+            // result may borrow from it.
+            Some(Cow::Borrowed(value)) => eval_in(template, env, &mut vec![value]),
+            Some(Cow::Owned(value)) => Ok(owned(template, env, &mut vec![&value])?.map(Cow::Owned)),
+        },
+        Func::Div(a, b) => {
+            let a = present(a, env, scope)?.map(Cow::into_owned);
+            let b = present(b, env, scope)?.map(Cow::into_owned);
+            Ok(divide(a, b)?.map(Cow::Owned))
         }
-        Func::Div(a, b) => divide(present(a, env, scope)?, present(b, env, scope)?),
-        Func::Lower(t) => Ok(present(t, env, scope)?.map(|v| match v {
-            Value::Array(items) => Value::Array(
-                items
-                    .into_iter()
-                    .map(|i| match i {
-                        Value::String(s) => Value::String(s.to_lowercase()),
-                        other => other,
-                    })
-                    .collect(),
-            ),
-            other => Value::String(scalar_text(&other).to_lowercase()),
+        Func::Lower(t) => Ok(present(t, env, scope)?.map(|v| {
+            Cow::Owned(match v.into_owned() {
+                Value::Array(items) => Value::Array(
+                    items
+                        .into_iter()
+                        .map(|i| match i {
+                            Value::String(s) => Value::String(s.to_lowercase()),
+                            other => other,
+                        })
+                        .collect(),
+                ),
+                other => Value::String(scalar_str(&other).to_lowercase()),
+            })
         })),
-        Func::Upper(t) => {
-            Ok(present(t, env, scope)?.map(|v| Value::String(scalar_text(&v).to_uppercase())))
-        }
+        Func::Escape(t) => match present(t, env, scope)? {
+            None => Ok(None),
+            Some(v) => {
+                let segment = scalar_str(&v);
+                // Percent-encoding leaves these as they are, and URL parsers
+                // take `%2e%2e` for `..` too: as a path segment they would
+                // name another resource.
+                if matches!(segment.as_ref(), "" | "." | "..") {
+                    return fail(format!("`{segment}` cannot be a URL path segment"));
+                }
+                text(percent_encoding::utf8_percent_encode(&segment, URL_UNRESERVED).to_string())
+            }
+        },
+        Func::Upper(t) => match present(t, env, scope)? {
+            None => Ok(None),
+            Some(v) => text(scalar_str(&v).to_uppercase()),
+        },
         Func::Mask(t, words) => {
-            let Some(text) = present(t, env, scope)? else {
+            let Some(original) = present(t, env, scope)? else {
                 return Ok(None);
             };
-            let mut words: Vec<String> = match present(words, env, scope)? {
+            let mut words: Vec<String> = match present(words, env, scope)?.as_deref() {
                 Some(Value::Array(items)) => items.iter().map(scalar_text).collect(),
-                Some(other) => vec![scalar_text(&other)],
+                Some(other) => vec![scalar_text(other)],
                 None => Vec::new(),
             };
             // Longer words first, so a word inside another is masked whole.
             words.sort_by_key(|w| std::cmp::Reverse(w.chars().count()));
-            let mut out = scalar_text(&text);
+            let mut out = scalar_text(&original);
             for w in words.iter().filter(|w| !w.is_empty()) {
                 out = out.replace(w.as_str(), &"*".repeat(w.chars().count()));
             }
-            Ok(Some(Value::String(out)))
+            text(out)
         }
-        Func::Md5(t) => Ok(present(t, env, scope)?.map(|v| {
-            use md5::Digest;
-            Value::String(hex::encode(md5::Md5::digest(scalar_text(&v).as_bytes())))
-        })),
-        Func::Escape(t) => match present(t, env, scope)?.map(|v| scalar_text(&v)) {
-            // Percent-encoding leaves these as they are, and URL parsers
-            // take `%2e%2e` for `..` too: as a path segment they would
-            // name another resource.
-            Some(text) if matches!(text.as_str(), "" | "." | "..") => {
-                fail(format!("`{text}` cannot be a URL path segment"))
+        Func::Md5(t) => match present(t, env, scope)? {
+            None => Ok(None),
+            Some(v) => {
+                use md5::Digest;
+                text(hex::encode(md5::Md5::digest(scalar_str(&v).as_bytes())))
             }
-            text => Ok(text.map(|text| {
-                Value::String(
-                    percent_encoding::utf8_percent_encode(&text, URL_UNRESERVED).to_string(),
-                )
-            })),
         },
-        Func::Uuid(t) => Ok(present(t, env, scope)?.map(|v| {
-            Value::String(
-                uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, scalar_text(&v).as_bytes())
+        Func::Uuid(t) => match present(t, env, scope)? {
+            None => Ok(None),
+            Some(v) => text(
+                uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, scalar_str(&v).as_bytes())
                     .to_string(),
-            )
-        })),
+            ),
+        },
         Func::First(t) => Ok(match present(t, env, scope)? {
-            Some(Value::Array(items)) => items.into_iter().next(),
+            Some(Cow::Borrowed(Value::Array(items))) => items.first().map(Cow::Borrowed),
+            Some(Cow::Owned(Value::Array(items))) => items.into_iter().next().map(Cow::Owned),
             other => other,
         }),
-        Func::Now => Ok(Some(Value::from(env.now_ms))),
+        Func::Now => Ok(Some(Cow::Owned(Value::from(env.now_ms)))),
         Func::Pairs {
             source,
             prefix,
@@ -399,14 +442,14 @@ fn call(func: &Func, env: &EvalEnv, scope: &mut Vec<&Value>) -> Result<Option<Va
             let Some(value) = present(source, env, scope)? else {
                 return Ok(None);
             };
-            let Value::Object(members) = value else {
+            let Value::Object(members) = value.as_ref() else {
                 return fail(format!(
                     "$pairs: expected an object, got {}",
                     type_name(&value)
                 ));
             };
             let pairs = members
-                .into_iter()
+                .iter()
                 .filter_map(|(k, v)| {
                     let key = k
                         .strip_prefix(prefix.as_str())?
@@ -414,7 +457,7 @@ fn call(func: &Func, env: &EvalEnv, scope: &mut Vec<&Value>) -> Result<Option<Va
                     Some(serde_json::json!({"key": key, "value": v}))
                 })
                 .collect();
-            Ok(Some(Value::Array(pairs)))
+            Ok(Some(Cow::Owned(Value::Array(pairs))))
         }
         Func::Fail(t) => {
             let message = present(t, env, scope)?.map_or_else(
@@ -423,6 +466,18 @@ fn call(func: &Func, env: &EvalEnv, scope: &mut Vec<&Value>) -> Result<Option<Va
             );
             fail(message)
         }
+    }
+}
+
+/// Whether `v` already is what the conversion gives (so it can stay borrowed).
+fn converted(conv: Conversion, v: &Value) -> bool {
+    match conv {
+        Conversion::Int => v.is_i64(),
+        Conversion::Float => v.is_number(),
+        Conversion::String => v.is_string(),
+        Conversion::Bool => v.is_boolean(),
+        Conversion::Json => !v.is_string(),
+        Conversion::Array => v.is_array(),
     }
 }
 
@@ -456,21 +511,21 @@ fn divide(a: Option<Value>, b: Option<Value>) -> Result<Option<Value>, EvalError
 
 /// Folds numbers with integer arithmetic while every term is an integer (and
 /// nothing overflows), else with floats; absent terms are skipped.
-fn arithmetic(
-    terms: &[Template],
-    env: &EvalEnv,
-    scope: &mut Vec<&Value>,
+fn arithmetic<'s>(
+    terms: &'s [Template],
+    env: &EvalEnv<'s>,
+    scope: &mut Vec<&'s Value>,
     unit: i64,
     int_op: fn(i64, i64) -> Option<i64>,
     float_op: fn(f64, f64) -> f64,
-) -> Result<Option<Value>, EvalError> {
+) -> Out<'s> {
     let mut int_acc = Some(unit);
     let mut float_acc = unit as f64;
     for t in terms {
         let Some(v) = present(t, env, scope)? else {
             continue;
         };
-        let f = match convert(Conversion::Float, v.clone())? {
+        let f = match convert(Conversion::Float, v.as_ref().clone())? {
             Value::Number(n) => n.as_f64().unwrap_or(0.0),
             _ => 0.0,
         };
@@ -480,17 +535,17 @@ fn arithmetic(
             _ => None,
         };
     }
-    Ok(Some(match int_acc {
+    Ok(Some(Cow::Owned(match int_acc {
         Some(i) => Value::from(i),
         None => Number::from_f64(float_acc).map_or(Value::Null, Value::Number),
-    }))
+    })))
 }
 
 /// Runs `f` once per item with the item pushed on the scope.
-fn map_items<T>(
-    items: &[Value],
-    scope: &[&Value],
-    mut f: impl FnMut(&mut Vec<&Value>) -> Result<T, EvalError>,
+fn map_items<'t, T>(
+    items: &'t [Value],
+    scope: &[&'t Value],
+    mut f: impl FnMut(&mut Vec<&'t Value>) -> Result<T, EvalError>,
 ) -> Result<Vec<T>, EvalError> {
     let mut out = Vec::with_capacity(items.len());
     let mut inner: Vec<&Value> = scope.to_vec();
@@ -505,10 +560,15 @@ fn map_items<T>(
 
 /// The text of a scalar (strings without quotes); other values as JSON.
 pub fn scalar_text(v: &Value) -> String {
+    scalar_str(v).into_owned()
+}
+
+/// [`scalar_text`], borrowed when the value is a string.
+pub fn scalar_str(v: &Value) -> Cow<'_, str> {
     match v {
-        Value::String(s) => s.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
+        Value::String(s) => Cow::Borrowed(s),
+        Value::Null => Cow::Borrowed(""),
+        other => Cow::Owned(other.to_string()),
     }
 }
 

@@ -15,8 +15,19 @@ use serde_json::Value;
 use super::path::Path;
 
 pub use compile::{compile, TemplateContext};
-pub use eval::{eval, eval_item, EvalEnv, EvalError};
+pub use eval::{eval, eval_item, eval_ref, EvalEnv, EvalError};
 pub use shape::{DocShape, Shape};
+
+/// A document templates read: a JSON object of these members, moved in.
+/// (`json!` would copy each value by serializing it again.)
+pub fn document<const N: usize>(members: [(&str, Value); N]) -> Value {
+    Value::Object(
+        members
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+    )
+}
 
 /// A compiled template.
 #[derive(Debug, Clone)]
