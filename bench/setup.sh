@@ -64,23 +64,16 @@ path = "$3/state.db"
 TOML
 }
 mkdir -p "$WORK/t" "$WORK/e" "$WORK/all"
-{ common "$T1" "$TA" "$WORK/t"; cat <<TOML
-[providers.jm]
-kind = "vendor"
-dialect = "jmessage"
-base_url = "http://127.0.0.1:$STUB"
-[providers.jm.params]
-app_key = "$KEY"
-master_secret = "$SECRET"
-[providers.em]
-kind = "vendor"
-dialect = "easemob"
-base_url = "http://127.0.0.1:$STUB"
-[providers.em.params]
-org_name = "bench"
-app_name = "stub"
-client_id = "YXA6bench-client-id"
-client_secret = "YXA6bench-client-secret"
+vendor() { # name dialect params: a vendor provider pointed at the stub
+  printf '[providers.%s]\nkind = "vendor"\ndialect = "%s"\nbase_url = "http://127.0.0.1:%s"\nparams = { %s }\n' \
+    "$1" "$2" "$STUB" "$3"
+}
+JM_PARAMS="app_key = \"$KEY\", master_secret = \"$SECRET\""
+EM_PARAMS='org_name = "bench", app_name = "stub", client_id = "YXA6bench-id", client_secret = "YXA6bench-secret"'
+{ common "$T1" "$TA" "$WORK/t"
+  vendor jm jmessage "$JM_PARAMS"
+  vendor em easemob "$EM_PARAMS"
+  cat <<TOML
 [frontends.jmessage]
 provider = "jm"
 [frontends.jmessage.params]
@@ -109,27 +102,12 @@ TOML
 # Startup: every seed frontend on the embedded provider plus a provider of
 # every vendor dialect (all mapping files are compiled in any case).
 ALL=$(port); ALLA=$(port)
-{ common "$ALL" "$ALLA" "$WORK/all"; embedded "$WORK/all"; cat <<TOML
-[providers.jm]
-kind = "vendor"
-dialect = "jmessage"
-base_url = "http://127.0.0.1:$STUB"
-params = { app_key = "$KEY", master_secret = "$SECRET" }
-[providers.em]
-kind = "vendor"
-dialect = "easemob"
-base_url = "http://127.0.0.1:$STUB"
-params = { org_name = "bench", app_name = "stub", client_id = "x", client_secret = "y" }
-[providers.rc]
-kind = "vendor"
-dialect = "rongcloud"
-base_url = "http://127.0.0.1:$STUB"
-params = { app_key = "k", app_secret = "s" }
-[providers.wf]
-kind = "vendor"
-dialect = "wildfire"
-base_url = "http://127.0.0.1:$STUB"
-params = { secret = "s" }
+{ common "$ALL" "$ALLA" "$WORK/all"; embedded "$WORK/all"
+  vendor jm jmessage "$JM_PARAMS"
+  vendor em easemob "$EM_PARAMS"
+  vendor rc rongcloud 'app_key = "k", app_secret = "s"'
+  vendor wf wildfire 'secret = "s"'
+  cat <<TOML
 [frontends.jmessage]
 params = { master_secret = "$SECRET" }
 [frontends.haorenao]
