@@ -36,11 +36,16 @@ use crate::harness::{
 use crate::wire::{closing, read_message};
 
 /// Everything must be done within this time.
-const BUDGET: Duration = Duration::from_secs(150);
+const BUDGET: Duration = Duration::from_secs(240);
 /// What `$__rate_interval` and `$__interval` become.
 const RATE_INTERVAL: &str = "1m";
-/// A's timeout of one vendor call.
-const TIMEOUT_MS: u64 = 1500;
+/// A's timeout of one vendor call: generous, so that only the call that
+/// hangs (`HANG`) times out, also when a loaded machine makes a chained call
+/// slow.
+const TIMEOUT_MS: u64 = 8000;
+/// How long the proxy holds requests for "hang" paths before dropping them:
+/// well beyond `TIMEOUT_MS`.
+const HANG: Duration = Duration::from_secs(60);
 /// How long the proxy delays requests for "slow" paths.
 const SLOW: Duration = Duration::from_millis(300);
 
@@ -275,7 +280,7 @@ async fn serve(mut conn: TcpStream, upstream: String, fail_tokens: Arc<AtomicU32
             .to_string();
     let path = line.split(' ').nth(1).unwrap_or_default().to_string();
     if path.contains("hang") {
-        tokio::time::sleep(Duration::from_secs(10)).await;
+        tokio::time::sleep(HANG).await;
         return;
     }
     if path.contains("garbage") {
