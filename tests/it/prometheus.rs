@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
 use crate::harness::{
     body_text, free_port, repo, wait_for_port, Imbridge, Jm, Setup, APP_KEY, MASTER_SECRET,
@@ -356,6 +356,9 @@ struct Stack {
     /// metrics on `copy_port` (killed when the stack drops).
     _copy: tokio::process::Child,
     copy_port: u16,
+    /// The port of the vendor that is down, held bound without listening:
+    /// connections to it are refused, and no other test can take it.
+    _dead: TcpSocket,
 }
 
 fn params(pairs: &[(&str, &str)]) -> String {
@@ -419,7 +422,9 @@ impl Stack {
         assert!(original.contains(ANCHOR), "the reload anchor moved");
         let (p_em, p_rc, p_down) = (free_port(), free_port(), free_port());
         let (p_live, p_live_down) = (free_port(), free_port());
-        let dead = free_port();
+        let dead = TcpSocket::new_v4().unwrap();
+        dead.bind(([127, 0, 0, 1], 0).into()).unwrap();
+        let dead_port = dead.local_addr().unwrap().port();
         let mut extra = String::new();
         extra += &vendor_provider(
             "jm",
@@ -437,7 +442,7 @@ impl Stack {
         extra += &vendor_provider(
             "down",
             "jmessage",
-            &format!("http://127.0.0.1:{dead}"),
+            &format!("http://127.0.0.1:{dead_port}"),
             &params(&[("app_key", APP_KEY), ("master_secret", MASTER_SECRET)]),
         );
         extra += &jm_frontend("jm-easemob", p_em, "em");
@@ -497,6 +502,7 @@ impl Stack {
             original,
             _copy: copy,
             copy_port,
+            _dead: dead,
         }
     }
 
