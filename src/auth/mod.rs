@@ -323,6 +323,7 @@ fn strip_prefix_ignore_case<'t>(text: &'t str, prefix: &str) -> Option<&'t str> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::canonical::ErrorKind;
 
     #[test]
     fn prefixes_match_ignoring_case_and_never_split_a_character() {
