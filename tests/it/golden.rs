@@ -191,8 +191,15 @@ cases:
     };
     assert_eq!((routes_covered, ops_covered), (2, 1), "{summary}");
     let routes_left = line("  routes without a case: ");
-    assert_eq!(routes_left.matches(" (line ").count(), routes - 2, "{routes_left}");
-    assert!(!routes_left.contains("user.register (line"), "{routes_left}");
+    assert_eq!(
+        routes_left.matches(" (line ").count(),
+        routes - 2,
+        "{routes_left}"
+    );
+    assert!(
+        !routes_left.contains("user.register (line"),
+        "{routes_left}"
+    );
     let ops_left = line("  operations without a case: ");
     let ops_left: Vec<&str> = ops_left["  operations without a case: ".len()..]
         .split(", ")
