@@ -174,7 +174,11 @@ async fn scenario(a_format: &str, b_format: &str) {
     // A: every seed dialect over the vendors, and JMessage on each provider.
     let a = Setup::new();
     let (a_em, a_rc, a_bad, a_down) = (free_port(), free_port(), free_port(), free_port());
-    let dead = free_port();
+    // The provider that is down: a port held bound without listening, so
+    // connections are refused and no other test's server can take it.
+    let dead_socket = tokio::net::TcpSocket::new_v4().unwrap();
+    dead_socket.bind(([127, 0, 0, 1], 0).into()).unwrap();
+    let dead = dead_socket.local_addr().unwrap().port();
     let jm_params =
         |secret: &str| format!("app_key = \"{APP_KEY}\"\nmaster_secret = \"{secret}\"\n");
     let front = format!("master_secret = \"{JM_FRONT}\"\n");
