@@ -30,6 +30,10 @@ pub mod registry;
 pub mod server;
 pub mod store;
 
+/// Loopback ports reserved for test servers, shared with the integration tests.
+#[cfg(test)]
+#[path = "../tests/it/ports.rs"]
+pub(crate) mod ports;
 /// Throwaway PostgreSQL clusters, shared with the integration tests.
 #[cfg(test)]
 #[path = "../tests/it/pg.rs"]

@@ -3,9 +3,8 @@
 //! [`on_postgres`]), and small HTTP clients for the dialects.
 
 use std::cell::Cell;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,6 +18,7 @@ use serde_json::Value;
 use tempfile::TempDir;
 
 use crate::pg::Postgres;
+pub use crate::ports::free_port;
 use crate::replicas::Replicas;
 
 /// The JMessage credentials every test server uses.
@@ -48,31 +48,6 @@ pub const OTHER_MASTER_SECRET: &str = "other-master-secret";
 /// The repository root.
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// A free loopback port for a test server.
-///
-/// Not `bind(0)`: the kernel may hand the same ephemeral port to a test
-/// running in parallel, or to an outgoing connection, before our server binds
-/// it; pingora then retries the bind forever while `wait_for_port` connects
-/// to the other server. Ports come from below the ephemeral range
-/// (32768-60999 on Linux), from a block of this process (nextest runs each
-/// test in its own process) and a counter (tests sharing a process), and are
-/// checked free by binding.
-pub fn free_port() -> u16 {
-    const FIRST: u32 = 20_000;
-    const SPAN: u32 = 12_000;
-    const BLOCK: u32 = 64;
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let block = std::process::id() % (SPAN / BLOCK) * BLOCK;
-    for _ in 0..SPAN {
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let port = u16::try_from(FIRST + (block + n) % SPAN).unwrap();
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no free port in {FIRST}..{}", FIRST + SPAN);
 }
 
 /// Waits until something accepts connections on `port`.

@@ -26,6 +26,7 @@ mod migrate_pairs;
 mod migrate_sites;
 mod persistence;
 mod pg;
+mod ports;
 mod postgres;
 mod prometheus;
 mod reload;

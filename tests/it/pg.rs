@@ -7,11 +7,10 @@
 //! as the `postgres` user when the tests run as root (PostgreSQL refuses
 //! root). Dropping it stops the cluster and removes its files.
 
-use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU16, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -87,7 +86,7 @@ impl Postgres {
     fn run(&self) {
         for _ in 0..5 {
             let port = match self.port.load(Ordering::Relaxed) {
-                0 => free_port(),
+                0 => crate::ports::free_port(),
                 port => port,
             };
             let mut cmd = Command::new(self.bin.join("postgres"));
@@ -247,22 +246,4 @@ fn run(cmd: &mut Command) {
         "{cmd:?} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-/// A loopback port nobody listens on, from a range of its own per process
-/// (the integration harness hands out 20000..32000).
-fn free_port() -> u16 {
-    const FIRST: u32 = 33_000;
-    const SPAN: u32 = 12_000;
-    const BLOCK: u32 = 32;
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let block = std::process::id() % (SPAN / BLOCK) * BLOCK;
-    for _ in 0..SPAN {
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let port = u16::try_from(FIRST + (block + n) % SPAN).expect("port");
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no free port in {FIRST}..{}", FIRST + SPAN);
 }
