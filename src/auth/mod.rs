@@ -71,6 +71,18 @@ pub enum InboundAuth {
         /// in lower case (Easemob).
         lowercase: bool,
     },
+    /// A user's `Authorization: Basic base64(username:password)`, checked
+    /// like [`InboundAuth::UserPassword`] (Django REST framework's
+    /// `BasicAuthentication`).
+    UserBasic {
+        /// Usernames are case-insensitive (see `UserPassword`).
+        lowercase: bool,
+    },
+    /// The first scheme whose credentials the request presents (in order;
+    /// the first scheme when it presents none), as an app accepting several
+    /// kinds of credentials does (Django REST framework's authentication
+    /// classes).
+    Any(Vec<InboundAuth>),
     /// Values from the request that must equal frontend params (Easemob's
     /// `client_id`/`client_secret` in a token request), compared in constant time.
     Params(Vec<(String, Path)>),
@@ -152,25 +164,78 @@ impl InboundAuth {
     /// Checks a request's credentials. Called once per request, after the
     /// body is parsed and before the canonical request is built.
     pub async fn check(&self, cx: &AuthInput<'_>) -> Result<Verdict, Error> {
-        if let InboundAuth::UserPassword {
-            username,
-            password,
-            lowercase,
-        } = self
-        {
-            let user = text_at(username, cx.input).map(|u| match lowercase {
-                true => u.to_lowercase(),
-                false => u,
-            });
-            let (Some(username), Some(password)) = (user, text_at(password, cx.input)) else {
-                return Err(Error::unauthenticated(
-                    Reason::Credentials,
-                    "username and password are required",
-                ));
-            };
-            return Ok(Verdict::Password(UserAuthenticate { username, password }));
+        let scheme = self.chosen(cx);
+        let lowercase = |user: String, lowercase: bool| match lowercase {
+            true => user.to_lowercase(),
+            false => user,
+        };
+        match scheme {
+            InboundAuth::UserPassword {
+                username,
+                password,
+                lowercase: fold,
+            } => {
+                let user = text_at(username, cx.input).map(|u| lowercase(u, *fold));
+                let (Some(username), Some(password)) = (user, text_at(password, cx.input)) else {
+                    return Err(Error::unauthenticated(
+                        Reason::Credentials,
+                        "username and password are required",
+                    ));
+                };
+                Ok(Verdict::Password(UserAuthenticate { username, password }))
+            }
+            InboundAuth::UserBasic { lowercase: fold } => {
+                let (user, password) = basic_credentials(cx.headers).ok_or_else(|| {
+                    Error::unauthenticated(Reason::Credentials, "Basic authentication failed")
+                })?;
+                Ok(Verdict::Password(UserAuthenticate {
+                    username: lowercase(user, *fold),
+                    password,
+                }))
+            }
+            scheme => scheme.caller(cx).await.map(Verdict::Caller),
         }
-        self.caller(cx).await.map(Verdict::Caller)
+    }
+
+    /// The scheme that decides this request: itself, or for `Any` the first
+    /// whose credentials the request presents.
+    fn chosen(&self, cx: &AuthInput<'_>) -> &InboundAuth {
+        match self {
+            InboundAuth::Any(schemes) => schemes
+                .iter()
+                .find(|s| s.presented(cx))
+                .unwrap_or(&schemes[0]),
+            scheme => scheme,
+        }
+    }
+
+    /// Whether the request carries this scheme's kind of credentials (right
+    /// or wrong).
+    fn presented(&self, cx: &AuthInput<'_>) -> bool {
+        let authorization = || {
+            cx.headers
+                .get(http::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+        };
+        match self {
+            InboundAuth::None => true,
+            InboundAuth::Basic { .. } | InboundAuth::UserBasic { .. } => {
+                authorization().is_some_and(|v| strip_prefix_ignore_case(v, "Basic ").is_some())
+            }
+            InboundAuth::Signature(check) => header(cx.headers, &check.sign).is_some(),
+            InboundAuth::UserPassword { username, .. } => text_at(username, cx.input).is_some(),
+            InboundAuth::Params(fields) => fields
+                .iter()
+                .any(|(_, path)| text_at(path, cx.input).is_some()),
+            InboundAuth::IssuedToken { token, prefix, .. } => {
+                text_at(token, cx.input).is_some_and(|raw| {
+                    prefix
+                        .as_deref()
+                        .is_none_or(|p| strip_prefix_ignore_case(&raw, p).is_some())
+                })
+            }
+            InboundAuth::Any(schemes) => schemes.iter().any(|s| s.presented(cx)),
+        }
     }
 
     /// The caller, for the schemes that settle it themselves.
@@ -183,19 +248,10 @@ impl InboundAuth {
                 let expected_pass = param(params, password)?;
                 let missing =
                     || Error::unauthenticated(Reason::Credentials, "Basic authentication failed");
-                let value = headers
-                    .get(http::header::AUTHORIZATION)
-                    .and_then(|v| v.to_str().ok())
-                    .ok_or_else(missing)?;
-                let encoded = strip_prefix_ignore_case(value, "Basic ").ok_or_else(missing)?;
-                let decoded = base64::engine::general_purpose::STANDARD
-                    .decode(encoded.trim())
-                    .map_err(|_| missing())?;
-                let text = String::from_utf8(decoded).map_err(|_| missing())?;
-                let (user, pass) = text.split_once(':').ok_or_else(missing)?;
+                let (user, pass) = basic_credentials(headers).ok_or_else(missing)?;
                 // Evaluate both comparisons so timing does not reveal which failed.
-                let user_ok = expected_user.matches(user);
-                let pass_ok = expected_pass.matches(pass);
+                let user_ok = expected_user.matches(&user);
+                let pass_ok = expected_pass.matches(&pass);
                 if user_ok & pass_ok {
                     Ok(Caller::default())
                 } else {
@@ -203,9 +259,10 @@ impl InboundAuth {
                 }
             }
             InboundAuth::Signature(check) => check.verify(cx).await,
-            InboundAuth::UserPassword { .. } => Err(Error::internal(
-                "user passwords are checked by the pipeline",
-            )),
+            InboundAuth::UserPassword { .. } | InboundAuth::UserBasic { .. } => Err(
+                Error::internal("user passwords are checked by the pipeline"),
+            ),
+            InboundAuth::Any(_) => Err(Error::internal("`any` is resolved by `check`")),
             InboundAuth::Params(fields) => {
                 let mut ok = !fields.is_empty();
                 for (name, path) in fields {
@@ -311,6 +368,18 @@ impl SignatureCheck {
         }
         Ok(Caller::default())
     }
+}
+
+/// The user name and password of an `Authorization: Basic` header.
+fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    let encoded = strip_prefix_ignore_case(value, "Basic ")?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (user, pass) = text.split_once(':')?;
+    (!user.is_empty()).then(|| (user.to_string(), pass.to_string()))
 }
 
 /// `text` without `prefix`, compared ignoring ASCII case (`Bearer`, `bearer`).
@@ -469,6 +538,39 @@ mod tests {
             "Basic YXBwa2V5MTpzZWNyZXQy".parse().unwrap(),
         );
         assert!(check(&auth, &h, &params(), 0).is_err());
+    }
+
+    #[test]
+    fn any_lets_the_presented_credentials_decide_else_the_first_scheme() {
+        let auth = InboundAuth::Any(vec![
+            wildfire(None),
+            InboundAuth::UserBasic { lowercase: true },
+        ]);
+        // Nothing presented: the first scheme's refusal.
+        let none = check(&auth, &HeaderMap::new(), &params(), 0).unwrap_err();
+        assert_eq!(none.reason, Some(Reason::Signature));
+        // A user's Basic credentials: a password login of that user.
+        let mut h = HeaderMap::new();
+        h.insert(
+            "authorization",
+            "Basic QW15OnMzY3JldDpvaw==".parse().unwrap(),
+        );
+        match check(&auth, &h, &params(), 0).unwrap() {
+            Verdict::Password(login) => {
+                assert_eq!((&*login.username, &*login.password), ("amy", "s3cret:ok"));
+            }
+            other => panic!("not a password login: {other:?}"),
+        }
+        // Basic without a user name, or not base64: refused, not passed on.
+        for bad in ["Basic OnB3", "Basic %%%"] {
+            h.insert("authorization", bad.parse().unwrap());
+            let e = check(&auth, &h, &params(), 0).unwrap_err();
+            assert_eq!(e.reason, Some(Reason::Credentials), "{bad}");
+        }
+        // A (wrong) signature presented: the signature decides.
+        let e = check(&auth, &signed("n", "1", "bad"), &params(), 0).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Unauthenticated);
+        assert_eq!(e.reason, Some(Reason::Credentials));
     }
 
     fn wildfire(max_age: Option<Duration>) -> InboundAuth {

@@ -550,6 +550,16 @@ master_secret = "{OTHER_MASTER_SECRET}"
             base: self.base.clone(),
             http: self.http.clone(),
             token: token.map(String::from),
+            basic: None,
+        }
+    }
+
+    /// A rongcloud-app client sending the user's `Authorization: Basic`
+    /// credentials on every call instead of a token.
+    pub fn rc_basic(&self, username: &str, password: &str) -> Rc {
+        Rc {
+            basic: Some((username.to_string(), password.to_string())),
+            ..self.rc_with(None)
         }
     }
 
@@ -935,6 +945,8 @@ pub struct Rc {
     pub http: reqwest::Client,
     /// The token from `/api/auth/token/`, if any.
     pub token: Option<String>,
+    /// Username and password sent as `Authorization: Basic`, if any.
+    pub basic: Option<(String, String)>,
 }
 
 impl Rc {
@@ -948,6 +960,8 @@ impl Rc {
         let mut req = self.http.request(method, url);
         if let Some(t) = &self.token {
             req = req.header("authorization", format!("Token {t}"));
+        } else if let Some((user, password)) = &self.basic {
+            req = req.basic_auth(user, Some(password));
         }
         req
     }

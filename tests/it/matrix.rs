@@ -961,9 +961,10 @@ async fn rongcloud_app(cell: Cell) {
         ],
     )
     .await;
-    // Logins are imbridge's own (checked against the passwords it kept).
+    // Logins are imbridge's own (checked against the passwords it kept). Al
+    // sends a token, Cy HTTP Basic credentials on every call.
     let al = im.rc("1001", "pw-1").await;
-    let cy = im.rc("1003", "pw-3").await;
+    let cy = im.rc_basic("1003", "pw-3");
     im.post_json(
         "/api/auth/token/",
         json!({"username": "1001", "password": "x"}),

@@ -465,6 +465,7 @@ async fn tokens_everywhere() {
             base: base.clone(),
             http: http.clone(),
             token: Some(token.clone()),
+            basic: None,
         };
         rc.get("/api/im/token/").await.expect(200);
     }

@@ -1,9 +1,12 @@
 //! rongcloud-app (seed 004): a Django REST framework style app API. Login
 //! is imbridge's `POST /api/auth/token/` ({username, password} → {token});
-//! calls send `Authorization: Token <token>`; errors are `{detail}` with
+//! calls send `Authorization: Token <token>`, or `Authorization: Basic` with
+//! the username and password (DRF's BasicAuthentication); errors are `{detail}` with
 //! 400/401/403/404; member lists are `{count, next, previous, results}`
 //! pages whose `next` links work.
 
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -24,6 +27,23 @@ async fn fixtures(im: &Imbridge) {
 
 async fn login(im: &Imbridge, id: u32) -> Rc {
     im.rc(&id.to_string(), &format!("pw{id}")).await
+}
+
+/// How a scenario's users send their credentials.
+#[derive(Clone, Copy)]
+enum Credentials {
+    /// A token from `/api/auth/token/`.
+    Token,
+    /// Their username and password on every call (HTTP Basic).
+    Basic,
+}
+
+/// A client for user `id` sending its credentials `how`.
+async fn client(im: &Imbridge, id: u32, how: Credentials) -> Rc {
+    match how {
+        Credentials::Token => login(im, id).await,
+        Credentials::Basic => im.rc_basic(&id.to_string(), &format!("pw{id}")),
+    }
 }
 
 /// Creates a group with the form `fields` (`POST /api/im/group/`),
@@ -126,6 +146,16 @@ async fn all_members(rc: &Rc, gid: i64) -> (Vec<i64>, usize) {
 
 #[tokio::test]
 async fn every_endpoint_with_the_seed_examples() {
+    seed_examples(Credentials::Token).await;
+}
+
+#[tokio::test]
+async fn every_endpoint_with_basic_credentials() {
+    seed_examples(Credentials::Basic).await;
+}
+
+/// Every seed endpoint with the seed's examples, users sending `how`.
+async fn seed_examples(how: Credentials) {
     let im = Imbridge::start();
     fixtures(&im).await;
 
@@ -138,7 +168,10 @@ async fn every_endpoint_with_the_seed_examples() {
         .await
         .expect(200);
     assert_shape(&a.json, &[("token", "string")], true);
-    let owner = im.rc_with(a.json["token"].as_str());
+    let owner = match how {
+        Credentials::Token => im.rc_with(a.json["token"].as_str()),
+        Credentials::Basic => client(&im, 1, how).await,
+    };
     // A form login works too, and gives another token.
     let form = im
         .post_form(
@@ -158,7 +191,7 @@ async fn every_endpoint_with_the_seed_examples() {
         owner.get("/api/im/token/").await.expect(200).json["key"],
         key
     );
-    let rc6 = login(&im, 6).await;
+    let rc6 = client(&im, 6, how).await;
     let other = rc6.get("/api/im/token/").await.expect(200);
     assert_shape(&other.json, &[("key", "string")], true);
     assert_ne!(other.json["key"], key);
@@ -239,7 +272,7 @@ async fn every_endpoint_with_the_seed_examples() {
 
     // invite: face to face, with the group's code.
     for id in [7, 11, 12] {
-        let rc = login(&im, id).await;
+        let rc = client(&im, id, how).await;
         let a = rc
             .post_json(
                 &format!("/api/im/group/{gid}/invite/"),
@@ -362,6 +395,22 @@ async fn wrong_missing_and_expired_credentials() {
             "Authentication credentials were not provided.",
             "{method} {path}"
         );
+        // Basic credentials: a wrong password, an unknown user, no
+        // password, and a header that is not base64 of user:password.
+        let basic = |text: &str| format!("Basic {}", STANDARD.encode(text));
+        for auth in [
+            basic("1:wrong"),
+            basic("404:pw1"),
+            basic("1"),
+            basic(":pw1"),
+            "Basic %%%".to_string(),
+        ] {
+            assert_eq!(
+                detail(send(Some(auth.clone())).await, 401),
+                "Authentication credentials were not provided.",
+                "{method} {path} {auth}"
+            );
+        }
     }
     // The keyword is case-insensitive, as in DRF.
     let a = Answer::of(

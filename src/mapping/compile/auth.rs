@@ -26,6 +26,7 @@ const KEYS: &[&str] = &[
     "scope",
     "match",
     "lowercase",
+    "of",
 ];
 
 /// The keys of a signature's `headers:` (inbound and outbound).
@@ -91,6 +92,31 @@ pub fn compile(node: &Node, cx: &FileContext, d: &mut Diagnostics) -> Option<Inb
                 replay,
             }))
         }
+        "any" => {
+            let of = f.required("of", d)?;
+            let Some(items) = of.as_sequence() else {
+                d.error(of.span(), "E003", "`of` is a list of auth schemes");
+                return None;
+            };
+            let mut schemes = Vec::new();
+            for item in items.iter() {
+                match compile(item, cx, d)? {
+                    InboundAuth::Any(_) => {
+                        d.error(item.span(), "E003", "`any` cannot hold `any`");
+                        return None;
+                    }
+                    scheme => schemes.push(scheme),
+                }
+            }
+            if schemes.is_empty() {
+                d.error(of.span(), "E003", "`of` names no scheme");
+                return None;
+            }
+            Some(InboundAuth::Any(schemes))
+        }
+        "user_basic" => Some(InboundAuth::UserBasic {
+            lowercase: f.boolean("lowercase", d).unwrap_or(false),
+        }),
         "user_password" => Some(InboundAuth::UserPassword {
             username: input_path(f.required("username", d)?, d)?,
             password: input_path(f.required("password", d)?, d)?,
@@ -142,7 +168,7 @@ pub fn compile(node: &Node, cx: &FileContext, d: &mut Diagnostics) -> Option<Inb
                 "E022",
                 format!("unknown auth scheme `{other}`"),
             )
-            .hint("schemes: none, basic, signature, user_password, issued_token, params");
+            .hint("schemes: none, basic, signature, user_password, user_basic, issued_token, params, any");
             None
         }
     }
