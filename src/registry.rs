@@ -20,6 +20,7 @@ use crate::mapping::plan::{Dialect, Segment};
 use crate::metrics::Metrics;
 use crate::migrate::lazy::LazyPasswords;
 use crate::provider::embedded::EmbeddedProvider;
+use crate::provider::hosted::Hosted;
 use crate::provider::ids::IdMapped;
 use crate::provider::vendor::VendorProvider;
 use crate::provider::{CallContext, Provider, SharedProvider};
@@ -144,6 +145,7 @@ impl Providers {
             };
             out.map.insert(name.clone(), provider);
         }
+        out.host_vendor_ops(out.embedded.clone().map(|e| e as SharedProvider));
         out.lazy = Some(Arc::new(LazyPasswords::new(
             out.map.clone(),
             store.clone(),
@@ -188,7 +190,20 @@ impl Providers {
             };
             out.map.insert(name.clone(), provider);
         }
+        let host = config.providers.iter().find_map(|(name, pc)| {
+            matches!(pc, ProviderConfig::Embedded(_)).then(|| out.map[name].clone())
+        });
+        out.host_vendor_ops(host);
         Ok(out)
+    }
+
+    /// Wraps every vendor provider so that the operations its mapping hosts
+    /// run on `host` (the first embedded provider).
+    fn host_vendor_ops(&mut self, host: Option<SharedProvider>) {
+        for (name, vendor) in &self.vendors {
+            self.map
+                .insert(name.clone(), Hosted::wrap(vendor.clone(), host.clone()));
+        }
     }
 
     /// A provider by name.

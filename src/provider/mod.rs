@@ -3,6 +3,7 @@
 //! pair that cannot work answers `unsupported` instead of failing oddly.
 
 pub mod embedded;
+pub mod hosted;
 pub mod ids;
 pub mod vendor;
 

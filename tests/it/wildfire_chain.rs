@@ -258,11 +258,23 @@ async fn jmessage_on_wildfire_users_groups_messages_and_errors() {
         501,
     );
     assert!(msg.contains("group.shield"), "{msg}");
-    unsupported(
-        jm.upload("image", "a.png", crate::harness::png(2, 2, [0, 0, 0]))
-            .await,
-        501,
-    );
+    // Media: WildfireChat's media server is not the admin API, so imbridge
+    // keeps the upload itself and serves it from its own download route.
+    let picture = crate::harness::png(2, 2, [0, 0, 0]);
+    let up = jm
+        .upload("image", "a.png", picture.clone())
+        .await
+        .expect(200);
+    let media_id = up.json["media_id"].as_str().unwrap();
+    let found = jm
+        .get(&format!("/v1/resource?mediaId={media_id}"))
+        .await
+        .expect(200);
+    let url = found.json["url"].as_str().unwrap();
+    assert!(url.starts_with(&chain.proxy.base), "{url}");
+    let download = reqwest::get(url).await.unwrap();
+    assert_eq!(download.status(), 200, "GET {url}");
+    assert_eq!(&download.bytes().await.unwrap()[..], &picture[..]);
 
     // Transfer, then dismiss: gone at the vendor.
     jm.put(

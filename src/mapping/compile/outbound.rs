@@ -1,6 +1,6 @@
 //! The `outbound:` section: auth, error rules and per-operation steps.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,7 +22,7 @@ use crate::mapping::template::compile::compile_in;
 use crate::mapping::template::{DocShape, Func, Shape, Template};
 use crate::mapping::yaml::{self, Fields, Spanned};
 
-const KEYS: &[&str] = &["auth", "errors", "ops", "keeps", "unsupported"];
+const KEYS: &[&str] = &["auth", "errors", "ops", "keeps", "unsupported", "hosted"];
 
 /// Compiles the `outbound:` section.
 pub fn compile(node: &Node, cx: &FileContext, d: &mut Diagnostics) -> Option<Outbound> {
@@ -80,12 +80,29 @@ pub fn compile(node: &Node, cx: &FileContext, d: &mut Diagnostics) -> Option<Out
             }
         }
     }
+    // What imbridge runs itself for the vendor (on its embedded provider).
+    let mut hosted = BTreeSet::new();
+    for name in f.strings("hosted", d) {
+        let Some(op) = super::route::op_name_of(&name, d) else {
+            continue;
+        };
+        if ops.contains_key(&op) || unsupported.contains_key(&op) || op.is_local() {
+            d.error(
+                &name.span,
+                "E003",
+                format!("`{op}` is hosted: it cannot also be under `ops:` or `unsupported:`, or run inside imbridge"),
+            );
+            continue;
+        }
+        hosted.insert(op);
+    }
     Some(Outbound {
         auth,
         errors,
         ops,
         keeps,
         unsupported,
+        hosted,
     })
 }
 

@@ -2,7 +2,7 @@
 //! calls to a vendor's server API, how the vendor's answers become a canonical
 //! result, how its errors map to canonical errors, and how calls authenticate.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use http::Method;
@@ -28,6 +28,10 @@ pub struct Outbound {
     /// Why the vendor cannot run an operation it does not list (one line
     /// each, for the compatibility matrix).
     pub unsupported: BTreeMap<OpName, String>,
+    /// Operations the vendor's server API lacks that imbridge runs itself,
+    /// on its embedded provider (`hosted:`; media for vendors without a
+    /// media API), when one is configured.
+    pub hosted: BTreeSet<OpName>,
 }
 
 /// Outbound auth schemes.

@@ -101,8 +101,19 @@ impl VendorProvider {
         let outbound = bound.as_ref()?.outbound();
         match outbound.ops.get(&op) {
             Some(plan) => plan.note.clone(),
+            None if outbound.hosted.contains(&op) => {
+                Some("imbridge runs it itself, on its embedded provider".to_string())
+            }
             None => outbound.unsupported.get(&op).cloned(),
         }
+    }
+
+    /// Whether imbridge runs `op` itself for this vendor (`hosted:`).
+    pub fn hosts(&self, op: OpName) -> bool {
+        self.bound
+            .load()
+            .as_ref()
+            .is_some_and(|b| b.outbound().hosted.contains(&op))
     }
 
     fn bound(&self) -> Result<Arc<Binding>> {
