@@ -1,4 +1,4 @@
-//! Where group and chatroom ids are in canonical requests and results, so an
+//! Where group, chatroom and message ids are in canonical requests and results, so an
 //! id translation (the ID map) can rewrite them without knowing each type:
 //! `visit_op` and `visit_output` call `f` with every id and its kind.
 
@@ -12,6 +12,8 @@ pub enum IdKind {
     Group,
     /// A chatroom id.
     Chatroom,
+    /// A message id.
+    Message,
 }
 
 impl IdKind {
@@ -20,6 +22,7 @@ impl IdKind {
         match self {
             IdKind::Group => "group",
             IdKind::Chatroom => "chatroom",
+            IdKind::Message => "message",
         }
     }
 
@@ -28,6 +31,7 @@ impl IdKind {
         match name {
             "group" => Some(IdKind::Group),
             "chatroom" => Some(IdKind::Chatroom),
+            "message" => Some(IdKind::Message),
             _ => None,
         }
     }
@@ -60,9 +64,9 @@ fn conversation(c: &mut Conversation, f: Visit) {
     }
 }
 
-/// Calls `f` with every group or chatroom id of a request.
+/// Calls `f` with every group, chatroom or message id of a request.
 pub fn visit_op(op: &mut Op, f: Visit) {
-    use IdKind::{Chatroom, Group};
+    use IdKind::{Chatroom, Group, Message};
     match op {
         Op::GroupGet(r) | Op::GroupDismiss(r) => f(Group, &mut r.group_id),
         Op::GroupUpdate(r) => f(Group, &mut r.group_id),
@@ -105,6 +109,8 @@ pub fn visit_op(op: &mut Op, f: Visit) {
                 all(kind, &mut r.targets, f);
             }
         }
+        Op::MessageRetract(r) => f(Message, &mut r.msg_id),
+        Op::FileGet(r) => f(Message, &mut r.msg_id),
         Op::ConversationTopSet(r) => conversation(&mut r.conversation, f),
         Op::ConversationTopGet(r) => conversation(&mut r.conversation, f),
         Op::ConversationFilesList(r) => conversation(&mut r.conversation, f),
@@ -121,6 +127,7 @@ fn room(r: &mut Room, f: Visit) {
 }
 
 fn file(file: &mut FileInfo, f: Visit) {
+    f(IdKind::Message, &mut file.msg_id);
     if let (Some(t), Some(target)) = (file.target_type, file.target.as_mut()) {
         if let Some(kind) = IdKind::of_target(t) {
             f(kind, target);
@@ -137,7 +144,7 @@ pub fn sent_to(op: &Op) -> Option<IdKind> {
     }
 }
 
-/// Calls `f` with every group or chatroom id of a result (`sent_to` from
+/// Calls `f` with every group, chatroom or message id of a result (`sent_to` from
 /// [`sent_to`] of the request it answers).
 pub fn visit_output(out: &mut Output, sent_to: Option<IdKind>, f: Visit) {
     match out {
@@ -151,10 +158,12 @@ pub fn visit_output(out: &mut Output, sent_to: Option<IdKind>, f: Visit) {
         }
         Output::ChatroomList(page) => page.items.iter_mut().for_each(|r| room(r, f)),
         Output::MessageSend(sent) => {
-            if let Some(kind) = sent_to {
-                sent.deliveries
-                    .iter_mut()
-                    .for_each(|d| f(kind, &mut d.target));
+            f(IdKind::Message, &mut sent.msg_id);
+            for d in &mut sent.deliveries {
+                if let Some(kind) = sent_to {
+                    f(kind, &mut d.target);
+                }
+                f(IdKind::Message, &mut d.msg_id);
             }
         }
         Output::FileGet(info) => file(info, f),

@@ -188,4 +188,72 @@ mod tests {
         let again = IdMapped::new(inner, store, vec![IdKind::Group]);
         assert_eq!(group_id(&again.execute(get, &ctx).await.unwrap()), named);
     }
+
+    /// A provider whose message ids are RongCloud's (not integers); it
+    /// remembers the ids recalls reach it with.
+    #[derive(Default)]
+    struct Uids {
+        recalled: std::sync::Mutex<Vec<String>>,
+    }
+
+    #[async_trait]
+    impl Provider for Uids {
+        fn name(&self) -> &str {
+            "rc"
+        }
+
+        async fn execute(&self, op: Op, _ctx: &CallContext) -> Result<Output> {
+            let uid = "BKOA-4R3H-5O43-BJQD".to_string();
+            match op {
+                Op::MessageSend(r) => Ok(Output::MessageSend(crate::canonical::message::Sent {
+                    msg_id: uid.clone(),
+                    created: 1,
+                    deliveries: r
+                        .targets
+                        .into_iter()
+                        .map(|target| crate::canonical::message::Delivery {
+                            target,
+                            msg_id: uid.clone(),
+                        })
+                        .collect(),
+                })),
+                Op::MessageRetract(r) => {
+                    self.recalled.lock().unwrap().push(r.msg_id);
+                    Ok(Output::MessageRetract(Default::default()))
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn message_ids_a_frontend_cannot_carry_go_through_the_map() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            Arc::new(Store::open(&StoreConfig::sqlite(dir.path().join("state.db"))).unwrap());
+        let inner = Arc::new(Uids::default());
+        let mapped = IdMapped::new(inner.clone(), store, vec![IdKind::Message]);
+        let ctx = CallContext::default();
+        let send = Op::MessageSend(
+            serde_json::from_value(serde_json::json!({
+                "from": "amy", "target_type": "user", "targets": ["ben"],
+                "kind": "text", "content": {"text": "hi"}
+            }))
+            .unwrap(),
+        );
+        let Output::MessageSend(sent) = mapped.execute(send, &ctx).await.unwrap() else {
+            panic!("not a send result");
+        };
+        // The frontend sees an integer, for the message and its delivery.
+        assert_eq!(sent.msg_id, FIRST_MAPPED_ID.to_string());
+        assert_eq!(sent.deliveries[0].msg_id, sent.msg_id);
+        assert_eq!(sent.deliveries[0].target, "ben");
+        // A recall by that integer reaches the provider with its own id.
+        let retract = Op::MessageRetract(crate::canonical::message::MessageRetract {
+            username: "amy".into(),
+            msg_id: sent.msg_id.clone(),
+        });
+        mapped.execute(retract, &ctx).await.unwrap();
+        assert_eq!(*inner.recalled.lock().unwrap(), ["BKOA-4R3H-5O43-BJQD"]);
+    }
 }

@@ -341,7 +341,7 @@ fn inbound(node: &Node, cx: &FileContext, d: &mut Diagnostics) -> Option<Inbound
                 "E004",
                 format!("unknown id kind `{}`", kind.value),
             )
-            .hint("id kinds: group, chatroom");
+            .hint("id kinds: group, chatroom, message");
             continue;
         };
         match yaml::string(ty, "id type", d).map(|t| t.value) {
