@@ -49,6 +49,6 @@ pub struct IssuedToken {
     /// The user, for user tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
-    /// Seconds until it expires; 0 means never.
+    /// Seconds until it expires (every issued token does).
     pub expires_in: i64,
 }

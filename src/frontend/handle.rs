@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::request::{prepare, InboundRequest, Prepared};
 use super::route::{Lookup, RouteTable};
-use super::{passwords, Frontend};
+use super::{access, passwords, Frontend};
 use crate::auth::{AuthInput, Verdict};
 use crate::canonical::{Error, ErrorKind, Op, Output, Reason};
 use crate::mapping::inbound::{self, render, Candidate, Reply};
@@ -178,6 +178,7 @@ async fn run(
                 );
             }
             checked?;
+            access::refuse_disabled(frontend, &login.username).await?;
             Some(login.username)
         }
     };
@@ -229,6 +230,9 @@ async fn execute(ctx: &mut Ctx<'_>, op: &Op, call: &CallContext) -> Result<Outpu
     if let (Op::UserAuthenticate(login), Some(store)) = (op, passwords::keeper(frontend)) {
         return passwords::check(store, &frontend.app_key, login).await;
     }
+    if let Op::UserToken(req) = op {
+        access::refuse_disabled(frontend, &req.username).await?;
+    }
     let provider = &frontend.provider;
     if !provider.supports(name) {
         return Err(Error::unsupported(provider.name(), name.as_str()));
@@ -239,6 +243,7 @@ async fn execute(ctx: &mut Ctx<'_>, op: &Op, call: &CallContext) -> Result<Outpu
     ctx.provider_time += started.elapsed();
     let result = result?;
     passwords::record(frontend, op, &result, ctx.now_ms).await?;
+    access::record(frontend, op, ctx.now_ms).await?;
     Ok(result)
 }
 

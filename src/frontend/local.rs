@@ -1,5 +1,6 @@
 //! Operations imbridge runs itself, with its own store (`OpName::is_local`):
-//! issuing tokens to callers of dialects that log in through imbridge.
+//! issuing tokens to callers of dialects that log in through imbridge (never
+//! to a user disabled through imbridge).
 
 use std::time::Duration;
 
@@ -15,17 +16,20 @@ pub async fn execute(frontend: &Frontend, op: Op, now_ms: i64) -> Result<Output>
                 .store
                 .as_ref()
                 .ok_or_else(|| Error::internal("auth.token.issue needs the store"))?;
-            if req.scope == TokenScope::User && req.subject.as_deref().is_none_or(str::is_empty) {
-                return Err(Error::invalid(
-                    Reason::Param,
-                    "a user token needs a subject",
-                ));
+            if req.scope == TokenScope::User {
+                let Some(user) = req.subject.as_deref().filter(|s| !s.is_empty()) else {
+                    return Err(Error::invalid(
+                        Reason::Param,
+                        "a user token needs a subject",
+                    ));
+                };
+                super::access::refuse_disabled(frontend, user).await?;
             }
             let ttl = req
                 .ttl_secs
                 .filter(|s| *s > 0)
                 .map(|s| Duration::from_secs(s as u64));
-            let token = store
+            let (token, ttl) = store
                 .issue(
                     &frontend.name,
                     &frontend.app_key,
@@ -39,7 +43,7 @@ pub async fn execute(frontend: &Frontend, op: Op, now_ms: i64) -> Result<Output>
                 token,
                 scope: req.scope,
                 subject: req.subject,
-                expires_in: ttl.map_or(0, |t| t.as_secs() as i64),
+                expires_in: ttl.as_secs() as i64,
             }))
         }
         other => Err(Error::internal(format!(

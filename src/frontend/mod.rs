@@ -2,6 +2,7 @@
 //! provider. Per request: match a route, parse the body, authenticate,
 //! extract the canonical operation, run it on the provider, render.
 
+pub mod access;
 pub mod handle;
 pub mod local;
 pub mod offline;

@@ -12,6 +12,7 @@
 //! path`) or a PostgreSQL database every replica shares (`[store] url`), so
 //! all of it survives restarts.
 
+mod access;
 mod ids;
 pub mod migration;
 pub mod pairs;
@@ -26,7 +27,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use ids::FIRST_MAPPED_ID;
-pub use tokens::TokenRecord;
+pub use tokens::{TokenPolicy, TokenRecord};
 
 use crate::auth::password::{HashParams, Passwords};
 use crate::auth::Secret;
@@ -45,6 +46,8 @@ pub struct StoreConfig {
     pub url: Option<Secret>,
     /// Pooled database connections.
     pub pool_size: usize,
+    /// Lifetimes of the tokens imbridge issues (`[store.tokens]`).
+    pub tokens: TokenPolicy,
 }
 
 impl Default for StoreConfig {
@@ -53,6 +56,7 @@ impl Default for StoreConfig {
             path: "data/state.db".into(),
             url: None,
             pool_size: 4,
+            tokens: TokenPolicy::default(),
         }
     }
 }
@@ -230,6 +234,7 @@ CREATE INDEX records_created ON records (provider, kind, created);
 "#,
         // Signatures seen, to refuse replays on every replica (`replays.rs`).
         REPLAYS,
+        TOKENS_BY_SUBJECT,
     ],
     postgres: &[
         r#"
@@ -375,6 +380,7 @@ CREATE TABLE records (
 CREATE INDEX records_created ON records (provider, kind, created);
 "#,
         REPLAYS,
+        TOKENS_BY_SUBJECT,
     ],
 };
 
@@ -387,14 +393,30 @@ CREATE TABLE replays (
 CREATE INDEX replays_expires ON replays (expires);
 "#;
 
+/// Revoking a user's tokens (`tokens.rs`) and the users disabled through
+/// imbridge, refused on every provider (`access.rs`); the same on both
+/// backends.
+const TOKENS_BY_SUBJECT: &str = r#"
+CREATE INDEX tokens_subject ON tokens (app_key, subject);
+CREATE TABLE disabled_users (
+    app_key TEXT NOT NULL,
+    username TEXT NOT NULL,
+    since BIGINT NOT NULL,
+    PRIMARY KEY (app_key, username)
+);
+"#;
+
 /// The store.
 pub struct Store {
     db: Db,
     passwords: Passwords,
     /// ID map entries seen, both directions (they never change once made).
     ids: moka::future::Cache<(String, IdKind, bool, String), String>,
-    /// Recently verified tokens by digest (bounded staleness: 30 s).
+    /// Recently verified tokens by digest, for `tokens.recheck_secs`
+    /// (revocations on other replicas are seen within that time).
     verified: moka::future::Cache<String, TokenRecord>,
+    /// Lifetimes of issued tokens.
+    token_policy: TokenPolicy,
 }
 
 impl Store {
@@ -410,8 +432,10 @@ impl Store {
             ids: moka::future::Cache::new(1_000_000),
             verified: moka::future::Cache::builder()
                 .max_capacity(100_000)
-                .time_to_live(Duration::from_secs(30))
+                .time_to_live(Duration::from_secs(cfg.tokens.recheck_secs.max(1)))
+                .support_invalidation_closures()
                 .build(),
+            token_policy: cfg.tokens.clone(),
         })
     }
 

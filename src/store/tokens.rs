@@ -1,20 +1,60 @@
 //! Tokens imbridge issues to callers of dialects that log in through it,
-//! kept as SHA-256 digests, never in clear.
+//! kept as SHA-256 digests, never in clear. Every token expires (a default
+//! lifetime when the route names none, a longest one whatever it asks); a
+//! user's tokens are revoked when the user's password changes, or the user
+//! is deleted or disabled (`crate::frontend::access`).
 
 use std::time::Duration;
 
 use rand::RngCore;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::Store;
 use crate::canonical::auth::TokenScope;
 use crate::canonical::{Error, Reason, Result};
 
+/// Lifetimes of issued tokens (`[store.tokens]`).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TokenPolicy {
+    /// Lifetime of a token whose route names none (or 0), in seconds.
+    pub default_ttl_secs: u64,
+    /// Longest lifetime, whatever a route or caller asks, in seconds.
+    pub max_ttl_secs: u64,
+    /// Seconds a verified token is trusted without reading the store again:
+    /// a revocation made on another replica counts there after at most this
+    /// long (at once on the replica that made it); 0 reads it every time.
+    pub recheck_secs: u64,
+}
+
+impl Default for TokenPolicy {
+    fn default() -> Self {
+        TokenPolicy {
+            default_ttl_secs: 30 * 86_400,
+            max_ttl_secs: 60 * 86_400,
+            recheck_secs: 5,
+        }
+    }
+}
+
+impl TokenPolicy {
+    /// The lifetime of a token asked to live `asked` (none: the default).
+    pub fn ttl(&self, asked: Option<Duration>) -> Duration {
+        asked
+            .filter(|t| !t.is_zero())
+            .unwrap_or(Duration::from_secs(self.default_ttl_secs))
+            .min(Duration::from_secs(self.max_ttl_secs))
+    }
+}
+
 /// What a valid token stands for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenRecord {
     /// The frontend that issued it.
     pub frontend: String,
+    /// The app it was issued for.
+    pub app_key: String,
     /// App or user token.
     pub scope: TokenScope,
     /// The user, for user tokens.
@@ -35,8 +75,9 @@ fn new_token() -> String {
 }
 
 impl Store {
-    /// Issues a token of `frontend` for `scope`/`subject`, valid for `ttl`
-    /// (forever when none). Expired tokens are purged on the way.
+    /// Issues a token of `frontend` for `scope`/`subject`, asked to live
+    /// `ttl` (the policy's default when none, never beyond its longest);
+    /// returns it with its lifetime. Expired tokens are purged on the way.
     pub async fn issue(
         &self,
         frontend: &str,
@@ -45,11 +86,12 @@ impl Store {
         subject: Option<String>,
         ttl: Option<Duration>,
         now_ms: i64,
-    ) -> Result<String> {
+    ) -> Result<(String, Duration)> {
         let token = new_token();
         let (key, frontend, app_key) = (digest(&token), frontend.to_owned(), app_key.to_owned());
-        let expires = ttl
-            .map(|t| i64::try_from(t.as_millis()).map_or(i64::MAX, |ms| now_ms.saturating_add(ms)));
+        let ttl = self.token_policy.ttl(ttl);
+        let expires =
+            i64::try_from(ttl.as_millis()).map_or(i64::MAX, |ms| now_ms.saturating_add(ms));
         self.db
             .write(move |tx| {
                 tx.execute(
@@ -64,14 +106,41 @@ impl Store {
                 Ok(())
             })
             .await?;
-        Ok(token)
+        Ok((token, ttl))
+    }
+
+    /// Revokes every user token of `username` in the app, on every
+    /// frontend; the number revoked. Other replicas stop accepting them
+    /// within `recheck_secs`, this one at once.
+    pub async fn revoke(&self, app_key: &str, username: &str) -> Result<u64> {
+        let (app, user) = (app_key.to_owned(), username.to_owned());
+        let revoked = self
+            .db
+            .write(move |tx| {
+                tx.execute(
+                    "DELETE FROM tokens WHERE app_key = ?1 AND subject = ?2 AND scope = 'user'",
+                    &[&app, &user],
+                )
+            })
+            .await?;
+        let (app, user) = (app_key.to_owned(), username.to_owned());
+        self.verified
+            .invalidate_entries_if(move |_, r| {
+                r.app_key == app && r.subject.as_deref() == Some(user.as_str())
+            })
+            .map_err(|e| crate::canonical::Error::internal(format!("token cache: {e}")))?;
+        Ok(revoked)
     }
 
     /// Checks a token presented to `frontend`: unknown (or another frontend's)
     /// is unauthenticated/token, past its expiry unauthenticated/expired.
     pub async fn verify(&self, frontend: &str, token: &str, now_ms: i64) -> Result<TokenRecord> {
         let key = digest(token);
-        let record = match self.verified.get(&key).await {
+        let cached = match self.token_policy.recheck_secs {
+            0 => None,
+            _ => self.verified.get(&key).await,
+        };
+        let record = match cached {
             Some(r) => Some(r),
             None => {
                 let k = key.clone();
@@ -79,18 +148,20 @@ impl Store {
                     .db
                     .read(move |tx| {
                         tx.query_opt(
-                            "SELECT frontend, scope, subject, expires FROM tokens WHERE digest = ?1",
+                            "SELECT frontend, app_key, scope, subject, expires FROM tokens \
+                             WHERE digest = ?1",
                             &[&k],
                             |r| {
-                                let scope: String = r.get(1)?;
+                                let scope: String = r.get(2)?;
                                 Ok(TokenRecord {
                                     frontend: r.get(0)?,
+                                    app_key: r.get(1)?,
                                     scope: match scope.as_str() {
                                         "user" => TokenScope::User,
                                         _ => TokenScope::App,
                                     },
-                                    subject: r.get(2)?,
-                                    expires: r.get(3)?,
+                                    subject: r.get(3)?,
+                                    expires: r.get(4)?,
                                 })
                             },
                         )
@@ -116,17 +187,18 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::test_configs;
+    use crate::store::{test_configs, StoreConfig};
 
     #[tokio::test]
     async fn tokens_verify_expire_and_stay_with_their_frontend() {
         for (cfg, _guard) in test_configs() {
             let store = Store::open(&cfg).unwrap();
             let ttl = Some(Duration::from_secs(10));
-            let t = store
+            let (t, lives) = store
                 .issue("hx", "app", TokenScope::App, None, ttl, 1_000)
                 .await
                 .unwrap();
+            assert_eq!(lives, Duration::from_secs(10));
             let verify = |frontend: &'static str, token: String, now: i64| {
                 let store = &store;
                 async move { store.verify(frontend, &token, now).await }
@@ -146,28 +218,83 @@ mod tests {
                 Some(Reason::Token)
             );
             let alice = Some("alice".to_owned());
-            let u = store
+            let (u, _) = store
                 .issue("app", "app", TokenScope::User, alice, None, 1_000)
                 .await
                 .unwrap();
             drop(store);
             let reopened = Store::open(&cfg).unwrap();
-            let rec = reopened.verify("app", &u, i64::MAX - 1).await.unwrap();
+            let rec = reopened.verify("app", &u, 2_000).await.unwrap();
             assert_eq!(rec.subject.as_deref(), Some("alice"));
         }
     }
 
+    /// No token lives forever: none asked is the default, too much is the
+    /// longest.
     #[tokio::test]
-    async fn a_huge_ttl_saturates() {
+    async fn every_token_expires() {
         for (cfg, _guard) in test_configs() {
             let store = Store::open(&cfg).unwrap();
-            let ttl = Some(Duration::MAX);
-            let t = store
-                .issue("hx", "app", TokenScope::App, None, ttl, 1_000)
+            let policy = TokenPolicy::default();
+            for (asked, lives) in [
+                (None, policy.default_ttl_secs),
+                (Some(Duration::ZERO), policy.default_ttl_secs),
+                (Some(Duration::MAX), policy.max_ttl_secs),
+            ] {
+                let (t, ttl) = store
+                    .issue("hx", "app", TokenScope::App, None, asked, 1_000)
+                    .await
+                    .unwrap();
+                assert_eq!(ttl, Duration::from_secs(lives));
+                let end = 1_000 + lives as i64 * 1000;
+                assert!(store.verify("hx", &t, end - 1).await.is_ok());
+                let late = store.verify("hx", &t, end).await.unwrap_err();
+                assert_eq!(late.reason, Some(Reason::Expired));
+            }
+        }
+    }
+
+    /// Revoked on one replica: refused there at once, on another within
+    /// `recheck_secs`; other users' and app tokens stay.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn revoked_tokens_are_refused_on_every_replica() {
+        for (cfg, _guard) in test_configs() {
+            let cfg = StoreConfig {
+                tokens: TokenPolicy {
+                    recheck_secs: 1,
+                    ..TokenPolicy::default()
+                },
+                ..cfg
+            };
+            let (a, b) = (Store::open(&cfg).unwrap(), Store::open(&cfg).unwrap());
+            let now = chrono::Utc::now().timestamp_millis();
+            let user = |name: &str| Some(name.to_owned());
+            let (alice, _) = a
+                .issue("fe", "app", TokenScope::User, user("alice"), None, now)
                 .await
                 .unwrap();
-            let rec = store.verify("hx", &t, i64::MAX - 1).await.unwrap();
-            assert_eq!(rec.expires, Some(i64::MAX));
+            let (bob, _) = a
+                .issue("fe", "app", TokenScope::User, user("bob"), None, now)
+                .await
+                .unwrap();
+            let (admin, _) = a
+                .issue("fe", "app", TokenScope::App, None, None, now)
+                .await
+                .unwrap();
+            for token in [&alice, &bob, &admin] {
+                a.verify("fe", token, now).await.unwrap();
+                b.verify("fe", token, now).await.unwrap();
+            }
+            assert_eq!(a.revoke("app", "alice").await.unwrap(), 1);
+            assert_eq!(a.revoke("other-app", "bob").await.unwrap(), 0);
+            let refused = a.verify("fe", &alice, now).await.unwrap_err();
+            assert_eq!(refused.reason, Some(Reason::Token));
+            tokio::time::sleep(Duration::from_millis(1100)).await;
+            assert!(b.verify("fe", &alice, now).await.is_err());
+            for token in [&bob, &admin] {
+                a.verify("fe", token, now).await.unwrap();
+                b.verify("fe", token, now).await.unwrap();
+            }
         }
     }
 }

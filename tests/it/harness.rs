@@ -450,7 +450,7 @@ master_secret = "{OTHER_MASTER_SECRET}"
     /// Moves the expiry of every token `frontend` issued (to `subject`, when
     /// given) into the past, as if their lifetime had run out. Only tokens
     /// not yet presented are affected at once (verified tokens are cached for
-    /// up to 30 s).
+    /// `[store.tokens] recheck_secs`, 5 s).
     pub async fn expire_tokens(&self, frontend: &str, subject: Option<&str>) -> u64 {
         let (frontend, subject) = (frontend.to_owned(), subject.map(str::to_owned));
         self.state_db()

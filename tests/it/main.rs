@@ -36,6 +36,7 @@ mod rongcloud_app;
 mod sdk_jmessage;
 mod sdk_rongcloud;
 mod secrets;
+mod tokens;
 mod wildfire;
 mod wildfire_admin;
 mod wildfire_chain;
