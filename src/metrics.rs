@@ -64,6 +64,15 @@ pub struct Metrics {
     /// `imbridge_token_cache_total{provider,event}`: hit, miss, fetch,
     /// fetch_failure, invalidated.
     pub token_cache: IntCounterVec,
+    /// `imbridge_provider_circuit_state{provider}`: a vendor's circuit
+    /// breaker: 0 closed, 1 half-open (a probe under way), 2 open.
+    pub provider_circuit_state: IntGaugeVec,
+    /// `imbridge_provider_rejections_total{provider,reason}`: operations
+    /// refused or cut short to protect imbridge from a vendor (reason:
+    /// circuit_open, concurrency, deadline, token_backoff).
+    pub provider_rejections: IntCounterVec,
+    /// `imbridge_provider_in_flight{provider}`: operations on a vendor now.
+    pub provider_in_flight: IntGaugeVec,
     /// `imbridge_reloads_total{trigger,result}`: config and mapping reloads
     /// (trigger: signal, file, admin; result: ok, failed).
     pub reloads: IntCounterVec,
@@ -209,6 +218,21 @@ impl Metrics {
                 "Vendor token cache events: hit, miss, fetch, fetch_failure, invalidated.",
                 &["provider", "event"],
             ),
+            provider_circuit_state: IntGaugeVec::new(
+                Opts::new("imbridge_provider_circuit_state", "Circuit breaker of a vendor provider: 0 closed, 1 half-open, 2 open."),
+                &["provider"],
+            )
+            .expect("static metric definition"),
+            provider_rejections: counter(
+                "imbridge_provider_rejections_total",
+                "Vendor operations refused or cut short, by reason: circuit_open, concurrency, deadline, token_backoff.",
+                &["provider", "reason"],
+            ),
+            provider_in_flight: IntGaugeVec::new(
+                Opts::new("imbridge_provider_in_flight", "Operations in flight on a vendor provider."),
+                &["provider"],
+            )
+            .expect("static metric definition"),
             reloads: counter(
                 "imbridge_reloads_total",
                 "Config and mapping reloads by trigger (signal, file, admin) and result (ok, failed).",
@@ -296,6 +320,9 @@ impl Metrics {
             Box::new(m.provider_calls.clone()),
             Box::new(m.provider_call_duration.clone()),
             Box::new(m.token_cache.clone()),
+            Box::new(m.provider_circuit_state.clone()),
+            Box::new(m.provider_rejections.clone()),
+            Box::new(m.provider_in_flight.clone()),
             Box::new(m.reloads.clone()),
             Box::new(m.last_reload.clone()),
             Box::new(m.last_reload_ok.clone()),

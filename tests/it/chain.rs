@@ -21,12 +21,23 @@ impl Chain {
     /// and A with provider `vendor` of that dialect on B, whose params are
     /// `provider_params` (TOML lines under `[providers.vendor.params]`).
     pub fn start(dialect: &str, vendor_frontend: &str, provider_params: &str) -> Chain {
+        Chain::start_with(dialect, vendor_frontend, "", provider_params)
+    }
+
+    /// [`Chain::start`] with `provider_lines` (TOML lines) added to A's
+    /// `[providers.vendor]` table.
+    pub fn start_with(
+        dialect: &str,
+        vendor_frontend: &str,
+        provider_lines: &str,
+        provider_params: &str,
+    ) -> Chain {
         let b = Setup::new();
         let b_text = b.config_for(&[], vendor_frontend);
         let vendor = Imbridge::start_text(b, &b_text);
         let a = Setup::new();
         let provider = format!(
-            "[providers.vendor]\nkind = \"vendor\"\ndialect = \"{dialect}\"\nbase_url = \"{}\"\ntimeout_ms = 3000\n\n[providers.vendor.params]\n{provider_params}\n",
+            "[providers.vendor]\nkind = \"vendor\"\ndialect = \"{dialect}\"\nbase_url = \"{}\"\ntimeout_ms = 3000\n{provider_lines}\n\n[providers.vendor.params]\n{provider_params}\n",
             vendor.base
         );
         let a_text = a.config_on(ALL_FRONTENDS, "vendor", &provider);

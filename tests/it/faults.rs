@@ -106,6 +106,11 @@ async fn serve(mut conn: TcpStream, mode: Mode, vendor: String) {
 
 /// B (the WildfireChat emulator) and A, whose provider calls `port`.
 fn chain_through(port: u16) -> (Imbridge, Imbridge) {
+    chain_with(port, "")
+}
+
+/// [`chain_through`] with `provider_lines` added to A's provider table.
+fn chain_with(port: u16, provider_lines: &str) -> (Imbridge, Imbridge) {
     let b = Setup::new();
     let b_text = b.config_for(
         &[],
@@ -115,7 +120,7 @@ fn chain_through(port: u16) -> (Imbridge, Imbridge) {
     let a = Setup::new();
     let provider = format!(
         "[providers.vendor]\nkind = \"vendor\"\ndialect = \"wildfire\"\nbase_url = \"http://127.0.0.1:{port}\"\n\
-         timeout_ms = {TIMEOUT_MS}\nconnect_timeout_ms = {TIMEOUT_MS}\nretries = 1\n\n\
+         timeout_ms = {TIMEOUT_MS}\nconnect_timeout_ms = {TIMEOUT_MS}\nretries = 1\n{provider_lines}\n\n\
          [providers.vendor.params]\nsecret = \"{WILDFIRE_SECRET}\"\n"
     );
     let text = a.config_on(ALL_FRONTENDS, "vendor", &provider);
@@ -277,4 +282,144 @@ async fn a_vendor_answering_something_else_than_json_is_an_upstream_error() {
     expect_counted(&a, "garbage", 6.0, "upstream_error").await;
     fault.set(Mode::Forward);
     expect_recovered(&a).await;
+}
+
+/// A vendor that hangs, under more callers than the provider's slots: the
+/// extra callers are refused at once, the others cut at the operation
+/// deadline; after three such failures the circuit opens and callers are
+/// refused without a call (their dialect's 503); once the vendor is back, a
+/// probe after the cool-down closes it.
+#[tokio::test]
+async fn a_hanging_vendor_opens_the_circuit_and_a_probe_closes_it() {
+    let port = free_port();
+    let guard = "deadline_ms = 600\nmax_concurrency = 2\nqueue_ms = 100\n\
+                 breaker_failures = 3\nbreaker_cooldown_ms = 1500";
+    let (vendor, a) = chain_with(port, guard);
+    let fault = FaultServer::start(port, vendor_addr(&vendor), Mode::Hang).await;
+    let rejections = |m: &str, reason: &str| {
+        sample(
+            m,
+            "imbridge_provider_rejections_total",
+            &format!("provider=\"vendor\",reason=\"{reason}\""),
+        )
+    };
+    let state = |m: &str| sample(m, "imbridge_provider_circuit_state", "provider=\"vendor\"");
+    assert_eq!(state(&a.metrics().await), 0.0);
+
+    // Four at once on two slots: two refused after the queue wait, two cut
+    // at the deadline (two attempts of 400 ms would take 800 ms and more).
+    let jm = a.jm();
+    let started = Instant::now();
+    let calls: Vec<_> = (0..4)
+        .map(|_| {
+            let jm = jm.clone();
+            tokio::spawn(async move {
+                let a = jm.get("/v1/users/tom").await;
+                (a.status, a.json["error"]["code"].clone(), Instant::now())
+            })
+        })
+        .collect();
+    let mut ends = Vec::new();
+    for c in calls {
+        let (status, code, end) = c.await.unwrap();
+        assert_eq!((status, code), (503, json!(899000)));
+        ends.push(end.duration_since(started));
+    }
+    ends.sort();
+    assert!(ends[1] < Duration::from_millis(500), "{ends:?}");
+    assert!(ends[3] < Duration::from_millis(1500), "{ends:?}");
+    let m = a.metrics().await;
+    assert_eq!(rejections(&m, "concurrency"), 2.0, "{m}");
+    assert_eq!(rejections(&m, "deadline"), 2.0, "{m}");
+    assert_eq!(state(&m), 0.0);
+
+    // The third failure opens the circuit.
+    jm.get("/v1/users/tom").await.expect_jm_error(503, 899000);
+    let m = a.metrics().await;
+    assert_eq!(state(&m), 2.0, "{m}");
+    let calls_before = sample(
+        &m,
+        "imbridge_provider_calls_total",
+        "op=\"user.get\",provider=\"vendor\",status=\"timeout\"",
+    );
+    // Refused without a call, fast, in every dialect's shape.
+    let started = Instant::now();
+    jm.get("/v1/users/tom").await.expect_jm_error(503, 899000);
+    let hr = a
+        .get("/cmd/?cmd=get_userinfo&username=tom")
+        .await
+        .expect(503);
+    assert_eq!(hr.json["ret"], "failed", "{}", hr.text);
+    let wf = a
+        .wf()
+        .post("/admin/user/get_info", Some(json!({"userId": "tom"})))
+        .await
+        .expect(200);
+    assert_eq!(wf.json["code"], 249, "{}", wf.text);
+    assert!(started.elapsed() < Duration::from_millis(500));
+    let m = a.metrics().await;
+    assert_eq!(rejections(&m, "circuit_open"), 3.0, "{m}");
+    let calls_after = sample(
+        &m,
+        "imbridge_provider_calls_total",
+        "op=\"user.get\",provider=\"vendor\",status=\"timeout\"",
+    );
+    assert_eq!(calls_after, calls_before);
+
+    // The vendor is back: after the cool-down, the next call probes and
+    // closes the circuit.
+    fault.set(Mode::Forward);
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    expect_recovered(&a).await;
+    assert_eq!(state(&a.metrics().await), 0.0);
+}
+
+/// A vendor that refuses imbridge's credentials: the token fetch is not
+/// repeated by every request (Easemob bans clients that insist), callers
+/// get their dialect's 503 meanwhile.
+#[tokio::test]
+async fn a_vendor_refusing_the_token_fetch_is_asked_again_after_a_back_off() {
+    use crate::chain::Chain;
+    use crate::easemob::{frontend_table, APP, CLIENT_ID, ORG};
+    let chain = Chain::start_with(
+        "easemob",
+        &frontend_table(),
+        "token_backoff_ms = 2000\nbreaker_failures = 0",
+        &format!(
+            "org_name = \"{ORG}\"\napp_name = \"{APP}\"\nclient_id = \"{CLIENT_ID}\"\nclient_secret = \"wrong\"\n"
+        ),
+    );
+    let asked = |m: String| -> f64 {
+        m.lines()
+            .filter(|l| {
+                l.starts_with("imbridge_requests_total{")
+                    && l.contains("route=\"token.client_credentials\"")
+            })
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    let jm = chain.proxy.jm();
+    let first = jm.get("/v1/users/tom").await;
+    assert!(first.status >= 500, "{}", first.text);
+    let started = Instant::now();
+    for _ in 0..20 {
+        jm.get("/v1/users/tom").await.expect_jm_error(503, 899000);
+    }
+    // All within the back-off: the vendor was asked once.
+    if started.elapsed() < Duration::from_millis(1900) {
+        assert_eq!(asked(chain.vendor.metrics().await), 1.0);
+    }
+    let m = chain.proxy.metrics().await;
+    let refused = sample(
+        &m,
+        "imbridge_provider_rejections_total",
+        "provider=\"vendor\",reason=\"token_backoff\"",
+    );
+    assert!(refused >= 1.0, "{m}");
+    // After it, one more fetch (refused again, the back-off doubles).
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    for _ in 0..5 {
+        assert!(jm.get("/v1/users/tom").await.status >= 500);
+    }
+    assert_eq!(asked(chain.vendor.metrics().await), 2.0);
 }

@@ -376,10 +376,14 @@ fn jm_frontend(name: &str, port: u16, provider: &str) -> String {
     )
 }
 
+/// Back-off after a failed vendor token fetch, in milliseconds.
+const TOKEN_BACKOFF_MS: u64 = 200;
+
 fn vendor_provider(name: &str, dialect: &str, base_url: &str, params_text: &str) -> String {
     format!(
         "[providers.{name}]\nkind = \"vendor\"\ndialect = \"{dialect}\"\nbase_url = \"{base_url}\"\n\
-         timeout_ms = {TIMEOUT_MS}\nretries = 0\n\n[providers.{name}.params]\n{params_text}\n"
+         timeout_ms = {TIMEOUT_MS}\nretries = 0\ntoken_backoff_ms = {TOKEN_BACKOFF_MS}\n\n\
+         [providers.{name}.params]\n{params_text}\n"
     )
 }
 
@@ -601,6 +605,9 @@ impl Stack {
         self.em_proxy.fail_tokens.store(1, Ordering::SeqCst);
         let a = self.on_easemob.get("/v1/users/expireme").await;
         assert!(a.status >= 400, "{} {}", a.status, a.text);
+        // No fetch during the back-off: refused at once.
+        self.on_easemob.get("/v1/users/bob").await.expect(503);
+        tokio::time::sleep(Duration::from_millis(TOKEN_BACKOFF_MS + 50)).await;
         self.on_easemob.get("/v1/users/bob").await.expect(200);
         // Live migrations: writes recorded and applied (or retried: the
         // target is down), reads shadowed (matching, or failing on the
@@ -791,6 +798,9 @@ const EXPORTED: &[&str] = &[
     "imbridge_admin_unauthorized_total",
     "imbridge_migrate_lazy_passwords_total",
     "imbridge_logins_throttled_total",
+    "imbridge_provider_circuit_state",
+    "imbridge_provider_rejections_total",
+    "imbridge_provider_in_flight",
 ];
 
 /// Whether imbridge exports `metric` (a histogram's series included).

@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod guard;
 pub mod http;
 
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use arc_swap::ArcSwapOption;
 use async_trait::async_trait;
 use rand::Rng;
 
+use self::guard::Guard;
 use self::http::{Http, Sent};
 use crate::canonical::fields::Keeps;
 use crate::canonical::{Error, Op, OpName, Output, Result};
@@ -36,6 +38,8 @@ pub struct VendorProvider {
     /// imbridge's records of what the vendor cannot keep (store steps);
     /// none in dry runs.
     store: Option<Arc<Store>>,
+    /// Circuit breaker, concurrency limit, deadline, token back-off.
+    guard: Guard,
 }
 
 /// A number no other call of this process draws at the same time
@@ -71,6 +75,7 @@ impl VendorProvider {
             },
             bound: ArcSwapOption::empty(),
             tokens: auth::token_cache(),
+            guard: Guard::new(name, cfg, &metrics),
             metrics,
             store,
         })
@@ -220,6 +225,7 @@ impl VendorProvider {
         let fetched = self
             .tokens
             .try_get_with((), async {
+                self.guard.token_fetch_allowed()?;
                 labels("fetch").inc();
                 let r = async {
                     let fetch = token::request(binding, now_ms, fresh_id())?;
@@ -230,6 +236,7 @@ impl VendorProvider {
                 if r.is_err() {
                     labels("fetch_failure").inc();
                 }
+                self.guard.token_fetched(r.as_ref().map(|_| ()));
                 r
             })
             .await;
@@ -264,7 +271,21 @@ impl Provider for VendorProvider {
             .map_or_else(Keeps::none, |b| b.outbound().keeps.clone())
     }
 
+    /// Runs `op` under the guard: admitted by the circuit and a slot,
+    /// within the operation deadline.
     async fn execute(&self, op: Op, ctx: &CallContext) -> Result<Output> {
+        let ticket = self.guard.admit().await?;
+        let outcome = tokio::time::timeout(self.guard.deadline, self.run(op, ctx))
+            .await
+            .unwrap_or_else(|_| Err(self.guard.past_deadline()));
+        ticket.finish(&outcome);
+        outcome
+    }
+}
+
+impl VendorProvider {
+    /// Runs `op`: its calls and store steps, as its plan says.
+    async fn run(&self, op: Op, ctx: &CallContext) -> Result<Output> {
         let binding = self.bound()?;
         let now_ms = chrono::Utc::now().timestamp_millis();
         let mut run = Run::new(&binding, &op, now_ms, fresh_id())?;
