@@ -238,6 +238,49 @@ impl InboundAuth {
         }
     }
 
+    /// Whether the scheme decides from the request head alone (headers,
+    /// frontend params): then a request it refuses is refused before its
+    /// body is read.
+    pub fn reads_head_only(&self) -> bool {
+        let in_headers = |p: &Path| {
+            let t = p.text();
+            t.starts_with("$.headers.") || t.starts_with("$.headers[")
+        };
+        match self {
+            InboundAuth::None | InboundAuth::UserPassword { .. } => false,
+            InboundAuth::Basic { .. } | InboundAuth::UserBasic { .. } => true,
+            InboundAuth::Signature(_) => true,
+            InboundAuth::Params(fields) => fields.iter().all(|(_, p)| in_headers(p)),
+            InboundAuth::IssuedToken { token, .. } => in_headers(token),
+            InboundAuth::Any(schemes) => schemes.iter().all(InboundAuth::reads_head_only),
+        }
+    }
+
+    /// For a scheme that [reads the head only](Self::reads_head_only), on
+    /// an input of headers alone: the refusal of the request's credentials,
+    /// if it is refused; nothing is recorded (a signature is checked again,
+    /// and recorded against replays, when the request runs).
+    pub async fn refusal(&self, cx: &AuthInput<'_>) -> Option<Error> {
+        if !self.reads_head_only() {
+            return None;
+        }
+        let checked = match self.chosen(cx) {
+            InboundAuth::Signature(check) => check.verify(cx, false).await,
+            // The password itself is checked by the pipeline (throttled).
+            InboundAuth::UserBasic { .. } => match basic_credentials(cx.headers) {
+                Some(_) => Ok(Caller::default()),
+                None => Err(Error::unauthenticated(
+                    Reason::Credentials,
+                    "Basic authentication failed",
+                )),
+            },
+            other => other.caller(cx).await,
+        };
+        checked
+            .err()
+            .filter(|e| e.kind == crate::canonical::ErrorKind::Unauthenticated)
+    }
+
     /// The caller, for the schemes that settle it themselves.
     async fn caller(&self, cx: &AuthInput<'_>) -> Result<Caller, Error> {
         let (headers, params, now_ms) = (cx.headers, cx.params, cx.now_ms);
@@ -258,7 +301,7 @@ impl InboundAuth {
                     Err(missing())
                 }
             }
-            InboundAuth::Signature(check) => check.verify(cx).await,
+            InboundAuth::Signature(check) => check.verify(cx, true).await,
             InboundAuth::UserPassword { .. } | InboundAuth::UserBasic { .. } => Err(
                 Error::internal("user passwords are checked by the pipeline"),
             ),
@@ -309,7 +352,9 @@ impl InboundAuth {
 }
 
 impl SignatureCheck {
-    async fn verify(&self, cx: &AuthInput<'_>) -> Result<Caller, Error> {
+    /// Checks the signature headers; with `record`, also records the
+    /// signature as used, refusing it when it was.
+    async fn verify(&self, cx: &AuthInput<'_>, record: bool) -> Result<Caller, Error> {
         let (headers, params, now_ms) = (cx.headers, cx.params, cx.now_ms);
         let (Some(nonce), Some(ts), Some(sign)) = (
             header(headers, &self.nonce),
@@ -349,7 +394,7 @@ impl SignatureCheck {
         if !secret::constant_time_eq(expected.as_bytes(), sign.to_ascii_lowercase().as_bytes()) {
             return Err(Error::unauthenticated(Reason::Credentials, "auth failure"));
         }
-        if let Some(remember) = self.replay {
+        if let Some(remember) = self.replay.filter(|_| record) {
             let store = cx
                 .store
                 .ok_or_else(|| Error::internal("refusing replays needs the store"))?;

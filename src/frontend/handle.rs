@@ -14,7 +14,7 @@ use super::{access, passwords, Frontend};
 use crate::auth::{AuthInput, Verdict};
 use crate::canonical::{Error, ErrorKind, Op, Output, Reason};
 use crate::mapping::inbound::{self, render, Candidate, Reply};
-use crate::mapping::plan::ErrorPlan;
+use crate::mapping::plan::{ErrorPlan, Route};
 use crate::provider::CallContext;
 
 /// The `route` label of requests no route took.
@@ -111,6 +111,16 @@ pub async fn handle(table: &RouteTable, req: InboundRequest, now_ms: i64) -> Han
         },
         Err(err) => ctx.fail(err),
     }
+}
+
+/// A request refused before its body was read (`super::early`): `err` in
+/// the dialect and the error plan of `route`, counted under it.
+pub(super) fn refused(frontend: &Arc<Frontend>, route: &Route, err: Error, now_ms: i64) -> Handled {
+    let mut ctx = dialect_ctx(frontend, now_ms);
+    ctx.route = route.name.clone();
+    ctx.op = route.op.as_str();
+    ctx.errors = route.errors.clone();
+    ctx.fail(err)
 }
 
 fn dialect_ctx(frontend: &Arc<Frontend>, now_ms: i64) -> Ctx<'_> {

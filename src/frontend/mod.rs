@@ -3,6 +3,7 @@
 //! extract the canonical operation, run it on the provider, render.
 
 pub mod access;
+pub mod early;
 pub mod handle;
 pub mod local;
 pub mod offline;

@@ -15,8 +15,9 @@ use super::body::{read_capped, BodyError};
 use super::conn::{Answer, App, BodyDeadline};
 use super::{media, State};
 use crate::canonical::{Error, ErrorKind, Reason};
+use crate::frontend::early::{self, Early};
 use crate::frontend::route::Lookup;
-use crate::frontend::{handle, InboundRequest, Reply};
+use crate::frontend::{handle, Body, InboundRequest, Reply};
 use crate::mapping::inbound::render;
 use crate::registry::MEDIA_PREFIX;
 
@@ -124,31 +125,6 @@ impl ApiApp {
                 }
             }
         }
-        let body = match read_capped(session, self.state.max_body, deadline).await {
-            Ok(b) => b,
-            Err(e) => {
-                session.set_keepalive(None);
-                let err = match e {
-                    BodyError::TooSlow => {
-                        self.state
-                            .metrics
-                            .timeouts
-                            .with_label_values(&[self.addr.as_str(), "body"])
-                            .inc();
-                        Error::limit(Reason::Body, "the request body came too slowly")
-                    }
-                    BodyError::Failed(e) => {
-                        tracing::warn!(request_id = %id, error = %e, "request body not read");
-                        Error::invalid(Reason::Body, "could not read the request body")
-                    }
-                };
-                return Served::Reply(self.dialect_error(&method, &path, &err));
-            }
-        };
-        let body_len = match &body {
-            crate::frontend::Body::Complete(b) => b.len(),
-            crate::frontend::Body::TooLarge(n) => *n,
-        };
         let registry = self.state.registry.load();
         let Some(listener) = registry.listeners.get(self.listener) else {
             return Served::Reply(Reply::json(
@@ -162,7 +138,7 @@ impl ApiApp {
             path,
             query,
             headers,
-            body,
+            body: Body::Complete(bytes::Bytes::new()),
             request_id: id.to_string(),
             client: session
                 .client_addr()
@@ -170,7 +146,38 @@ impl ApiApp {
                 .map(|a| a.ip()),
         };
         let now_ms = chrono::Utc::now().timestamp_millis();
-        let handled = handle(&listener.table, req, now_ms).await;
+        // Work before trust: what the head decides is answered unread.
+        let (handled, body_len) = match early::decide(&listener.table, req, now_ms).await {
+            Early::Answered(handled) => (handled, 0),
+            Early::Read(mut req) => {
+                req.body = match read_capped(session, self.state.max_body, deadline).await {
+                    Ok(b) => b,
+                    Err(e) => {
+                        session.set_keepalive(None);
+                        let err = match e {
+                            BodyError::TooSlow => {
+                                self.state
+                                    .metrics
+                                    .timeouts
+                                    .with_label_values(&[self.addr.as_str(), "body"])
+                                    .inc();
+                                Error::limit(Reason::Body, "the request body came too slowly")
+                            }
+                            BodyError::Failed(e) => {
+                                tracing::warn!(request_id = %id, error = %e, "request body not read");
+                                Error::invalid(Reason::Body, "could not read the request body")
+                            }
+                        };
+                        return Served::Reply(self.dialect_error(&req.method, &req.path, &err));
+                    }
+                };
+                let body_len = match &req.body {
+                    Body::Complete(b) => b.len(),
+                    Body::TooLarge(n) => *n,
+                };
+                (handle(&listener.table, req, now_ms).await, body_len)
+            }
+        };
         let m = &self.state.metrics;
         let total = started.elapsed();
         let labels = [

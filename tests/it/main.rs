@@ -37,6 +37,7 @@ mod sdk_jmessage;
 mod sdk_rongcloud;
 mod secrets;
 mod tokens;
+mod trust;
 mod wildfire;
 mod wildfire_admin;
 mod wildfire_chain;
