@@ -10,6 +10,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
+use crate::auth::capture::{CaptureConfig, Sealer};
 use crate::auth::logins::LoginLimits;
 use crate::auth::Secret;
 use crate::live::MigrationConfig;
@@ -50,6 +51,9 @@ pub struct Config {
     /// Limits on failed logins.
     #[serde(default)]
     pub logins: LoginLimits,
+    /// Plain passwords kept sealed for `imbridge migrate` (off unless set).
+    #[serde(default)]
+    pub capture: CaptureConfig,
 }
 
 fn default_app_key() -> String {
@@ -215,6 +219,7 @@ impl Config {
             frontends: BTreeMap::new(),
             store: StoreConfig::default(),
             logins: LoginLimits::default(),
+            capture: CaptureConfig::default(),
         }
     }
 
@@ -226,6 +231,21 @@ impl Config {
     /// The listener of a frontend.
     pub fn listen_of<'a>(&'a self, fe: &'a FrontendConfig) -> &'a str {
         fe.listen.as_deref().unwrap_or(&self.server.listen)
+    }
+
+    /// The sealer of captured passwords when `[capture] passwords` is on;
+    /// `Err` says why its key is refused (missing, malformed, or the shipped
+    /// development key while a listener serves beyond loopback).
+    pub fn capture_sealer(&self) -> Result<Option<Sealer>, String> {
+        let shipped: Vec<Secret> = SHIPPED
+            .iter()
+            .filter_map(|text| Config::from_toml(text).ok())
+            .filter_map(|c| c.capture.key)
+            .collect();
+        let beyond = std::iter::once(self.server.listen.as_str())
+            .chain(self.frontends.values().map(|fc| self.listen_of(fc)))
+            .find(|listen| !crate::server::is_loopback(listen));
+        self.capture.sealer(&shipped, beyond)
     }
 
     /// Warnings for frontends that serve beyond loopback with a secret from

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::auth::capture::Sealer;
 use crate::auth::logins::LoginGuard;
 use crate::canonical::{Error, Op, OpName, Output, Result};
 use crate::config::{Config, ProviderConfig};
@@ -75,6 +76,9 @@ pub struct Providers {
     pub lazy: Option<Arc<LazyPasswords>>,
     /// Failed-login counters of every frontend; none in dry runs.
     pub logins: Option<Arc<LoginGuard>>,
+    /// Seals the passwords captured for `imbridge migrate` (`[capture]`);
+    /// none when capture is off and in dry runs.
+    pub capture: Option<Arc<Sealer>>,
     store_config: StoreConfig,
 }
 
@@ -91,6 +95,7 @@ impl Providers {
             live: None,
             lazy: None,
             logins: None,
+            capture: None,
             store_config: config.store.clone(),
         }
     }
@@ -109,6 +114,10 @@ impl Providers {
         previous: Option<&Providers>,
     ) -> anyhow::Result<Providers> {
         let mut out = Providers::none(config);
+        out.capture = config
+            .capture_sealer()
+            .map_err(anyhow::Error::msg)?
+            .map(Arc::new);
         let store = match previous.and_then(|p| p.store.clone()) {
             Some(s) if previous.is_some_and(|p| p.store_config == config.store) => s,
             Some(_) => anyhow::bail!("changing [store] settings needs a restart"),
@@ -370,6 +379,7 @@ impl Registry {
             ) {
                 Ok(mut fe) => {
                     fe.logins = providers.logins.clone();
+                    fe.capture = providers.capture.clone();
                     let addr = config.listen_of(fc).to_string();
                     match by_addr.iter_mut().find(|(a, _)| *a == addr) {
                         Some((_, list)) => list.push(Arc::new(fe)),

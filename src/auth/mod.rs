@@ -5,6 +5,7 @@
 //! imbridge issued). The schemes are written here once; mapping files only
 //! pick one and name its parameters.
 
+pub mod capture;
 pub mod logins;
 pub mod password;
 pub mod secret;

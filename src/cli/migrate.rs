@@ -43,6 +43,13 @@ pub enum Action {
     /// Users served by the new provider by name (cut-over).
     #[command(subcommand)]
     Users(crate::live::cli::Users),
+    /// Delete the passwords captured for migrations (`[capture]`) of the
+    /// app: once every user is migrated, or to undo capturing.
+    PurgePasswords {
+        /// The app (default: the config's app_key).
+        #[arg(long)]
+        app_key: Option<String>,
+    },
 }
 
 /// The providers of a migration and where to report.
@@ -106,8 +113,26 @@ pub fn run(m: Migrate) -> Result<(), Failure> {
         Some(Action::Verify(pair)) => verify(&config, pair),
         Some(Action::Outbox(c)) => live(runtime().block_on(crate::live::cli::outbox(&config, c))),
         Some(Action::Users(c)) => live(runtime().block_on(crate::live::cli::users(&config, c))),
+        Some(Action::PurgePasswords { app_key }) => {
+            let app = app_key.unwrap_or_else(|| config.app_key.clone());
+            live(runtime().block_on(purge_passwords(&config, app)))
+        }
         None => copy(&config, m.copy),
     }
+}
+
+/// `imbridge migrate purge-passwords`: what to print.
+async fn purge_passwords(config: &Config, app: String) -> anyhow::Result<String> {
+    let store = crate::store::Store::open(&config.store)?;
+    let n = store.forget_captured(&app, None).await?;
+    let still = if config.capture.passwords {
+        "; [capture] passwords is still on: set it to false to stop capturing"
+    } else {
+        ""
+    };
+    Ok(format!(
+        "{n} captured password(s) of app {app} deleted{still}\n"
+    ))
 }
 
 /// A failure to start: exit code 2.

@@ -189,6 +189,7 @@ async fn run(
             }
             checked?;
             access::refuse_disabled(frontend, &login.username).await?;
+            passwords::capture_login(frontend, &login, ctx.now_ms).await;
             Some(login.username)
         }
     };

@@ -14,6 +14,7 @@ pub mod route;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::auth::capture::Sealer;
 use crate::auth::logins::LoginGuard;
 use crate::auth::Secret;
 use crate::canonical::OpName;
@@ -46,6 +47,9 @@ pub struct Frontend {
     /// Failed-login counters (shared by every frontend); none from
     /// [`Frontend::new`], the registry sets them.
     pub logins: Option<Arc<LoginGuard>>,
+    /// Seals the passwords it sees for `imbridge migrate` (`[capture]`);
+    /// none from [`Frontend::new`], the registry sets it.
+    pub capture: Option<Arc<Sealer>>,
 }
 
 impl Frontend {
@@ -69,6 +73,7 @@ impl Frontend {
             store,
             lazy,
             logins: None,
+            capture: None,
         })
     }
 

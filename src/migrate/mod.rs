@@ -29,6 +29,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::auth::capture::Sealer;
 use crate::canonical::{Error, OpName};
 use crate::config::Config;
 use crate::metrics::Metrics;
@@ -179,6 +180,20 @@ fn planned(plan: &Plan, status: Status) -> Vec<KindReport> {
         .collect()
 }
 
+/// What opens the passwords captured through imbridge: the `[capture]`
+/// sealer when capture is on; when it is off by now, its key still opens
+/// what was captured while it was on.
+fn captured(config: &Config) -> Result<Option<Sealer>, String> {
+    if config.capture.passwords {
+        return config.capture_sealer();
+    }
+    Ok(config
+        .capture
+        .key
+        .as_ref()
+        .and_then(|key| Sealer::new(key).ok()))
+}
+
 /// Runs a migration (or plans it, with `dry_run`). `Err` says why it could
 /// not start (nothing was written); a run that stops midway is a report
 /// with `stopped` set.
@@ -188,6 +203,7 @@ pub async fn migrate(
     metrics: Arc<Metrics>,
 ) -> Result<Report, String> {
     let started = Instant::now();
+    let captured = captured(config)?;
     // A dry run writes nothing, the store included.
     let store = match opts.dry_run {
         true => None,
@@ -205,6 +221,7 @@ pub async fn migrate(
         seconds: 0.0,
         kinds: planned(&plan, Status::NotRun),
         not_carried: plan.gaps.clone(),
+        password_captured: 0,
         password_pending: Pending::default(),
         failures: Vec::new(),
         stopped: None,
@@ -227,6 +244,7 @@ pub async fn migrate(
         store.clone(),
         &app,
         target.supports(OpName::UserAuthenticate),
+        captured,
     );
     let counters = MigrateMetrics {
         metrics: metrics.clone(),
@@ -273,6 +291,7 @@ pub async fn migrate(
             .await
             .map_err(|e| format!("finishing the run: {e}"))?;
     }
+    report.password_captured = passwords.given();
     report.failures = store.failures(&key).await.unwrap_or_default();
     if let Ok((count, users)) = store.pending_list(&app, &opts.to, 20).await {
         report.password_pending = Pending { count, users };

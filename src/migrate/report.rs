@@ -92,6 +92,8 @@ pub struct Report {
     pub kinds: Vec<KindReport>,
     /// Fields that do not travel between this pair, and why.
     pub not_carried: Vec<Gap>,
+    /// Users this run gave the password imbridge captured (`[capture]`).
+    pub password_captured: u64,
     /// Users whose password is set at their first login through imbridge.
     pub password_pending: Pending,
     /// Every entity that failed, with why.
@@ -164,6 +166,13 @@ impl Report {
             for g in &self.not_carried {
                 let _ = writeln!(out, "  {}.{}: {}", g.entity, g.field, g.reason);
             }
+        }
+        if self.password_captured > 0 {
+            let _ = writeln!(
+                out,
+                "\n{} user(s) got the password imbridge captured ([capture]).",
+                self.password_captured
+            );
         }
         if self.password_pending.count > 0 {
             let _ = writeln!(

@@ -1,7 +1,8 @@
 //! imbridge's own state, whatever the providers: the tokens it issues to
 //! callers of dialects that log in through it ([`tokens`]), password hashes
 //! of users registered through imbridge on providers that cannot check
-//! passwords themselves ([`passwords`]), and the ID map: stable integers for
+//! passwords themselves ([`passwords`]), plain passwords captured for
+//! `imbridge migrate`, sealed ([`captured`]), and the ID map: stable integers for
 //! provider ids a frontend's integer ids cannot carry ([`ids`]); the
 //! cross-provider id pairs of migrations ([`pairs`]); `imbridge migrate`'s
 //! checkpoints ([`migration`]) and users whose password is still to come;
@@ -13,6 +14,7 @@
 //! all of it survives restarts.
 
 mod access;
+mod captured;
 mod ids;
 pub mod migration;
 pub mod pairs;
@@ -235,6 +237,7 @@ CREATE INDEX records_created ON records (provider, kind, created);
         // Signatures seen, to refuse replays on every replica (`replays.rs`).
         REPLAYS,
         TOKENS_BY_SUBJECT,
+        CAPTURED,
     ],
     postgres: &[
         r#"
@@ -381,6 +384,7 @@ CREATE INDEX records_created ON records (provider, kind, created);
 "#,
         REPLAYS,
         TOKENS_BY_SUBJECT,
+        CAPTURED,
     ],
 };
 
@@ -402,6 +406,17 @@ CREATE TABLE disabled_users (
     app_key TEXT NOT NULL,
     username TEXT NOT NULL,
     since BIGINT NOT NULL,
+    PRIMARY KEY (app_key, username)
+);
+"#;
+
+/// Captured passwords, sealed (`captured.rs`), the same on both backends.
+const CAPTURED: &str = r#"
+CREATE TABLE captured_passwords (
+    app_key TEXT NOT NULL,
+    username TEXT NOT NULL,
+    sealed TEXT NOT NULL,
+    updated BIGINT NOT NULL,
     PRIMARY KEY (app_key, username)
 );
 "#;

@@ -22,6 +22,7 @@ mod live;
 mod logins;
 mod matrix;
 mod migrate;
+mod migrate_capture;
 mod migrate_pairs;
 mod migrate_sites;
 mod persistence;

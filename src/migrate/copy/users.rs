@@ -48,7 +48,7 @@ async fn copy(cx: &Cx<'_>, item: UserItem) -> Result<Done> {
     let register = UserRegister {
         users: vec![NewUser {
             username: src.username.clone(),
-            password: Some(choice.password),
+            password: Some(choice.password.clone()),
             profile: profile(only(&json(&src), &fields))?,
         }],
         kind: src.kind,
@@ -62,6 +62,7 @@ async fn copy(cx: &Cx<'_>, item: UserItem) -> Result<Done> {
     let error = out.items.into_iter().next().and_then(|i| i.error);
     match error {
         None => {
+            cx.passwords.made(&choice);
             if src.disabled && cx.carried.has(Entity::User, "disabled") {
                 disable(cx, &src.username, true).await?;
             }
@@ -73,6 +74,9 @@ async fn copy(cx: &Cx<'_>, item: UserItem) -> Result<Done> {
                 // user's password on the target is its own.
                 cx.store.pending_done(app, to, &src.username).await?;
             }
+            cx.passwords
+                .settle(cx.target, &choice, &src.username)
+                .await?;
             update(cx, &src, &fields).await
         }
         Some(e) => Err(e),
