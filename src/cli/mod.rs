@@ -211,9 +211,11 @@ fn print_coverage(coverage: &[crate::golden::Coverage]) {
 
 /// `imbridge check`: compiles every mapping and prints what each frontend
 /// supports (as Markdown with `markdown`); warns on stderr about shipped
-/// development secrets on frontends served beyond loopback.
+/// development secrets on frontends served beyond loopback; refuses a
+/// `[capture]` key `serve` would refuse.
 fn check(config: Option<PathBuf>, markdown: bool) -> Result<(), Failure> {
     let config = load(config.as_ref())?;
+    config.capture_sealer().map_err(Failure::error)?;
     let providers = Providers::dry(&config)
         .map(std::sync::Arc::new)
         .map_err(Failure::error)?;

@@ -144,7 +144,8 @@ async fn captured_passwords_are_set_on_the_target_and_purged_after() {
 }
 
 /// The shipped development key is refused while a listener serves beyond
-/// loopback, and the message never shows the key.
+/// loopback (by `imbridge migrate` and `imbridge check`, as by `serve`),
+/// and the message never shows the key.
 #[tokio::test]
 async fn the_shipped_capture_key_is_refused_beyond_loopback() {
     let shipped = imbridge::config::Config::from_toml(include_str!("../../config/imbridge.toml"))
@@ -167,6 +168,18 @@ async fn the_shipped_capture_key_is_refused_beyond_loopback() {
         config,
         dir: tempfile::tempdir().unwrap(),
     };
+    let check = tokio::process::Command::new(env!("CARGO_BIN_EXE_imbridge"))
+        .args(["check", "--config"])
+        .arg(&m.config)
+        .output()
+        .await
+        .unwrap();
+    let said = String::from_utf8_lossy(&check.stderr);
+    assert!(!check.status.success(), "{said}");
+    assert!(
+        said.contains("development value") && !said.contains(shipped.expose()),
+        "{said}"
+    );
     let run = m.run(&["--from", "embedded", "--to", "other"]).await;
     assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
     assert!(
