@@ -10,14 +10,18 @@
 # must not: entities are read a page at a time).
 #
 # Usage: bench/migrate.sh [SIZE ...]   e.g. bench/migrate.sh 20000:2000:50
+#   BENCH_BIN=path   run this binary instead of building a release one
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZES=("$@")
 [ ${#SIZES[@]} -gt 0 ] || SIZES=(10000:1000:50 100000:10000:50)
 CONCURRENCY="${CONCURRENCY:-16}"
 
-cargo build --release -q
-BIN=${CARGO_TARGET_DIR:-target}/release/imbridge
+BIN=${BENCH_BIN:-}
+if [ -z "$BIN" ]; then
+  cargo build --release -q
+  BIN=${CARGO_TARGET_DIR:-target}/release/imbridge
+fi
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -48,7 +52,7 @@ wait_port() { for _ in $(seq 200); do (echo > /dev/tcp/127.0.0.1/$1) 2>/dev/null
 
 printf '%-22s %9s %8s %11s %11s %9s %9s %10s\n' size entities seconds entities/s "peak RSS" users/s groups/s members/s
 for size in "${SIZES[@]}"; do
-  IFS=: read -r USERS GROUPS PER <<<"$size"
+  IFS=: read -r USERS NGROUPS PER <<<"$size"
   D="$WORK/$USERS"; mkdir -p "$D/source" "$D/target"
   S=$(port); SA=$(port); T=$(port); TA=$(port)
   server "$D/source" "$S" "$SA" > "$D/source.toml"
@@ -56,7 +60,7 @@ for size in "${SIZES[@]}"; do
   # Seed the source through its own API (WildfireChat admin, 32 at a time).
   "$BIN" serve --config "$D/source.toml" > "$D/source.log" 2>&1 & SRC=$!
   wait_port "$S"
-  python3 - "$S" "$USERS" "$GROUPS" "$PER" "$SECRET" <<'PY'
+  python3 - "$S" "$USERS" "$NGROUPS" "$PER" "$SECRET" <<'PY'
 import hashlib, json, random, sys, time, urllib.request
 from concurrent.futures import ThreadPoolExecutor
 port, users, groups, per, secret = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
