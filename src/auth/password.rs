@@ -110,8 +110,8 @@ impl Passwords {
         )
         .map_err(|e| anyhow::anyhow!("invalid password_hash parameters: {e}"))?;
         let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
-        let dummy = hash_with(&argon, "imbridge-dummy-password")
-            .map_err(|e| anyhow::anyhow!("password hashing fails: {e}"))?;
+        let dummy =
+            unmatchable(&argon).map_err(|e| anyhow::anyhow!("password hashing fails: {e}"))?;
         Ok(Passwords {
             argon,
             dummy,
@@ -206,16 +206,30 @@ fn argon2_into(argon: &Argon2<'_>, password: &[u8], salt: &[u8], out: &mut [u8])
 
 /// A PHC string of `password` with a fresh salt.
 fn hash_with(argon: &Argon2<'_>, password: &str) -> Result<String> {
-    let salt_bytes: [u8; 16] = rand::rng().random();
-    let salt = SaltString::encode_b64(&salt_bytes).map_err(Error::internal)?;
+    let salt: [u8; 16] = rand::rng().random();
     let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
-    argon2_into(argon, password.as_bytes(), &salt_bytes, &mut out)?;
+    argon2_into(argon, password.as_bytes(), &salt, &mut out)?;
+    phc(argon, &salt, &out)
+}
+
+/// A PHC string of `argon`'s cost that no password matches: a fresh salt and
+/// a random output. Checking a password against it costs a real argon2 run,
+/// and making it costs none (the process starts without hashing).
+fn unmatchable(argon: &Argon2<'_>) -> Result<String> {
+    let salt: [u8; 16] = rand::rng().random();
+    let out: [u8; Params::DEFAULT_OUTPUT_LEN] = rand::rng().random();
+    phc(argon, &salt, &out)
+}
+
+/// The PHC string of an argon2id output.
+fn phc(argon: &Argon2<'_>, salt: &[u8], out: &[u8]) -> Result<String> {
+    let salt = SaltString::encode_b64(salt).map_err(Error::internal)?;
     let hash = PasswordHash {
         algorithm: Algorithm::Argon2id.ident(),
         version: Some(Version::V0x13.into()),
         params: ParamsString::try_from(argon.params()).map_err(Error::internal)?,
         salt: Some(salt.as_salt()),
-        hash: Some(Output::new(&out).map_err(Error::internal)?),
+        hash: Some(Output::new(out).map_err(Error::internal)?),
     };
     Ok(hash.to_string())
 }
@@ -301,5 +315,25 @@ mod tests {
         assert!(!verify_with(&theirs, "Secret").unwrap());
         assert!(verify_with(&ours, "pw").unwrap());
         assert!(verify_with("not a hash", "pw").is_err());
+    }
+
+    /// The hash an unknown user is checked against has the configured cost
+    /// (so the check takes as long as a real one) and matches no password.
+    #[test]
+    fn the_unknown_users_hash_costs_as_much_and_matches_nothing() {
+        let params = Params::new(1024, 2, 1, None).unwrap();
+        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+        let real = hash_with(&argon, "pw").unwrap();
+        let dummy = unmatchable(&argon).unwrap();
+        let (real, dummy) = (
+            PasswordHash::new(&real).unwrap(),
+            PasswordHash::new(&dummy).unwrap(),
+        );
+        assert_eq!(dummy.params, real.params);
+        assert_eq!(dummy.algorithm, real.algorithm);
+        let dummy = dummy.to_string();
+        for password in ["pw", "", "imbridge-dummy-password"] {
+            assert!(!verify_with(&dummy, password).unwrap());
+        }
     }
 }
