@@ -13,10 +13,20 @@
   measure.py startup BIN CONFIG URL RUNS
                                     median ms from exec of `BIN serve --config
                                     CONFIG` until URL answers 200
+  measure.py callgrind LOADED IDLE REQUESTS [TOP]
+                                    instructions per request from two
+                                    callgrind dumps: LOADED (REQUESTS answered
+                                    in its time range) minus IDLE (the same
+                                    process unloaded, scaled to the loaded
+                                    time: timers, pollers), then the TOP
+                                    functions by their own instructions per
+                                    request in LOADED
 """
 
+import collections
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -128,6 +138,56 @@ def startup(binary, config, url, runs):
     print(f"{statistics.median(times):.0f}")
 
 
+def callgrind_costs(path):
+    """Own instructions per function in one callgrind dump (callgrind_annotate
+    --inclusive=no misreads these dumps: it puts everything in `clone`)."""
+    names, own = {}, collections.Counter()
+    current, call_line, seconds = None, False, None
+
+    def name(token):
+        m = re.match(r"\((\d+)\)(?: (.*))?", token)
+        if not m:
+            return token
+        if m.group(2):
+            names[m.group(1)] = m.group(2)
+        return names.get(m.group(1), token)
+
+    with open(path, errors="replace") as f:
+        for line in f:
+            if line.startswith("fn="):
+                current = name(line[3:].strip())
+            elif line.startswith("cfn="):
+                name(line[4:].strip())
+            elif line.startswith("calls="):
+                call_line = True  # the next cost line is the callee's, inclusive
+            elif line[:1].isdigit() or line[:1] in "+-*":
+                if call_line:
+                    call_line = False
+                elif current is not None:
+                    fields = line.split()
+                    if len(fields) > 1:
+                        own[current] += int(fields[1])
+    return own
+
+
+def callgrind(loaded, idle, requests, top=25):
+    """Each dump's wall seconds are in DUMP.seconds (written by profile.sh)."""
+    requests = max(int(requests), 1)
+    with open(loaded + ".seconds") as f:
+        loaded_s = float(f.read())
+    with open(idle + ".seconds") as f:
+        idle_s = float(f.read())
+    busy, quiet = callgrind_costs(loaded), callgrind_costs(idle)
+    total, background = sum(busy.values()), sum(quiet.values()) * loaded_s / max(idle_s, 1e-3)
+    print(
+        f"{int((total - background) / requests)} instructions per request "
+        f"({total:,} in {loaded_s:.0f} s for {requests} requests, less {int(background):,} "
+        f"that the idle process spends in as long)"
+    )
+    for fn, cost in busy.most_common(int(top)):
+        print(f"{cost / requests:>10,.0f}  {fn[:150]}")
+
+
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "cpu":
@@ -140,6 +200,8 @@ def main():
         quantiles(*args)
     elif cmd == "startup":
         startup(args[0], args[1], args[2], int(args[3]))
+    elif cmd == "callgrind":
+        callgrind(*args)
     else:
         sys.exit(f"unknown command {cmd}")
 

@@ -9,10 +9,11 @@
 #   bench/profile.sh callgrind ROW [requests]
 #       the imbridge serving ROW under valgrind's callgrind: a warm-up, then
 #       a fixed number of requests (default 2000) with the counters zeroed
-#       before and dumped after; prints instructions per request (steady
-#       on a busy machine, unlike timings) and the functions that cost
-#       most, and keeps bench/out/ROW.callgrind for callgrind_annotate or
-#       kcachegrind
+#       before and dumped after (bench/out/ROW.loaded), then 20 s unloaded
+#       (bench/out/ROW.idle); prints instructions per request (steady on a
+#       busy machine, unlike timings): the loaded count less what the idle
+#       process spends in as long (timers, pollers), and the functions
+#       that cost most; the dumps open in callgrind_annotate or kcachegrind
 #
 # ROW: 1call, 2call, send (the translating imbridge), emb_get, emb_send
 # (the embedded one). BENCH_BIN=path profiles a given binary.
@@ -31,7 +32,7 @@ case $ROW in
 esac
 if [ "$MODE" = callgrind ]; then
   command -v valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq valgrind >/dev/null; }
-  rm -f "$OUT/$ROW.callgrind"*
+  rm -f "$OUT/$ROW.callgrind"* "$OUT/$ROW.loaded"* "$OUT/$ROW.idle"*
   wrap="valgrind --tool=callgrind --callgrind-out-file=$OUT/$ROW.callgrind --collect-atstart=yes"
   if [ $side = T ]; then WRAP_T=$wrap; else WRAP_E=$wrap; fi
   UP_TRIES=3000 # startup under valgrind is slow
@@ -77,24 +78,34 @@ case $MODE in
       printf 'local done = 0\nfunction response() done = done + 1; if done >= %d then wrk.thread:stop() end end\n' "$1"
       [ -z "$body" ] || cat "$body"
     }
+    # dump NAME: the counters since the last zeroing into $OUT/$ROW.NAME,
+    # its wall seconds beside it; the counters zeroed again.
+    zeroed=$(date +%s.%N)
+    dump() {
+      local before now
+      before=$(ls "$OUT/$ROW.callgrind"* | wc -l)
+      callgrind_control -d "$pid" >/dev/null
+      now=$(date +%s.%N)
+      for _ in $(seq 100); do [ "$(ls "$OUT/$ROW.callgrind"* | wc -l)" -gt "$before" ] && break; sleep 0.1; done
+      mv "$(ls -t "$OUT/$ROW.callgrind".* | head -1)" "$OUT/$ROW.$1"
+      python3 -c "print($now - $zeroed)" > "$OUT/$ROW.$1.seconds"
+      callgrind_control -z "$pid" >/dev/null
+      zeroed=$(date +%s.%N)
+    }
     body=$script
     script=$WORK/warm.lua; counted 200 > "$script"
     load -t1 -c4 -d120s >/dev/null # warm-up: pools, caches, lazy statics
     script=$WORK/count.lua; counted "$requests" > "$script"
     callgrind_control -z "$pid" >/dev/null
+    zeroed=$(date +%s.%N)
     n=$(load -t1 -c4 -d600s | awk '/requests in/ {print $1}')
-    callgrind_control -d "$pid" >/dev/null
-    sleep 1
-    dump=$(ls -t "$OUT/$ROW.callgrind"* | head -1)
-    inclusive() { # function-name pattern: its instructions, callees included
-      callgrind_annotate --inclusive=yes --auto=no --threshold=100 "$dump" 2>/dev/null |
-        awk -v f="$1" '$0 ~ f {gsub(",", "", $1); print $1; exit}'
-    }
-    total=$(inclusive "PROGRAM TOTALS")
-    # pingora's clock thread ticks whatever the load: time-based, not per request.
-    clock=$(inclusive "TimerManager::clock_thread"); clock=${clock:-0}
-    echo "$ROW: $n requests, $(( (total - clock) / n )) instructions per request, pingora's clock thread left out ($(( clock / n )) more) (callgrind: $dump)"
-    callgrind_annotate --inclusive=no "$dump" 2>/dev/null | grep -E '^ *[0-9,]+ \(' | head -25
+    dump loaded
+    # What the process does unloaded (pingora's clock thread, the outbox
+    # worker's polls) in 20 s, scaled to the loaded time and subtracted.
+    sleep 20
+    dump idle
+    echo "$ROW: $n requests (callgrind: $OUT/$ROW.loaded, $OUT/$ROW.idle)"
+    $M callgrind "$OUT/$ROW.loaded" "$OUT/$ROW.idle" "$n" 25
     ;;
   *) echo "mode: perf or callgrind" >&2; exit 2 ;;
 esac
