@@ -1,5 +1,5 @@
 //! The operator interface: `imbridge serve | check | test | translate |
-//! migrate`, with
+//! migrate | schema`, with
 //! exit codes.
 
 mod migrate;
@@ -63,6 +63,14 @@ pub enum Command {
         /// What to translate.
         #[command(flatten)]
         request: translate::Request,
+    },
+    /// Print the JSON Schema of mapping files (for editors: see
+    /// docs/mappings.md, "Editing with a schema").
+    Schema {
+        /// Print the format's reference as Markdown instead (the reference
+        /// section of docs/mappings.md).
+        #[arg(long)]
+        markdown: bool,
     },
 }
 
@@ -137,6 +145,18 @@ pub fn main(cli: Cli) -> ExitCode {
         }),
         Command::Check { config, markdown } => check(config, markdown),
         Command::Migrate(m) => migrate::run(m),
+        Command::Schema { markdown } => {
+            if markdown {
+                print!("{}", crate::mapping::spec::reference());
+            } else {
+                let schema = crate::mapping::spec::schema();
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&schema).unwrap_or_default()
+                );
+            }
+            Ok(())
+        }
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

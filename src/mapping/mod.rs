@@ -8,5 +8,6 @@ pub mod inbound;
 pub mod outbound;
 pub mod path;
 pub mod plan;
+pub mod spec;
 pub mod template;
 pub mod yaml;

@@ -63,23 +63,23 @@ pub fn parse(text: &str, d: &mut Diagnostics) -> Option<Node> {
 /// rest can be reported as unknown.
 pub struct Fields<'n> {
     map: &'n MarkedMappingNode,
-    allowed: &'static [&'static str],
     what: &'static str,
 }
 
 impl<'n> Fields<'n> {
-    /// Starts reading `node` as a mapping whose keys must be in `allowed`;
+    /// Starts reading `node` as a mapping whose keys must be in `allowed`
+    /// (the keys of a type of `mapping::spec`, from `key_list!`);
     /// records a diagnostic (and returns None) when it is not a mapping.
     pub fn new(
         node: &'n Node,
         what: &'static str,
-        allowed: &'static [&'static str],
+        allowed: &[String],
         d: &mut Diagnostics,
     ) -> Option<Self> {
         match node.as_mapping() {
             Some(map) => {
-                let fields = Fields { map, allowed, what };
-                fields.check_unknown(d);
+                let fields = Fields { map, what };
+                fields.check_unknown(allowed, d);
                 Some(fields)
             }
             None => {
@@ -89,16 +89,16 @@ impl<'n> Fields<'n> {
         }
     }
 
-    fn check_unknown(&self, d: &mut Diagnostics) {
+    fn check_unknown(&self, allowed: &[String], d: &mut Diagnostics) {
         for key in self.map.keys() {
-            if !self.allowed.contains(&key.as_str()) {
+            if !allowed.iter().any(|a| a == key.as_str()) {
                 d.error_len(
                     key.span(),
                     key.as_str().chars().count(),
                     "E002",
                     format!("unknown key `{}` in {}", key.as_str(), self.what),
                 )
-                .hint(format!("expected one of: {}", self.allowed.join(", ")));
+                .hint(format!("expected one of: {}", allowed.join(", ")));
             }
         }
     }

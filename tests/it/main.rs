@@ -34,6 +34,7 @@ mod reload;
 mod replicas;
 mod rongcloud;
 mod rongcloud_app;
+mod schema;
 mod sdk_jmessage;
 mod sdk_rongcloud;
 mod secrets;

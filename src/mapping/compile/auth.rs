@@ -10,34 +10,15 @@ use crate::auth::signature::Layout;
 use crate::auth::{InboundAuth, SignatureCheck};
 use crate::canonical::auth::TokenScope;
 use crate::mapping::diag::Diagnostics;
+use crate::mapping::spec::{self, key_list};
 use crate::mapping::yaml::{Fields, Spanned};
-
-const KEYS: &[&str] = &[
-    "scheme",
-    "username",
-    "password",
-    "layout",
-    "secret",
-    "headers",
-    "max_age_secs",
-    "reject_replay",
-    "token",
-    "prefix",
-    "scope",
-    "match",
-    "lowercase",
-    "of",
-];
-
-/// The keys of a signature's `headers:` (inbound and outbound).
-pub const SIGNATURE_HEADERS: &[&str] = &["nonce", "timestamp", "sign", "app_key"];
 
 /// Compiles an `auth:` mapping (or the scalar `none`).
 pub fn compile(node: &Node, cx: &FileContext, d: &mut Diagnostics) -> Option<InboundAuth> {
     if node.as_scalar().is_some_and(|s| s.as_str() == "none") {
         return Some(InboundAuth::None);
     }
-    let f = Fields::new(node, "auth", KEYS, d)?;
+    let f = Fields::new(node, "auth", key_list!(spec::AuthScheme), d)?;
     let scheme = f.required_string("scheme", d)?;
     let param = |key: &str, d: &mut Diagnostics| param(&f, key, cx, d);
     match scheme.value.as_str() {
@@ -52,7 +33,7 @@ pub fn compile(node: &Node, cx: &FileContext, d: &mut Diagnostics) -> Option<Inb
             let headers = Fields::new(
                 f.required("headers", d)?,
                 "signature headers",
-                SIGNATURE_HEADERS,
+                key_list!(spec::SignatureHeaders),
                 d,
             )?;
             let names = |key: &str, d: &mut Diagnostics| -> Vec<String> {

@@ -9,6 +9,7 @@ use super::FileContext;
 use crate::canonical::{ErrorKind, Reason};
 use crate::mapping::diag::Diagnostics;
 use crate::mapping::plan::{ErrorKey, ErrorPlan};
+use crate::mapping::spec::{self, key_list};
 use crate::mapping::template::{compile as compile_template, DocShape, Shape};
 use crate::mapping::yaml::{self, Fields, Spanned};
 
@@ -20,10 +21,10 @@ pub fn compile(
     with_body: bool,
     d: &mut Diagnostics,
 ) -> Option<ErrorPlan> {
-    let keys: &'static [&'static str] = if with_body {
-        &["status", "codes", "messages", "body"]
+    let keys = if with_body {
+        key_list!(spec::DialectErrors)
     } else {
-        &["status", "codes", "messages"]
+        key_list!(spec::RouteErrors)
     };
     let f = Fields::new(node, "errors", keys, d)?;
     let mut plan = ErrorPlan::default();

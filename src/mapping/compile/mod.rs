@@ -17,6 +17,7 @@ use marked_yaml::Node;
 
 use super::diag::{Diagnostic, Diagnostics};
 use super::plan::{Dialect, Inbound, Param, JSON_CONTENT_TYPE};
+use super::spec::{self, key_list};
 use super::template::{
     compile::compile_partial, DocShape, Shape, Table, Template, TemplateContext, TimeFormat,
 };
@@ -87,7 +88,13 @@ impl FileContext {
 /// Compiles one mapping file.
 pub fn compile_file(file: &Path, text: &str) -> Result<Dialect, Vec<Diagnostic>> {
     let mut d = Diagnostics::new(file, text);
-    let dialect = yaml::parse(text, &mut d).and_then(|root| compile_root(file, &root, &mut d));
+    let dialect = yaml::parse(text, &mut d).and_then(|root| {
+        let dialect = compile_root(file, &root, &mut d);
+        if d.is_empty() {
+            spec::check(&root, &mut d);
+        }
+        dialect
+    });
     match dialect {
         Some(dialect) if d.is_empty() => Ok(dialect),
         _ => Err(d.into_vec()),
@@ -146,19 +153,8 @@ fn file_error(file: &Path, message: String) -> Diagnostic {
     d.into_vec().remove(0)
 }
 
-const TOP: &[&str] = &[
-    "dialect",
-    "description",
-    "params",
-    "tables",
-    "time_formats",
-    "templates",
-    "inbound",
-    "outbound",
-];
-
 fn compile_root(file: &Path, root: &Node, d: &mut Diagnostics) -> Option<Dialect> {
-    let top = Fields::new(root, "the mapping file", TOP, d)?;
+    let top = Fields::new(root, "the mapping file", key_list!(spec::MappingFile), d)?;
     let name = top.required_string("dialect", d);
     if let Some(desc) = top.get("description") {
         yaml::string(desc, "description", d);
@@ -200,12 +196,7 @@ fn partials(top: &Fields, cx: &mut FileContext, d: &mut Diagnostics) {
 fn params(top: &Fields, d: &mut Diagnostics) -> Vec<Param> {
     let mut out = Vec::new();
     for (name, node) in top.entries("params", d) {
-        let Some(f) = Fields::new(
-            node,
-            "a param",
-            &["required", "secret", "default", "description"],
-            d,
-        ) else {
+        let Some(f) = Fields::new(node, "a param", key_list!(spec::Param), d) else {
             continue;
         };
         out.push(Param {
@@ -239,7 +230,7 @@ fn tables(top: &Fields, d: &mut Diagnostics) -> HashMap<String, Arc<Table>> {
 fn time_formats(top: &Fields, d: &mut Diagnostics) -> HashMap<String, Arc<TimeFormat>> {
     let mut out = HashMap::new();
     for (name, node) in top.entries("time_formats", d) {
-        let Some(f) = Fields::new(node, "a time format", &["format", "offset"], d) else {
+        let Some(f) = Fields::new(node, "a time format", key_list!(spec::TimeFormat), d) else {
             continue;
         };
         let Some(pattern) = f.required_string("format", d) else {
@@ -281,18 +272,8 @@ fn parse_offset(text: &str) -> Option<i32> {
     (h <= 14 && m < 60).then_some(sign * (h * 3600 + m * 60))
 }
 
-const INBOUND: &[&str] = &[
-    "prefixes",
-    "content_type",
-    "auth",
-    "errors",
-    "ids",
-    "check",
-    "routes",
-];
-
 fn inbound(node: &Node, cx: &FileContext, d: &mut Diagnostics) -> Option<Inbound> {
-    let f = Fields::new(node, "inbound", INBOUND, d)?;
+    let f = Fields::new(node, "inbound", key_list!(spec::Inbound), d)?;
     let prefixes = f
         .strings("prefixes", d)
         .into_iter()

@@ -18,15 +18,14 @@ use crate::mapping::outbound::{
     Action, BodyPlan, ErrorRule, OpPlan, Outbound, OutboundAuth, OutboundSignature, Request, Step,
     StoreAction, StoreStep, TokenAuth, VendorErrors,
 };
+use crate::mapping::spec::{self, key_list};
 use crate::mapping::template::compile::compile_in;
 use crate::mapping::template::{DocShape, Func, Shape, Template};
 use crate::mapping::yaml::{self, Fields, Spanned};
 
-const KEYS: &[&str] = &["auth", "errors", "ops", "keeps", "unsupported", "hosted"];
-
 /// Compiles the `outbound:` section.
 pub fn compile(node: &Node, cx: &FileContext, d: &mut Diagnostics) -> Option<Outbound> {
-    let f = Fields::new(node, "outbound", KEYS, d)?;
+    let f = Fields::new(node, "outbound", key_list!(spec::Outbound), d)?;
     let auth = match f.get("auth") {
         Some(n) => auth(n, cx, d)?,
         None => OutboundAuth::None,
@@ -176,12 +175,8 @@ fn template(
     compile_in(node, expect, &tcx, scope, d)
 }
 
-const OP_KEYS: &[&str] = &[
-    "steps", "result", "refuse", "fail", "errors", "note", "complete",
-];
-
 fn op_plan(op: OpName, node: &Node, cx: &FileContext, d: &mut Diagnostics) -> Option<OpPlan> {
-    let f = Fields::new(node, "an outbound operation", OP_KEYS, d)?;
+    let f = Fields::new(node, "an outbound operation", key_list!(spec::Op), d)?;
     let line = f.span().start().map_or(0, |m| m.line());
     let doc = step_doc(cx, Shape::schema(op.request_schema().to_value()));
     let steps = match f.required("steps", d)? {
@@ -223,29 +218,13 @@ fn op_plan(op: OpName, node: &Node, cx: &FileContext, d: &mut Diagnostics) -> Op
     })
 }
 
-const STEP_KEYS: &[&str] = &[
-    "name",
-    "when",
-    "foreach",
-    "method",
-    "path",
-    "query",
-    "headers",
-    "body",
-    "form",
-    "multipart",
-    "idempotent",
-    "errors",
-];
-
-const STORE_STEP_KEYS: &[&str] = &[
-    "name", "when", "foreach", "errors", "store", "kind", "key", "value", "prefix", "start",
-    "count", "order", "desc", "upload",
-];
-
 fn step(node: &Node, cx: &FileContext, doc: &DocShape, d: &mut Diagnostics) -> Option<Step> {
     let is_store = matches!(node, Node::Mapping(m) if m.keys().any(|k| k.as_str() == "store"));
-    let keys = if is_store { STORE_STEP_KEYS } else { STEP_KEYS };
+    let keys = if is_store {
+        key_list!(spec::StoreStep)
+    } else {
+        key_list!(spec::HttpStep)
+    };
     let f = Fields::new(node, "a step", keys, d)?;
     let open = Shape::Open;
     let item = f.get("foreach").is_some();
@@ -479,26 +458,8 @@ fn path_template(
     Some(Template::Call(Box::new(Func::Concat(parts))))
 }
 
-const AUTH_KEYS: &[&str] = &[
-    "scheme",
-    "username",
-    "password",
-    "layout",
-    "secret",
-    "headers",
-    "timestamp",
-    "fetch",
-    "token",
-    "expires_in",
-    "default_ttl_secs",
-    "margin_secs",
-    "header",
-    "prefix",
-    "invalid_status",
-];
-
 fn auth(node: &Node, cx: &FileContext, d: &mut Diagnostics) -> Option<OutboundAuth> {
-    let f = Fields::new(node, "outbound auth", AUTH_KEYS, d)?;
+    let f = Fields::new(node, "outbound auth", key_list!(spec::OutboundAuth), d)?;
     let scheme = f.required_string("scheme", d)?;
     let param = |key: &str, d: &mut Diagnostics| super::auth::param(&f, key, cx, d);
     match scheme.value.as_str() {
@@ -513,7 +474,7 @@ fn auth(node: &Node, cx: &FileContext, d: &mut Diagnostics) -> Option<OutboundAu
             let h = Fields::new(
                 f.required("headers", d)?,
                 "signature headers",
-                super::auth::SIGNATURE_HEADERS,
+                key_list!(spec::OutboundSignatureHeaders),
                 d,
             )?;
             let millis = match f.string("timestamp", d) {
@@ -588,12 +549,7 @@ fn auth(node: &Node, cx: &FileContext, d: &mut Diagnostics) -> Option<OutboundAu
 }
 
 fn errors(node: &Node, cx: &FileContext, d: &mut Diagnostics) -> Option<VendorErrors> {
-    let f = Fields::new(
-        node,
-        "outbound errors",
-        &["failed", "code", "message", "rules"],
-        d,
-    )?;
+    let f = Fields::new(node, "outbound errors", key_list!(spec::VendorErrors), d)?;
     let doc = DocShape::new(vec![
         ("status", Shape::Open),
         ("body", Shape::Open),
@@ -621,7 +577,7 @@ fn rules(node: &Node, d: &mut Diagnostics) -> Vec<ErrorRule> {
     };
     let mut out = Vec::new();
     for n in seq.iter() {
-        let Some(f) = Fields::new(n, "an error rule", &["status", "code", "error", "ok"], d) else {
+        let Some(f) = Fields::new(n, "an error rule", key_list!(spec::ErrorRule), d) else {
             continue;
         };
         let status = f

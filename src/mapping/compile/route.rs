@@ -15,13 +15,9 @@ use crate::mapping::path::{split_root, Path, Root, RootName};
 use crate::mapping::plan::{
     Check, CheckRule, Condition, ErrorPlan, Fallback, Pattern, ResponsePlan, Route, Segment,
 };
+use crate::mapping::spec::{self, key_list};
 use crate::mapping::template::{compile as compile_template, DocShape, Shape, Template};
 use crate::mapping::yaml::{self, Fields, Spanned};
-
-const KEYS: &[&str] = &[
-    "name", "op", "method", "path", "when", "check", "auth", "request", "response", "errors",
-    "fallback",
-];
 
 /// Compiles one route.
 pub fn compile(
@@ -31,7 +27,7 @@ pub fn compile(
     dialect_auth: &Arc<InboundAuth>,
     d: &mut Diagnostics,
 ) -> Option<Route> {
-    let f = Fields::new(node, "a route", KEYS, d)?;
+    let f = Fields::new(node, "a route", key_list!(spec::Route), d)?;
     let line = f.span().start().map_or(0, |m| m.line());
     let op_name = f.required_string("op", d);
     let op = op_name.as_ref().and_then(|s| op_name_of(s, d));
@@ -147,8 +143,6 @@ fn request_template(
     }
 }
 
-const FALLBACK_KEYS: &[&str] = &["on", "op", "request", "response"];
-
 /// `fallback: {on: [kind/reason, ..], op, request, response}`; without its
 /// own `response` it renders with the route's.
 fn fallback(
@@ -158,7 +152,7 @@ fn fallback(
     input: &DocShape,
     d: &mut Diagnostics,
 ) -> Option<Fallback> {
-    let f = Fields::new(node, "a fallback", FALLBACK_KEYS, d)?;
+    let f = Fields::new(node, "a fallback", key_list!(spec::Fallback), d)?;
     let on: Vec<_> = yaml::strings(f.required("on", d)?, "on", d)
         .iter()
         .filter_map(|e| super::errors::error_key(e, d))
@@ -322,7 +316,7 @@ pub fn input_path(node: &Node, d: &mut Diagnostics) -> Option<Path> {
 }
 
 fn condition(node: &Node, d: &mut Diagnostics) -> Option<Condition> {
-    let f = Fields::new(node, "a condition", &["path", "equals", "present"], d)?;
+    let f = Fields::new(node, "a condition", key_list!(spec::Condition), d)?;
     let path = input_path(f.required("path", d)?, d)?;
     match (f.get("equals"), f.boolean("present", d)) {
         (Some(v), None) => Some(Condition::Equals(path, yaml::to_json(v))),
@@ -338,25 +332,8 @@ fn condition(node: &Node, d: &mut Diagnostics) -> Option<Condition> {
     }
 }
 
-const CHECK_KEYS: &[&str] = &[
-    "path",
-    "required",
-    "is",
-    "max_items",
-    "min_items",
-    "max_bytes",
-    "min_bytes",
-    "max_chars",
-    "max",
-    "min",
-    "one_of",
-    "same_as",
-    "error",
-    "message",
-];
-
 fn check(node: &Node, d: &mut Diagnostics) -> Option<Check> {
-    let f = Fields::new(node, "a check", CHECK_KEYS, d)?;
+    let f = Fields::new(node, "a check", key_list!(spec::Check), d)?;
     let path_node = f.required("path", d)?;
     let path = input_path(path_node, d)?;
     let size = |key: &str, d: &mut Diagnostics| f.integer(key, d).map(|v| v.value.max(0) as usize);
@@ -460,8 +437,6 @@ fn default_message(rule: &CheckRule, path: &str) -> String {
     }
 }
 
-const RESPONSE_KEYS: &[&str] = &["status", "body", "headers"];
-
 fn response(
     node: Option<&Node>,
     op: OpName,
@@ -476,7 +451,7 @@ fn response(
             headers: Vec::new(),
         });
     };
-    let f = Fields::new(node, "a response", RESPONSE_KEYS, d)?;
+    let f = Fields::new(node, "a response", key_list!(spec::Response), d)?;
     let status = match f.integer("status", d) {
         None => 200,
         Some(s) if (100..=599).contains(&s.value) => s.value as u16,
