@@ -3,7 +3,8 @@
 //! through haorenao and rongcloud-app; a group created through
 //! rongcloud-app is listed through JMessage and joined through haorenao; a
 //! message sent through easemob-hx; settings, pins and files through
-//! wildfire; a password reset through easemob-hx changes every login.
+//! wildfire; a password reset through easemob-hx changes every login and
+//! revokes the tokens issued before it.
 
 use serde_json::{json, Value};
 
@@ -246,7 +247,12 @@ async fn one_store_behind_five_dialects() {
     im.post_json("/api/auth/token/", creds("1003", "carol-pw"))
         .await
         .expect(400);
-    im.rc("1003", "carol-new").await;
+    // Her tokens issued before the reset are revoked; a new login works.
+    assert_eq!(
+        carol.get("/api/im/group/").await.expect(401).json["detail"],
+        "Invalid token."
+    );
+    let carol = im.rc("1003", "carol-new").await;
 
     // Bob leaves through rongcloud-app; haorenao's lists follow.
     let bob = im.rc("1002", "bob-pw").await;
