@@ -359,13 +359,18 @@ async fn run_case(
 }
 
 /// The case file's params, every other param of the dialect filled with its
-/// default or `test`.
+/// default or, when required, `test`; optional params without a default stay
+/// unset, as in a config that leaves them out.
 fn filled(dialect: &Dialect, params: &BTreeMap<String, String>) -> BTreeMap<String, Secret> {
     let mut values: BTreeMap<String, Secret> = params
         .iter()
         .map(|(k, v)| (k.clone(), Secret::new(v.clone())))
         .collect();
-    for p in &dialect.params {
+    for p in dialect
+        .params
+        .iter()
+        .filter(|p| p.required || p.default.is_some())
+    {
         values
             .entry(p.name.clone())
             .or_insert_with(|| Secret::new(p.default.clone().unwrap_or_else(|| "test".into())));

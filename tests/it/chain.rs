@@ -74,11 +74,19 @@ impl Chain {
 
     /// The JMessage chain: B serves JMessage with the test credentials.
     pub fn jmessage() -> Chain {
+        Chain::jmessage_with("")
+    }
+
+    /// The JMessage chain with `provider_extra` TOML lines under A's
+    /// provider params (e.g. `room_owner = "w1"`).
+    pub fn jmessage_with(provider_extra: &str) -> Chain {
         use crate::harness::{APP_KEY, MASTER_SECRET};
         Chain::start(
             "jmessage",
             &format!("[frontends.jmessage.params]\nmaster_secret = \"{MASTER_SECRET}\"\n"),
-            &format!("app_key = \"{APP_KEY}\"\nmaster_secret = \"{MASTER_SECRET}\"\n"),
+            &format!(
+                "app_key = \"{APP_KEY}\"\nmaster_secret = \"{MASTER_SECRET}\"\n{provider_extra}\n"
+            ),
         )
     }
 }
