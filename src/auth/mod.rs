@@ -166,7 +166,7 @@ impl InboundAuth {
     /// body is parsed and before the canonical request is built.
     pub async fn check(&self, cx: &AuthInput<'_>) -> Result<Verdict, Error> {
         let scheme = self.chosen(cx);
-        let lowercase = |user: String, lowercase: bool| match lowercase {
+        let folded = |user: String, fold: bool| match fold {
             true => user.to_lowercase(),
             false => user,
         };
@@ -176,7 +176,7 @@ impl InboundAuth {
                 password,
                 lowercase: fold,
             } => {
-                let user = text_at(username, cx.input).map(|u| lowercase(u, *fold));
+                let user = text_at(username, cx.input).map(|u| folded(u, *fold));
                 let (Some(username), Some(password)) = (user, text_at(password, cx.input)) else {
                     return Err(Error::unauthenticated(
                         Reason::Credentials,
@@ -190,7 +190,7 @@ impl InboundAuth {
                     Error::unauthenticated(Reason::Credentials, "Basic authentication failed")
                 })?;
                 Ok(Verdict::Password(UserAuthenticate {
-                    username: lowercase(user, *fold),
+                    username: folded(user, *fold),
                     password,
                 }))
             }

@@ -202,53 +202,15 @@ async fn rongcloud_gaps_are_closed_on_the_vendor_or_in_imbridges_records() {
     assert_eq!(rooms.json["rooms"][0]["description"], "bigger");
 
     // Settings and pins RongCloud cannot read back are imbridge's.
-    let ok = |a: crate::harness::Answer| {
-        assert_eq!(a.json["code"], 0, "{}", a.text);
-        a
-    };
-    ok(wf
-        .post(
-            "/admin/user/put_setting",
-            Some(json!({"userId": "ann", "scope": 1, "key": "k", "value": "v"})),
-        )
-        .await
-        .expect(200));
-    let setting = ok(wf
-        .post(
-            "/admin/user/get_setting",
-            Some(json!({"userId": "ann", "scope": 1, "key": "k"})),
-        )
-        .await
-        .expect(200));
-    assert_eq!(setting.json["result"]["value"], "v", "{}", setting.text);
-    let conv = json!({"type": 0, "target": "ben", "line": 0});
-    ok(wf
-        .post(
-            "/admin/conversation/top",
-            Some(json!({"userId": "ann", "conversation": conv, "top": 1})),
-        )
-        .await
-        .expect(200));
-    let top = ok(wf
-        .post(
-            "/admin/conversation/is_top",
-            Some(json!({"userId": "ann", "conversation": conv})),
-        )
-        .await
-        .expect(200));
-    assert_eq!(top.json["result"]["value"], true, "{}", top.text);
-    ok(wf
-        .post(
-            "/admin/system/put_setting",
-            Some(json!({"id": 1, "value": "500", "desc": "max"})),
-        )
-        .await
-        .expect(200));
-    let system = ok(wf
-        .post("/admin/system/get_setting", Some(json!({"id": 1})))
-        .await
-        .expect(200));
-    assert_eq!(system.json["result"]["value"], "500", "{}", system.text);
+    settings_and_pins_are_kept(&wf).await;
+    wf_ok(
+        &wf,
+        "/admin/system/put_setting",
+        json!({"id": 1, "value": "500", "desc": "max"}),
+    )
+    .await;
+    let system = wf_ok(&wf, "/admin/system/get_setting", json!({"id": 1})).await;
+    assert_eq!(system["value"], "500", "{system}");
 }
 
 /// B's WildfireChat answer to a signed call, asserting `code` 0.
@@ -256,6 +218,38 @@ async fn wf_ok(wf: &crate::harness::Wf, path: &str, body: serde_json::Value) -> 
     let a = wf.post(path, Some(body)).await.expect(200);
     assert_eq!(a.json["code"], 0, "{path}: {}", a.text);
     a.json["result"].clone()
+}
+
+/// A user setting and a conversation pin written through WildfireChat's
+/// admin API read back the same (kept by imbridge where the vendor cannot).
+async fn settings_and_pins_are_kept(wf: &crate::harness::Wf) {
+    wf_ok(
+        wf,
+        "/admin/user/put_setting",
+        json!({"userId": "ann", "scope": 1, "key": "k", "value": "v"}),
+    )
+    .await;
+    let setting = wf_ok(
+        wf,
+        "/admin/user/get_setting",
+        json!({"userId": "ann", "scope": 1, "key": "k"}),
+    )
+    .await;
+    assert_eq!(setting["value"], "v", "{setting}");
+    let conv = json!({"type": 0, "target": "ben", "line": 0});
+    wf_ok(
+        wf,
+        "/admin/conversation/top",
+        json!({"userId": "ann", "conversation": conv, "top": 1}),
+    )
+    .await;
+    let top = wf_ok(
+        wf,
+        "/admin/conversation/is_top",
+        json!({"userId": "ann", "conversation": conv}),
+    )
+    .await;
+    assert_eq!(top["value"], true, "{top}");
 }
 
 /// WildfireChat: users listed and do-not-disturb set as the server's own
@@ -540,39 +534,5 @@ async fn easemob_gaps_are_closed_on_the_vendor_or_in_imbridges_records() {
 
     // Settings and pins through WildfireChat: imbridge's records.
     let wf = chain.proxy.wf();
-    let ok = |a: crate::harness::Answer| {
-        assert_eq!(a.json["code"], 0, "{}", a.text);
-        a
-    };
-    ok(wf
-        .post(
-            "/admin/user/put_setting",
-            Some(json!({"userId": "ann", "scope": 1, "key": "k", "value": "v"})),
-        )
-        .await
-        .expect(200));
-    let setting = ok(wf
-        .post(
-            "/admin/user/get_setting",
-            Some(json!({"userId": "ann", "scope": 1, "key": "k"})),
-        )
-        .await
-        .expect(200));
-    assert_eq!(setting.json["result"]["value"], "v", "{}", setting.text);
-    let conv = json!({"type": 0, "target": "ben", "line": 0});
-    ok(wf
-        .post(
-            "/admin/conversation/top",
-            Some(json!({"userId": "ann", "conversation": conv, "top": 1})),
-        )
-        .await
-        .expect(200));
-    let top = ok(wf
-        .post(
-            "/admin/conversation/is_top",
-            Some(json!({"userId": "ann", "conversation": conv})),
-        )
-        .await
-        .expect(200));
-    assert_eq!(top.json["result"]["value"], true, "{}", top.text);
+    settings_and_pins_are_kept(&wf).await;
 }

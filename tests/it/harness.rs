@@ -437,6 +437,18 @@ master_secret = "{OTHER_MASTER_SECRET}"
         }
     }
 
+    /// One sample of the admin listener's metrics, by name and its exact
+    /// labels as Prometheus prints them (`by="user",frontend="x"`); 0 when
+    /// absent.
+    pub async fn metric(&self, name: &str, labels: &str) -> f64 {
+        let key = format!("{name}{{{labels}}} ");
+        self.metrics()
+            .await
+            .lines()
+            .find_map(|l| l.strip_prefix(&key))
+            .map_or(0.0, |v| v.trim().parse().unwrap())
+    }
+
     /// The path of the SQLite file.
     pub fn db_path(&self) -> PathBuf {
         self.setup.dir.path().join("imbridge.db")

@@ -14,30 +14,13 @@ use tokio::net::{TcpListener, TcpStream};
 
 use crate::harness::{free_port, Imbridge, Jm, Setup, APP_KEY, MASTER_SECRET};
 
-/// A metric sample from the admin listener (0 when absent).
-async fn metric(server: &Imbridge, name: &str, labels: &str) -> f64 {
-    let text = server
-        .http
-        .get(format!("{}/metrics", server.admin))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let key = format!("{name}{{{labels}}} ");
-    text.lines()
-        .find_map(|l| l.strip_prefix(&key))
-        .map_or(0.0, |v| v.trim().parse().unwrap())
-}
-
 /// `imbridge_timeouts_total` of the server's API listener in `phase`.
 async fn timeouts(server: &Imbridge, phase: &str) -> f64 {
     let labels = format!(
         "listener=\"127.0.0.1:{}\",phase=\"{phase}\"",
         server.setup.port
     );
-    metric(server, "imbridge_timeouts_total", &labels).await
+    server.metric("imbridge_timeouts_total", &labels).await
 }
 
 /// Reads until the server closes the connection (or `limit` passes);
@@ -180,10 +163,12 @@ async fn connections_over_the_limit_get_503_and_the_server_recovers() {
     );
     let label = format!("listener=\"127.0.0.1:{}\"", server.setup.port);
     assert_eq!(
-        metric(&server, "imbridge_connections_rejected_total", &label).await,
+        server
+            .metric("imbridge_connections_rejected_total", &label)
+            .await,
         1.0
     );
-    assert_eq!(metric(&server, "imbridge_connections", &label).await, 4.0);
+    assert_eq!(server.metric("imbridge_connections", &label).await, 4.0);
     held.pop();
     // The slot frees when the server sees the close.
     tokio::time::sleep(Duration::from_millis(200)).await;

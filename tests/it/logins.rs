@@ -13,19 +13,10 @@ use crate::harness::{Imbridge, Setup};
 
 /// `imbridge_logins_throttled_total{frontend,by}` of a server.
 async fn throttled(server: &Imbridge, frontend: &str, by: &str) -> f64 {
-    let text = server
-        .http
-        .get(format!("{}/metrics", server.admin))
-        .send()
+    let labels = format!("by=\"{by}\",frontend=\"{frontend}\"");
+    server
+        .metric("imbridge_logins_throttled_total", &labels)
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let key = format!("imbridge_logins_throttled_total{{by=\"{by}\",frontend=\"{frontend}\"}} ");
-    text.lines()
-        .find_map(|l| l.strip_prefix(&key))
-        .map_or(0.0, |v| v.trim().parse().unwrap())
 }
 
 /// A haorenao call authenticated with `username`/`password`: its `ret` and
