@@ -48,7 +48,7 @@ secret = "$SECRET"
 TOML
 }
 
-wait_port() { for _ in $(seq 200); do (echo > /dev/tcp/127.0.0.1/$1) 2>/dev/null && return; sleep 0.05; done; echo "port $1 never opened" >&2; exit 1; }
+wait_port() { for _ in $(seq 1200); do (echo > /dev/tcp/127.0.0.1/$1) 2>/dev/null && return; sleep 0.05; done; echo "port $1 never opened" >&2; exit 1; }
 
 printf '%-22s %9s %8s %11s %11s %9s %9s %10s\n' size entities seconds entities/s "peak RSS" users/s groups/s members/s
 for size in "${SIZES[@]}"; do
