@@ -110,6 +110,19 @@ pub fn visit_op(op: &mut Op, f: Visit) {
             }
         }
         Op::MessageRetract(r) => f(Message, &mut r.msg_id),
+        Op::MessageHistoryList(r) => {
+            if let Some(kind) = IdKind::of_target(r.target_type) {
+                f(kind, &mut r.target);
+            }
+        }
+        Op::MessageImport(r) => {
+            if let Some(kind) = IdKind::of_target(r.target_type) {
+                f(kind, &mut r.to);
+            }
+            if let Some(id) = &mut r.id {
+                f(Message, id);
+            }
+        }
         Op::FileGet(r) => f(Message, &mut r.msg_id),
         Op::ConversationTopSet(r) => conversation(&mut r.conversation, f),
         Op::ConversationTopGet(r) => conversation(&mut r.conversation, f),
@@ -167,6 +180,15 @@ pub fn visit_output(out: &mut Output, sent_to: Option<IdKind>, f: Visit) {
             }
         }
         Output::FileGet(info) => file(info, f),
+        Output::MessageHistoryList(page) => {
+            for m in &mut page.items {
+                f(IdKind::Message, &mut m.id);
+                if let Some(kind) = IdKind::of_target(m.target_type) {
+                    f(kind, &mut m.to);
+                }
+            }
+        }
+        Output::MessageImport(done) => f(IdKind::Message, &mut done.msg_id),
         Output::UserFilesList(items) | Output::ConversationFilesList(items) => {
             items.items.iter_mut().for_each(|i| file(i, f))
         }

@@ -138,3 +138,87 @@ pub struct UserFiles {
     #[serde(default)]
     pub desc: bool,
 }
+
+/// `message.history.list`: one page of a conversation's history, oldest
+/// first. A group's or chatroom's conversation is its id; with
+/// `target_type: user`, `target` and `peer` are the two users (both
+/// directions), or without `peer` every one-to-one message `target` sent
+/// (each pair's history is then read once, by its senders).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MessageHistoryList {
+    /// What the conversation is.
+    pub target_type: TargetType,
+    /// The group or chatroom id, or a user.
+    pub target: String,
+    /// The other user of a one-to-one conversation.
+    #[serde(default)]
+    pub peer: Option<String>,
+    /// Where the page starts: the `cursor` of the page before.
+    #[serde(default)]
+    pub cursor: Option<String>,
+    /// At most this many messages.
+    #[serde(default)]
+    pub limit: Option<i64>,
+}
+
+/// One message of a history, as kept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct HistoryMessage {
+    /// The message id.
+    pub id: String,
+    /// The sender.
+    pub from: String,
+    /// What the message went to.
+    pub target_type: TargetType,
+    /// The user, group id or room id it went to.
+    pub to: String,
+    /// When it was sent.
+    pub time: Millis,
+    /// Content kind.
+    pub kind: ContentKind,
+    /// Content.
+    pub content: Content,
+}
+
+/// Result of `message.history.list`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct HistoryPage {
+    /// The messages, oldest first.
+    pub items: Vec<HistoryMessage>,
+    /// Where the next page starts; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+}
+
+/// `message.import`: puts a message into a conversation's history as it
+/// was sent (its sender and time), with no delivery or notification. The
+/// same id imported twice is kept once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MessageImport {
+    /// The id to keep, when the provider keeps the caller's ids.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// The sender.
+    pub from: String,
+    /// What the message went to.
+    pub target_type: TargetType,
+    /// The user, group id or room id it went to.
+    pub to: String,
+    /// When it was sent.
+    pub time: Millis,
+    /// Content kind.
+    pub kind: ContentKind,
+    /// Content.
+    pub content: Content,
+}
+
+/// Result of `message.import`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Imported {
+    /// The message's id at the provider.
+    pub msg_id: String,
+    /// False when the provider had the message already.
+    pub imported: bool,
+}

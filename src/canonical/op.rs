@@ -160,6 +160,8 @@ operations! {
     "message.send" => MessageSend(MessageSend) -> Sent;
     "message.retract" => MessageRetract(MessageRetract) -> Done;
     "message.offline_count" => MessageOfflineCount(OfflineCount) -> Count;
+    "message.history.list" => MessageHistoryList(MessageHistoryList) -> HistoryPage;
+    "message.import" => MessageImport(MessageImport) -> Imported;
     "media.upload" => MediaUpload(MediaUpload) -> Media;
     "media.url" => MediaUrl(MediaRef) -> Media;
     "file.get" => FileGet(FileGet) -> FileInfo;

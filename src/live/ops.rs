@@ -51,6 +51,7 @@ pub fn class(op: &Op) -> Class {
         | OpName::ChatroomList
         | OpName::ChatroomMembersList
         | OpName::MessageOfflineCount
+        | OpName::MessageHistoryList
         | OpName::FileGet
         | OpName::ConversationFilesList
         | OpName::ConversationTopGet
@@ -67,8 +68,12 @@ pub fn class(op: &Op) -> Class {
         | OpName::MediaUrl
         | OpName::AuthTokenIssue => Class::Own,
         OpName::MessageSend => Class::Write(Duplicates),
-        OpName::GroupCreate | OpName::ChatroomCreate | OpName::RobotUpsert => {
+        OpName::GroupCreate
+        | OpName::ChatroomCreate
+        | OpName::RobotUpsert
+        | OpName::MessageImport => {
             let chosen = match op {
+                Op::MessageImport(r) => r.id.is_some(),
                 Op::GroupCreate(r) => r.id.is_some(),
                 Op::ChatroomCreate(r) => r.id.is_some(),
                 Op::RobotUpsert(r) => r.username.is_some(),
@@ -180,6 +185,7 @@ pub fn actor(op: &Op) -> Option<&str> {
         Op::MessageSend(r) => &r.from,
         Op::MessageRetract(r) => &r.username,
         Op::MessageOfflineCount(r) => &r.username,
+        Op::MessageImport(r) => &r.from,
         Op::ConversationFilesList(r) => &r.username,
         Op::ConversationTopSet(r) => &r.username,
         Op::ConversationTopGet(r) => &r.username,

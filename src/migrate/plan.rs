@@ -29,6 +29,15 @@ pub enum Walk {
     RoomList,
     /// `user.chatrooms.list` of every user.
     RoomsOfUsers,
+    /// `message.history.list` of the one-to-one messages each user (walked
+    /// as `users`) sent, then of each group (walked as `groups`, when the
+    /// source can).
+    Conversations {
+        /// How users are walked.
+        users: Box<Walk>,
+        /// How groups are walked.
+        groups: Option<Box<Walk>>,
+    },
 }
 
 impl Walk {
@@ -41,6 +50,13 @@ impl Walk {
             Walk::GroupsOfUsers => "reached from users (user.groups.list)".into(),
             Walk::RoomList => "listed (chatroom.list)".into(),
             Walk::RoomsOfUsers => "reached from users (user.chatrooms.list)".into(),
+            Walk::Conversations { users, groups } => format!(
+                "message.history.list of what each user sent (users {}), then of each group ({})",
+                users.describe(),
+                groups
+                    .as_ref()
+                    .map_or("groups cannot be walked".into(), |g| g.describe())
+            ),
         }
     }
 }
@@ -112,7 +128,7 @@ fn needs(kind: Kind) -> (&'static [OpName], &'static [OpName]) {
             &[ChatroomMembersList],
             &[ChatroomMembersList, ChatroomMembersUpdate],
         ),
-        Kind::Messages => (&[], &[]),
+        Kind::Messages => (&[MessageHistoryList], &[MessageImport]),
     }
 }
 
@@ -181,10 +197,13 @@ pub fn plan(kinds: &[Kind], source: &Side, target: &Side, users: Option<&UsersFi
             Kind::Users | Kind::Friends | Kind::Blacklists => user_walk.clone(),
             Kind::Groups | Kind::Members => group_walk.clone(),
             Kind::Chatrooms | Kind::RoomMembers => room_walk.clone(),
-            Kind::Messages => Err(
-                "imbridge has no canonical operation that reads message history: no pair copies it yet"
-                    .into(),
-            ),
+            Kind::Messages => match &user_walk {
+                Ok(users) => Ok(Walk::Conversations {
+                    users: Box::new(users.clone()),
+                    groups: group_walk.clone().ok().map(Box::new),
+                }),
+                Err(why) => Err(format!("conversations are reached from users, and {why}")),
+            },
         };
         let (read, write) = needs(kind);
         let missing = read
@@ -198,6 +217,9 @@ pub fn plan(kinds: &[Kind], source: &Side, target: &Side, users: Option<&UsersFi
                     .map(|op| format!("target {to} cannot {op}"))
             });
         let walk = match missing {
+            Some(why) if kind == Kind::Messages => Err(format!(
+                "pair {from} -> {to} cannot migrate messages: {why}"
+            )),
             Some(why) => Err(why),
             None => walk,
         };

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use futures::stream::{self, StreamExt};
 
-use super::copy::{self, Cx, Fatal, Step};
+use super::copy::{self, Conversation, Cx, Fatal, Step};
 use super::kinds::Kind;
 use super::plan::{KindPlan, Walk};
 use super::progress::Progress;
@@ -186,7 +186,31 @@ impl Run<'_> {
                     .await
                 }
             }
-            Kind::Messages => Err("message history cannot be copied".into()),
+            Kind::Messages => {
+                let Walk::Conversations {
+                    users: user_walk,
+                    groups: group_walk,
+                } = walk
+                else {
+                    return Err(format!("messages cannot be walked {}", walk.describe()));
+                };
+                let from = match group_walk.as_deref() {
+                    Some(Walk::GroupsOfUsers) => {
+                        self.discover("groups", &Walk::GroupsOfUsers.describe())
+                            .await?;
+                        Some(&found)
+                    }
+                    Some(_) => Some(&listed),
+                    None => None,
+                };
+                let conversations = async |cursor: &str| {
+                    walk::conversations(cx.source, user_walk, from, cursor).await
+                };
+                self.drive(name, cp, conversations, async |c: Conversation| {
+                    copy::messages(cx, c).await
+                })
+                .await
+            }
         }
     }
 

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use super::copy::Conversation;
 use super::plan::Walk;
 use super::sides::{take, Side};
 use crate::canonical::common::Paging;
@@ -265,4 +266,53 @@ async fn stored<T: serde::de::DeserializeOwned>(
         next: next.flatten(),
         total: Some(store.found_count(key, kind).await?),
     })
+}
+
+/// A page of conversations from `cursor`: the one-to-one messages of each
+/// user (`users`; cursor `u:` and the users' cursor), then each group's
+/// (`groups`, when given; cursor `g:` and the groups' cursor).
+pub async fn conversations(
+    source: &Side,
+    users_walk: &Walk,
+    groups_from: Option<&Found<'_>>,
+    cursor: &str,
+) -> Result<Page<Conversation>> {
+    if let Some(at) = cursor.strip_prefix("g:") {
+        let Some(found) = groups_from else {
+            return Ok(empty());
+        };
+        let page = groups(source, found, at).await?;
+        return Ok(Page {
+            items: page
+                .items
+                .into_iter()
+                .map(|g| Conversation::Group(g.id))
+                .collect(),
+            next: page.next.map(|n| format!("g:{n}")),
+            total: None,
+        });
+    }
+    let at = cursor.strip_prefix("u:").unwrap_or("");
+    let page = users(source, users_walk, at).await?;
+    let next = match page.next {
+        Some(n) => Some(format!("u:{n}")),
+        None => groups_from.map(|_| "g:".to_string()),
+    };
+    Ok(Page {
+        items: page
+            .items
+            .into_iter()
+            .map(|u| Conversation::Sent(u.username))
+            .collect(),
+        next,
+        total: None,
+    })
+}
+
+fn empty<T>() -> Page<T> {
+    Page {
+        items: Vec::new(),
+        next: None,
+        total: None,
+    }
 }

@@ -23,6 +23,7 @@ mod logins;
 mod matrix;
 mod migrate;
 mod migrate_capture;
+mod migrate_messages;
 mod migrate_pairs;
 mod migrate_sites;
 mod persistence;

@@ -384,7 +384,7 @@ async fn migrate_refuses_bad_input_before_writing_anything() {
         &[
             "--from", "embedded", "--to", "jmessage", "--only", "messages",
         ],
-        "messages: imbridge has no canonical operation that reads message history",
+        "messages: pair embedded -> jmessage cannot migrate messages: target jmessage cannot message.import",
     )
     .await;
     // RongCloud cannot list users: the file is required, and said so.

@@ -320,7 +320,8 @@ impl Site {
 
     // ---- Easemob -------------------------------------------------------------
 
-    async fn em(&self) -> Em {
+    /// An Easemob client of the site (an Easemob emulator) with an app token.
+    pub async fn em(&self) -> Em {
         use crate::easemob::{APP, CLIENT_ID, CLIENT_SECRET, ORG};
         let base = format!("{}/{ORG}/{APP}", self.server.base);
         let a = Answer::of(json_body(
@@ -920,7 +921,7 @@ impl Site {
 }
 
 /// An Easemob REST client holding an app token.
-struct Em {
+pub struct Em {
     base: String,
     http: reqwest::Client,
     token: String,
@@ -934,7 +935,7 @@ impl Em {
     }
 
     /// A call with a JSON body (none for `Null`) that must answer 200.
-    async fn json(&self, method: Method, path: &str, body: Value) -> Value {
+    pub async fn json(&self, method: Method, path: &str, body: Value) -> Value {
         let mut req = self.request(method, path);
         if !body.is_null() {
             req = json_body(req, &body);

@@ -3,11 +3,13 @@
 //! and brought up to date when present, never made twice.
 
 pub(super) mod groups;
+pub(super) mod messages;
 pub(super) mod rooms;
 pub(super) mod social;
 mod users;
 
 pub use groups::{group, members};
+pub use messages::{messages, Conversation};
 pub use rooms::{room, room_members};
 pub use social::{blacklist, friends};
 pub use users::user;

@@ -14,6 +14,7 @@ mod config;
 mod db;
 mod files;
 mod groups;
+mod history;
 mod joins;
 mod login;
 mod media;
@@ -147,6 +148,10 @@ impl Provider for EmbeddedProvider {
             Op::MessageOfflineCount(r) => {
                 Output::MessageOfflineCount(self.offline_count(app, r).await?)
             }
+            Op::MessageHistoryList(r) => {
+                Output::MessageHistoryList(self.history_list(app, r).await?)
+            }
+            Op::MessageImport(r) => Output::MessageImport(self.message_import(app, r).await?),
             Op::MediaUpload(r) => Output::MediaUpload(self.media_upload(ctx, r).await?),
             Op::MediaUrl(r) => Output::MediaUrl(self.media_url(app, r).await?),
             Op::FileGet(r) => Output::FileGet(self.file_get(app, r).await?),

@@ -24,6 +24,7 @@ macro_rules! on_both_backends {
 
 mod admin;
 mod groups;
+mod history;
 mod media;
 mod messages;
 mod persistence;

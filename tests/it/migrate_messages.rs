@@ -1,0 +1,191 @@
+//! `imbridge migrate` of message history: messages sent through imbridge's
+//! JMessage frontend over the embedded provider are imported into an
+//! Easemob emulator (Easemob's message import) with their senders, times
+//! and contents, group messages into the group's twin; a second run imports
+//! nothing; a pair whose target cannot import says so.
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::migrate::Migration;
+use crate::migrate_sites::{Kind, Site};
+
+/// A message as a store keeps it: sender, target type, target, time, kind
+/// and text.
+type Row = (String, String, String, i64, String, Value);
+
+/// The messages of a provider's store (imbridge's embedded store behind a
+/// site), oldest first. Easemob's REST API reads no history back (only
+/// hourly export files), so the emulator's store is where the import shows.
+fn messages(site: &Site) -> Vec<Row> {
+    let db = site.server.db();
+    let mut stmt = db
+        .prepare(
+            "SELECT sender, target_type, target, created, kind, content FROM messages \
+             ORDER BY created, id",
+        )
+        .unwrap();
+    stmt.query_map([], |r| {
+        let content: String = r.get(5)?;
+        let content: Value = serde_json::from_str(&content).unwrap();
+        Ok((
+            r.get(0)?,
+            r.get(1)?,
+            r.get(2)?,
+            r.get(3)?,
+            r.get(4)?,
+            json!({"text": content["text"], "extras": content["extras"]}),
+        ))
+    })
+    .unwrap()
+    .map(Result::unwrap)
+    .collect()
+}
+
+/// The target's id of a source group, from the migration's id pairs.
+fn paired_group(m: &Migration, source: &str) -> String {
+    let db = deadpool_sqlite::rusqlite::Connection::open(m.store()).unwrap();
+    db.query_row(
+        "SELECT target_id FROM id_pairs WHERE kind = 'group' AND source_id = ?1",
+        [source],
+        |r| r.get(0),
+    )
+    .unwrap()
+}
+
+/// Sends the test's messages through the JMessage frontend over the
+/// embedded provider: one-to-one both ways, one with extras, and to a group.
+async fn send_messages(site: &Site) -> usize {
+    let jm = site.server.jm();
+    let groups = jm.get("/v1/users/u1/groups/").await.expect(200);
+    let team = groups.json[0]["gid"].as_i64().expect("u1's group");
+    let sent = [
+        ("u1", "single", json!("u2"), json!({"text": "hello two"})),
+        ("u2", "single", json!("u1"), json!({"text": "hi one"})),
+        (
+            "u1",
+            "single",
+            json!("u3"),
+            json!({"text": "for three", "extras": {"k": "v"}}),
+        ),
+        ("u1", "group", json!(team), json!({"text": "team news"})),
+        ("u2", "group", json!(team), json!({"text": "from two"})),
+    ];
+    for (from, target_type, target, body) in &sent {
+        jm.post(
+            "/v1/messages",
+            json!({"version": 1, "target_type": target_type, "target_id": target,
+                   "from_type": "user", "from_id": from, "msg_type": "text", "msg_body": body}),
+        )
+        .await
+        .expect(201);
+    }
+    sent.len()
+}
+
+#[tokio::test]
+async fn migrate_copies_message_history_to_easemob_once() {
+    let (from, to) = (Site::start(Kind::Embedded), Site::start(Kind::Easemob));
+    from.seed().await;
+    let n = send_messages(&from).await;
+    // A group made on the target first: the copies' ids differ from the
+    // source's, so group messages must find their group through its pair.
+    let em = to.em().await;
+    em.json(
+        Method::POST,
+        "/users",
+        json!([{"username": "x9", "password": "pw-x9"}]),
+    )
+    .await;
+    em.json(
+        Method::POST,
+        "/chatgroups",
+        json!({"groupname": "pad", "owner": "x9", "members": []}),
+    )
+    .await;
+    let m = Migration::new(&[&from, &to]);
+    let run = m.copy(&from, &to, &[]).await;
+    let kind = run.kind("messages");
+    assert_eq!(kind["status"], "done", "{}", run.stdout);
+    assert_eq!(kind["copied"], n, "{}", run.stdout);
+    assert_eq!(kind["failed"], 0, "{}", run.stdout);
+    // Read back: every message at its target with its sender, time and
+    // content; group messages in the group's twin.
+    let source = messages(&from);
+    assert_eq!(source.len(), n);
+    let team = &source.iter().find(|r| r.1 == "group").unwrap().2;
+    let twin = paired_group(&m, team);
+    assert_ne!(&twin, team, "the target's ids should differ");
+    let expected: Vec<Row> = source
+        .iter()
+        .map(|r| {
+            let mut r = r.clone();
+            if r.1 == "group" {
+                r.2 = twin.clone();
+            }
+            r
+        })
+        .collect();
+    assert_eq!(messages(&to), expected);
+    // A second run imports nothing and says so.
+    let again = m.copy(&from, &to, &[]).await;
+    assert_eq!(again.kind("messages")["copied"], 0, "{}", again.stdout);
+    assert_eq!(again.kind("messages")["skipped"], n, "{}", again.stdout);
+    assert_eq!(again.written(), 0, "{}", again.stdout);
+    assert_eq!(messages(&to).len(), n);
+    // Only messages, after a message arrived: just the new one travels.
+    from.server
+        .jm()
+        .post(
+            "/v1/messages",
+            json!({"version": 1, "target_type": "single", "target_id": "u1",
+                   "from_type": "user", "from_id": "u3", "msg_type": "text", "msg_body": {"text": "late"}}),
+        )
+        .await
+        .expect(201);
+    let only = m.copy(&from, &to, &["--only", "messages"]).await;
+    assert_eq!(only.kind("messages")["copied"], 1, "{}", only.stdout);
+    assert_eq!(only.kind("messages")["skipped"], n, "{}", only.stdout);
+    assert_eq!(messages(&to).len(), n + 1);
+}
+
+#[tokio::test]
+async fn migrate_says_when_a_pair_cannot_carry_messages() {
+    let (from, to) = (Site::start(Kind::Embedded), Site::start(Kind::Jmessage));
+    from.seed().await;
+    send_messages(&from).await;
+    let m = Migration::new(&[&from, &to]);
+    let run = m.copy(&from, &to, &["--dry-run"]).await;
+    let kind = run.kind("messages");
+    assert_eq!(kind["status"], "unsupported", "{}", run.stdout);
+    let why = kind["detail"].as_str().unwrap();
+    assert!(
+        why.contains("pair embedded -> jmessage cannot migrate messages")
+            && why.contains("message.import"),
+        "{why}"
+    );
+    assert!(
+        run.stdout.contains("cannot migrate messages"),
+        "{}",
+        run.stdout
+    );
+    // Asked for by name, it is refused before anything is written.
+    let only = m
+        .run(&[
+            "--from", "embedded", "--to", "jmessage", "--only", "messages",
+        ])
+        .await;
+    assert_ne!(only.code, 0, "{}", only.stdout);
+    assert!(
+        only.stderr.contains("cannot migrate messages"),
+        "{}",
+        only.stderr
+    );
+    assert!(
+        to.server
+            .db()
+            .query_row("SELECT COUNT(*) FROM messages", [], |r| r.get::<_, i64>(0))
+            .unwrap()
+            == 0
+    );
+}
