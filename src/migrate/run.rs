@@ -194,17 +194,21 @@ impl Run<'_> {
                 else {
                     return Err(format!("messages cannot be walked {}", walk.describe()));
                 };
+                if group_walk.as_deref() == Some(&Walk::GroupsOfUsers) {
+                    self.discover("groups", &Walk::GroupsOfUsers.describe())
+                        .await?;
+                }
                 let from = match group_walk.as_deref() {
-                    Some(Walk::GroupsOfUsers) => {
-                        self.discover("groups", &Walk::GroupsOfUsers.describe())
-                            .await?;
-                        Some(&found)
-                    }
+                    Some(Walk::GroupsOfUsers) => Some(&found),
                     Some(_) => Some(&listed),
                     None => None,
                 };
+                let groups = async |cursor: &str| match from {
+                    Some(f) => walk::groups(cx.source, f, cursor).await,
+                    None => Ok(walk::empty()),
+                };
                 let conversations = async |cursor: &str| {
-                    walk::conversations(cx.source, user_walk, from, cursor).await
+                    walk::conversations(cx.source, user_walk, &groups, cursor).await
                 };
                 self.drive(name, cp, conversations, async |c: Conversation| {
                     copy::messages(cx, c).await

@@ -9,15 +9,16 @@ use futures::stream::{self, StreamExt};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::copy::{groups as g, rooms as r, same, social};
+use super::copy::{groups as g, messages as m, rooms as r, same, social, Conversation};
 use super::kinds::Kind;
 use super::plan::{Carried, Gap, Plan, Walk};
 use super::sides::{take, Side};
 use super::walk::{self, Found, UserItem};
 use crate::canonical::fields::Entity;
+use crate::canonical::message::HistoryMessage;
 use crate::canonical::model::{Group, Room, User, UserRef};
 use crate::canonical::user::{UserChatroomsList, UserGet, UserGroupsList};
-use crate::canonical::{Error, ErrorKind, Op, Result};
+use crate::canonical::{Error, ErrorKind, Op, OpName, Result};
 use crate::store::Store;
 
 /// Differences kept in the report at most (all are counted).
@@ -240,8 +241,92 @@ impl Verify<'_> {
                         .await
                 }
             }
-            Kind::Messages => Ok(()),
+            Kind::Messages => {
+                let Walk::Conversations {
+                    users,
+                    groups: group_walk,
+                } = walk
+                else {
+                    return Ok(());
+                };
+                if !self.target.supports(OpName::MessageHistoryList) {
+                    checked.skipped = Some(format!(
+                        "target {} cannot read message history back (message.history.list): not compared",
+                        self.target.name()
+                    ));
+                    return Ok(());
+                }
+                let found = match group_walk.as_deref() {
+                    Some(w) => self.found_groups(w).await?,
+                    None => None,
+                };
+                let groups = async |c: &str| match (&found, group_walk) {
+                    (Some(list), _) => Ok(held(list, c)),
+                    (None, Some(_)) => walk::groups(self.source, &Found::Listed, c).await,
+                    (None, None) => Ok(walk::empty()),
+                };
+                let conversations =
+                    async |c: &str| walk::conversations(self.source, users, &groups, c).await;
+                self.pages(checked, report, conversations, async |c| {
+                    self.history(c).await
+                })
+                .await
+            }
         }
+    }
+
+    /// Compares a conversation's messages: each source message's twin (its
+    /// pair) by sender, time, kind and content, and the counts.
+    async fn history(&self, c: Conversation) -> Diffs {
+        let entity = c.describe();
+        let t = match &c {
+            Conversation::Sent(u) => u.clone(),
+            Conversation::Group(id) => match self.paired("messages", "group", id).await? {
+                Ok(t) => t,
+                Err(d) => return Ok(vec![d]),
+            },
+        };
+        let mut tgt = HashMap::new();
+        m::history(self.target, &c, &t, async |msg: HistoryMessage| {
+            tgt.insert(msg.id.clone(), message_json(&msg));
+            Ok(())
+        })
+        .await?;
+        let mut out = Vec::new();
+        let mut count = 0u64;
+        let (from, to) = (self.source.name(), self.target.name());
+        m::history(
+            self.source,
+            &c,
+            c.source_id(),
+            async |msg: HistoryMessage| {
+                count += 1;
+                let what = format!("message {} ({entity})", msg.id);
+                let twin = self.store.pair_target(from, to, "message", &msg.id).await?;
+                match twin.and_then(|id| tgt.get(&id)) {
+                    None => out.push(missing("messages", what)),
+                    Some(t) => out.extend(fields(
+                        "messages",
+                        &what,
+                        &message_json(&msg),
+                        t,
+                        &["from", "time", "kind", "content"],
+                    )),
+                }
+                Ok(())
+            },
+        )
+        .await?;
+        if count != tgt.len() as u64 {
+            out.push(Difference {
+                kind: "messages",
+                entity,
+                field: "count".into(),
+                source: count.into(),
+                target: (tgt.len() as u64).into(),
+            });
+        }
+        Ok(out)
     }
 
     /// Walks pages, comparing each page's items concurrently.
@@ -532,6 +617,11 @@ fn held<T: Clone>(list: &[T], cursor: &str) -> walk::Page<T> {
         next: (end < list.len()).then(|| end.to_string()),
         total: Some(list.len() as u64),
     }
+}
+
+/// What verify compares of a message (its id and target are the side's own).
+fn message_json(m: &HistoryMessage) -> Value {
+    serde_json::json!({"from": m.from, "time": m.time, "kind": m.kind, "content": m.content})
 }
 
 fn missing(kind: &'static str, entity: String) -> Difference {

@@ -269,19 +269,16 @@ async fn stored<T: serde::de::DeserializeOwned>(
 }
 
 /// A page of conversations from `cursor`: the one-to-one messages of each
-/// user (`users`; cursor `u:` and the users' cursor), then each group's
-/// (`groups`, when given; cursor `g:` and the groups' cursor).
+/// user (`users_walk`; cursor `u:` and the users' cursor), then each group's
+/// (pages of `groups`; cursor `g:` and the groups' cursor).
 pub async fn conversations(
     source: &Side,
     users_walk: &Walk,
-    groups_from: Option<&Found<'_>>,
+    groups: impl AsyncFn(&str) -> Result<Page<Group>>,
     cursor: &str,
 ) -> Result<Page<Conversation>> {
     if let Some(at) = cursor.strip_prefix("g:") {
-        let Some(found) = groups_from else {
-            return Ok(empty());
-        };
-        let page = groups(source, found, at).await?;
+        let page = groups(at).await?;
         return Ok(Page {
             items: page
                 .items
@@ -294,22 +291,19 @@ pub async fn conversations(
     }
     let at = cursor.strip_prefix("u:").unwrap_or("");
     let page = users(source, users_walk, at).await?;
-    let next = match page.next {
-        Some(n) => Some(format!("u:{n}")),
-        None => groups_from.map(|_| "g:".to_string()),
-    };
     Ok(Page {
         items: page
             .items
             .into_iter()
             .map(|u| Conversation::Sent(u.username))
             .collect(),
-        next,
+        next: Some(page.next.map_or("g:".to_string(), |n| format!("u:{n}"))),
         total: None,
     })
 }
 
-fn empty<T>() -> Page<T> {
+/// A page of nothing: the groups of a source that cannot walk them.
+pub fn empty<T>() -> Page<T> {
     Page {
         items: Vec::new(),
         next: None,

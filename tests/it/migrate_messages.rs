@@ -189,3 +189,77 @@ async fn migrate_says_when_a_pair_cannot_carry_messages() {
             == 0
     );
 }
+
+#[tokio::test]
+async fn verify_compares_history_where_the_target_reads_it_back() {
+    let from = Site::start(Kind::Embedded);
+    from.seed().await;
+    let n = send_messages(&from).await;
+    // A second embedded store as the target: it lists history too.
+    let m = Migration::new(&[&from]);
+    let copy = m.dir.path().join("copy.db");
+    let mut config = std::fs::read_to_string(&m.config).unwrap();
+    config += &format!(
+        "\n[providers.copy]\nkind = \"embedded\"\npath = \"{}\"\nmedia_dir = \"{}\"\n",
+        copy.display(),
+        m.dir.path().join("copy-media").display()
+    );
+    std::fs::write(&m.config, config).unwrap();
+    let pair = ["--from", "embedded", "--to", "copy"];
+    let run = m.run(&pair).await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(run.kind("messages")["copied"], n, "{}", run.stdout);
+    let verify = ["verify", "--from", "embedded", "--to", "copy"];
+    let v = m.run(&verify).await;
+    assert_eq!(v.code, 0, "{}\n{}", v.stdout, v.stderr);
+    let checked = v.report["kinds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kind"] == "messages")
+        .unwrap()
+        .clone();
+    assert_eq!(checked["differences"], 0, "{}", v.stdout);
+    assert!(checked["items"].as_u64().unwrap() >= 4, "{}", v.stdout);
+    // Behind imbridge's back: a text changes on the target, one goes.
+    let db = deadpool_sqlite::rusqlite::Connection::open(&copy).unwrap();
+    let changed = db
+        .execute(
+            "UPDATE messages SET content = '{\"text\":\"edited\"}' WHERE content LIKE '%team news%'",
+            [],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+    db.execute("DELETE FROM messages WHERE content LIKE '%hi one%'", [])
+        .unwrap();
+    drop(db);
+    let v = m.run(&verify).await;
+    assert_eq!(v.code, 1, "{}\n{}", v.stdout, v.stderr);
+    let diffs = v.report["differences"].to_string();
+    assert!(
+        diffs.contains("\"field\":\"content\"") && diffs.contains("edited"),
+        "{diffs}"
+    );
+    assert!(
+        diffs.contains("messages sent by user u2") && diffs.contains("\"field\":\"exists\""),
+        "{diffs}"
+    );
+    // Easemob cannot read history back: verify says so instead of passing
+    // it silently.
+    let to = Site::start(Kind::Easemob);
+    let m = Migration::new(&[&from, &to]);
+    m.copy(&from, &to, &[]).await;
+    let v = m.verify(&from, &to, &[]).await;
+    let skipped = v.report["kinds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kind"] == "messages")
+        .unwrap()["skipped"]
+        .to_string();
+    assert!(
+        skipped.contains("target easemob cannot read message history back"),
+        "{}",
+        v.stdout
+    );
+}

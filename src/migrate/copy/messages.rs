@@ -73,29 +73,26 @@ impl Conversation {
     }
 }
 
-/// Every message of a conversation on `side`, page by page, to `each`.
+/// Every message of a conversation on `side` (where its id is `target`),
+/// page by page, to `each`; the first error stops it.
 pub(in crate::migrate) async fn history(
     side: &Side,
     c: &Conversation,
     target: &str,
-    mut each: impl AsyncFnMut(HistoryMessage) -> std::result::Result<(), Fatal>,
-) -> std::result::Result<Result<()>, Fatal> {
+    mut each: impl AsyncFnMut(HistoryMessage) -> Result<()>,
+) -> Result<()> {
     let mut cursor: Option<String> = None;
     loop {
-        let page = match side.run(c.page(target, cursor.clone())).await {
-            Ok(out) => take!(out, MessageHistoryList),
-            Err(e) => Err(e),
-        };
-        let page = match page {
-            Ok(p) => p,
-            Err(e) => return Ok(Err(e)),
-        };
+        let page = take!(
+            side.run(c.page(target, cursor.clone())).await?,
+            MessageHistoryList
+        )?;
         for m in page.items {
             each(m).await?;
         }
         match page.cursor {
             Some(next) if Some(&next) != cursor.as_ref() => cursor = Some(next),
-            _ => return Ok(Ok(())),
+            _ => return Ok(()),
         }
     }
 }
@@ -110,11 +107,14 @@ pub async fn messages(cx: &Cx<'_>, c: Conversation) -> std::result::Result<Step,
             return Ok(step);
         }
     };
+    // A fatal error of one message comes back out of the walk, and stops
+    // the item through the step.
     let read = history(cx.source, &c, c.source_id(), async |m: HistoryMessage| {
         let entity = format!("message {} ({})", m.id, c.describe());
-        step.add(entity, import(cx, m, &to).await)
+        let done = import(cx, m, &to).await;
+        step.add(entity, done).map_err(|Fatal(e)| e)
     })
-    .await?;
+    .await;
     if let Err(e) = read {
         step.add(c.describe(), Err(e))?;
     }
