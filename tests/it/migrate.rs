@@ -44,7 +44,8 @@ impl Migration {
         self.dir.path().join("state.db")
     }
 
-    fn command(&self, args: &[&str]) -> tokio::process::Command {
+    /// The `imbridge migrate` command of this config with `args`.
+    pub fn command(&self, args: &[&str]) -> tokio::process::Command {
         let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_imbridge"));
         c.arg("migrate")
             .arg("--config")
@@ -581,7 +582,7 @@ fn done(store: &Path, kind: &str) -> i64 {
 /// Runs `imbridge migrate --from embedded --to TO` and kills it (SIGKILL)
 /// once the store's checkpoint of `kind` passes `at` items; returns how
 /// many were done then.
-async fn kill_at(m: &Migration, to: &str, kind: &str, at: i64) -> i64 {
+pub async fn kill_at(m: &Migration, to: &str, kind: &str, at: i64) -> i64 {
     let mut child = m
         .command(&["--from", "embedded", "--to", to, "--concurrency", "4"])
         .stdout(std::process::Stdio::null())
@@ -604,7 +605,7 @@ async fn kill_at(m: &Migration, to: &str, kind: &str, at: i64) -> i64 {
 
 /// Registers `n` users `k00000`.. on the embedded site through its
 /// WildfireChat admin API (no passwords to hash), 16 at a time.
-async fn many_users(site: &Site, n: usize) {
+pub async fn many_users(site: &Site, n: usize) {
     use futures::stream::{self, StreamExt};
     let wf = site.server.wf();
     stream::iter(0..n)

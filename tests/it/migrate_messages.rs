@@ -7,7 +7,7 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::migrate::Migration;
+use crate::migrate::{kill_at, many_users, Migration};
 use crate::migrate_sites::{Kind, Site};
 
 /// A message as a store keeps it: sender, target type, target, time, kind
@@ -190,21 +190,29 @@ async fn migrate_says_when_a_pair_cannot_carry_messages() {
     );
 }
 
+/// A migration config from `site`'s embedded provider to a second embedded
+/// store, `copy` (its database file is returned).
+fn with_copy(site: &Site) -> (Migration, std::path::PathBuf) {
+    let m = Migration::new(&[site]);
+    let copy = m.dir.path().join("copy.db");
+    let mut config = std::fs::read_to_string(&m.config).unwrap();
+    config += &format!(
+        "\n[providers.copy]\nkind = \"embedded\"\npath = \"{}\"\nmedia_dir = \"{}\"\n\
+         [providers.copy.password_hash]\nmemory_kib = 1024\niterations = 1\nparallelism = 1\n",
+        copy.display(),
+        m.dir.path().join("copy-media").display()
+    );
+    std::fs::write(&m.config, config).unwrap();
+    (m, copy)
+}
+
 #[tokio::test]
 async fn verify_compares_history_where_the_target_reads_it_back() {
     let from = Site::start(Kind::Embedded);
     from.seed().await;
     let n = send_messages(&from).await;
     // A second embedded store as the target: it lists history too.
-    let m = Migration::new(&[&from]);
-    let copy = m.dir.path().join("copy.db");
-    let mut config = std::fs::read_to_string(&m.config).unwrap();
-    config += &format!(
-        "\n[providers.copy]\nkind = \"embedded\"\npath = \"{}\"\nmedia_dir = \"{}\"\n",
-        copy.display(),
-        m.dir.path().join("copy-media").display()
-    );
-    std::fs::write(&m.config, config).unwrap();
+    let (m, copy) = with_copy(&from);
     let pair = ["--from", "embedded", "--to", "copy"];
     let run = m.run(&pair).await;
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
@@ -262,4 +270,53 @@ async fn verify_compares_history_where_the_target_reads_it_back() {
         "{}",
         v.stdout
     );
+}
+
+/// Kill -9 in the middle of the messages: the rerun resumes, and the copy
+/// holds every message once, with its id.
+#[tokio::test]
+async fn kill_9_during_messages_then_rerun_imports_each_message_once() {
+    use futures::stream::{self, StreamExt};
+    const USERS: usize = 400;
+    let from = Site::start(Kind::Embedded);
+    many_users(&from, USERS).await;
+    let jm = from.server.jm();
+    stream::iter(0..USERS)
+        .map(|i| {
+            let jm = jm.clone();
+            async move {
+                let body = json!({"version": 1, "target_type": "single",
+                    "target_id": format!("k{:05}", (i + 1) % USERS), "from_type": "user",
+                    "from_id": format!("k{i:05}"), "msg_type": "text", "msg_body": {"text": format!("m{i}")}});
+                jm.post("/v1/messages", body).await.expect(201);
+            }
+        })
+        .buffer_unordered(16)
+        .collect::<Vec<()>>()
+        .await;
+    let (m, copy) = with_copy(&from);
+    let at = kill_at(&m, "copy", "messages", 100).await;
+    assert!(at < USERS as i64, "killed too late: {at}");
+    let last = m.run(&["--from", "embedded", "--to", "copy"]).await;
+    assert_eq!(last.code, 0, "{}\n{}", last.stdout, last.stderr);
+    assert_eq!(last.report["resumed"], true, "{}", last.stdout);
+    let kind = last.kind("messages");
+    assert!(
+        kind["resumed"]["done"].as_u64().unwrap() >= at as u64,
+        "{}",
+        last.stdout
+    );
+    assert_eq!(kind["failed"], 0, "{}", last.stdout);
+    // Every message once, with the source's id.
+    let ids = |db: &std::path::Path| -> Vec<i64> {
+        let db = deadpool_sqlite::rusqlite::Connection::open(db).unwrap();
+        let mut stmt = db.prepare("SELECT id FROM messages ORDER BY id").unwrap();
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    let source = ids(&from.server.db_path());
+    assert_eq!(source.len(), USERS);
+    assert_eq!(ids(&copy), source);
 }
