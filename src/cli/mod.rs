@@ -49,6 +49,11 @@ pub enum Command {
         /// Config file (default: config/imbridge.toml).
         #[arg(long)]
         config: Option<PathBuf>,
+        /// First write golden cases from the recordings in this directory
+        /// (`GOLDEN_RECORD_DIR`): each that passes offline and proves a route
+        /// or operation no other does, into `tests/<dialect>/recorded-*.yaml`.
+        #[arg(long, value_name = "DIR")]
+        record: Option<PathBuf>,
     },
     /// Moving an app to another provider: copy its data (users, friends,
     /// blacklists, groups, members, chatrooms), resumably; `verify` compares
@@ -134,7 +139,11 @@ fn runtime() -> tokio::runtime::Runtime {
 /// Runs the CLI; returns the process exit code.
 pub fn main(cli: Cli) -> ExitCode {
     let outcome = match cli.command {
-        Command::Test { mappings, config } => test(mappings, config),
+        Command::Test {
+            mappings,
+            config,
+            record,
+        } => test(mappings, config, record),
         Command::Translate { config, request } => load(config.as_ref()).and_then(|config| {
             let report = runtime()
                 .block_on(translate::translate(&config, &request))
@@ -176,11 +185,31 @@ pub fn main(cli: Cli) -> ExitCode {
 }
 
 /// `imbridge test`: runs the golden cases of a mappings folder.
-fn test(mappings: Option<PathBuf>, config: Option<PathBuf>) -> Result<(), Failure> {
+fn test(
+    mappings: Option<PathBuf>,
+    config: Option<PathBuf>,
+    record: Option<PathBuf>,
+) -> Result<(), Failure> {
     let dir = match mappings {
         Some(d) => d,
         None => load(config.as_ref())?.mappings,
     };
+    if let Some(recordings) = record {
+        let written = runtime()
+            .block_on(crate::golden::write_recorded(&dir, &recordings))
+            .map_err(Failure::new)?;
+        for (name, why) in &written.refused {
+            println!("recorded {name} ... did not pass offline\n{why}\n");
+        }
+        for (path, cases) in &written.files {
+            println!("wrote {} ({cases} cases)", path.display());
+        }
+        println!(
+            "recorded: {} read, {} did not pass offline",
+            written.read,
+            written.refused.len()
+        );
+    }
     let report = runtime()
         .block_on(crate::golden::run_dir(&dir))
         .map_err(Failure::new)?;

@@ -8,11 +8,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::request::{prepare, InboundRequest, Prepared};
+use super::request::{prepare, Body, InboundRequest, Prepared};
 use super::route::{Lookup, RouteTable};
 use super::{access, passwords, Frontend};
 use crate::auth::{AuthInput, Verdict};
 use crate::canonical::{Error, ErrorKind, Op, Output, Reason};
+use crate::golden::record;
 use crate::mapping::inbound::{self, render, Candidate, Reply};
 use crate::mapping::plan::{ErrorPlan, Route};
 use crate::provider::CallContext;
@@ -55,7 +56,13 @@ struct Ctx<'a> {
 impl Ctx<'_> {
     fn fail(self, err: Error) -> Handled {
         let binding = &self.frontend.binding;
+        let input = record::recorder()
+            .filter(|_| self.route != UNMATCHED)
+            .map(|r| (r, self.input.clone()));
         let reply = render::error(binding, &self.errors, &err, self.input, self.now_ms);
+        if let Some((r, input)) = input {
+            r.render(binding, &self.route, Err(&err), &input, self.now_ms, &reply);
+        }
         Handled {
             reply,
             frontend: self.frontend.name.clone(),
@@ -142,9 +149,24 @@ async fn run(
     mut req: InboundRequest,
 ) -> Result<Reply, Error> {
     let frontend = ctx.frontend;
-
-    let Prepared { route, attachments } =
-        prepare(&frontend.binding, candidates, &mut req, &mut ctx.input).await?;
+    let recorder = record::recorder();
+    let mut recorded = recorder.and_then(|_| record_request(&req));
+    let prepared = prepare(&frontend.binding, candidates, &mut req, &mut ctx.input).await;
+    let Prepared { route, attachments } = match (prepared, recorder, &recorded) {
+        (Ok(p), _, _) => p,
+        (Err(e), Some(r), Some(request)) => {
+            let binding = &frontend.binding;
+            r.inbound(
+                &binding.dialect,
+                &binding.config,
+                request,
+                ctx.now_ms,
+                Err(&e),
+            );
+            return Err(e);
+        }
+        (Err(e), _, _) => return Err(e),
+    };
     ctx.route = route.name.clone();
     ctx.op = route.op.as_str();
     ctx.errors = route.errors.clone();
@@ -194,20 +216,42 @@ async fn run(
         }
     };
     if let Some(user) = caller {
+        if let Some(request) = recorded.as_mut() {
+            request.caller(&user);
+        }
         ctx.input["caller"] = Value::String(user);
     }
-    let op = inbound::extract(&route, &ctx.input, ctx.now_ms)?;
+    let extracted = inbound::extract(&route, &ctx.input, ctx.now_ms);
     let binding = &frontend.binding;
-    match execute(ctx, &op, &call).await {
-        Ok(result) => render::success(
-            binding,
-            &route,
-            &route.response,
-            &op,
-            &result,
-            &mut ctx.input,
+    if let (Some(r), Some(request)) = (recorder, &recorded) {
+        let outcome = extracted.as_ref();
+        r.inbound(
+            &binding.dialect,
+            &binding.config,
+            request,
             ctx.now_ms,
-        ),
+            outcome,
+        );
+    }
+    let op = extracted?;
+    match execute(ctx, &op, &call).await {
+        Ok(result) => {
+            let input = recorder.map(|_| ctx.input.clone());
+            let reply = render::success(
+                binding,
+                &route,
+                &route.response,
+                &op,
+                &result,
+                &mut ctx.input,
+                ctx.now_ms,
+            );
+            if let (Some(r), Some(input), Ok(reply)) = (recorder, input, &reply) {
+                let outcome = Ok((&op, &result));
+                r.render(binding, &route.name, outcome, &input, ctx.now_ms, reply);
+            }
+            reply
+        }
         // Create-or-update endpoints: the route's operation failed in a way
         // its fallback handles (e.g. the user exists: update instead).
         Err(err) => match inbound::fallback(&route, &err, &ctx.input, ctx.now_ms) {
@@ -226,6 +270,20 @@ async fn run(
             }
             None => Err(err),
         },
+    }
+}
+
+/// The request as a recorded case states it, when its body was read.
+fn record_request(req: &InboundRequest) -> Option<record::Request> {
+    match &req.body {
+        Body::Complete(body) => record::Request::new(
+            &req.method,
+            &req.path,
+            req.query.as_deref(),
+            &req.headers,
+            body,
+        ),
+        Body::TooLarge(_) => None,
     }
 }
 

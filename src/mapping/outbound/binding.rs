@@ -63,6 +63,11 @@ impl Binding {
         })
     }
 
+    /// The non-secret params, as templates see them (`$.config`).
+    pub fn public_params(&self) -> &Value {
+        &self.config_doc
+    }
+
     /// The outbound half.
     pub fn outbound(&self) -> &Outbound {
         self.dialect

@@ -19,6 +19,7 @@ use self::guard::Guard;
 use self::http::{Http, Sent};
 use crate::canonical::fields::Keeps;
 use crate::canonical::{Error, Op, OpName, Output, Result};
+use crate::golden::record::{self, Tape};
 use crate::mapping::outbound::token::{self, Token};
 use crate::mapping::outbound::{Answer, Binding, Next, Outgoing, Run};
 use crate::mapping::plan::Dialect;
@@ -230,6 +231,9 @@ impl VendorProvider {
                 let r = async {
                     let fetch = token::request(binding, now_ms, fresh_id())?;
                     let answer = self.send(OpName::AuthTokenIssue, &fetch, ctx, None).await?;
+                    if let Some(r) = record::recorder() {
+                        r.token(&self.name, &answer);
+                    }
                     token::read(binding, answer, now_ms)
                 }
                 .await;
@@ -288,21 +292,37 @@ impl VendorProvider {
     async fn run(&self, op: Op, ctx: &CallContext) -> Result<Output> {
         let binding = self.bound()?;
         let now_ms = chrono::Utc::now().timestamp_millis();
-        let mut run = Run::new(&binding, &op, now_ms, fresh_id())?;
+        let fresh = fresh_id();
+        let recorder = record::recorder();
+        let mut tape = recorder.map(|_| Tape::new(&binding, &op, now_ms, fresh));
+        let mut run = Run::new(&binding, &op, now_ms, fresh)?;
         let mut next = run.start();
         loop {
             match next {
                 Next::Call(out) => {
                     let answer = self.call(&binding, op.name(), &out, ctx, now_ms).await?;
+                    if let Some(t) = tape.as_mut() {
+                        t.call(&out, &answer);
+                    }
                     next = run.answer(answer);
                 }
                 Next::Store(call) => {
                     let store = self.store.as_ref().ok_or_else(|| {
                         Error::internal(format!("provider {} has no store", self.name))
                     })?;
-                    next = run.answer(store.records(&self.name, call).await?);
+                    let recorded = tape.as_ref().map(|_| call.clone());
+                    let answer = store.records(&self.name, call).await?;
+                    if let (Some(t), Some(call)) = (tape.as_mut(), recorded) {
+                        t.store(&call, &answer);
+                    }
+                    next = run.answer(answer);
                 }
-                Next::Done(outcome) => return outcome,
+                Next::Done(outcome) => {
+                    if let (Some(r), Some(t)) = (recorder, tape) {
+                        r.outbound(t, &outcome);
+                    }
+                    return outcome;
+                }
             }
         }
     }

@@ -41,6 +41,11 @@
 //! operation or a passing render case naming it; an outbound operation by a
 //! passing outbound case of it. `imbridge test` lists what no case covers.
 
+pub mod record;
+mod recorded;
+
+pub use recorded::{write as write_recorded, Written};
+
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -98,6 +103,9 @@ struct InboundCase {
     /// The authenticated user, for per-user auth (auth itself is not run).
     #[serde(default)]
     caller: Option<String>,
+    /// "Now" in ms (recorded cases), else [`NOW_MS`].
+    #[serde(default)]
+    now: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -112,6 +120,9 @@ struct RenderCase {
     error: Option<Error>,
     #[serde(default)]
     input: Option<Value>,
+    /// "Now" in ms (recorded cases), else [`NOW_MS`].
+    #[serde(default)]
+    now: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -124,6 +135,12 @@ struct OutboundCase {
     /// Records the store holds before the operation runs.
     #[serde(default)]
     records: Vec<SeedRecord>,
+    /// "Now" in ms (recorded cases), else [`NOW_MS`].
+    #[serde(default)]
+    now: Option<i64>,
+    /// What `$.fresh_id` shows (recorded cases), else "now".
+    #[serde(default)]
+    fresh_id: Option<i64>,
 }
 
 /// A record of the store, as a case seeds it.
@@ -133,6 +150,9 @@ struct SeedRecord {
     kind: String,
     key: String,
     value: Value,
+    /// When it was first written (ms), else "now".
+    #[serde(default)]
+    created: Option<i64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -310,14 +330,7 @@ async fn run_file(
     );
     let parsed = std::fs::read_to_string(file)
         .map_err(|e| e.to_string())
-        .and_then(|text| {
-            marked_yaml::parse_yaml_with_options(0, &text, crate::mapping::yaml::options())
-                .map_err(|e| e.to_string())
-        })
-        .and_then(|node| {
-            serde_json::from_value::<CaseFile>(crate::mapping::yaml::to_json(&node))
-                .map_err(|e| e.to_string())
-        });
+        .and_then(|text| parse(&text));
     let cases = match parsed {
         Ok(c) => c,
         Err(e) => {
@@ -342,6 +355,14 @@ async fn run_file(
         });
     }
     out
+}
+
+/// A case file's text, read as `imbridge test` reads it.
+fn parse(text: &str) -> Result<CaseFile, String> {
+    let node = marked_yaml::parse_yaml_with_options(0, text, crate::mapping::yaml::options())
+        .map_err(|e| e.to_string())?;
+    serde_json::from_value::<CaseFile>(crate::mapping::yaml::to_json(&node))
+        .map_err(|e| e.to_string())
 }
 
 /// Runs one case: what it covers when it passes, else what differed.
@@ -384,7 +405,9 @@ fn inbound_binding(
     params: &BTreeMap<String, String>,
 ) -> Result<inbound::Binding, String> {
     let values = filled(dialect, params);
-    inbound::Binding::new(&dialect.name, dialect.clone(), "test-app", &values)
+    // The frontend's app: the `app_key` param when the file gives one.
+    let app = params.get("app_key").map_or("test-app", String::as_str);
+    inbound::Binding::new(&dialect.name, dialect.clone(), app, &values)
 }
 
 fn differ(what: &str, expected: &Value, got: &Value) -> String {
@@ -437,7 +460,8 @@ async fn inbound(
         (None, None) => Vec::new(),
     };
     let caller = case.caller.as_deref();
-    let outcome = offline_op(&binding, method, &case.path, headers, body, caller, NOW_MS).await;
+    let now = case.now.unwrap_or(NOW_MS);
+    let outcome = offline_op(&binding, method, &case.path, headers, body, caller, now).await;
     let want_op = match (&expect.op, &expect.error, &expect.request) {
         (Some(op), None, _) => Some(op.as_str()),
         (None, Some(_), None) => None,
@@ -494,6 +518,7 @@ fn rendered(
         .find(|r| r.name == case.route)
         .ok_or_else(|| format!("no route named {}", case.route))?;
     let mut input = case.input.clone().unwrap_or_else(|| json!({}));
+    let now = case.now.unwrap_or(NOW_MS);
     let reply = match (&case.result, &case.error) {
         (Some(result), None) => {
             let request = route
@@ -513,11 +538,11 @@ fn rendered(
                 &request,
                 &result,
                 &mut input,
-                NOW_MS,
+                now,
             )
             .map_err(|e| e.to_string())?
         }
-        (None, Some(error)) => render::error(&binding, &route.errors, error, input, NOW_MS),
+        (None, Some(error)) => render::error(&binding, &route.errors, error, input, now),
         _ => return Err("a render case has exactly one of result, error".into()),
     };
     let body: Value = if reply.body.is_empty() {
@@ -578,16 +603,18 @@ async fn outbound(
         .map_err(|e| format!("`request` is not a valid {}: {}", case.op, e.message))?;
     let binding = Binding::new("golden", dialect.clone(), &filled(dialect, params))?;
     let mut answers: VecDeque<CannedAnswer> = case.answers.iter().cloned().collect();
+    let now = case.now.unwrap_or(NOW_MS);
     let mut memory = Memory::default();
     for r in &case.records {
-        memory.insert(&r.kind, &r.key, r.value.clone(), NOW_MS);
+        memory.insert(&r.kind, &r.key, r.value.clone(), r.created.unwrap_or(now));
     }
     let mut calls = Vec::new();
     let mut fetched = false;
-    let outcome = offline::run(&binding, &op, NOW_MS, NOW_MS, None, |call| match call {
+    let fresh_id = case.fresh_id.unwrap_or(now);
+    let outcome = offline::run(&binding, &op, now, fresh_id, None, |call| match call {
         CallRef::Store(c) => {
             calls.push(c.to_json());
-            memory.apply(c, NOW_MS)
+            memory.apply(c, now)
         }
         CallRef::Vendor(out) => {
             // A token fetch (auth) is not part of what a case states.
@@ -616,7 +643,7 @@ async fn outbound(
         (Ok(out), None, want) => {
             let got = out.to_json();
             let mut want = want.clone().unwrap_or_default();
-            bind_now(&mut want);
+            bind_now(&mut want, now);
             let want = op_name
                 .decode_result(want)
                 .map_err(|e| format!("the expected result is not valid: {}", e.message))?;
@@ -626,12 +653,12 @@ async fn outbound(
     checked.map(|()| Some(Covers::Operation(op_name)))
 }
 
-/// Every `"$now"` in `want` replaced by the cases' "now" in milliseconds.
-fn bind_now(want: &mut Value) {
+/// Every `"$now"` in `want` replaced by the case's "now" in milliseconds.
+fn bind_now(want: &mut Value, now: i64) {
     match want {
-        Value::String(s) if s == "$now" => *want = json!(NOW_MS),
-        Value::Object(fields) => fields.values_mut().for_each(bind_now),
-        Value::Array(items) => items.iter_mut().for_each(bind_now),
+        Value::String(s) if s == "$now" => *want = json!(now),
+        Value::Object(fields) => fields.values_mut().for_each(|v| bind_now(v, now)),
+        Value::Array(items) => items.iter_mut().for_each(|v| bind_now(v, now)),
         _ => {}
     }
 }
