@@ -63,9 +63,11 @@ pub async fn write(mappings: &Path, recordings: &Path) -> Result<Written, String
         let text = std::fs::read_to_string(&file).map_err(|e| e.to_string())?;
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
             written.read += 1;
-            let Ok(rec) = serde_json::from_str::<Recorded>(line) else {
+            let Ok(mut rec) = serde_json::from_str::<Recorded>(line) else {
                 continue;
             };
+            // Derived from `app_key`, not a param.
+            rec.params.remove("app_uuid");
             let Some(dialect) = dialects.iter().find(|d| d.name == rec.dialect) else {
                 continue;
             };
