@@ -389,6 +389,20 @@ async fn jmessage(cell: Cell) {
             jm.get(&format!("/v1/chatroom/{rid}/members?start=0&count=10"))
                 .await,
         );
+        e("user.chatrooms.list", jm.get("/v1/users/u2/chatroom").await);
+        e(
+            "chatroom.update",
+            jm.put(
+                &format!("/v1/chatroom/{rid}"),
+                Some(json!({"name": "hall"})),
+            )
+            .await,
+        );
+        e(
+            "chatroom.mute",
+            jm.put(&format!("/v1/chatroom/{rid}/forbidden/u2?status=1"), None)
+                .await,
+        );
         e(
             "chatroom.delete",
             jm.delete(&format!("/v1/chatroom/{rid}"), None).await,
@@ -414,6 +428,28 @@ async fn jmessage(cell: Cell) {
     e(
         "app.sdk_register.get",
         jm.get("/v1/sdkregister/status").await,
+    );
+    e(
+        "sensitive_word.update",
+        jm.put(
+            "/v1/sensitiveword",
+            Some(json!({"old_word": "foo", "new_word": "bar"})),
+        )
+        .await,
+    );
+    e(
+        "sensitive_word.delete",
+        jm.delete("/v1/sensitiveword", Some(json!({"word": "bar"})))
+            .await,
+    );
+    e(
+        "sensitive_word.status.set",
+        jm.put("/v1/sensitiveword/status?status=1", None).await,
+    );
+    // Off: the switch every provider can set.
+    e(
+        "app.sdk_register.set",
+        jm.put("/v1/sdkregister/status?status=0", None).await,
     );
 
     // The end: dismiss, delete.
@@ -900,6 +936,10 @@ async fn wildfire(cell: Cell) {
         assert_eq!(a.json["result"]["words"], json!(["bad"]));
     }
     e(
+        "sensitive_word.delete",
+        call("/admin/sensitive/del", json!({"words": ["bad"]})).await,
+    );
+    e(
         "user.settings.put",
         call(
             "/admin/user/put_setting",
@@ -907,6 +947,16 @@ async fn wildfire(cell: Cell) {
         )
         .await,
     );
+    if let Some(a) = e(
+        "user.settings.get",
+        call(
+            "/admin/user/get_setting",
+            json!({"userId": "w1", "scope": 1, "key": "k"}),
+        )
+        .await,
+    ) {
+        assert_eq!(a.json["result"]["value"], "v", "{}", a.text);
+    }
     e(
         "system.settings.set",
         call(
@@ -915,9 +965,44 @@ async fn wildfire(cell: Cell) {
         )
         .await,
     );
+    if let Some(a) = e(
+        "system.settings.get",
+        call("/admin/system/get_setting", json!({"id": 1})).await,
+    ) {
+        assert_eq!(a.json["result"]["value"], "500", "{}", a.text);
+    }
+    let conversation = json!({"type": 0, "target": "w2", "line": 0});
     e(
         "conversation.top.set",
-        call("/admin/conversation/top", json!({"userId": "w1", "conversation": {"type": 0, "target": "w2", "line": 0}, "top": 1})).await,
+        call(
+            "/admin/conversation/top",
+            json!({"userId": "w1", "conversation": conversation, "top": 1}),
+        )
+        .await,
+    );
+    if let Some(a) = e(
+        "conversation.top.get",
+        call(
+            "/admin/conversation/is_top",
+            json!({"userId": "w1", "conversation": conversation}),
+        )
+        .await,
+    ) {
+        assert_eq!(a.json["result"]["value"], true, "{}", a.text);
+    }
+    e("health.check", call("/admin/health", json!({})).await);
+    e("customer.get", call("/admin/customer", json!({})).await);
+    e(
+        "user.files.list",
+        call("/admin/file/user_files", json!({"userId": "w1"})).await,
+    );
+    e(
+        "robot.upsert",
+        call(
+            "/admin/robot/create",
+            json!({"userId": "r1", "name": "r1", "owner": "w1"}),
+        )
+        .await,
     );
 
     e(
