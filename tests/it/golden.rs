@@ -1,7 +1,7 @@
 //! `imbridge test` and `imbridge translate`, as operators run them: the real
 //! binary, offline.
 
-use crate::harness::{repo, run_imbridge, Setup};
+use crate::harness::{repo, run_imbridge, wait_for_port, Setup};
 
 #[test]
 fn shipped_golden_cases_pass() {
@@ -268,4 +268,80 @@ provider = "jm"
     );
     assert_eq!(calls[0]["headers"]["authorization"], "**REDACTED**");
     assert!(!stdout.contains("very-secret-master-key"), "{stdout}");
+}
+
+/// A served request recorded (`GOLDEN_RECORD_DIR`) becomes a golden case
+/// that passes offline and covers its route; credentials stay out.
+#[tokio::test]
+async fn a_recorded_request_becomes_a_passing_case() {
+    let setup = Setup::new();
+    let config = setup.write_config("");
+    let recordings = setup.dir.path().join("recordings");
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_imbridge"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env("GOLDEN_RECORD_DIR", &recordings)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("imbridge starts");
+    wait_for_port(setup.port);
+    let health = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{}/admin/health", setup.port))
+        .header("authorization", "Basic c2VjcmV0LXh5eg==")
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .expect("imbridge answers");
+    assert_eq!(health.status(), 200);
+    server.kill().expect("stopped");
+    server.wait().expect("reaped");
+
+    let recorded: String = std::fs::read_dir(&recordings)
+        .expect("recordings written")
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    assert!(recorded.contains("/admin/health"), "{recorded}");
+    assert!(
+        !recorded.contains("c2VjcmV0LXh5eg"),
+        "a credential was recorded: {recorded}"
+    );
+
+    let dir = setup.dir.path().join("mappings");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(
+        repo().join("mappings/wildfire.yaml"),
+        dir.join("wildfire.yaml"),
+    )
+    .unwrap();
+    let (ok, stdout, stderr) = run_imbridge(&[
+        "test",
+        "--mappings",
+        dir.to_str().unwrap(),
+        "--record",
+        recordings.to_str().unwrap(),
+    ]);
+    assert!(ok, "{stdout}{stderr}");
+    let inbound = dir.join("tests/wildfire/recorded-inbound.yaml");
+    let render = dir.join("tests/wildfire/recorded-render.yaml");
+    for file in [&inbound, &render] {
+        assert!(
+            stdout.contains(&format!("wrote {} (1 cases)", file.display())),
+            "{stdout}"
+        );
+    }
+    assert!(
+        stdout.contains("test wildfire/recorded-inbound.yaml: POST /admin/health becomes health.check ... passed"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "test wildfire/recorded-render.yaml: health.check renders its result ... passed"
+        ),
+        "{stdout}"
+    );
+    // The route is covered; the signed one beside it is not.
+    assert!(stdout.contains("health.check.signed (line"), "{stdout}");
+    assert!(!stdout.contains("health.check (line"), "{stdout}");
 }
