@@ -409,8 +409,11 @@ fn check(node: &Node, d: &mut Diagnostics) -> Option<Check> {
     })
 }
 
+/// A check's message when the file gives none: the rule said of the last
+/// name of the path (`$.body.userId` → `userId is required`).
 fn default_message(rule: &CheckRule, path: &str) -> String {
-    let field = path.trim_start_matches("$.");
+    let path = path.trim_start_matches("$.");
+    let field = path.rsplit('.').next().unwrap_or(path);
     match rule {
         CheckRule::Required => format!("{field} is required"),
         CheckRule::IsArray => format!("{field} must be an array"),

@@ -128,7 +128,8 @@ pub struct Check {
     pub same_as: Option<String>,
     /// The error when the rule fails (default `invalid_argument/param`).
     pub error: Option<ErrorName>,
-    /// Its message (default: derived from the path and the rule).
+    /// Its message (default: the rule said of the path's last name, e.g.
+    /// `userId is required`, `count must be at most 500`).
     pub message: Option<String>,
 }
 
