@@ -178,7 +178,7 @@ fn fallback(
 pub fn checks(node: &Node, d: &mut Diagnostics) -> Vec<Check> {
     list(node, "check", d)
         .into_iter()
-        .filter_map(|c| check(c, d))
+        .flat_map(|c| check(c, d))
         .collect()
 }
 
@@ -332,10 +332,15 @@ fn condition(node: &Node, d: &mut Diagnostics) -> Option<Condition> {
     }
 }
 
-fn check(node: &Node, d: &mut Diagnostics) -> Option<Check> {
-    let f = Fields::new(node, "a check", key_list!(spec::Check), d)?;
-    let path_node = f.required("path", d)?;
-    let path = input_path(path_node, d)?;
+/// A check's rules, each a check of its own (in the order of
+/// `spec::Check`'s fields), with the same path and error.
+fn check(node: &Node, d: &mut Diagnostics) -> Vec<Check> {
+    let Some(f) = Fields::new(node, "a check", key_list!(spec::Check), d) else {
+        return Vec::new();
+    };
+    let Some(path) = f.required("path", d).and_then(|p| input_path(p, d)) else {
+        return Vec::new();
+    };
     let size = |key: &str, d: &mut Diagnostics| f.integer(key, d).map(|v| v.value.max(0) as usize);
     let mut rules = Vec::new();
     if f.boolean("required", d) == Some(true) {
@@ -382,31 +387,43 @@ fn check(node: &Node, d: &mut Diagnostics) -> Option<Check> {
         }
     }
     if let Some(other) = f.get("same_as") {
-        rules.push(CheckRule::SameAs(input_path(other, d)?));
+        match input_path(other, d) {
+            Some(other) => rules.push(CheckRule::SameAs(other)),
+            None => return Vec::new(),
+        }
     }
-    if rules.len() != 1 {
-        d.error(&f.span(), "E003", "a check needs exactly one rule")
+    if rules.is_empty() {
+        d.error(&f.span(), "E003", "a check needs a rule")
             .hint("rules: required, is, max_items, min_items, max_bytes, min_bytes, max_chars, max, min, one_of, same_as");
-        return None;
+        return Vec::new();
     }
     let (kind, reason) = match f.string("error", d) {
-        Some(e) => super::errors::error_key(&e, d)?,
+        Some(e) => match super::errors::error_key(&e, d) {
+            Some(key) => key,
+            None => return Vec::new(),
+        },
         None => (
             ErrorKind::InvalidArgument,
             Some(crate::canonical::Reason::Param),
         ),
     };
     let path_text = path.text().to_string();
-    let message = f
-        .string("message", d)
-        .map_or_else(|| default_message(&rules[0], &path_text), |m| m.value);
-    let mut error = Error::new(kind, message);
-    error.reason = reason;
-    Some(Check {
-        path,
-        rule: rules.remove(0),
-        error,
-    })
+    let message = f.string("message", d).map(|m| m.value);
+    rules
+        .into_iter()
+        .map(|rule| {
+            let text = message
+                .clone()
+                .unwrap_or_else(|| default_message(&rule, &path_text));
+            let mut error = Error::new(kind, text);
+            error.reason = reason;
+            Check {
+                path: path.clone(),
+                rule,
+                error,
+            }
+        })
+        .collect()
 }
 
 /// A check's message when the file gives none: the rule said of the last

@@ -98,7 +98,9 @@ pub struct Condition {
     pub present: Option<bool>,
 }
 
-/// A check: a path, exactly one rule, and the error when it fails.
+/// A check: a path, one or more rules (checked in the order of the fields
+/// below, the first that fails fails the request), and the error when one
+/// fails (`message`, when given, is the message of every rule).
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Check {
