@@ -31,6 +31,7 @@ mod pg;
 mod ports;
 mod postgres;
 mod prometheus;
+mod prop;
 mod reload;
 mod replicas;
 mod rongcloud;
