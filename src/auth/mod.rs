@@ -165,6 +165,12 @@ impl InboundAuth {
     /// Checks a request's credentials. Called once per request, after the
     /// body is parsed and before the canonical request is built.
     pub async fn check(&self, cx: &AuthInput<'_>) -> Result<Verdict, Error> {
+        self.verdict(cx, true).await
+    }
+
+    /// [`Self::check`]; with `record` false a signature is verified but not
+    /// recorded against replays ([`Self::record`] does that later).
+    async fn verdict(&self, cx: &AuthInput<'_>, record: bool) -> Result<Verdict, Error> {
         let scheme = self.chosen(cx);
         let folded = |user: String, fold: bool| match fold {
             true => user.to_lowercase(),
@@ -193,6 +199,9 @@ impl InboundAuth {
                     username: folded(user, *fold),
                     password,
                 }))
+            }
+            InboundAuth::Signature(check) if !record => {
+                check.verify(cx, false).await.map(Verdict::Caller)
             }
             scheme => scheme.caller(cx).await.map(Verdict::Caller),
         }
@@ -258,28 +267,27 @@ impl InboundAuth {
     }
 
     /// For a scheme that [reads the head only](Self::reads_head_only), on
-    /// an input of headers alone: the refusal of the request's credentials,
-    /// if it is refused; nothing is recorded (a signature is checked again,
-    /// and recorded against replays, when the request runs).
-    pub async fn refusal(&self, cx: &AuthInput<'_>) -> Option<Error> {
-        if !self.reads_head_only() {
-            return None;
+    /// an input of headers alone: its verdict on the request's credentials
+    /// (none for other schemes). Nothing is recorded: when the request runs
+    /// on this verdict, [`Self::record`] records a signature against
+    /// replays.
+    pub async fn check_head(&self, cx: &AuthInput<'_>) -> Option<Result<Verdict, Error>> {
+        match self.reads_head_only() {
+            true => Some(self.verdict(cx, false).await),
+            false => None,
         }
-        let checked = match self.chosen(cx) {
-            InboundAuth::Signature(check) => check.verify(cx, false).await,
-            // The password itself is checked by the pipeline (throttled).
-            InboundAuth::UserBasic { .. } => match basic_credentials(cx.headers) {
-                Some(_) => Ok(Caller::default()),
-                None => Err(Error::unauthenticated(
-                    Reason::Credentials,
-                    "Basic authentication failed",
-                )),
+    }
+
+    /// What [`Self::check_head`] left undone: a signature recorded as used
+    /// (refused when it was).
+    pub async fn record(&self, cx: &AuthInput<'_>) -> Result<(), Error> {
+        match self.chosen(cx) {
+            InboundAuth::Signature(check) => match check.parts(cx.headers) {
+                Some((nonce, ts, sign)) => check.remember(cx, nonce, ts, sign).await,
+                None => Ok(()),
             },
-            other => other.caller(cx).await,
-        };
-        checked
-            .err()
-            .filter(|e| e.kind == crate::canonical::ErrorKind::Unauthenticated)
+            _ => Ok(()),
+        }
     }
 
     /// The caller, for the schemes that settle it themselves.
@@ -357,11 +365,7 @@ impl SignatureCheck {
     /// signature as used, refusing it when it was.
     async fn verify(&self, cx: &AuthInput<'_>, record: bool) -> Result<Caller, Error> {
         let (headers, params, now_ms) = (cx.headers, cx.params, cx.now_ms);
-        let (Some(nonce), Some(ts), Some(sign)) = (
-            header(headers, &self.nonce),
-            header(headers, &self.timestamp),
-            header(headers, &self.sign),
-        ) else {
+        let Some((nonce, ts, sign)) = self.parts(headers) else {
             return Err(Error::unauthenticated(
                 Reason::Signature,
                 "request is not signed",
@@ -395,14 +399,38 @@ impl SignatureCheck {
         if !secret::constant_time_eq(expected.as_bytes(), sign.to_ascii_lowercase().as_bytes()) {
             return Err(Error::unauthenticated(Reason::Credentials, "auth failure"));
         }
-        if let Some(remember) = self.replay.filter(|_| record) {
+        if record {
+            self.remember(cx, nonce, ts, sign).await?;
+        }
+        Ok(Caller::default())
+    }
+
+    /// The nonce, timestamp and signature headers, when all are there.
+    fn parts<'h>(&self, headers: &'h HeaderMap) -> Option<(&'h str, &'h str, &'h str)> {
+        Some((
+            header(headers, &self.nonce)?,
+            header(headers, &self.timestamp)?,
+            header(headers, &self.sign)?,
+        ))
+    }
+
+    /// Records a verified signature as used, refusing it when it was
+    /// (nothing to do when replays are accepted).
+    async fn remember(
+        &self,
+        cx: &AuthInput<'_>,
+        nonce: &str,
+        ts: &str,
+        sign: &str,
+    ) -> Result<(), Error> {
+        if let Some(remember) = self.replay {
             let store = cx
                 .store
                 .ok_or_else(|| Error::internal("refusing replays needs the store"))?;
             // The signature as checked: in lower case, so that the same
             // one in capitals is a replay too.
             let key = format!("{nonce}\u{0}{ts}\u{0}{}", sign.to_ascii_lowercase());
-            let until_ms = now_ms.saturating_add(remember.as_millis() as i64);
+            let until_ms = cx.now_ms.saturating_add(remember.as_millis() as i64);
             // Check and record in one step: of concurrent uses, on any
             // replica, one is first.
             if !store.first_use(cx.frontend, &key, until_ms).await? {
@@ -412,7 +440,7 @@ impl SignatureCheck {
                 ));
             }
         }
-        Ok(Caller::default())
+        Ok(())
     }
 }
 

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use super::early::HeadVerdict;
 use super::request::{prepare, Body, InboundRequest, Prepared};
 use super::route::{Lookup, RouteTable};
 use super::{access, passwords, Frontend};
@@ -75,8 +76,14 @@ impl Ctx<'_> {
     }
 }
 
-/// Handles one request on a listener's route table.
-pub async fn handle(table: &RouteTable, req: InboundRequest, now_ms: i64) -> Handled {
+/// Handles one request on a listener's route table; `head` is what
+/// [`super::early`] already settled about its credentials.
+pub async fn handle(
+    table: &RouteTable,
+    req: InboundRequest,
+    head: Option<HeadVerdict>,
+    now_ms: i64,
+) -> Handled {
     let (frontend, candidates) = match table.lookup(&req.method, &req.path) {
         Lookup::Found(f, c) => (f, c),
         Lookup::WrongMethod(f) => {
@@ -106,7 +113,7 @@ pub async fn handle(table: &RouteTable, req: InboundRequest, now_ms: i64) -> Han
         }
     };
     let mut ctx = dialect_ctx(frontend, now_ms);
-    match run(&mut ctx, candidates, req).await {
+    match run(&mut ctx, candidates, req, head).await {
         Ok(reply) => Handled {
             reply,
             frontend: frontend.name.clone(),
@@ -147,6 +154,7 @@ async fn run(
     ctx: &mut Ctx<'_>,
     candidates: Vec<Candidate>,
     mut req: InboundRequest,
+    head: Option<HeadVerdict>,
 ) -> Result<Reply, Error> {
     let frontend = ctx.frontend;
     let recorder = record::recorder();
@@ -175,17 +183,22 @@ async fn run(
         request_id: req.request_id.clone(),
         attachments: Arc::new(attachments),
     };
-    let verdict = route
-        .auth
-        .check(&AuthInput {
-            headers: &req.headers,
-            input: &ctx.input,
-            params: &frontend.binding.params,
-            now_ms: ctx.now_ms,
-            frontend: &frontend.name,
-            store: frontend.store.as_deref(),
-        })
-        .await?;
+    let cx = AuthInput {
+        headers: &req.headers,
+        input: &ctx.input,
+        params: &frontend.binding.params,
+        now_ms: ctx.now_ms,
+        frontend: &frontend.name,
+        store: frontend.store.as_deref(),
+    };
+    // The head's verdict stands when it came from this route's scheme.
+    let verdict = match head.filter(|h| Arc::ptr_eq(&h.auth, &route.auth)) {
+        Some(head) => {
+            route.auth.record(&cx).await?;
+            head.verdict
+        }
+        None => route.auth.check(&cx).await?,
+    };
     let caller = match verdict {
         Verdict::Caller(caller) => caller.username,
         // A password login is a step of its own: `user.authenticate`, run
@@ -391,7 +404,7 @@ inbound:
             request_id: String::new(),
             client: None,
         };
-        let handled = handle(table, req, 0).await;
+        let handled = handle(table, req, None, 0).await;
         serde_json::from_slice(&handled.reply.body).unwrap()
     }
 

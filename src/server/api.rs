@@ -149,7 +149,7 @@ impl ApiApp {
         // Work before trust: what the head decides is answered unread.
         let (handled, body_len) = match early::decide(&listener.table, req, now_ms).await {
             Early::Answered(handled) => (handled, 0),
-            Early::Read(mut req) => {
+            Early::Read(mut req, head) => {
                 req.body = match read_capped(session, self.state.max_body, deadline).await {
                     Ok(b) => b,
                     Err(e) => {
@@ -175,7 +175,7 @@ impl ApiApp {
                     Body::Complete(b) => b.len(),
                     Body::TooLarge(n) => *n,
                 };
-                (handle(&listener.table, req, now_ms).await, body_len)
+                (handle(&listener.table, req, head, now_ms).await, body_len)
             }
         };
         let m = &self.state.metrics;
