@@ -346,6 +346,16 @@ impl Metrics {
         m
     }
 
+    /// Registers counters kept elsewhere (the store's tokens); counters
+    /// registered already are left as they are.
+    pub fn adopt(&self, collectors: Vec<Box<dyn prometheus::core::Collector>>) {
+        for c in collectors {
+            if let Err(e) = self.registry.register(c) {
+                tracing::debug!(error = %e, "metric not registered again");
+            }
+        }
+    }
+
     /// The text exposition of every metric.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::new();

@@ -121,7 +121,15 @@ impl Providers {
         let store = match previous.and_then(|p| p.store.clone()) {
             Some(s) if previous.is_some_and(|p| p.store_config == config.store) => s,
             Some(_) => anyhow::bail!("changing [store] settings needs a restart"),
-            None => Arc::new(Store::open(&config.store)?),
+            None => {
+                let store = Store::open(&config.store)?;
+                let counters = store.token_counters();
+                metrics.adopt(vec![
+                    Box::new(counters.revoked.clone()),
+                    Box::new(counters.refused.clone()),
+                ]);
+                Arc::new(store)
+            }
         };
         for (name, pc) in &config.providers {
             let unchanged = previous.is_some_and(|p| p.configs.get(name) == Some(pc));

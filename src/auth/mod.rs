@@ -350,7 +350,8 @@ impl InboundAuth {
                     .ok_or_else(|| Error::internal("issued tokens need the store"))?;
                 let record = store.verify(cx.frontend, &value, now_ms).await?;
                 if record.scope != *scope {
-                    return Err(Error::unauthenticated(Reason::Token, "invalid token"));
+                    let invalid = Error::unauthenticated(Reason::Token, "invalid token");
+                    return Err(store.refused(cx.frontend, "scope", invalid));
                 }
                 Ok(Caller {
                     username: record.subject,

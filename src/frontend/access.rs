@@ -6,6 +6,7 @@
 
 use super::Frontend;
 use crate::canonical::{Error, Op, Reason, Result};
+use crate::store::Revocation;
 
 /// After a successful operation of `frontend`, revokes and records what it
 /// changed about who may call.
@@ -16,11 +17,13 @@ pub async fn record(frontend: &Frontend, op: &Op, now_ms: i64) -> Result<()> {
     let app = frontend.app_key.as_str();
     match op {
         Op::UserPasswordSet(req) => {
-            store.revoke(app, &req.username).await?;
+            store
+                .revoke(app, &req.username, Revocation::PasswordChange)
+                .await?;
         }
         Op::UserDelete(req) => {
             for user in &req.usernames {
-                store.revoke(app, user).await?;
+                store.revoke(app, user, Revocation::Delete).await?;
                 store.set_disabled(app, user, false, now_ms).await?;
             }
         }
@@ -29,7 +32,9 @@ pub async fn record(frontend: &Frontend, op: &Op, now_ms: i64) -> Result<()> {
                 .set_disabled(app, &req.username, req.disabled, now_ms)
                 .await?;
             if req.disabled {
-                store.revoke(app, &req.username).await?;
+                store
+                    .revoke(app, &req.username, Revocation::Disable)
+                    .await?;
             }
         }
         _ => {}

@@ -29,7 +29,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use ids::FIRST_MAPPED_ID;
-pub use tokens::{TokenPolicy, TokenRecord};
+pub use tokens::{Revocation, TokenCounters, TokenPolicy, TokenRecord};
 
 use crate::auth::password::{HashParams, Passwords};
 use crate::auth::Secret;
@@ -432,6 +432,8 @@ pub struct Store {
     verified: moka::future::Cache<String, TokenRecord>,
     /// Lifetimes of issued tokens.
     token_policy: TokenPolicy,
+    /// Revoked and refused tokens, counted.
+    token_counters: TokenCounters,
 }
 
 impl Store {
@@ -451,6 +453,7 @@ impl Store {
                 .support_invalidation_closures()
                 .build(),
             token_policy: cfg.tokens.clone(),
+            token_counters: TokenCounters::default(),
         })
     }
 

@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use prometheus::IntCounterVec;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -45,6 +46,62 @@ impl TokenPolicy {
             .filter(|t| !t.is_zero())
             .unwrap_or(Duration::from_secs(self.default_ttl_secs))
             .min(Duration::from_secs(self.max_ttl_secs))
+    }
+}
+
+/// Why a user's tokens were revoked (`cause` label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revocation {
+    /// The user's password was set.
+    PasswordChange,
+    /// The user was deleted.
+    Delete,
+    /// The user was disabled.
+    Disable,
+}
+
+impl Revocation {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Revocation::PasswordChange => "password_change",
+            Revocation::Delete => "delete",
+            Revocation::Disable => "disable",
+        }
+    }
+}
+
+/// Counters of the store's tokens, registered with the process metrics by
+/// the registry: `imbridge_tokens_revoked_total{cause}` (tokens revoked, by
+/// [`Revocation`]) and `imbridge_tokens_refused_total{frontend,reason}`
+/// (tokens presented and refused: `unknown` — never issued, revoked or
+/// purged —, `expired`, `other_frontend`, `scope`).
+#[derive(Debug, Clone)]
+pub struct TokenCounters {
+    /// `imbridge_tokens_revoked_total{cause}`.
+    pub revoked: IntCounterVec,
+    /// `imbridge_tokens_refused_total{frontend,reason}`.
+    pub refused: IntCounterVec,
+}
+
+impl Default for TokenCounters {
+    fn default() -> Self {
+        let counter = |name: &str, help: &str, labels: &[&str]| {
+            IntCounterVec::new(prometheus::Opts::new(name, help), labels)
+                .expect("static metric definition")
+        };
+        TokenCounters {
+            revoked: counter(
+                "imbridge_tokens_revoked_total",
+                "Issued tokens revoked, by cause: password_change, delete, disable.",
+                &["cause"],
+            ),
+            refused: counter(
+                "imbridge_tokens_refused_total",
+                "Issued tokens presented and refused, by frontend and reason: unknown (never issued, revoked or purged), expired, other_frontend, scope.",
+                &["frontend", "reason"],
+            ),
+        }
     }
 }
 
@@ -112,7 +169,7 @@ impl Store {
     /// Revokes every user token of `username` in the app, on every
     /// frontend; the number revoked. Other replicas stop accepting them
     /// within `recheck_secs`, this one at once.
-    pub async fn revoke(&self, app_key: &str, username: &str) -> Result<u64> {
+    pub async fn revoke(&self, app_key: &str, username: &str, cause: Revocation) -> Result<u64> {
         let (app, user) = (app_key.to_owned(), username.to_owned());
         let revoked = self
             .db
@@ -129,6 +186,10 @@ impl Store {
                 r.app_key == app && r.subject.as_deref() == Some(user.as_str())
             })
             .map_err(|e| crate::canonical::Error::internal(format!("token cache: {e}")))?;
+        self.token_counters
+            .revoked
+            .with_label_values(&[cause.as_str()])
+            .inc_by(revoked);
         Ok(revoked)
     }
 
@@ -174,13 +235,32 @@ impl Store {
             }
         };
         let invalid = || Error::unauthenticated(Reason::Token, "invalid token");
-        let record = record
-            .filter(|r| r.frontend == frontend)
-            .ok_or_else(invalid)?;
+        let record = match record {
+            None => return Err(self.refused(frontend, "unknown", invalid())),
+            Some(r) if r.frontend != frontend => {
+                return Err(self.refused(frontend, "other_frontend", invalid()))
+            }
+            Some(r) => r,
+        };
         if record.expires.is_some_and(|e| e <= now_ms) {
-            return Err(Error::unauthenticated(Reason::Expired, "token expired"));
+            let expired = Error::unauthenticated(Reason::Expired, "token expired");
+            return Err(self.refused(frontend, "expired", expired));
         }
         Ok(record)
+    }
+
+    /// Counts a token of `frontend` refused for `reason`; returns `err`.
+    pub fn refused(&self, frontend: &str, reason: &str, err: Error) -> Error {
+        self.token_counters
+            .refused
+            .with_label_values(&[frontend, reason])
+            .inc();
+        err
+    }
+
+    /// The token counters, for the process metrics.
+    pub fn token_counters(&self) -> &TokenCounters {
+        &self.token_counters
     }
 }
 
@@ -217,6 +297,18 @@ mod tests {
                 reason(verify("hx", "nope".into(), 2_000).await),
                 Some(Reason::Token)
             );
+            let refused = &store.token_counters().refused;
+            for (frontend, why) in [
+                ("other", "other_frontend"),
+                ("hx", "expired"),
+                ("hx", "unknown"),
+            ] {
+                assert_eq!(
+                    refused.with_label_values(&[frontend, why]).get(),
+                    1,
+                    "{why}"
+                );
+            }
             let alice = Some("alice".to_owned());
             let (u, _) = store
                 .issue("app", "app", TokenScope::User, alice, None, 1_000)
@@ -285,8 +377,16 @@ mod tests {
                 a.verify("fe", token, now).await.unwrap();
                 b.verify("fe", token, now).await.unwrap();
             }
-            assert_eq!(a.revoke("app", "alice").await.unwrap(), 1);
-            assert_eq!(a.revoke("other-app", "bob").await.unwrap(), 0);
+            assert_eq!(
+                a.revoke("app", "alice", Revocation::Delete).await.unwrap(),
+                1
+            );
+            assert_eq!(
+                a.revoke("other-app", "bob", Revocation::Delete)
+                    .await
+                    .unwrap(),
+                0
+            );
             let refused = a.verify("fe", &alice, now).await.unwrap_err();
             assert_eq!(refused.reason, Some(Reason::Token));
             tokio::time::sleep(Duration::from_millis(1100)).await;

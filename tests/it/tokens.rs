@@ -100,6 +100,19 @@ async fn revoked_tokens_and_disabled_users(im: &Imbridge, replicas: bool) {
     // Nobody else was touched.
     ten.get("/api/im/group/").await.expect(200);
 
+    // Counted: one token revoked by each cause, each refusal of a revoked
+    // token (3 + 4 + 3) as `unknown` (revoked tokens are gone).
+    if !replicas {
+        for cause in ["password_change", "disable", "delete"] {
+            let labels = format!("cause=\"{cause}\"");
+            let revoked = im.metric("imbridge_tokens_revoked_total", &labels).await;
+            assert_eq!(revoked, 1.0, "{cause}");
+        }
+        let labels = "frontend=\"rongcloud-app\",reason=\"unknown\"";
+        let refused = im.metric("imbridge_tokens_refused_total", labels).await;
+        assert_eq!(refused, 10.0);
+    }
+
     // Every token issued has a lifetime: 30 days by default.
     let lifetimes = im
         .state_db()
