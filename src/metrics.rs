@@ -9,6 +9,8 @@ use prometheus::{
     TextEncoder,
 };
 
+use crate::provider::embedded::MediaCounters;
+
 /// Latency buckets in seconds, from 0.5 ms to 10 s.
 const LATENCY_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -118,6 +120,8 @@ pub struct Metrics {
     /// users copied without a password: `set` (the source accepted it, now
     /// set on the provider), `refused`, `error`, `source_missing`.
     pub migrate_lazy_passwords: IntCounterVec,
+    /// Uploads refused and the media sweep ([`MediaCounters`]).
+    pub media: MediaCounters,
 }
 
 fn histogram(name: &str, help: &str, labels: &[&str], buckets: &[f64]) -> HistogramVec {
@@ -303,6 +307,7 @@ impl Metrics {
                 "Logins of users copied without a password, by provider and outcome: set, refused, error, source_missing.",
                 &["provider", "outcome"],
             ),
+            media: MediaCounters::default(),
         };
         for c in [
             Box::new(m.requests.clone()) as Box<dyn prometheus::core::Collector>,
@@ -337,6 +342,10 @@ impl Metrics {
             Box::new(m.migrate_errors.clone()),
             Box::new(m.migrate_running.clone()),
             Box::new(m.migrate_lazy_passwords.clone()),
+            Box::new(m.media.refused.clone()),
+            Box::new(m.media.orphans_removed.clone()),
+            Box::new(m.media.orphan_bytes_removed.clone()),
+            Box::new(m.media.missing_files.clone()),
         ] {
             m.registry.register(c).expect("unique metric names");
         }

@@ -140,7 +140,9 @@ impl Providers {
                         Some(_) => anyhow::bail!(
                             "changing the settings of embedded provider `{name}` needs a restart"
                         ),
-                        None => Arc::new(EmbeddedProvider::open(name, cfg)?),
+                        None => Arc::new(
+                            EmbeddedProvider::open(name, cfg)?.counted(metrics.media.clone()),
+                        ),
                     };
                     out.embedded.get_or_insert_with(|| e.clone());
                     out.stores.insert(name.clone(), e.clone());
@@ -226,6 +228,11 @@ impl Providers {
     /// A provider by name.
     pub fn get(&self, name: &str) -> Option<&SharedProvider> {
         self.map.get(name)
+    }
+
+    /// The embedded providers by name.
+    pub fn embedded_stores(&self) -> impl Iterator<Item = (&String, &Arc<EmbeddedProvider>)> {
+        self.stores.iter()
     }
 
     /// Whether every database answers: the store's and each embedded

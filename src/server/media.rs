@@ -1,6 +1,6 @@
 //! Media downloads from the API listener, safe to serve from the API's own
 //! origin: only images (checked at upload) are shown inline; every other
-//! file is an attachment whose type is on [`FILE_TYPES`] or else
+//! file is an attachment whose type is on [`MEDIA_TYPES`] or else
 //! `application/octet-stream`; browsers may not sniff or run anything
 //! (`X-Content-Type-Options: nosniff`, a sandboxing CSP). Files are streamed
 //! from disk, never read whole into memory.
@@ -10,43 +10,7 @@ use std::path::Path;
 use http::Response;
 
 use super::conn::Answer;
-
-/// Types shown inline: the image formats uploads are checked to be.
-const IMAGE_TYPES: &[&str] = &[
-    "image/jpeg",
-    "image/png",
-    "image/gif",
-    "image/bmp",
-    "image/webp",
-];
-
-/// Types other files keep (as attachments); anything else is served as
-/// `application/octet-stream`. None of them is rendered as a page.
-pub const FILE_TYPES: &[&str] = &[
-    "application/octet-stream",
-    "application/pdf",
-    "application/zip",
-    "application/gzip",
-    "application/msword",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    "application/vnd.ms-excel",
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "application/vnd.ms-powerpoint",
-    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-    "text/plain",
-    "text/csv",
-    "audio/aac",
-    "audio/amr",
-    "audio/mpeg",
-    "audio/mp4",
-    "audio/ogg",
-    "audio/wav",
-    "audio/webm",
-    "video/mp4",
-    "video/mpeg",
-    "video/quicktime",
-    "video/webm",
-];
+use crate::provider::embedded::{IMAGE_TYPES, MEDIA_TYPES};
 
 /// How a stored content type is served: the type sent and whether the file
 /// is shown inline (images) or downloaded.
@@ -60,7 +24,7 @@ pub fn served_type(stored: &str) -> (&'static str, bool) {
     if let Some(t) = IMAGE_TYPES.iter().find(|t| **t == essence) {
         return (t, true);
     }
-    let t = FILE_TYPES
+    let t = MEDIA_TYPES
         .iter()
         .find(|t| **t == essence)
         .unwrap_or(&"application/octet-stream");

@@ -7,6 +7,7 @@ mod body;
 pub mod conn;
 pub mod media;
 pub mod reload;
+mod sweep;
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -115,6 +116,12 @@ pub fn build(config: &Config, source: ConfigSource) -> anyhow::Result<(Server, A
         "outbox",
         crate::live::worker::Service {
             providers: move || current.registry.load().providers.clone(),
+        },
+    ));
+    server.add_service(background_service(
+        "media sweep",
+        sweep::Sweeper {
+            state: state.clone(),
         },
     ));
     server.add_service(background_service(

@@ -392,12 +392,13 @@ async fn sigterm_drains_with_readyz_503_before_stopping() {
 }
 
 /// Downloads: a checked image is shown inline; a file uploaded as
-/// `text/html` comes back as an `application/octet-stream` attachment; both
-/// with `nosniff` and a sandboxing CSP, so nothing uploaded runs in the
-/// API's origin.
+/// `text/html` (refused by default: here an operator allowed it) comes back
+/// as an `application/octet-stream` attachment; both with `nosniff` and a
+/// sandboxing CSP, so nothing uploaded runs in the API's origin.
 #[tokio::test]
 async fn uploaded_files_cannot_become_pages_on_the_api_origin() {
-    let server = Imbridge::start();
+    let setup = Setup::new().with_embedded(r#"media_types = ["text/html", "image/png"]"#);
+    let server = Imbridge::start_in(setup, "");
     let jm = Jm::for_port(server.setup.port);
     let page = reqwest::multipart::Part::bytes(b"<script>alert(document.cookie)</script>".to_vec())
         .file_name("x.html")

@@ -21,6 +21,7 @@ mod limits;
 mod live;
 mod logins;
 mod matrix;
+mod media;
 mod migrate;
 mod migrate_capture;
 mod migrate_messages;

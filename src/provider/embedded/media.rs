@@ -1,19 +1,25 @@
-//! Uploaded media: checked (size, real image), written atomically to the
-//! media directory, recorded in the database, and served back by id.
+//! Uploaded media: checked (size, type on the allow-list, real image, the
+//! app's quota), written atomically to the media directory, recorded in the
+//! database, and served back by id.
 //!
 //! A file is written before its row; the operation that records it runs in
 //! `write_recording`, which removes the file when the transaction fails.
+//! A file whose row never came (a crash in between) was never acknowledged:
+//! the sweep removes it once it is older than `media_orphan_grace_secs`.
+//! A recorded upload is never removed by the sweep: its id was answered,
+//! and whoever holds it may send or show it at any time.
 
 use std::path::{Path, PathBuf};
 
 use imagesize::ImageType;
+use prometheus::{IntCounterVec, IntGaugeVec, Opts};
 use sha1::{Digest, Sha1};
 
 use super::db::{tag, tag_column};
 use super::EmbeddedProvider;
 use crate::canonical::message::{MediaRef, MediaUpload};
 use crate::canonical::model::{Media, MediaKind, Upload};
-use crate::canonical::{Error, Reason, Result};
+use crate::canonical::{Error, ErrorKind, Reason, Result};
 use crate::db::{Row, Tx};
 use crate::provider::CallContext;
 
@@ -42,9 +48,108 @@ impl StoredMedia {
     }
 }
 
-/// Records a written media file.
-fn insert_media(tx: &Tx<'_>, app: &str, stored: &StoredMedia) -> Result<()> {
+/// Counters of the media of embedded providers, registered with the
+/// process metrics.
+#[derive(Debug, Clone)]
+pub struct MediaCounters {
+    /// `imbridge_media_refused_total{provider,reason}`: uploads refused
+    /// (reason: size, type, quota).
+    pub refused: IntCounterVec,
+    /// `imbridge_media_orphans_removed_total{provider,kind}`: files the sweep
+    /// removed (kind: file — no record —, part — an unfinished write).
+    pub orphans_removed: IntCounterVec,
+    /// `imbridge_media_orphan_bytes_removed_total{provider}`: their bytes.
+    pub orphan_bytes_removed: IntCounterVec,
+    /// `imbridge_media_missing_files{provider}`: records whose file is not
+    /// on disk, at the last sweep (lost files: never removed, to be looked
+    /// at).
+    pub missing_files: IntGaugeVec,
+}
+
+impl Default for MediaCounters {
+    fn default() -> Self {
+        let counter = |name: &str, help: &str, labels: &[&str]| {
+            IntCounterVec::new(Opts::new(name, help), labels).expect("static metric definition")
+        };
+        MediaCounters {
+            refused: counter(
+                "imbridge_media_refused_total",
+                "Uploads refused, by provider and reason: size, type, quota.",
+                &["provider", "reason"],
+            ),
+            orphans_removed: counter(
+                "imbridge_media_orphans_removed_total",
+                "Media files without a record removed by the sweep, by kind: file, part (unfinished write).",
+                &["provider", "kind"],
+            ),
+            orphan_bytes_removed: counter(
+                "imbridge_media_orphan_bytes_removed_total",
+                "Bytes of the media files the sweep removed.",
+                &["provider"],
+            ),
+            missing_files: IntGaugeVec::new(
+                Opts::new(
+                    "imbridge_media_missing_files",
+                    "Media records whose file was not on disk at the last sweep.",
+                ),
+                &["provider"],
+            )
+            .expect("static metric definition"),
+        }
+    }
+}
+
+/// What one sweep of the media directory did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Sweep {
+    /// Files without a record removed.
+    pub files: u64,
+    /// Unfinished writes removed.
+    pub parts: u64,
+    /// Bytes removed.
+    pub bytes: u64,
+    /// Records whose file is missing.
+    pub missing: u64,
+}
+
+/// Bytes of media `app` keeps.
+fn used_bytes(tx: &Tx<'_>, app: &str) -> Result<i64> {
+    tx.query_one(
+        "SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM media WHERE app = ?1",
+        &[&app],
+        |r| r.get(0),
+    )
+}
+
+/// Refuses `adding` bytes to `app`'s media past `quota` (0: none).
+fn check_quota(tx: &Tx<'_>, app: &str, adding: i64, quota: u64) -> Result<()> {
+    if quota == 0 {
+        return Ok(());
+    }
+    let used = used_bytes(tx, app)?;
+    match u64::try_from(used.saturating_add(adding)).unwrap_or(u64::MAX) > quota {
+        true => Err(Error::limit(
+            Reason::Media,
+            format!("the app's media quota of {quota} bytes is used up"),
+        )),
+        false => Ok(()),
+    }
+}
+
+/// The lower-cased type of a content type, without its parameters.
+fn essence(content_type: &str) -> String {
+    content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// Records a written media file, within `quota` bytes of the app's media.
+fn insert_media(tx: &Tx<'_>, app: &str, stored: &StoredMedia, quota: u64) -> Result<()> {
     let m = &stored.media;
+    check_quota(tx, app, m.size.unwrap_or(0), quota)?;
     tx.execute(
         "INSERT INTO media (media_id, app, kind, crc32, size, filename, format, width, height, hash,
                             content_type, created)
@@ -113,6 +218,41 @@ fn inspect_image(bytes: &[u8]) -> Result<(&'static str, &'static str, i64, i64)>
     Ok((format, content_type, dim(size.width)?, dim(size.height)?))
 }
 
+/// The files under `dir` last modified more than `grace` ago: their paths
+/// relative to `dir` (`/`-separated, as media ids are) and sizes.
+fn old_files(dir: &Path, grace: std::time::Duration) -> std::io::Result<Vec<(String, u64)>> {
+    let mut out = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    let now = std::time::SystemTime::now();
+    while let Some(d) = pending.pop() {
+        for entry in std::fs::read_dir(&d)? {
+            let entry = entry?;
+            let meta = entry.metadata()?;
+            if meta.is_dir() {
+                pending.push(entry.path());
+                continue;
+            }
+            let age = meta
+                .modified()
+                .ok()
+                .and_then(|m| now.duration_since(m).ok());
+            if !meta.is_file() || age.is_none_or(|a| a < grace) {
+                continue;
+            }
+            let path = entry.path();
+            let Ok(rel) = path.strip_prefix(dir) else {
+                continue;
+            };
+            let id: Vec<String> = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
+            out.push((id.join("/"), meta.len()));
+        }
+    }
+    Ok(out)
+}
+
 /// Writes `bytes` to `path` through a temporary file and a rename, synced.
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
@@ -141,9 +281,9 @@ impl EmbeddedProvider {
         let bytes = file.bytes.clone();
         if u64::try_from(bytes.len()).unwrap_or(u64::MAX) > self.cfg.max_media_bytes {
             let max = self.cfg.max_media_bytes;
-            return Err(Error::limit(
-                Reason::Media,
-                format!("files may have at most {max} bytes"),
+            return Err(self.refused(
+                "size",
+                Error::limit(Reason::Media, format!("files may have at most {max} bytes")),
             ));
         }
         let filename = file.filename.clone().or_else(|| upload.name.clone());
@@ -169,9 +309,28 @@ impl EmbeddedProvider {
                 (extension, content_type, None, None)
             }
         };
+        if !self
+            .cfg
+            .media_types
+            .iter()
+            .any(|t| essence(t) == essence(&content_type))
+        {
+            let refused = format!("files of type {} are not accepted", essence(&content_type));
+            return Err(self.refused("type", Error::invalid(Reason::Media, refused)));
+        }
+        let size = i64::try_from(bytes.len()).map_err(Error::internal)?;
+        // Checked again when recorded; this spares writing a refused file.
+        let (app, quota) = (ctx.app_key.clone(), self.cfg.media_quota_bytes);
+        let within = self
+            .db
+            .read(move |tx| check_quota(tx, &app, size, quota))
+            .await;
+        within.map_err(|e| match e.kind {
+            ErrorKind::LimitExceeded => self.refused("quota", e),
+            _ => e,
+        })?;
         let media_id = format!("{}/{}", tag(&kind), uuid::Uuid::new_v4().simple());
         let path = self.cfg.media_dir.join(&media_id);
-        let size = i64::try_from(bytes.len()).map_err(Error::internal)?;
         let target = path.clone();
         // Checksums of up to the upload limit are blocking work too.
         let (crc32, hash) = tokio::task::spawn_blocking(move || {
@@ -213,19 +372,128 @@ impl EmbeddedProvider {
         R: Send + 'static,
     {
         let (app, row) = (app.to_owned(), media.clone());
+        let quota = self.cfg.media_quota_bytes;
         let result = self
             .db
             .write(move |tx| {
                 if let Some(row) = &row {
-                    insert_media(tx, &app, row)?;
+                    insert_media(tx, &app, row, quota)?;
                 }
                 f(tx)
             })
             .await;
-        if let (Err(_), Some(media)) = (&result, media) {
+        if let (Err(e), Some(media)) = (&result, media) {
+            if e.kind == ErrorKind::LimitExceeded && e.reason == Some(Reason::Media) {
+                self.counters
+                    .refused
+                    .with_label_values(&[&self.name, "quota"])
+                    .inc();
+            }
             media.discard().await;
         }
         result
+    }
+
+    /// Counts an upload refused for `reason`; returns `err`.
+    fn refused(&self, reason: &str, err: Error) -> Error {
+        self.counters
+            .refused
+            .with_label_values(&[&self.name, reason])
+            .inc();
+        err
+    }
+
+    /// Sweeps the media directory: removes files without a record and
+    /// unfinished writes older than `media_orphan_grace_secs` (younger ones
+    /// may belong to an upload under way), and counts records whose file
+    /// is missing. Recorded files are never removed.
+    pub async fn sweep_media(&self) -> Result<Sweep> {
+        let grace = std::time::Duration::from_secs(self.cfg.media_orphan_grace_secs);
+        let dir = self.cfg.media_dir.clone();
+        let old = tokio::task::spawn_blocking(move || old_files(&dir, grace))
+            .await
+            .map_err(Error::internal)?
+            .map_err(|e| Error::internal(format_args!("listing media: {e}")))?;
+        let mut sweep = Sweep::default();
+        let (parts, files): (Vec<_>, Vec<_>) =
+            old.into_iter().partition(|(id, _)| id.ends_with(".part"));
+        let ids: Vec<String> = files.iter().map(|(id, _)| id.clone()).collect();
+        let recorded = self
+            .db
+            .read(move |tx| {
+                let mut out = std::collections::HashSet::new();
+                for id in &ids {
+                    let found: Option<String> = tx.query_opt(
+                        "SELECT media_id FROM media WHERE media_id = ?1",
+                        &[id],
+                        |r| r.get(0),
+                    )?;
+                    out.extend(found);
+                }
+                Ok(out)
+            })
+            .await?;
+        for (id, len) in parts
+            .iter()
+            .chain(files.iter().filter(|(id, _)| !recorded.contains(id)))
+        {
+            let path = self.cfg.media_dir.join(id);
+            if let Err(e) = tokio::fs::remove_file(&path).await {
+                tracing::warn!(path = %path.display(), error = %e, "could not remove orphan media file");
+                continue;
+            }
+            tracing::info!(path = %path.display(), bytes = len, "orphan media file removed");
+            match id.ends_with(".part") {
+                true => sweep.parts += 1,
+                false => sweep.files += 1,
+            }
+            sweep.bytes += len;
+        }
+        sweep.missing = self.missing_files().await?;
+        let c = &self.counters;
+        c.orphans_removed
+            .with_label_values(&[&self.name, "file"])
+            .inc_by(sweep.files);
+        c.orphans_removed
+            .with_label_values(&[&self.name, "part"])
+            .inc_by(sweep.parts);
+        c.orphan_bytes_removed
+            .with_label_values(&[&self.name])
+            .inc_by(sweep.bytes);
+        c.missing_files
+            .with_label_values(&[&self.name])
+            .set(i64::try_from(sweep.missing).unwrap_or(i64::MAX));
+        Ok(sweep)
+    }
+
+    /// How many recorded media files are not on disk (read by pages).
+    async fn missing_files(&self) -> Result<u64> {
+        let (mut after, mut missing) = (String::new(), 0u64);
+        loop {
+            let from = after.clone();
+            let page: Vec<String> = self
+                .db
+                .read(move |tx| {
+                    tx.query_all(
+                        "SELECT media_id FROM media WHERE media_id > ?1 ORDER BY media_id LIMIT 1000",
+                        &[&from],
+                        |r| r.get(0),
+                    )
+                })
+                .await?;
+            let Some(last) = page.last() else {
+                return Ok(missing);
+            };
+            after = last.clone();
+            for id in &page {
+                if !tokio::fs::try_exists(self.cfg.media_dir.join(id))
+                    .await
+                    .unwrap_or(true)
+                {
+                    missing += 1;
+                }
+            }
+        }
     }
 
     /// `media.upload`.

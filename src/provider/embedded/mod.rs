@@ -37,7 +37,8 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use async_trait::async_trait;
 
-pub use config::{AccountConfig, EmbeddedConfig, HashParams};
+pub use config::{AccountConfig, EmbeddedConfig, HashParams, IMAGE_TYPES, MEDIA_TYPES};
+pub use media::{MediaCounters, Sweep};
 
 use super::{CallContext, Provider};
 use crate::auth::password::Passwords;
@@ -51,6 +52,7 @@ pub struct EmbeddedProvider {
     cfg: EmbeddedConfig,
     db: Db,
     passwords: Passwords,
+    counters: MediaCounters,
 }
 
 impl EmbeddedProvider {
@@ -67,7 +69,18 @@ impl EmbeddedProvider {
             cfg: cfg.clone(),
             db,
             passwords: Passwords::new(cfg.password_hash)?,
+            counters: MediaCounters::default(),
         })
+    }
+
+    /// The provider counting its media in `counters` (the process metrics').
+    pub fn counted(self, counters: MediaCounters) -> Self {
+        EmbeddedProvider { counters, ..self }
+    }
+
+    /// Seconds between two sweeps of its media directory (0: never).
+    pub fn sweep_every_secs(&self) -> u64 {
+        self.cfg.media_sweep_secs
     }
 
     /// Path and content type of a stored media file, for the server to serve
