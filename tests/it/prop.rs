@@ -513,6 +513,9 @@ fn every_route_of_every_dialect_answers_generated_requests_in_its_dialect() {
         );
         let result = runner.run(&case(target, keys), |case| {
             let bytes = request(target, &case, &creds);
+            // An unread body of up to 1 MiB is drained after an early
+            // answer: only a larger one may be reset before it is read.
+            let may_reset = bytes.len() > 1 << 20;
             let sent = Instant::now();
             let answer = rt
                 .block_on(send(im.setup.port, bytes))
@@ -520,8 +523,7 @@ fn every_route_of_every_dialect_answers_generated_requests_in_its_dialect() {
             slowest.set(slowest.get().max(sent.elapsed()));
             requests.set(requests.get() + 1);
             let Some(answer) = answer else {
-                // Closed without an answer: only allowed when the server
-                // answered from the head and reset the unread body.
+                prop_assert!(may_reset, "closed without an answer");
                 unanswered.set(unanswered.get() + 1);
                 return Ok(());
             };
