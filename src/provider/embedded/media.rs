@@ -114,26 +114,41 @@ pub struct Sweep {
 
 /// Bytes of media `app` keeps.
 fn used_bytes(tx: &Tx<'_>, app: &str) -> Result<i64> {
-    tx.query_one(
-        "SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM media WHERE app = ?1",
+    let used = tx.query_opt(
+        "SELECT bytes FROM media_usage WHERE app = ?1",
         &[&app],
         |r| r.get(0),
-    )
+    )?;
+    Ok(used.unwrap_or(0))
 }
 
-/// Refuses `adding` bytes to `app`'s media past `quota` (0: none).
-fn check_quota(tx: &Tx<'_>, app: &str, adding: i64, quota: u64) -> Result<()> {
-    if quota == 0 {
-        return Ok(());
-    }
-    let used = used_bytes(tx, app)?;
-    match u64::try_from(used.saturating_add(adding)).unwrap_or(u64::MAX) > quota {
+/// Whether `bytes` is past `quota` (0: none).
+fn past(bytes: i64, quota: u64) -> Result<()> {
+    match quota != 0 && u64::try_from(bytes).unwrap_or(0) > quota {
         true => Err(Error::limit(
             Reason::Media,
             format!("the app's media quota of {quota} bytes is used up"),
         )),
         false => Ok(()),
     }
+}
+
+/// Refuses `adding` bytes to `app`'s media past `quota` (0: none), without
+/// adding them (the check before a file is written).
+fn check_quota(tx: &Tx<'_>, app: &str, adding: i64, quota: u64) -> Result<()> {
+    past(used_bytes(tx, app)?.saturating_add(adding), quota)
+}
+
+/// Adds `adding` bytes to `app`'s media, refused past `quota` (the
+/// transaction then rolls back): the row's lock makes concurrent uploads of
+/// one app take turns, so the quota holds exactly on every backend.
+fn add_usage(tx: &Tx<'_>, app: &str, adding: i64, quota: u64) -> Result<()> {
+    tx.execute(
+        "INSERT INTO media_usage (app, bytes) VALUES (?1, ?2)
+         ON CONFLICT (app) DO UPDATE SET bytes = media_usage.bytes + excluded.bytes",
+        &[&app, &adding],
+    )?;
+    past(used_bytes(tx, app)?, quota)
 }
 
 /// The lower-cased type of a content type, without its parameters.
@@ -149,7 +164,7 @@ fn essence(content_type: &str) -> String {
 /// Records a written media file, within `quota` bytes of the app's media.
 fn insert_media(tx: &Tx<'_>, app: &str, stored: &StoredMedia, quota: u64) -> Result<()> {
     let m = &stored.media;
-    check_quota(tx, app, m.size.unwrap_or(0), quota)?;
+    add_usage(tx, app, m.size.unwrap_or(0), quota)?;
     tx.execute(
         "INSERT INTO media (media_id, app, kind, crc32, size, filename, format, width, height, hash,
                             content_type, created)

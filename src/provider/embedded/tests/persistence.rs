@@ -187,7 +187,7 @@ async fn schema_is_versioned() {
 }
 
 #[tokio::test]
-async fn version_1_groups_and_pins_keep_their_meaning() {
+async fn version_1_groups_pins_and_media_keep_their_meaning() {
     let h = Harness::new();
     let Harness {
         dir, cfg, provider, ..
@@ -206,7 +206,11 @@ async fn version_1_groups_and_pins_keep_their_meaning() {
          INSERT INTO group_members (group_id, user_id, role, joined)
          VALUES (1, 8, 'member', 5), (1, 7, 'member', 5);
          INSERT INTO conversation_tops (user_id, type, target, line)
-         VALUES (7, 0, 'bob', 0), (7, 1, '1', 0), (7, 2, 'r', 1), (7, 3, 'c', 0);",
+         VALUES (7, 0, 'bob', 0), (7, 1, '1', 0), (7, 2, 'r', 1), (7, 3, 'c', 0);
+         INSERT INTO media (media_id, app, kind, crc32, size, hash, content_type, created)
+         VALUES ('file/a', 'app', 'file', 1, 100, 'h', 'application/pdf', 0),
+                ('file/b', 'app', 'file', 1, 50, 'h', 'application/pdf', 0),
+                ('file/c', 'other', 'file', 1, 7, 'h', 'application/pdf', 0);",
     )
     .unwrap();
     drop(v1);
@@ -244,6 +248,16 @@ async fn version_1_groups_and_pins_keep_their_meaning() {
         .unwrap()
         .map(Result::unwrap)
         .collect();
+    // Media kept before version 5 count against their app's quota.
+    let usage: Vec<(String, i64)> = Connection::open(&cfg.path)
+        .unwrap()
+        .prepare("SELECT app, bytes FROM media_usage ORDER BY app")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(usage, [("app".into(), 150), ("other".into(), 7)]);
     let pin = |t: &str, target: &str, line| (t.to_owned(), target.to_owned(), line);
     assert_eq!(
         pins,
