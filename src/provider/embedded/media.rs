@@ -500,14 +500,13 @@ impl EmbeddedProvider {
                 return Ok(missing);
             };
             after = last.clone();
-            for id in &page {
-                if !tokio::fs::try_exists(self.cfg.media_dir.join(id))
-                    .await
-                    .unwrap_or(true)
-                {
-                    missing += 1;
-                }
-            }
+            // One blocking task a page, not one a file.
+            let dir = self.cfg.media_dir.clone();
+            let gone = tokio::task::spawn_blocking(move || {
+                let exists = |id: &String| dir.join(id).try_exists().unwrap_or(true);
+                page.iter().filter(|id| !exists(id)).count() as u64
+            });
+            missing += gone.await.map_err(Error::internal)?;
         }
     }
 
