@@ -150,6 +150,18 @@ pub struct GroupMute {
     pub muted: bool,
 }
 
+/// `group.managers.set`: make members managers, or ordinary members again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GroupManagersSet {
+    /// Group id.
+    pub group_id: String,
+    /// Members to change (not the owner).
+    pub users: Vec<UserRef>,
+    /// True makes them managers, false ordinary members.
+    pub manager: bool,
+}
+
 /// `group.owner.transfer`: make another member the owner.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

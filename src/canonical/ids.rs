@@ -74,6 +74,7 @@ pub fn visit_op(op: &mut Op, f: Visit) {
         Op::GroupMembersList(r) => f(Group, &mut r.group_id),
         Op::GroupJoin(r) | Op::GroupQuit(r) => f(Group, &mut r.group_id),
         Op::GroupMute(r) => f(Group, &mut r.group_id),
+        Op::GroupManagersSet(r) => f(Group, &mut r.group_id),
         Op::GroupOwnerTransfer(r) => f(Group, &mut r.group_id),
         Op::GroupShield(r) => {
             all(Group, &mut r.add, f);

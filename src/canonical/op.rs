@@ -147,6 +147,7 @@ operations! {
     "group.list" => GroupList(GroupList) -> Listing<Group>;
     "group.shield" => GroupShield(GroupShield) -> Done;
     "group.mute" => GroupMute(GroupMute) -> Done;
+    "group.managers.set" => GroupManagersSet(GroupManagersSet) -> Done;
     "group.owner.transfer" => GroupOwnerTransfer(GroupOwnerTransfer) -> Done;
     "group.sync" => GroupSync(GroupSync) -> Done;
     "chatroom.create" => ChatroomCreate(ChatroomCreate) -> Room;

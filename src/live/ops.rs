@@ -100,6 +100,7 @@ pub fn class(op: &Op) -> Class {
         | OpName::GroupQuit
         | OpName::GroupShield
         | OpName::GroupMute
+        | OpName::GroupManagersSet
         | OpName::GroupOwnerTransfer
         | OpName::GroupSync
         | OpName::ChatroomUpdate
@@ -234,6 +235,7 @@ pub fn keys(op: &Op, out: Option<&Output>) -> Vec<String> {
                 .for_each(|u| user(&u.username));
         }
         Op::GroupMute(r) => r.users.iter().for_each(|u| user(&u.username)),
+        Op::GroupManagersSet(r) => r.users.iter().for_each(|u| user(&u.username)),
         Op::GroupOwnerTransfer(r) => user(&r.new_owner.username),
         Op::MessageSend(r) if r.target_type == crate::canonical::model::TargetType::User => {
             user(&r.from);

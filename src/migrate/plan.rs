@@ -153,6 +153,7 @@ fn written_by(entity: Entity, field: &str) -> Option<OpName> {
         (Entity::User, "disabled") => Some(OpName::UserDisable),
         (Entity::Friend, _) => Some(OpName::FriendNoteUpdate),
         (Entity::Member, "muted") => Some(OpName::GroupMute),
+        (Entity::Member, "role") => Some(OpName::GroupManagersSet),
         (Entity::RoomMember, "muted") => Some(OpName::ChatroomMute),
         _ => None,
     }
@@ -287,13 +288,6 @@ fn fields(kinds: &[Kind], source: &Side, target: &Side) -> (Carried, Carried, Ve
                     reason,
                 });
             }
-        }
-        if entity == Entity::Member && copy.contains(&"role") {
-            gaps.push(Gap {
-                entity: entity.as_str(),
-                field: "role",
-                reason: "owners travel with their group; no operation makes managers, so managers become ordinary members".into(),
-            });
         }
         carried.0.insert(entity, copy);
     }

@@ -24,6 +24,7 @@ mod matrix;
 mod media;
 mod migrate;
 mod migrate_capture;
+mod migrate_managers;
 mod migrate_messages;
 mod migrate_pairs;
 mod migrate_sites;

@@ -864,6 +864,14 @@ async fn wildfire(cell: Cell) {
         .await,
     );
     e(
+        "group.managers.set",
+        call(
+            "/admin/group/manager/set",
+            json!({"operator": "w1", "group_id": gid, "members": ["w3"], "is_manager": true}),
+        )
+        .await,
+    );
+    e(
         "group.quit",
         call(
             "/admin/group/member/quit",

@@ -43,7 +43,7 @@ fn messages(site: &Site) -> Vec<Row> {
 }
 
 /// The target's id of a source group, from the migration's id pairs.
-fn paired_group(m: &Migration, source: &str) -> String {
+pub fn paired_group(m: &Migration, source: &str) -> String {
     let db = deadpool_sqlite::rusqlite::Connection::open(m.store()).unwrap();
     db.query_row(
         "SELECT target_id FROM id_pairs WHERE kind = 'group' AND source_id = ?1",

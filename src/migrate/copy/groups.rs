@@ -3,7 +3,7 @@
 //! the pair is kept in the store before anything else is done with it, and a
 //! group whose pair is known is compared and updated, never made again.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use serde_json::Value;
 
@@ -11,8 +11,8 @@ use super::{changes, Cx, Done, Fatal, Step};
 use crate::canonical::common::Paging;
 use crate::canonical::fields::Entity;
 use crate::canonical::group::{
-    GroupCreate, GroupMembersList, GroupMembersUpdate, GroupMute, GroupOwnerTransfer, GroupRef,
-    GroupUpdate,
+    GroupCreate, GroupManagersSet, GroupMembersList, GroupMembersUpdate, GroupMute,
+    GroupOwnerTransfer, GroupRef, GroupUpdate,
 };
 use crate::canonical::model::{Group, Member, Role, UserRef};
 use crate::canonical::user::UserGroupsList;
@@ -284,10 +284,13 @@ pub async fn members(cx: &Cx<'_>, g: Group) -> std::result::Result<Step, Fatal> 
             return Ok(step);
         }
     };
-    let mutes = cx.carried.has(Entity::Member, "muted");
-    // Whether the target tells its members' mutes (else only new members
-    // are muted: an existing one's state cannot be compared).
-    let tells = cx.compared.has(Entity::Member, "muted");
+    // The marks the target carries, each with whether the target tells it
+    // (else only new members get it: an existing one's cannot be compared).
+    let marks: Vec<(Mark, bool)> = Mark::ALL
+        .into_iter()
+        .filter(|k| cx.carried.has(Entity::Member, k.field()))
+        .map(|k| (k, cx.compared.has(Entity::Member, k.field())))
+        .collect();
     let mut cursor = String::new();
     loop {
         let (_, page, next) = match member_page(cx.source, &g.id, &cursor, Some(PAGE as i64)).await
@@ -298,41 +301,60 @@ pub async fn members(cx: &Cx<'_>, g: Group) -> std::result::Result<Step, Fatal> 
                 return Ok(step);
             }
         };
-        let (mut add, mut mute) = (Vec::new(), Vec::new());
+        let mut add = Vec::new();
+        let mut set: Vec<(Mark, Vec<String>)> =
+            marks.iter().map(|(k, _)| (*k, Vec::new())).collect();
         for m in &page {
             let name = &m.user.username;
             match have.get(name) {
                 None => add.push(name.clone()),
-                Some(muted) if mutes && tells && m.muted && !muted => mute.push(name.clone()),
-                Some(_) => step.add(entity(name), Ok(Done::Skipped))?,
+                Some(there) => {
+                    let mut stale = false;
+                    for ((k, tells), (_, names)) in marks.iter().zip(&mut set) {
+                        if *tells && k.of(m) && !k.of(there) {
+                            names.push(name.clone());
+                            stale = true;
+                        }
+                    }
+                    if !stale {
+                        step.add(entity(name), Ok(Done::Skipped))?;
+                    }
+                }
             }
         }
         for chunk in add.chunks(BATCH) {
             let added = add_each(cx.target, &t, chunk).await;
             for (name, r) in chunk.iter().zip(added) {
-                let muted = mutes && page.iter().any(|m| &m.user.username == name && m.muted);
-                if r.is_ok() && muted {
-                    mute.push(name.clone());
+                if r.is_ok() {
+                    let m = page.iter().find(|m| &m.user.username == name);
+                    for (k, names) in &mut set {
+                        if m.is_some_and(|m| k.of(m)) {
+                            names.push(name.clone());
+                        }
+                    }
                 }
                 step.add(entity(name), r.map(|()| Done::Copied))?;
             }
         }
-        if !mute.is_empty() {
-            let r = mute_members(cx.target, &t, &mute).await;
-            for name in &mute {
-                // A new member's mute counts with its copy; an existing
-                // member's as an update.
-                let done = if have.contains_key(name) {
-                    Done::Updated
-                } else {
-                    Done::Skipped
-                };
+        // A new member's marks count with its copy; an existing member's
+        // as one update.
+        let mut updated = BTreeSet::new();
+        for (k, names) in set.iter().filter(|(_, n)| !n.is_empty()) {
+            let r = cx.target.run(k.op(&t, names)).await.map(|_| ());
+            for name in names {
                 match &r {
-                    Ok(()) if done == Done::Updated => step.add(entity(name), Ok(done))?,
+                    Ok(()) if have.contains_key(name) => {
+                        updated.insert(name.clone());
+                    }
                     Ok(()) => {}
-                    Err(e) => step.add(format!("mute of {}", entity(name)), Err(e.clone()))?,
+                    Err(e) => {
+                        step.add(format!("{} of {}", k.what(), entity(name)), Err(e.clone()))?
+                    }
                 }
             }
+        }
+        for name in &updated {
+            step.add(entity(name), Ok(Done::Updated))?;
         }
         match next {
             Some(n) => cursor = n,
@@ -374,12 +396,12 @@ pub(in crate::migrate) async fn all_members(side: &Side, id: &str) -> Result<Vec
     }
 }
 
-/// Every member of the target's group `t`, with whether it is muted.
-async fn listed(target: &Side, t: &str) -> Result<HashMap<String, bool>> {
+/// Every member of the target's group `t`, by name.
+async fn listed(target: &Side, t: &str) -> Result<HashMap<String, Member>> {
     Ok(all_members(target, t)
         .await?
         .into_iter()
-        .map(|m| (m.user.username, m.muted))
+        .map(|m| (m.user.username.clone(), m))
         .collect())
 }
 
@@ -395,13 +417,59 @@ async fn add_members(target: &Side, t: &str, users: &[String]) -> Result<()> {
         .map(|_| ())
 }
 
-async fn mute_members(target: &Side, t: &str, users: &[String]) -> Result<()> {
-    target
-        .run(Op::GroupMute(GroupMute {
-            group_id: t.to_string(),
-            users: users.iter().map(|u| UserRef::local(u.clone())).collect(),
-            muted: true,
-        }))
-        .await
-        .map(|_| ())
+/// What is set on a member after it joins, where the target carries it.
+#[derive(Debug, Clone, Copy)]
+enum Mark {
+    /// The manager role (`group.managers.set`).
+    Manager,
+    /// A mute (`group.mute`).
+    Muted,
+}
+
+impl Mark {
+    const ALL: [Mark; 2] = [Mark::Manager, Mark::Muted];
+
+    /// The member field it is.
+    fn field(self) -> &'static str {
+        match self {
+            Mark::Manager => "role",
+            Mark::Muted => "muted",
+        }
+    }
+
+    /// What a failure names.
+    fn what(self) -> &'static str {
+        match self {
+            Mark::Manager => "manager role",
+            Mark::Muted => "mute",
+        }
+    }
+
+    /// Whether `m` has it.
+    fn of(self, m: &Member) -> bool {
+        match self {
+            Mark::Manager => m.role == Role::Manager,
+            Mark::Muted => m.muted,
+        }
+    }
+
+    /// The operation setting it on `users` of the target's group `t`.
+    fn op(self, t: &str, users: &[String]) -> Op {
+        let (group_id, users) = (
+            t.to_string(),
+            users.iter().map(|u| UserRef::local(u.clone())).collect(),
+        );
+        match self {
+            Mark::Manager => Op::GroupManagersSet(GroupManagersSet {
+                group_id,
+                users,
+                manager: true,
+            }),
+            Mark::Muted => Op::GroupMute(GroupMute {
+                group_id,
+                users,
+                muted: true,
+            }),
+        }
+    }
 }

@@ -8,7 +8,7 @@ use super::users::{app_of, find_user, ref_id, user_columns, user_from_row, USER_
 use super::EmbeddedProvider;
 use crate::canonical::common::{Done, MemberPage};
 use crate::canonical::group::{
-    GroupMembersList, GroupMembersUpdate, GroupMute, GroupOwnerTransfer,
+    GroupManagersSet, GroupMembersList, GroupMembersUpdate, GroupMute, GroupOwnerTransfer,
 };
 use crate::canonical::model::{Member, Role};
 use crate::canonical::{Error, Reason, Result};
@@ -218,6 +218,44 @@ impl EmbeddedProvider {
                     if changed == 0 {
                         return Err(not_member(&user.username));
                     }
+                }
+                Ok(Done {})
+            })
+            .await
+    }
+
+    /// `group.managers.set`: make members managers or ordinary members; the
+    /// owner stays owner (refused: the owner cannot be changed this way).
+    pub(super) async fn managers_set(&self, app: &str, req: GroupManagersSet) -> Result<Done> {
+        let app = app.to_owned();
+        let role = tag(&if req.manager {
+            Role::Manager
+        } else {
+            Role::Member
+        });
+        self.db
+            .write(move |tx| {
+                let group = group_row(tx, &app, &req.group_id)?;
+                for user in &req.users {
+                    let id = find_user(tx, app_of(&app, user), &user.username)?;
+                    let current = match id {
+                        Some(id) => role_of(tx, group, id)?.map(|r| (id, r)),
+                        None => None,
+                    };
+                    match current {
+                        None => return Err(not_member(&user.username)),
+                        Some((_, Role::Owner)) => {
+                            return Err(Error::denied(
+                                Reason::Member,
+                                format!("{} owns the group", user.username),
+                            ))
+                        }
+                        Some((id, _)) => tx.execute(
+                            "UPDATE group_members SET role = ?3
+                             WHERE group_id = ?1 AND user_id = ?2",
+                            &[&group, &id, &role],
+                        )?,
+                    };
                 }
                 Ok(Done {})
             })

@@ -140,6 +140,7 @@ impl Provider for EmbeddedProvider {
             Op::GroupList(r) => Output::GroupList(self.group_list(app, r).await?),
             Op::GroupShield(r) => Output::GroupShield(self.group_shield(app, r).await?),
             Op::GroupMute(r) => Output::GroupMute(self.group_mute(app, r).await?),
+            Op::GroupManagersSet(r) => Output::GroupManagersSet(self.managers_set(app, r).await?),
             Op::GroupOwnerTransfer(r) => {
                 Output::GroupOwnerTransfer(self.owner_transfer(app, r).await?)
             }

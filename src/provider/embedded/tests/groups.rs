@@ -398,6 +398,64 @@ async fn join_and_quit(backend: Backend) {
     );
 }
 
+/// `group.managers.set` makes members managers and members again, reads
+/// report it, and refuses the owner and non-members.
+async fn managers_set_and_unset(backend: Backend) {
+    let h = Harness::on(backend);
+    h.users(&["alice", "bob", "carol"]).await;
+    let gid = group(&h, "alice", &["bob", "carol"]).await;
+    let set =
+        |users: Value, manager: bool| json!({"group_id": gid, "users": users, "manager": manager});
+    h.ok("group.managers.set", set(json!(["bob", "carol"]), true))
+        .await;
+    let roles = |m: &Value| -> Vec<(String, String)> {
+        m["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                (
+                    i["username"].as_str().unwrap().into(),
+                    i["role"].as_str().unwrap().into(),
+                )
+            })
+            .collect()
+    };
+    let members = h.ok("group.members.list", json!({"group_id": gid})).await;
+    let mut got = roles(&members);
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            ("alice".into(), "owner".into()),
+            ("bob".into(), "manager".into()),
+            ("carol".into(), "manager".into())
+        ]
+    );
+    h.ok("group.managers.set", set(json!(["carol"]), false))
+        .await;
+    let members = h.ok("group.members.list", json!({"group_id": gid})).await;
+    assert!(roles(&members).contains(&("carol".into(), "member".into())));
+    assert!(roles(&members).contains(&("bob".into(), "manager".into())));
+    let e = h
+        .fail("group.managers.set", set(json!(["alice"]), true))
+        .await;
+    expect(&e, ErrorKind::PermissionDenied, Reason::Member);
+    let e = h
+        .fail("group.managers.set", set(json!(["ghost"]), true))
+        .await;
+    expect(&e, ErrorKind::NotFound, Reason::Member);
+    // A manager made owner is the owner; the old owner a member.
+    h.ok(
+        "group.owner.transfer",
+        json!({"group_id": gid, "new_owner": "bob"}),
+    )
+    .await;
+    let members = h.ok("group.members.list", json!({"group_id": gid})).await;
+    assert!(roles(&members).contains(&("bob".into(), "owner".into())));
+    assert!(roles(&members).contains(&("alice".into(), "member".into())));
+}
+
 async fn list_shield_mute_transfer(backend: Backend) {
     let h = Harness::on(backend);
     h.users(&["alice", "bob", "carol"]).await;
@@ -532,5 +590,6 @@ on_both_backends!(
     members_list_pages_and_checks_caller,
     join_and_quit,
     list_shield_mute_transfer,
+    managers_set_and_unset,
     sync_makes_memberships_match,
 );
