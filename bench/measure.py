@@ -21,16 +21,25 @@
                                     time: timers, pollers), then the TOP
                                     functions by their own instructions per
                                     request in LOADED
+  measure.py load URL REQUESTS CONNECTIONS AUTH [BODY]
+                                    exactly REQUESTS requests (GET, or POST of
+                                    the JSON file BODY) over CONNECTIONS
+                                    keep-alive connections, then stops (wrk
+                                    runs for its whole duration); prints the
+                                    number answered 2xx
 """
 
 import collections
+import http.client
 import json
 import os
 import re
 import statistics
 import subprocess
 import sys
+import threading
 import time
+import urllib.parse
 import urllib.request
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -188,6 +197,37 @@ def callgrind(loaded, idle, requests, top=25):
         print(f"{cost / requests:>10,.0f}  {fn[:150]}")
 
 
+def load(url, requests, connections, auth, body=None):
+    target = urllib.parse.urlsplit(url)
+    headers = {"authorization": f"Basic {auth}"}
+    payload = None
+    if body:
+        with open(body, "rb") as f:
+            payload = f.read()
+        headers["content-type"] = "application/json"
+    ok = collections.Counter()
+
+    def client(n, slot):
+        conn = http.client.HTTPConnection(target.hostname, target.port, timeout=120)
+        for _ in range(n):
+            conn.request("POST" if payload else "GET", target.path, payload, headers)
+            resp = conn.getresponse()
+            resp.read()
+            ok[slot] += 200 <= resp.status < 300
+        conn.close()
+
+    requests, connections = int(requests), int(connections)
+    threads = [
+        threading.Thread(target=client, args=(requests // connections + (i < requests % connections), i))
+        for i in range(connections)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    print(sum(ok.values()))
+
+
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "cpu":
@@ -202,6 +242,8 @@ def main():
         startup(args[0], args[1], args[2], int(args[3]))
     elif cmd == "callgrind":
         callgrind(*args)
+    elif cmd == "load":
+        load(*args)
     else:
         sys.exit(f"unknown command {cmd}")
 

@@ -33,18 +33,18 @@ esac
 if [ "$MODE" = callgrind ]; then
   command -v valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq valgrind >/dev/null; }
   rm -f "$OUT/$ROW.callgrind"* "$OUT/$ROW.loaded"* "$OUT/$ROW.idle"*
-  wrap="valgrind --tool=callgrind --callgrind-out-file=$OUT/$ROW.callgrind --collect-atstart=yes"
+  wrap="valgrind --tool=callgrind --fair-sched=yes --callgrind-out-file=$OUT/$ROW.callgrind --collect-atstart=yes"
   if [ $side = T ]; then WRAP_T=$wrap; else WRAP_E=$wrap; fi
   UP_TRIES=3000 # startup under valgrind is slow
 fi
 source bench/setup.sh
 
 case $ROW in
-  1call) port=$T1 path=/v1/users/javen script= ;;
-  2call) port=$T2 path=/v1/users/javen script= ;;
-  send) port=$T1 path=/v1/messages script=$WORK/send.lua ;;
-  emb_get) port=$E path=/v1/users/javen script= ;;
-  emb_send) port=$E path=/v1/messages script=$WORK/send.lua ;;
+  1call) port=$T1 path=/v1/users/javen script= body= ;;
+  2call) port=$T2 path=/v1/users/javen script= body= ;;
+  send) port=$T1 path=/v1/messages script=$WORK/send.lua body=$WORK/send.json ;;
+  emb_get) port=$E path=/v1/users/javen script= body= ;;
+  emb_send) port=$E path=/v1/messages script=$WORK/send.lua body=$WORK/send.json ;;
 esac
 if [ $side = T ]; then pid=$TPID; else pid=$EPID; fi
 load() { # wrk args...
@@ -73,10 +73,9 @@ case $MODE in
     ;;
   callgrind)
     requests=${3:-2000}
-    # wrk stops after a number of answers (and after a time in any case).
+    # A fixed number of requests, then stop (wrk would run out its duration).
     counted() { # requests
-      printf 'local done = 0\nfunction response() done = done + 1; if done >= %d then wrk.thread:stop() end end\n' "$1"
-      [ -z "$body" ] || cat "$body"
+      $M load "http://127.0.0.1:$port$path" "$1" 4 "$AUTH" $body
     }
     # dump NAME: the counters since the last zeroing into $OUT/$ROW.NAME,
     # its wall seconds beside it; the counters zeroed again.
@@ -92,13 +91,10 @@ case $MODE in
       callgrind_control -z "$pid" >/dev/null
       zeroed=$(date +%s.%N)
     }
-    body=$script
-    script=$WORK/warm.lua; counted 200 > "$script"
-    load -t1 -c4 -d120s >/dev/null # warm-up: pools, caches, lazy statics
-    script=$WORK/count.lua; counted "$requests" > "$script"
+    counted 200 >/dev/null # warm-up: pools, caches, lazy statics
     callgrind_control -z "$pid" >/dev/null
     zeroed=$(date +%s.%N)
-    n=$(load -t1 -c4 -d600s | awk '/requests in/ {print $1}')
+    n=$(counted "$requests")
     dump loaded
     # What the process does unloaded (pingora's clock thread, the outbox
     # worker's polls) in 20 s, scaled to the loaded time and subtracted.

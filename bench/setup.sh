@@ -4,8 +4,9 @@
 # the translating imbridge (T: JMessage -> jmessage on $T1, JMessage -> easemob
 # on $T2, admin $TA) and the embedded one (E: JMessage on $E, admin $EA), and
 # checks that every path answers what it should. Set before sourcing: ROOT;
-# optionally BENCH_BIN (a binary to use instead of building one) and WRAP_T (a
-# command prefix for T, e.g. valgrind). Everything is stopped on exit.
+# optionally BENCH_BIN (a binary to use instead of building one), WRAP_T and
+# WRAP_E (command prefixes for T and E, e.g. valgrind). Everything is stopped
+# on exit.
 
 need() { # command package...
   command -v "$1" >/dev/null && return
@@ -120,7 +121,7 @@ TOML
 
 
 RUST_LOG=warn ${WRAP_T:-} "$BIN" serve --config "$WORK/t.toml" 2>"$WORK/t.log" & TPID=$!
-RUST_LOG=warn "$BIN" serve --config "$WORK/e.toml" 2>"$WORK/e.log" & EPID=$!
+RUST_LOG=warn ${WRAP_E:-} "$BIN" serve --config "$WORK/e.toml" 2>"$WORK/e.log" & EPID=$!
 up() { # port log
   for _ in $(seq "${UP_TRIES:-300}"); do curl -s -o /dev/null "http://127.0.0.1:$1/" && return; sleep 0.05; done
   echo "bench: nothing answers on port $1" >&2; cat "$2" >&2; exit 1
@@ -133,10 +134,13 @@ curl -s -H "authorization: Basic $AUTH" -H 'content-type: application/json' \
   -d '[{"username":"javen","password":"password"},{"username":"fang","password":"password"}]' \
   "http://127.0.0.1:$E/v1/users/" >/dev/null
 
-cat > "$WORK/send.lua" <<'LUA'
+# The message every send row posts (wrk script, and the file profile.sh posts).
+SEND_BODY='{"version":1,"target_type":"single","target_id":"javen","from_type":"user","from_id":"fang","msg_type":"text","msg_body":{"text":"hi"}}'
+printf '%s' "$SEND_BODY" > "$WORK/send.json"
+cat > "$WORK/send.lua" <<LUA
 wrk.method = "POST"
 wrk.headers["content-type"] = "application/json"
-wrk.body = '{"version":1,"target_type":"single","target_id":"javen","from_type":"user","from_id":"fang","msg_type":"text","msg_body":{"text":"hi"}}'
+wrk.body = '$SEND_BODY'
 LUA
 
 # Every translated path answers what it should before it is timed.
@@ -145,7 +149,7 @@ check() { # url expected-substring [curl args]
   out=$(curl -s -w ' %{http_code}' -H "authorization: Basic $AUTH" "${@:3}" "$1")
   case "$out" in *"$2"*2??) ;; *) echo "bench: $1 answered: $out" >&2; exit 1 ;; esac
 }
-SEND=(-H 'content-type: application/json' -d '{"version":1,"target_type":"single","target_id":"javen","from_type":"user","from_id":"fang","msg_type":"text","msg_body":{"text":"hi"}}')
+SEND=(-H 'content-type: application/json' -d "$SEND_BODY")
 check "http://127.0.0.1:$T1/v1/users/javen" '"signature":"life is short"'
 check "http://127.0.0.1:$T2/v1/users/javen" '"avatar":"https://a1.easemob.com/avatars/javen.png"'
 check "http://127.0.0.1:$NJS/v1/users/javen" '"avatar":"https://a1.easemob.com/avatars/javen.png"'
