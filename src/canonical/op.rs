@@ -220,18 +220,20 @@ fn decode<T: DeserializeOwned>(value: Value) -> Result<T, Error> {
 fn encode<T: Serialize>(value: &T) -> Value {
     // Serializing our own plain data types cannot fail: no maps with non-string
     // keys, no custom serializers that error.
-    strip_nulls(serde_json::to_value(value).unwrap_or(Value::Null))
+    let mut json = serde_json::to_value(value).unwrap_or(Value::Null);
+    strip_nulls(&mut json);
+    json
 }
 
-fn strip_nulls(value: Value) -> Value {
+/// Leaves out null members, in place (rebuilding each object would hash
+/// every key again).
+fn strip_nulls(value: &mut Value) {
     match value {
-        Value::Object(map) => Value::Object(
-            map.into_iter()
-                .filter(|(_, v)| !v.is_null())
-                .map(|(k, v)| (k, strip_nulls(v)))
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.into_iter().map(strip_nulls).collect()),
-        other => other,
+        Value::Object(map) => {
+            map.retain(|_, v| !v.is_null());
+            map.values_mut().for_each(strip_nulls);
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_nulls),
+        _ => {}
     }
 }
