@@ -203,6 +203,10 @@ impl std::fmt::Display for OpName {
 /// Decodes JSON into a typed request or result; the error names the field at
 /// fault (`users[0].username: invalid type ...`).
 fn decode<T: DeserializeOwned>(value: Value) -> Result<T, Error> {
+    // Tracking the path copies every key: done only to name what is wrong.
+    if let Ok(decoded) = T::deserialize(&value) {
+        return Ok(decoded);
+    }
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
