@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use reqwest::Url;
 use serde_json::Value;
 
 use crate::canonical::{Error, ErrorKind, Reason, Source};
@@ -30,6 +31,8 @@ pub struct Http {
     pub client: reqwest::Client,
     /// Base URL the calls' targets are appended to.
     pub base_url: String,
+    /// `base_url` parsed once (see [`parse_base`]).
+    pub base: Option<Url>,
     /// Largest answer read.
     pub max_bytes: usize,
     /// Provider name, for messages.
@@ -41,31 +44,60 @@ pub struct Http {
 impl Http {
     /// Sends one request (no retry) and reads the answer.
     pub async fn send(&self, out: &Outgoing, ctx: &CallContext) -> Sent {
-        let url = format!("{}{}", self.base_url.trim_end_matches('/'), out.target);
-        send_once(
-            &self.client,
-            &url,
-            out,
-            ctx,
-            self.max_bytes,
-            &self.provider,
-            self.timeout,
-        )
-        .await
+        let method = out.method.clone();
+        let req = match self.base.as_ref().and_then(|b| below(b, &out.target)) {
+            Some(url) => self.client.request(method, url),
+            // reqwest parses it, and says what is wrong with it.
+            None => {
+                let url = format!("{}{}", self.base_url.trim_end_matches('/'), out.target);
+                self.client.request(method, url)
+            }
+        };
+        send_once(req, out, ctx, self.max_bytes, &self.provider, self.timeout).await
     }
+}
+
+/// `base_url` parsed, when the URL of a call is its path with the call's
+/// path and query appended (a base with no query or fragment), so that
+/// calls do not parse the scheme and host again.
+pub fn parse_base(base_url: &str) -> Option<Url> {
+    // Trailing blanks would end up inside the joined URL (parsing drops them
+    // only at the ends).
+    if base_url.ends_with(|c: char| c <= ' ') {
+        return None;
+    }
+    Url::parse(base_url)
+        .ok()
+        .filter(|u| u.query().is_none() && u.fragment().is_none() && !u.cannot_be_a_base())
+}
+
+/// The URL of `target` (a path with an optional query) below `base`: the
+/// URL that parsing the base URL and `target` written one after the other
+/// gives. None for other targets (a fragment, no leading `/`).
+fn below(base: &Url, target: &str) -> Option<Url> {
+    if !target.starts_with('/') || target.contains('#') {
+        return None;
+    }
+    let (path, query) = match target.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (target, None),
+    };
+    let mut url = base.clone();
+    url.set_path(&format!("{}{path}", base.path().trim_end_matches('/')));
+    url.set_query(query);
+    Some(url)
 }
 
 /// Sends a request once.
 async fn send_once(
-    client: &reqwest::Client,
-    url: &str,
+    req: reqwest::RequestBuilder,
     out: &Outgoing,
     ctx: &CallContext,
     max_bytes: usize,
     provider: &str,
     timeout: Duration,
 ) -> Sent {
-    let mut req = client.request(out.method.clone(), url).timeout(timeout);
+    let mut req = req.timeout(timeout);
     for (k, v) in &out.headers {
         req = req.header(k.as_str(), v.as_str());
     }
@@ -204,4 +236,42 @@ async fn read_capped(mut resp: reqwest::Response, max: usize) -> Result<Bytes, R
         buf.extend_from_slice(&chunk);
     }
     Ok(Bytes::from(buf))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_call_url_is_the_base_and_target_parsed_together() {
+        let bases = [
+            "http://127.0.0.1:9",
+            "http://127.0.0.1:9/",
+            "https://a1.easemob.com/org/app/",
+            "http://h:80/api//",
+            "http://user:pw@h/a/..",
+            "http://h/a/.",
+        ];
+        let targets = [
+            "/v1/users/javen",
+            "/v1/users/ja%20ven?x=1&y=a b",
+            "/a/../b?q=%zz",
+            "//x/y",
+            "/s p\\a/\u{e9}?\u{e9}=\u{e9}",
+            "/v1?",
+        ];
+        for b in bases {
+            let parsed = parse_base(b).expect(b);
+            for t in targets {
+                let whole = Url::parse(&format!("{}{t}", b.trim_end_matches('/'))).unwrap();
+                assert_eq!(below(&parsed, t), Some(whole), "{b} + {t}");
+            }
+        }
+        let parsed = parse_base("http://h").unwrap();
+        assert_eq!(below(&parsed, "x"), None);
+        assert_eq!(below(&parsed, "/x#y"), None);
+        assert_eq!(parse_base("http://h/?a=1"), None);
+        assert_eq!(parse_base("http://h "), None);
+        assert_eq!(parse_base("not a url"), None);
+    }
 }

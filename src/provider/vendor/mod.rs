@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use rand::Rng;
 
 use self::guard::Guard;
-use self::http::{Http, Sent};
+use self::http::{parse_base, Http, Sent};
 use crate::canonical::fields::Keeps;
 use crate::canonical::{Error, Op, OpName, Output, Result};
 use crate::golden::record::{self, Tape};
@@ -70,6 +70,7 @@ impl VendorProvider {
             http: Http {
                 client,
                 base_url: cfg.base_url.clone(),
+                base: parse_base(&cfg.base_url),
                 max_bytes: cfg.max_response_bytes,
                 provider: name.to_string(),
                 timeout: Duration::from_millis(cfg.timeout_ms),
