@@ -22,10 +22,10 @@ pub struct Binding {
     pub dialect: Arc<Dialect>,
     /// Param values, secret ones included (outbound auth reads them).
     pub params: Params,
-    /// Non-secret params as templates see them (`$.config`).
-    config_doc: Value,
-    /// Every param as templates see it (`$.params`).
-    params_doc: Value,
+    /// The document of [`Binding::document`] with an empty request and
+    /// `fresh_id`: cloned per operation (a clone copies each key's hash,
+    /// building the document again would hash each key).
+    base: Value,
 }
 
 impl Binding {
@@ -54,12 +54,21 @@ impl Binding {
                 missing.join(", ")
             ));
         }
+        let base = document([
+            // The members an operation sets, placed where they were always.
+            ("request", Value::Null),
+            ("config", Value::Object(public)),
+            ("params", Value::Object(all)),
+            ("steps", Value::Object(Map::new())),
+            ("last", Value::Null),
+            ("fresh_id", Value::Null),
+            ("provider", Value::String(provider.to_string())),
+        ]);
         Ok(Binding {
             provider: provider.to_string(),
             dialect,
             params,
-            config_doc: Value::Object(public),
-            params_doc: Value::Object(all),
+            base,
         })
     }
 
@@ -85,14 +94,9 @@ impl Binding {
     /// params, the answers so far (none yet) and `fresh_id` (a unique number
     /// the caller drew, for vendors that want a client-made id).
     pub(super) fn document(&self, request: Value, fresh_id: i64) -> Value {
-        document([
-            ("request", request),
-            ("config", self.config_doc.clone()),
-            ("params", self.params_doc.clone()),
-            ("steps", Value::Object(Map::new())),
-            ("last", Value::Null),
-            ("fresh_id", Value::String(fresh_id.to_string())),
-            ("provider", Value::String(self.provider.clone())),
-        ])
+        let mut doc = self.base.clone();
+        doc["request"] = request;
+        doc["fresh_id"] = Value::String(fresh_id.to_string());
+        doc
     }
 }
