@@ -74,7 +74,7 @@ impl Binding {
 
     /// The non-secret params, as templates see them (`$.config`).
     pub fn public_params(&self) -> &Value {
-        &self.config_doc
+        &self.base["config"]
     }
 
     /// The outbound half.
