@@ -22,7 +22,7 @@ fn messages(site: &Site) -> Vec<Row> {
     let mut stmt = db
         .prepare(
             "SELECT sender, target_type, target, created, kind, content FROM messages \
-             ORDER BY created, id",
+             ORDER BY created, sender, target_type, target, content",
         )
         .unwrap();
     stmt.query_map([], |r| {
