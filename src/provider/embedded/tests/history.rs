@@ -29,14 +29,8 @@ fn texts(page: &Value) -> Vec<&str> {
 async fn history_pages_and_imports(backend: Backend) {
     let h = Harness::on(backend);
     h.users(&["alice", "bob", "carol"]).await;
-    let gid = h
-        .ok(
-            "group.create",
-            json!({"owner": "alice", "name": "g", "members": ["bob"]}),
-        )
-        .await["id"]
-        .clone();
-    let gid = gid.as_str().unwrap();
+    let gid = h.group("alice", &["bob"]).await;
+    let gid = gid.as_str();
     for m in [
         send("alice", "user", "bob", "one"),
         send("bob", "user", "alice", "two"),

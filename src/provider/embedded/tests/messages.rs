@@ -37,18 +37,9 @@ async fn send_to_users_groups_and_rooms(backend: Backend) {
                {"target": "carol", "msg_id": "1000000001"}])
     );
     assert!(sent["created"].as_i64().unwrap() > 0);
-    let gid = h
-        .ok(
-            "group.create",
-            json!({"owner": "alice", "name": "g", "members": ["bob"]}),
-        )
-        .await["id"]
-        .clone();
+    let gid = h.group("alice", &["bob"]).await;
     let sent = h
-        .ok(
-            "message.send",
-            text("bob", "group", &[gid.as_str().unwrap()], "hey"),
-        )
+        .ok("message.send", text("bob", "group", &[gid.as_str()], "hey"))
         .await;
     assert_eq!(sent["msg_id"], "1000000002");
     let rid = h
@@ -65,7 +56,7 @@ async fn send_to_users_groups_and_rooms(backend: Backend) {
                        "kind": "custom", "content": {"custom": {"a": 1}}});
     h.ok("message.send", admin).await;
 
-    let gid = gid.as_str().unwrap();
+    let gid = gid.as_str();
     let rid = rid.as_str().unwrap();
     let cases = [
         (

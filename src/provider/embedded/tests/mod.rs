@@ -124,6 +124,17 @@ impl Harness {
         }
     }
 
+    /// Makes group "g" of `owner` with `members`; its id.
+    async fn group(&self, owner: &str, members: &[&str]) -> String {
+        let made = self
+            .ok(
+                "group.create",
+                json!({"owner": owner, "name": "g", "members": members}),
+            )
+            .await;
+        made["id"].as_str().expect("a group id").to_owned()
+    }
+
     /// Runs operation `op` for `app` with a JSON request; the result as JSON.
     async fn call_in(&self, app: &str, op: &str, request: Value) -> Result<Value> {
         self.call_ctx(context(app, Vec::new()), op, request).await

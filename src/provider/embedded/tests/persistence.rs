@@ -28,13 +28,7 @@ async fn data_survives_reopening(backend: Backend) {
         json!({"username": "bob", "users": ["alice"]}),
     )
     .await;
-    let gid = h
-        .ok(
-            "group.create",
-            json!({"owner": "alice", "name": "g", "members": ["bob"]}),
-        )
-        .await["id"]
-        .clone();
+    let gid = h.group("alice", &["bob"]).await;
     let rid = h
         .ok("chatroom.create", json!({"owner": "bob", "name": "r"}))
         .await["id"]
